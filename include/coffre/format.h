@@ -1,0 +1,145 @@
+/*
+ * coffre on-disk format: bounded parse/serialise of every structure the
+ * filesystem stores (see doc/FORMAT.md).  No I/O policy, no keys: callers
+ * pass bytes in and get bytes or structs out.
+ *
+ * Parsers return 0 or a negative errno: -EINVAL for short, oversized or
+ * malformed input, -EPROTO for a wrong magic, -EPROTONOSUPPORT for an
+ * unknown format version.
+ */
+#ifndef COFFRE_FORMAT_H
+#define COFFRE_FORMAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define COFFRE_FORMAT_VERSION 1
+#define COFFRE_ID_LEN 16
+
+/* ---- cursor.c: bounds-checked reader and writer */
+
+struct rcur {
+	const uint8_t *p;
+	size_t len, off;
+	bool err;             /* sticky: set by any read past the end */
+};
+struct wcur {
+	uint8_t *p;
+	size_t cap, off;
+	bool err;             /* sticky: set by any write past cap */
+};
+void rcur_init(struct rcur *c, const void *p, size_t len);
+uint8_t rcur_u8(struct rcur *c);
+uint16_t rcur_u16be(struct rcur *c);
+uint32_t rcur_u32be(struct rcur *c);
+uint64_t rcur_u64be(struct rcur *c);
+void rcur_bytes(struct rcur *c, void *out, size_t n);
+/* True when every read succeeded and all input was consumed. */
+bool rcur_done(const struct rcur *c);
+void wcur_init(struct wcur *c, void *p, size_t cap);
+void wcur_u8(struct wcur *c, uint8_t v);
+void wcur_u16be(struct wcur *c, uint16_t v);
+void wcur_u32be(struct wcur *c, uint32_t v);
+void wcur_u64be(struct wcur *c, uint64_t v);
+void wcur_bytes(struct wcur *c, const void *p, size_t n);
+
+/* ---- segment.c: file geometry */
+
+#define COFFRE_SEG_MIN 4096u
+#define COFFRE_SEG_MAX 65536u
+#define COFFRE_SEG_DEFAULT 16384u
+bool seg_size_valid(uint32_t seg_size);  /* power of two in [4 KiB, 64 KiB] */
+/* Number of stored segments for a plaintext size (an empty file has one). */
+uint64_t seg_count(uint32_t seg_size, uint64_t plain_size);
+/* Byte offset of segment i in the ciphertext file. */
+uint64_t seg_offset(uint32_t seg_size, uint64_t index);
+uint64_t cipher_size(uint32_t seg_size, uint64_t plain_size);
+/* Plaintext size for a ciphertext file size; -EBADMSG if no plaintext size
+ * maps to it (shorter than header + one sealed segment, a last segment
+ * shorter than the overhead, an empty last segment after a full one). */
+int plain_size(uint32_t seg_size, uint64_t cipher_size, uint64_t *plain);
+
+/* ---- header.c: file header (48 bytes) */
+
+#define COFFRE_FILE_HEADER_LEN 48
+#define COFFRE_FILE_MAGIC "CFRF"
+#define COFFRE_HDR_STRICT_HOLES 0x01   /* flag: zero segments are never holes */
+struct file_header {
+	uint8_t version;
+	uint8_t flags;
+	uint32_t seg_size;
+	uint8_t dir_id[COFFRE_ID_LEN];     /* which directory's DEK ...  */
+	uint32_t dek_version;              /* ... and which version of it */
+	uint8_t file_id[COFFRE_ID_LEN];
+};
+int file_header_parse(const uint8_t *buf, size_t len, struct file_header *h);
+void file_header_write(const struct file_header *h,
+		       uint8_t out[COFFRE_FILE_HEADER_LEN]);
+
+/* ---- dirfile.c: .coffre.dir (24 bytes) */
+
+#define COFFRE_DIR_FILE ".coffre.dir"
+#define COFFRE_DIR_FILE_LEN 24
+#define COFFRE_DIR_MAGIC "CFRD"
+int dir_file_parse(const uint8_t *buf, size_t len, uint8_t dir_id[COFFRE_ID_LEN]);
+void dir_file_write(const uint8_t dir_id[COFFRE_ID_LEN],
+		    uint8_t out[COFFRE_DIR_FILE_LEN]);
+
+/* ---- keyrec.c: sealed DEK record (48-byte header = GCM AAD, IV, 48 sealed) */
+
+#define COFFRE_KEYREC_MAGIC "CFRK"
+#define COFFRE_KEYREC_HDR_LEN 48
+#define COFFRE_KEYREC_LEN (COFFRE_KEYREC_HDR_LEN + 12 + 48)
+struct key_record {
+	uint8_t version;
+	uint8_t flags;
+	uint8_t fs_uuid[COFFRE_ID_LEN];
+	uint8_t dir_id[COFFRE_ID_LEN];
+	uint32_t dek_version;
+	uint32_t mk_version;
+	uint8_t iv[12];
+	uint8_t sealed[48];               /* GCM(DEK) || tag */
+};
+int keyrec_parse(const uint8_t *buf, size_t len, struct key_record *r);
+void keyrec_write(const struct key_record *r, uint8_t out[COFFRE_KEYREC_LEN]);
+/* The header bytes that the HSM binds as AAD when sealing. */
+void keyrec_aad(const struct key_record *r, uint8_t out[COFFRE_KEYREC_HDR_LEN]);
+
+/* ---- volume.c: .coffre.conf, a line-oriented text file with a MAC line */
+
+#define COFFRE_CONF_FILE ".coffre.conf"
+#define COFFRE_CONF_MAX 65536
+#define COFFRE_MAX_HSMS 8
+#define COFFRE_URI_MAX 1024
+struct volume_conf {
+	uint32_t format;
+	uint8_t uuid[COFFRE_ID_LEN];
+	uint32_t seg_size;
+	bool strict_holes;
+	uint8_t root_id[COFFRE_ID_LEN];
+	uint32_t mk_version;
+	uint8_t kcv[8];                    /* CMAC(MK, 0^16), first 8 bytes */
+	unsigned n_hsms;
+	char hsm[COFFRE_MAX_HSMS][COFFRE_URI_MAX];
+	uint8_t mac[32];
+	size_t body_len;                   /* bytes covered by the MAC (parse) */
+};
+/*
+ * Parse text (len bytes, at most COFFRE_CONF_MAX).  Every known key must
+ * appear exactly once ("hsm" one or more times, in order), unknown keys and
+ * malformed lines are -EINVAL, and the last line must be "mac = <64 hex>".
+ * Sets body_len to the length of the text before that line.
+ */
+int volume_conf_parse(const char *text, size_t len, struct volume_conf *c);
+/* Write everything but the MAC line; returns the length or -ENOSPC. */
+int volume_conf_write_body(const struct volume_conf *c, char *out, size_t cap);
+/* Append "mac = <hex>\n" at out + body_len; returns the total length. */
+int volume_conf_write_mac(const uint8_t mac[32], char *out, size_t body_len,
+			  size_t cap);
+
+/* ---- hex helpers (shared by volume.c and the CLI) */
+void hex_encode(const uint8_t *in, size_t len, char *out /* 2*len + 1 */);
+int hex_decode(const char *in, size_t len, uint8_t *out, size_t out_len);
+
+#endif

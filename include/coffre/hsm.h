@@ -1,0 +1,73 @@
+/*
+ * coffre HSM access: one PKCS#11 token found by an RFC 7512 URI (parsed and
+ * its module loaded by p11-kit), logged in as user, holding versioned master
+ * keys as sensitive, non-extractable AES objects limited to CKM_AES_GCM and
+ * CKM_AES_CMAC.  Knows nothing of filesystems.
+ *
+ * Every function returns 0 or a negative errno and is thread-safe (one
+ * session per token, operations serialised: the HSM is never on the data
+ * path).  Error mapping:
+ *   -EACCES     PIN rejected (never retried automatically)
+ *   -ENODEV     no module / no token matches the URI, token removed, device error
+ *   -ENOENT     no key object with that label
+ *   -EBADMSG    GCM tag did not verify (CKR_ENCRYPTED_DATA_INVALID / _LEN)
+ *   -EIO        ambiguous failure (SoftHSM2 reports a bad GCM tag as
+ *               CKR_GENERAL_ERROR): caller probes with hsm_kcv()
+ *   -EINVAL     bad URI (including a pin-value/pin-source attribute: PINs
+ *               come only from files)
+ */
+#ifndef COFFRE_HSM_H
+#define COFFRE_HSM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct hsm;
+
+/*
+ * Load the module named by the URI's module-path/module-name attribute, or
+ * else the p11-kit registered modules, pick the one token matching the URI
+ * (label, serial, manufacturer, model; never a slot number), open an R/W
+ * session and log in with the PIN.  err (errlen bytes) gets a one-line
+ * reason on failure.  Must be called in the process that uses the handle
+ * (PKCS#11 state does not survive fork()).
+ */
+int hsm_open(const char *uri, const char *pin, size_t pin_len,
+	     struct hsm **out, char *err, size_t errlen);
+void hsm_close(struct hsm *h);
+/* The token label, for messages. */
+const char *hsm_label(const struct hsm *h);
+
+int hsm_random(struct hsm *h, void *buf, size_t n);
+
+/* Import a 32-byte AES key as a token object with this label: CKA_TOKEN,
+ * CKA_PRIVATE, CKA_SENSITIVE, !CKA_EXTRACTABLE, ENCRYPT/DECRYPT/SIGN only,
+ * CKA_ALLOWED_MECHANISMS = {CKM_AES_GCM, CKM_AES_CMAC}.  -EEXIST if an
+ * object with that label exists. */
+int hsm_import_key(struct hsm *h, const char *label, const uint8_t key[32]);
+/* 0 if a key object with this label exists, -ENOENT if not. */
+int hsm_find_key(struct hsm *h, const char *label);
+int hsm_destroy_key(struct hsm *h, const char *label);
+/* Key check value: the first 8 bytes of AES-CMAC(key, 0^16). */
+int hsm_kcv(struct hsm *h, const char *label, uint8_t kcv[8]);
+
+/* AES-256-GCM with the given 12-byte IV and AAD, 128-bit tag.
+ * seal: out gets len + 16 bytes (ct || tag).
+ * open: in is ct || tag (in_len >= 16); out gets in_len - 16 bytes. */
+int hsm_gcm_seal(struct hsm *h, const char *label, const uint8_t iv[12],
+		 const uint8_t *aad, size_t aad_len, const uint8_t *pt,
+		 size_t len, uint8_t *out);
+int hsm_gcm_open(struct hsm *h, const char *label, const uint8_t iv[12],
+		 const uint8_t *aad, size_t aad_len, const uint8_t *in,
+		 size_t in_len, uint8_t *out);
+
+/* Read an attribute of the key object (tests and `coffrectl status`):
+ * fills the CK_BBOOL values of CKA_SENSITIVE, CKA_EXTRACTABLE and whether
+ * reading CKA_VALUE was refused. */
+struct hsm_key_attrs {
+	int sensitive, extractable, value_readable, always_sensitive,
+	    never_extractable;
+};
+int hsm_key_attrs(struct hsm *h, const char *label, struct hsm_key_attrs *a);
+
+#endif

@@ -1,0 +1,114 @@
+/*
+ * coffre keys: the sealed DEK records of the keystore (.coffre/keys/), the
+ * locked LRU cache of unsealed DEKs that keeps the HSM off the data path,
+ * and the volume (config, lock, root key) that ties them to an HSM.
+ * Knows nothing of FUSE.  Functions return 0 or a negative errno and are
+ * thread-safe unless said otherwise.
+ */
+#ifndef COFFRE_KEYS_H
+#define COFFRE_KEYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coffre/crypto.h"
+#include "coffre/format.h"
+
+struct hsm;
+struct keyring;
+
+#define COFFRE_STATE_DIR ".coffre"
+#define COFFRE_KEYS_DIR ".coffre/keys"
+#define COFFRE_LOCK_FILE ".coffre/lock"
+#define COFFRE_MK_LABEL_MAX 64
+#define COFFRE_PIN_MAX 256
+
+/* HKDF info strings: a fixed prefix and one purpose each. */
+#define KDF_INFO_CONTENT "coffre/v1/content"
+#define KDF_INFO_NAMES "coffre/v1/names"
+#define KDF_INFO_CONFIG "coffre/v1/config"
+#define KDF_INFO_SYMLINK "coffre/v1/symlink"
+#define KDF_INFO_XATTR "coffre/v1/xattr"
+
+/* ---- keystore.c: sealed DEK records on disk */
+
+/* "coffre-mk-<uuid hex>-v<version>" */
+void mk_label(const uint8_t uuid[COFFRE_ID_LEN], uint32_t mk_version,
+	      char out[COFFRE_MK_LABEL_MAX]);
+/* Seal a DEK under the master key (HSM GCM, record header as AAD). */
+int keyrec_seal(struct hsm *h, const uint8_t uuid[COFFRE_ID_LEN],
+		uint32_t mk_version, const uint8_t dir_id[COFFRE_ID_LEN],
+		uint32_t dek_version, const uint8_t dek[COFFRE_KEY_LEN],
+		struct key_record *out);
+/* Unseal; -EBADMSG if the record does not authenticate. */
+int keyrec_unseal(struct hsm *h, const struct key_record *r,
+		  uint8_t dek[COFFRE_KEY_LEN]);
+/* Atomic write: temp file, fsync, rename, fsync dir. */
+int keystore_write(int keys_dirfd, const struct key_record *r);
+/* Read and check that the record is the one asked for; -ENOENT if absent,
+ * -EIO if malformed or for another volume/directory/version. */
+int keystore_read(int keys_dirfd, const uint8_t uuid[COFFRE_ID_LEN],
+		  const uint8_t dir_id[COFFRE_ID_LEN], uint32_t dek_version,
+		  struct key_record *out);
+
+/* ---- keyring.c: DEK cache */
+
+struct keyring *keyring_new(struct hsm *h, int keys_dirfd,
+			    const uint8_t uuid[COFFRE_ID_LEN], uint32_t mk_version,
+			    size_t capacity);
+void keyring_free(struct keyring *kr);
+/* Copy a DEK out of the cache (unsealing it on a miss).  Caller wipes. */
+int keyring_dek(struct keyring *kr, const uint8_t dir_id[COFFRE_ID_LEN],
+		uint32_t version, uint8_t dek[COFFRE_KEY_LEN]);
+/* The directory's name key (from its DEK version 1).  Caller wipes. */
+int keyring_name_key(struct keyring *kr, const uint8_t dir_id[COFFRE_ID_LEN],
+		     uint8_t key[COFFRE_SIV_KEY_LEN]);
+/* The DEK version new files in this directory use. */
+int keyring_current_version(struct keyring *kr,
+			    const uint8_t dir_id[COFFRE_ID_LEN], uint32_t *version);
+/* A new directory: random id and DEK, record sealed and written durably
+ * (before the caller creates anything that depends on it), cached. */
+int keyring_new_dir(struct keyring *kr, uint8_t dir_id[COFFRE_ID_LEN]);
+/* Entries in the cache and HSM unseals so far (status, tests). */
+void keyring_stats(struct keyring *kr, size_t *entries, uint64_t *unseals);
+
+/* ---- volume.c: a volume's config, lock and keys */
+
+struct volume {
+	int root_fd;                  /* backing root, O_PATH|O_DIRECTORY */
+	int keys_fd;                  /* .coffre/keys */
+	int lock_fd;                  /* holds the exclusive volume lock */
+	struct volume_conf conf;
+	struct hsm *hsm;
+	struct keyring *keys;
+	char mk_label[COFFRE_MK_LABEL_MAX];
+};
+
+struct volume_init_opts {
+	const char *hsm_uri;
+	const char *pin;
+	size_t pin_len;
+	uint32_t seg_size;            /* 0: default */
+	bool strict_holes;
+};
+/* Create a volume in an empty (or absent) backing directory: master key
+ * drawn from the token RNG into locked memory, imported, wiped; root DEK;
+ * config with its MAC.  err gets a one-line reason. */
+int volume_init(const char *backing, const struct volume_init_opts *o,
+		char *err, size_t errlen);
+/* Open a volume for mounting: lock it (-EBUSY if mounted), check the
+ * config's ownership and mode, log into the HSM, check the key check
+ * value, unseal the root DEK, verify the config MAC. */
+int volume_open(const char *backing, const char *pin, size_t pin_len,
+		struct volume **out, char *err, size_t errlen);
+void volume_close(struct volume *v);
+
+/* ---- pin.c: PIN files */
+
+/* Read a PIN from a file (root-owned, not readable by group/others unless
+ * allow_loose), without a trailing newline, into locked memory of
+ * COFFRE_PIN_MAX bytes.  Returns the length or a negative errno. */
+int pin_read_file(const char *path, char *pin, char *err, size_t errlen);
+
+#endif

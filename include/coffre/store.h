@@ -1,0 +1,62 @@
+/*
+ * coffre store: the encrypted content of one regular file on its backing fd
+ * (header, then GCM segments; see doc/FORMAT.md).  Reads and writes whole
+ * requests with one pread/pwrite each, sealing segments on per-thread
+ * buffers; never allocates on the data path.  No FUSE, no HSM: the file key
+ * comes in with the handle.
+ *
+ * Concurrency: the caller serialises writers and truncation against
+ * everything else on the same file (an rwlock per inode); several readers
+ * may run at once.
+ */
+#ifndef COFFRE_STORE_H
+#define COFFRE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "coffre/crypto.h"
+#include "coffre/format.h"
+
+struct store_file {
+	int fd;                       /* backing file, opened O_RDWR */
+	uint32_t seg_size;
+	bool strict_holes;            /* all-zero segments are not holes */
+	const struct aead_key *key;   /* file key (secmem) */
+	uint64_t size;                /* plaintext size, kept by the store */
+	const char *path;             /* for log lines (ciphertext path), may be NULL */
+	/* Store-private, start at 0: 1 + the index of a crash-residue segment
+	 * (an earlier last segment still flagged last) that a read accepted;
+	 * the next write or truncation re-seals it.  Set atomically by
+	 * readers, consumed under the writer's exclusive lock. */
+	uint64_t residue_hint;
+};
+
+/* Largest request the per-thread buffers take in one pass. */
+#define STORE_MAX_REQUEST (1u << 20)
+
+/* Write a new file's header and its single sealed empty segment at fd. */
+int store_create(int fd, const struct file_header *h, const struct aead_key *key);
+/* Read and parse a file's header. -EIO if absent or malformed. */
+int store_read_header(int fd, struct file_header *h);
+/* Set f->size from the backing size; -EIO if no plaintext size maps to it. */
+int store_load_size(struct store_file *f);
+
+/* Read up to len bytes at off (short at EOF).  Returns bytes read or
+ * -EIO for data that does not authenticate (logged with f->path). */
+ssize_t store_read(struct store_file *f, void *buf, size_t len, uint64_t off);
+/* Write len bytes at off, extending the file as needed (holes between the
+ * old end and off stay sparse).  Returns len or a negative errno; on error
+ * nothing half-written is left authenticated. */
+ssize_t store_write(struct store_file *f, const void *buf, size_t len, uint64_t off);
+/* Set the plaintext size (shrink or grow, growing leaves a hole). */
+int store_truncate(struct store_file *f, uint64_t size);
+
+/* Derive the file key from the DEK and the header:
+ * HKDF-SHA256(DEK, salt = file_id, info = "coffre/v1/content" || header). */
+int store_file_key(const uint8_t dek[COFFRE_KEY_LEN], const struct file_header *h,
+		   struct aead_key *out);
+
+#endif

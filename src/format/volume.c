@@ -1,0 +1,335 @@
+/*
+ * The volume config `.coffre.conf` at the backing root (doc/FORMAT.md,
+ * "Volume config"): UTF-8 text (RFC 3629), one `key = value` per line, '#'
+ * comment lines and empty lines allowed, every line ended by '\n', and a
+ * last line `mac = <64 hex>` holding an HMAC-SHA256 (RFC 2104) over every
+ * byte before it.  The MAC is computed and checked by the callers (its key
+ * derives from the root DEK); this file parses the text, places the MAC line
+ * and writes the body in one canonical form.
+ *
+ * The grammar is strict on purpose: exactly one space on each side of '=',
+ * no trailing spaces, no CR, no control characters, canonical decimal
+ * numbers and lowercase hex, each key once (`hsm` 1..8 times, in priority
+ * order).  Anything else is -EINVAL; a format number other than 1 is
+ * -EPROTONOSUPPORT.  HSM URIs (RFC 7512) are only checked for shape here
+ * ("pkcs11:" prefix, printable ASCII without spaces, < 1024 bytes); p11-kit
+ * parses them in src/hsm.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "coffre/format.h"
+
+#define CONF_COMMENT \
+	"# coffre volume \xe2\x80\x94 written by coffrectl; edits break its MAC"
+#define CONF_SEP " = "
+#define CONF_SEP_LEN 3
+/* The longest valid line: "hsm = " and a 1023-byte URI. */
+#define CONF_LINE_MAX (3 + CONF_SEP_LEN + COFFRE_URI_MAX - 1)
+#define CONF_MAC_LINE_LEN (3 + CONF_SEP_LEN + 64 + 1)
+#define URI_SCHEME "pkcs11:"
+
+enum conf_key {
+	K_FORMAT, K_UUID, K_SEG_SIZE, K_STRICT_HOLES, K_ROOT_ID, K_MK_VERSION,
+	K_KCV, K_HSM, K_MAC, K_COUNT
+};
+static const char *const conf_key_names[K_COUNT] = {
+	[K_FORMAT] = "format", [K_UUID] = "uuid",
+	[K_SEG_SIZE] = "segment_size", [K_STRICT_HOLES] = "strict_holes",
+	[K_ROOT_ID] = "root_id", [K_MK_VERSION] = "mk_version",
+	[K_KCV] = "kcv", [K_HSM] = "hsm", [K_MAC] = "mac",
+};
+
+/*
+ * Strict UTF-8 (RFC 3629 §4: no overlong forms, no surrogates, nothing above
+ * U+10FFFF) with no control characters other than '\n': so no NUL, no CR,
+ * no tab, no DEL.
+ */
+static bool text_valid(const uint8_t *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		uint8_t b = s[i];
+		size_t n;
+		uint8_t lo = 0x80, hi = 0xbf;
+
+		if (b < 0x80) {
+			if ((b < 0x20 && b != '\n') || b == 0x7f)
+				return false;
+			i++;
+			continue;
+		}
+		if (b >= 0xc2 && b <= 0xdf) {
+			n = 1;
+		} else if (b >= 0xe0 && b <= 0xef) {
+			n = 2;
+			if (b == 0xe0)
+				lo = 0xa0;      /* overlong */
+			else if (b == 0xed)
+				hi = 0x9f;      /* surrogates */
+		} else if (b >= 0xf0 && b <= 0xf4) {
+			n = 3;
+			if (b == 0xf0)
+				lo = 0x90;      /* overlong */
+			else if (b == 0xf4)
+				hi = 0x8f;      /* above U+10FFFF */
+		} else {
+			return false;
+		}
+		if (n > len - i - 1)
+			return false;
+		if (s[i + 1] < lo || s[i + 1] > hi)
+			return false;
+		for (size_t k = 2; k <= n; k++)
+			if (s[i + k] < 0x80 || s[i + k] > 0xbf)
+				return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+/* Canonical decimal u32: 1..10 digits, no sign, no leading zero. */
+static int parse_u32(const char *v, size_t len, uint32_t *out)
+{
+	uint64_t x = 0;
+
+	if (len == 0 || len > 10 || (len > 1 && v[0] == '0'))
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -EINVAL;
+		x = x * 10 + (uint64_t)(v[i] - '0');
+	}
+	if (x > UINT32_MAX)
+		return -EINVAL;
+	*out = (uint32_t)x;
+	return 0;
+}
+
+/* Shape of an RFC 7512 PKCS#11 URI: scheme, then printable ASCII, no space
+ * (RFC 3986 percent-encodes everything else). */
+static bool uri_valid(const char *v, size_t len)
+{
+	size_t scheme = sizeof(URI_SCHEME) - 1;
+
+	if (len < scheme || len > COFFRE_URI_MAX - 1 ||
+	    memcmp(v, URI_SCHEME, scheme) != 0)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (v[i] <= 0x20 || v[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+static int lookup_key(const char *k, size_t len, enum conf_key *out)
+{
+	for (int i = 0; i < K_COUNT; i++) {
+		if (strlen(conf_key_names[i]) == len &&
+		    memcmp(conf_key_names[i], k, len) == 0) {
+			*out = (enum conf_key)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* Store one `key = value` into c; seen is the bitmask of keys met so far. */
+static int parse_entry(enum conf_key key, const char *v, size_t len,
+		       struct volume_conf *c)
+{
+	uint32_t u;
+	int err;
+
+	switch (key) {
+	case K_FORMAT:
+		err = parse_u32(v, len, &u);
+		if (err)
+			return err;
+		if (u != COFFRE_FORMAT_VERSION)
+			return -EPROTONOSUPPORT;
+		c->format = u;
+		return 0;
+	case K_UUID:
+		return hex_decode(v, len, c->uuid, sizeof(c->uuid));
+	case K_SEG_SIZE:
+		err = parse_u32(v, len, &u);
+		if (err || !seg_size_valid(u))
+			return -EINVAL;
+		c->seg_size = u;
+		return 0;
+	case K_STRICT_HOLES:
+		if (len != 1 || (v[0] != '0' && v[0] != '1'))
+			return -EINVAL;
+		c->strict_holes = v[0] == '1';
+		return 0;
+	case K_ROOT_ID:
+		return hex_decode(v, len, c->root_id, sizeof(c->root_id));
+	case K_MK_VERSION:
+		err = parse_u32(v, len, &u);
+		if (err || u == 0)
+			return -EINVAL;
+		c->mk_version = u;
+		return 0;
+	case K_KCV:
+		return hex_decode(v, len, c->kcv, sizeof(c->kcv));
+	case K_HSM:
+		if (c->n_hsms >= COFFRE_MAX_HSMS || !uri_valid(v, len))
+			return -EINVAL;
+		memcpy(c->hsm[c->n_hsms], v, len);
+		c->hsm[c->n_hsms][len] = '\0';
+		c->n_hsms++;
+		return 0;
+	case K_MAC:
+		return hex_decode(v, len, c->mac, sizeof(c->mac));
+	case K_COUNT:
+		break;
+	}
+	return -EINVAL;
+}
+
+int volume_conf_parse(const char *text, size_t len, struct volume_conf *c)
+{
+	unsigned seen = 0;
+	size_t pos = 0;
+	bool have_mac = false;
+	int err = -EINVAL;
+
+	memset(c, 0, sizeof(*c));
+	if (!text || len == 0 || len > COFFRE_CONF_MAX ||
+	    !text_valid((const uint8_t *)text, len))
+		goto out;
+	while (pos < len) {
+		const char *line = text + pos;
+		const char *nl = memchr(line, '\n', len - pos);
+		const char *sep;
+		size_t line_len, key_len;
+		enum conf_key key;
+
+		if (!nl || have_mac)            /* unterminated, or after mac */
+			goto out;
+		line_len = (size_t)(nl - line);
+		if (line_len > CONF_LINE_MAX)
+			goto out;
+		if (line_len == 0 || line[0] == '#') {
+			pos += line_len + 1;
+			continue;
+		}
+		sep = memmem(line, line_len, CONF_SEP, CONF_SEP_LEN);
+		if (!sep)
+			goto out;
+		key_len = (size_t)(sep - line);
+		if (lookup_key(line, key_len, &key) != 0)
+			goto out;
+		if (key != K_HSM && (seen & (1u << key)))
+			goto out;               /* duplicate */
+		seen |= 1u << key;
+		if (key == K_MAC) {
+			c->body_len = pos;
+			have_mac = true;
+		}
+		err = parse_entry(key, sep + CONF_SEP_LEN,
+				  line_len - key_len - CONF_SEP_LEN, c);
+		if (err)
+			goto out;
+		err = -EINVAL;
+		pos += line_len + 1;
+	}
+	if (seen != (1u << K_COUNT) - 1)        /* a key is missing */
+		goto out;
+	err = 0;
+out:
+	if (err)
+		memset(c, 0, sizeof(*c));
+	return err;
+}
+
+/* Append a NUL-free string; the cursor's sticky error reports overflow. */
+static void put_str(struct wcur *w, const char *s)
+{
+	wcur_bytes(w, s, strlen(s));
+}
+
+static void put_line(struct wcur *w, const char *key, const char *value)
+{
+	put_str(w, key);
+	put_str(w, CONF_SEP);
+	put_str(w, value);
+	put_str(w, "\n");
+}
+
+static void put_hex(struct wcur *w, const char *key, const uint8_t *v,
+		    size_t len)
+{
+	char hex[2 * 32 + 1];
+
+	hex_encode(v, len, hex);
+	put_line(w, key, hex);
+}
+
+static void put_u32(struct wcur *w, const char *key, uint32_t v)
+{
+	char dec[16];
+
+	snprintf(dec, sizeof(dec), "%u", (unsigned)v);
+	put_line(w, key, dec);
+}
+
+/* The struct describes a config volume_conf_parse() would accept. */
+static bool conf_valid(const struct volume_conf *c)
+{
+	if (c->format != COFFRE_FORMAT_VERSION || !seg_size_valid(c->seg_size) ||
+	    c->mk_version == 0 || c->n_hsms == 0 ||
+	    c->n_hsms > COFFRE_MAX_HSMS)
+		return false;
+	for (unsigned i = 0; i < c->n_hsms; i++) {
+		size_t n = strnlen(c->hsm[i], COFFRE_URI_MAX);
+
+		if (n == COFFRE_URI_MAX || !uri_valid(c->hsm[i], n))
+			return false;
+	}
+	return true;
+}
+
+int volume_conf_write_body(const struct volume_conf *c, char *out, size_t cap)
+{
+	struct wcur w;
+
+	if (!conf_valid(c))
+		return -EINVAL;
+	wcur_init(&w, out, cap);
+	put_str(&w, CONF_COMMENT "\n");
+	put_u32(&w, conf_key_names[K_FORMAT], c->format);
+	put_hex(&w, conf_key_names[K_UUID], c->uuid, sizeof(c->uuid));
+	put_u32(&w, conf_key_names[K_SEG_SIZE], c->seg_size);
+	put_line(&w, conf_key_names[K_STRICT_HOLES], c->strict_holes ? "1" : "0");
+	put_hex(&w, conf_key_names[K_ROOT_ID], c->root_id, sizeof(c->root_id));
+	put_u32(&w, conf_key_names[K_MK_VERSION], c->mk_version);
+	put_hex(&w, conf_key_names[K_KCV], c->kcv, sizeof(c->kcv));
+	for (unsigned i = 0; i < c->n_hsms; i++)
+		put_line(&w, conf_key_names[K_HSM], c->hsm[i]);
+	wcur_u8(&w, '\0');
+	if (w.err)
+		return -ENOSPC;
+	return (int)(w.off - 1);
+}
+
+int volume_conf_write_mac(const uint8_t mac[32], char *out, size_t body_len,
+			  size_t cap)
+{
+	struct wcur w;
+
+	if (body_len > COFFRE_CONF_MAX - CONF_MAC_LINE_LEN)
+		return -EINVAL;
+	if (body_len > 0 && out[body_len - 1] != '\n')
+		return -EINVAL;         /* the MAC must start a line */
+	if (cap < body_len)
+		return -ENOSPC;
+	wcur_init(&w, out + body_len, cap - body_len);
+	put_hex(&w, conf_key_names[K_MAC], mac, 32);
+	wcur_u8(&w, '\0');
+	if (w.err)
+		return -ENOSPC;
+	return (int)(body_len + w.off - 1);
+}

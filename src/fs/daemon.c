@@ -1,0 +1,257 @@
+/*
+ * daemon.c — start-up, the session loop and shut-down of the daemon.
+ *
+ * Start-up follows DESIGN.md §3: fork first; the child initialises PKCS#11
+ * (its state does not survive fork()), logs in, checks the volume, mounts,
+ * and reports "ok" or a one-line reason to the parent through a pipe; the
+ * parent exits with that status.  So `mount` fails on a wrong PIN and no
+ * dead mount is ever left.  Once mounted, stderr goes to log_file= or, when
+ * daemonised, to syslog through a relay thread.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "fs.h"
+
+#define SECURE_HEAP (4u << 20)
+#define CRED_NAME "coffre-pin"
+
+static int report_fd = -1;
+
+/* Tell the waiting parent how start-up ended (once). */
+static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void report(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(msg))
+		n = sizeof(msg) - 1;
+	if (report_fd >= 0) {
+		if (write(report_fd, msg, (size_t)n) < 0)
+			perror("coffre: report");
+		close(report_fd);
+		report_fd = -1;
+	} else if (strcmp(msg, "ok")) {
+		fprintf(stderr, "coffre: %s\n", msg);
+	}
+}
+
+/* Parent side: wait for the child's verdict. */
+static int wait_child(int fd)
+{
+	char msg[513];
+	ssize_t n = read(fd, msg, sizeof(msg) - 1);
+
+	close(fd);
+	if (n <= 0) {
+		fprintf(stderr, "coffre: the daemon died during start-up\n");
+		return 1;
+	}
+	msg[n] = '\0';
+	if (!strcmp(msg, "ok"))
+		return 0;
+	fprintf(stderr, "coffre: %s\n", msg);
+	return 1;
+}
+
+static void *syslog_relay(void *arg)
+{
+	FILE *in = fdopen((int)(intptr_t)arg, "r");
+	char line[1024];
+
+	if (!in)
+		return NULL;
+	while (fgets(line, sizeof(line), in)) {
+		line[strcspn(line, "\n")] = '\0';
+		syslog(LOG_NOTICE, "%s", line);
+	}
+	fclose(in);
+	return NULL;
+}
+
+static int redirect_stdio(const struct fs_opts *o)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC), fds[2], log;
+	pthread_t t;
+
+	if (null < 0)
+		return -errno;
+	dup2(null, 0);
+	dup2(null, 1);
+	close(null);
+	if (o->log_file) {
+		log = open(o->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		if (log < 0)
+			return -errno;
+		dup2(log, 2);
+		close(log);
+	} else if (!o->foreground) {
+		if (pipe2(fds, O_CLOEXEC))
+			return -errno;
+		openlog("coffre", LOG_PID, LOG_DAEMON);
+		dup2(fds[1], 2);
+		close(fds[1]);
+		if (pthread_create(&t, NULL, syslog_relay, (void *)(intptr_t)fds[0]))
+			return -EAGAIN;
+		pthread_detach(t);
+	}
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	return 0;
+}
+
+/* The PIN: pin_file=, or the systemd credential "coffre-pin". */
+static int read_pin(const struct fs_opts *o, char *pin, char *err, size_t errlen)
+{
+	const char *creds = getenv("CREDENTIALS_DIRECTORY");
+	char path[PATH_MAX];
+
+	if (o->pin_file)
+		return pin_read_file(o->pin_file, pin, err, errlen);
+	if (creds) {
+		snprintf(path, sizeof(path), "%s/%s", creds, CRED_NAME);
+		if (access(path, F_OK) == 0)
+			return pin_read_file(path, pin, err, errlen);
+	}
+	snprintf(err, errlen, "no PIN: give -o pin_file=FILE or a systemd "
+		 "credential named %s", CRED_NAME);
+	return -EINVAL;
+}
+
+static int serve(struct fs_opts *o)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_loop_config *cfg = NULL;
+	struct fuse_session *se = NULL;
+	char err[512] = "", *pin, backing[PATH_MAX], opts[PATH_MAX + 4096 + 128];
+	int ret, pin_len;
+
+	umask(0);
+	if (secmem_init(SECURE_HEAP)) {
+		report("cannot set up locked memory for keys (RLIMIT_MEMLOCK?)");
+		return 1;
+	}
+	pin = secmem_alloc(COFFRE_PIN_MAX + 1);
+	if (!pin || !realpath(o->backing, backing)) {
+		report("cannot open backing directory %s: %s", o->backing,
+		       strerror(errno));
+		secmem_free(pin, COFFRE_PIN_MAX + 1);
+		return 1;
+	}
+	pin_len = read_pin(o, pin, err, sizeof(err));
+	ret = pin_len < 0 ? pin_len :
+	      volume_open(backing, pin, (size_t)pin_len, &g_fs.vol, err, sizeof(err));
+	secmem_free(pin, COFFRE_PIN_MAX + 1);
+	if (ret) {
+		report("%s", err);
+		return 1;
+	}
+	g_fs.seg_size = g_fs.vol->conf.seg_size;
+	g_fs.strict_holes = g_fs.vol->conf.strict_holes;
+	g_fs.timeout = 1.0;
+	ret = inode_table_init(g_fs.vol->root_fd);
+	if (ret) {
+		report("cannot open the backing root: %s", strerror(-ret));
+		goto out;
+	}
+	if (strchr(backing, ',')) {
+		report("backing path must not contain a comma");
+		ret = -EINVAL;
+		goto out;
+	}
+	snprintf(opts, sizeof(opts), "fsname=coffre:%s,subtype=coffre,"
+		 "default_permissions%s%s", backing, o->fuse_opts[0] ? "," : "",
+		 o->fuse_opts);
+	if (fuse_opt_add_arg(&args, "coffre") || fuse_opt_add_arg(&args, "-o") ||
+	    fuse_opt_add_arg(&args, opts) ||
+	    (o->debug && fuse_opt_add_arg(&args, "-d"))) {
+		report("out of memory");
+		ret = -ENOMEM;
+		goto out;
+	}
+	se = fuse_session_new(&args, &coffre_ops, sizeof(coffre_ops), NULL);
+	if (!se) {
+		report("cannot create the FUSE session (bad mount option?)");
+		ret = -EINVAL;
+		goto out;
+	}
+	if (fuse_set_signal_handlers(se) || fuse_session_mount(se, o->mountpoint)) {
+		report("cannot mount on %s (does it exist? is /dev/fuse usable?)",
+		       o->mountpoint);
+		ret = -EIO;
+		goto out;
+	}
+	if (redirect_stdio(o)) {
+		report("cannot set up logging");
+		ret = -EIO;
+		goto out_unmount;
+	}
+	fprintf(stderr, "coffre: mounted %s on %s\n", backing, o->mountpoint);
+	report("ok");
+	if (chdir("/"))
+		fprintf(stderr, "coffre: chdir /: %s\n", strerror(errno));
+	cfg = fuse_loop_cfg_create();
+	if (!cfg) {
+		ret = -ENOMEM;
+		goto out_unmount;
+	}
+	fuse_loop_cfg_set_clone_fd(cfg, 0);
+	fuse_loop_cfg_set_idle_threads(cfg, 8);
+	ret = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	fprintf(stderr, "coffre: unmounting %s\n", o->mountpoint);
+out_unmount:
+	fuse_session_unmount(se);
+out:
+	if (se) {
+		fuse_remove_signal_handlers(se);
+		fuse_session_destroy(se);
+	}
+	fuse_opt_free_args(&args);
+	if (g_fs.root)
+		inode_table_free();
+	volume_close(g_fs.vol);
+	g_fs.vol = NULL;
+	return ret ? 1 : 0;
+}
+
+int fs_run(struct fs_opts *o)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (o->foreground)
+		return serve(o);
+	if (pipe2(fds, O_CLOEXEC)) {
+		perror("coffre: pipe");
+		return 1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("coffre: fork");
+		return 1;
+	}
+	if (pid > 0) {
+		close(fds[1]);
+		return wait_child(fds[0]);
+	}
+	close(fds[0]);
+	report_fd = fds[1];
+	setsid();
+	return serve(o);
+}

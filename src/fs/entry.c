@@ -1,0 +1,137 @@
+/*
+ * entry.c — entry names in the backing directories.
+ *
+ * A name is encrypted under its parent directory's name key with the
+ * parent's id as associated data (crypto/names.c: zero padding to 32 bytes,
+ * AES-256-SIV, base64url).  An encoding longer than 255 bytes is stored
+ * under ".coffre.L" + base64url(SHA-256(encoding)) with a sidecar file
+ * "<that>.name" holding the full encoding.  A sidecar belongs to the name,
+ * not to the object: it is written before the entry appears and removed
+ * after it goes.  Everything else named ".coffre*" is the filesystem's own
+ * and never shown.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs.h"
+
+#define SIDECAR_SUFFIX ".name"
+
+int dir_keys_get(struct inode *dir, struct dir_keys *k)
+{
+	int err = inode_dir_id(dir, k->id);
+
+	if (!err)
+		err = keyring_name_key(g_fs.vol->keys, k->id, k->name_key);
+	if (err)
+		dir_keys_wipe(k);
+	return err;
+}
+
+void dir_keys_wipe(struct dir_keys *k)
+{
+	secmem_wipe(k->name_key, sizeof(k->name_key));
+}
+
+int entry_name(const struct dir_keys *k, const char *name, struct backing_name *b)
+{
+	int len;
+
+	if (strlen(name) > COFFRE_NAME_MAX)
+		return -ENAMETOOLONG;
+	len = name_encrypt(k->name_key, k->id, name, b->full, sizeof(b->full));
+	if (len < 0)
+		return len;
+	b->is_long = name_is_long((size_t)len);
+	if (!b->is_long) {
+		memcpy(b->name, b->full, (size_t)len + 1);
+		return 0;
+	}
+	return name_long_hash(b->full, (size_t)len, b->name, sizeof(b->name));
+}
+
+static void sidecar_name(const char *backing, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s%s", backing, SIDECAR_SUFFIX);
+}
+
+int entry_sidecar_write(int dirfd, const struct backing_name *b)
+{
+	char side[COFFRE_ENC_NAME_MAX + 8];
+	size_t len = strlen(b->full);
+	int fd, err = 0;
+
+	if (!b->is_long)
+		return 0;
+	sidecar_name(b->name, side, sizeof(side));
+	fd = openat(dirfd, side, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		    0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, b->full, len) != (ssize_t)len)
+		err = errno ? -errno : -EIO;
+	close(fd);
+	return err;
+}
+
+void entry_sidecar_remove(int dirfd, const struct backing_name *b)
+{
+	char side[COFFRE_ENC_NAME_MAX + 8];
+
+	if (!b->is_long)
+		return;
+	sidecar_name(b->name, side, sizeof(side));
+	unlinkat(dirfd, side, 0);
+}
+
+static bool is_long_entry(const char *backing)
+{
+	return strncmp(backing, COFFRE_LONGNAME_PREFIX,
+		       strlen(COFFRE_LONGNAME_PREFIX)) == 0 &&
+	       strlen(backing) == COFFRE_LONGNAME_LEN;
+}
+
+bool entry_is_internal(const char *backing)
+{
+	return strncmp(backing, ".coffre", 7) == 0 && !is_long_entry(backing);
+}
+
+int entry_plain(int dirfd, const struct dir_keys *k, const char *backing,
+		char out[COFFRE_NAME_MAX + 1])
+{
+	char full[COFFRE_ENC_NAME_MAX + 1], side[COFFRE_ENC_NAME_MAX + 8];
+	char check[COFFRE_LONGNAME_LEN + 1];
+	ssize_t n;
+	int fd;
+
+	if (!strcmp(backing, ".") || !strcmp(backing, "..")) {
+		snprintf(out, COFFRE_NAME_MAX + 1, "%s", backing);
+		return 0;
+	}
+	if (entry_is_internal(backing))
+		return -ENOENT;
+	if (!is_long_entry(backing)) {
+		n = name_decrypt(k->name_key, k->id, backing, strlen(backing), out,
+				 COFFRE_NAME_MAX + 1);
+		return n < 0 ? (int)n : 0;
+	}
+	sidecar_name(backing, side, sizeof(side));
+	fd = openat(dirfd, side, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -EBADMSG;
+	n = read(fd, full, sizeof(full));
+	close(fd);
+	if (n <= 0 || (size_t)n >= sizeof(full))
+		return -EBADMSG;
+	full[n] = '\0';
+	/* The sidecar must be the one for this hashed name. */
+	if (name_long_hash(full, (size_t)n, check, sizeof(check)) < 0 ||
+	    strcmp(check, backing))
+		return -EBADMSG;
+	n = name_decrypt(k->name_key, k->id, full, (size_t)n, out,
+			 COFFRE_NAME_MAX + 1);
+	return n < 0 ? (int)n : 0;
+}

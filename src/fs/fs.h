@@ -1,0 +1,153 @@
+/*
+ * fs.h — private interface of the FUSE daemon (src/fs): the inode table,
+ * entry names in the backing directory, symlink targets, xattrs, and the
+ * low-level operations table.  Only src/fs and src/cli include it.
+ */
+#ifndef COFFRE_FS_H
+#define COFFRE_FS_H
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "coffre/crypto.h"
+#include "coffre/format.h"
+#include "coffre/keys.h"
+#include "coffre/store.h"
+
+/* ---- daemon-wide state */
+
+struct fs_opts {
+	const char *backing;
+	const char *mountpoint;
+	char *pin_file;
+	char *log_file;
+	bool foreground;
+	bool allow_other;
+	bool read_only;
+	bool debug;
+	char fuse_opts[4096];         /* mount options passed on to libfuse */
+};
+
+struct inode;
+
+struct fs {
+	struct volume *vol;
+	struct inode *root;
+	uint32_t seg_size;
+	bool strict_holes;
+	double timeout;               /* attr/entry cache timeout, seconds */
+};
+
+extern struct fs g_fs;
+
+/* ---- inode.c: inodes keyed by backing (dev, ino) */
+
+struct inode {
+	dev_t dev;
+	ino_t ino;
+	mode_t type;                  /* S_IFMT bits */
+	int fd;                       /* O_PATH fd on the backing object */
+	uint64_t nlookup;             /* kernel references; table lock */
+	struct inode *hnext;
+	pthread_mutex_t mu;           /* dir id, open state */
+	/* directories */
+	bool has_dir_id;
+	uint8_t dir_id[COFFRE_ID_LEN];
+	/* regular files while open */
+	unsigned nopen;
+	pthread_rwlock_t rw;          /* data: readers shared, writers alone */
+	struct file_header hdr;
+	struct aead_key *key;         /* secmem */
+	struct store_file sf;         /* sf.fd: O_RDWR backing fd */
+};
+
+int inode_table_init(int root_fd);
+void inode_table_free(void);
+/* The inode for a fuse_ino_t. */
+struct inode *inode_of(fuse_ino_t ino);
+fuse_ino_t inode_id(struct inode *i);
+/* Find or add the inode for an O_PATH fd just opened at the backing
+ * object (the fd is taken over or closed), adding one lookup. */
+int inode_get(int fd, const struct stat *st, struct inode **out);
+/* Drop n lookups; the inode is freed at zero. */
+void inode_forget(struct inode *i, uint64_t n);
+/* A directory's id (read from its .coffre.dir on first use). */
+int inode_dir_id(struct inode *dir, uint8_t id[COFFRE_ID_LEN]);
+/* "/proc/self/fd/N" for an inode's O_PATH fd. */
+void inode_path(const struct inode *i, char out[64]);
+/* Open the regular file's data (header, key, size) for one more user. */
+int inode_open_data(struct inode *i);
+void inode_close_data(struct inode *i);
+
+/* ---- attr.c: what the kernel sees of a backing object */
+
+/* fstat the backing object and translate: regular files get their
+ * plaintext size, symlinks the length of their plaintext target. */
+int attr_get(struct inode *i, struct stat *st);
+/* The same for a backing stat already in hand (no inode yet). */
+int attr_translate(int fd, struct stat *st);
+
+/* ---- entry.c: entry names in a backing directory */
+
+struct dir_keys {
+	uint8_t id[COFFRE_ID_LEN];
+	uint8_t name_key[COFFRE_SIV_KEY_LEN];   /* wiped by dir_keys_wipe */
+};
+int dir_keys_get(struct inode *dir, struct dir_keys *k);
+void dir_keys_wipe(struct dir_keys *k);
+/* The backing name of `name` in a directory; *is_long if it is stored
+ * under a hash with a sidecar; full gets the full encoding. */
+struct backing_name {
+	char name[COFFRE_ENC_NAME_MAX];
+	char full[COFFRE_ENC_NAME_MAX];
+	bool is_long;
+};
+int entry_name(const struct dir_keys *k, const char *name, struct backing_name *b);
+/* Write the long-name sidecar (before the entry exists). */
+int entry_sidecar_write(int dirfd, const struct backing_name *b);
+/* Remove the long-name sidecar (after the entry is gone). */
+void entry_sidecar_remove(int dirfd, const struct backing_name *b);
+/* Plaintext name of a backing directory entry; -ENOENT for entries that
+ * are the filesystem's own, -EBADMSG for ones that do not decrypt. */
+int entry_plain(int dirfd, const struct dir_keys *k, const char *backing,
+		char out[COFFRE_NAME_MAX + 1]);
+/* True for names that belong to the filesystem (hidden from readdir). */
+bool entry_is_internal(const char *backing);
+
+/* ---- symlink.c: encrypted symlink targets */
+
+/* Create a symlink at dirfd/name whose target is `target` encrypted under
+ * the directory's current DEK; long ones go to a sidecar. */
+int symlink_create(int dirfd, const char *name, struct inode *dir,
+		   const char *target);
+/* Decrypt the target of a backing symlink (fd: O_PATH on it). */
+int symlink_read(int fd, char *out, size_t cap);
+/* Plaintext length of the target, for st_size. */
+int symlink_size(int fd, off_t *size);
+/* Called before the last link to a backing symlink goes. */
+void symlink_remove_sidecar(int fd);
+
+/* ---- xattr.c: encrypted user.* extended attributes */
+
+int xattr_set(struct inode *i, const char *name, const void *value,
+	      size_t size, int flags);
+ssize_t xattr_get(struct inode *i, const char *name, void *value, size_t size);
+ssize_t xattr_list(struct inode *i, char *list, size_t size);
+int xattr_remove(struct inode *i, const char *name);
+
+/* ---- ops_*.c: the operations */
+
+extern const struct fuse_lowlevel_ops coffre_ops;
+void ops_entry_reply(fuse_req_t req, struct inode *i, const struct stat *st);
+/* Owner for a new object: the caller, with the group of a setgid parent. */
+void new_owner(fuse_req_t req, struct inode *parent, uid_t *uid, gid_t *gid,
+	       bool *inherit_sgid);
+
+/* ---- daemon.c */
+int fs_parse_args(int argc, char **argv, struct fs_opts *o);
+int fs_run(struct fs_opts *o);
+
+#endif

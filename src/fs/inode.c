@@ -1,0 +1,268 @@
+/*
+ * inode.c — the daemon's inode table.
+ *
+ * As in libfuse's passthrough_hp, an inode is keyed by its backing object's
+ * (dev, ino), holds an O_PATH fd on it and is reference-counted by the
+ * kernel's lookup/forget.  Hard links therefore share one inode, and an
+ * unlinked or renamed-over file stays reachable through its fd while open.
+ * A regular file's data state (shared O_RDWR fd, header, file key in
+ * locked memory, plaintext size) lives here while any handle is open, so
+ * every open of one file sees one size and one lock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs.h"
+
+#define NBUCKETS 65521
+
+static struct {
+	pthread_mutex_t lock;
+	struct inode *buckets[NBUCKETS];
+} table = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static struct inode root_inode;
+
+static size_t bucket(dev_t dev, ino_t ino)
+{
+	return (size_t)((ino * 0x9e3779b97f4a7c15ull) ^ dev) % NBUCKETS;
+}
+
+static void inode_setup(struct inode *i, int fd, const struct stat *st)
+{
+	i->dev = st->st_dev;
+	i->ino = st->st_ino;
+	i->type = st->st_mode & S_IFMT;
+	i->fd = fd;
+	i->sf.fd = -1;
+	pthread_mutex_init(&i->mu, NULL);
+	pthread_rwlock_init(&i->rw, NULL);
+}
+
+int inode_table_init(int root_fd)
+{
+	struct stat st;
+	int fd = openat(root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st))
+		return -errno;
+	inode_setup(&root_inode, fd, &st);
+	root_inode.nlookup = 1;
+	g_fs.root = &root_inode;
+	return 0;
+}
+
+static void inode_free(struct inode *i)
+{
+	if (i->sf.fd >= 0)
+		close(i->sf.fd);
+	secmem_free(i->key, sizeof(*i->key));
+	close(i->fd);
+	pthread_mutex_destroy(&i->mu);
+	pthread_rwlock_destroy(&i->rw);
+	if (i != &root_inode)
+		free(i);
+}
+
+void inode_table_free(void)
+{
+	size_t b;
+
+	pthread_mutex_lock(&table.lock);
+	for (b = 0; b < NBUCKETS; b++) {
+		while (table.buckets[b]) {
+			struct inode *i = table.buckets[b];
+
+			table.buckets[b] = i->hnext;
+			inode_free(i);
+		}
+	}
+	pthread_mutex_unlock(&table.lock);
+	inode_free(&root_inode);
+}
+
+struct inode *inode_of(fuse_ino_t ino)
+{
+	return ino == FUSE_ROOT_ID ? &root_inode : (struct inode *)(uintptr_t)ino;
+}
+
+fuse_ino_t inode_id(struct inode *i)
+{
+	return i == &root_inode ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)i;
+}
+
+int inode_get(int fd, const struct stat *st, struct inode **out)
+{
+	size_t b = bucket(st->st_dev, st->st_ino);
+	struct inode *i;
+
+	if (st->st_dev == root_inode.dev && st->st_ino == root_inode.ino) {
+		close(fd);
+		pthread_mutex_lock(&table.lock);
+		root_inode.nlookup++;
+		pthread_mutex_unlock(&table.lock);
+		*out = &root_inode;
+		return 0;
+	}
+	pthread_mutex_lock(&table.lock);
+	for (i = table.buckets[b]; i; i = i->hnext)
+		if (i->ino == st->st_ino && i->dev == st->st_dev)
+			break;
+	if (i) {
+		i->nlookup++;
+		pthread_mutex_unlock(&table.lock);
+		close(fd);
+		*out = i;
+		return 0;
+	}
+	i = calloc(1, sizeof(*i));
+	if (!i) {
+		pthread_mutex_unlock(&table.lock);
+		close(fd);
+		return -ENOMEM;
+	}
+	inode_setup(i, fd, st);
+	i->nlookup = 1;
+	i->hnext = table.buckets[b];
+	table.buckets[b] = i;
+	pthread_mutex_unlock(&table.lock);
+	*out = i;
+	return 0;
+}
+
+void inode_forget(struct inode *i, uint64_t n)
+{
+	struct inode **pp;
+
+	pthread_mutex_lock(&table.lock);
+	if (n > i->nlookup)
+		n = i->nlookup;
+	i->nlookup -= n;
+	if (i->nlookup || i == &root_inode) {
+		pthread_mutex_unlock(&table.lock);
+		return;
+	}
+	pp = &table.buckets[bucket(i->dev, i->ino)];
+	while (*pp && *pp != i)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = i->hnext;
+	pthread_mutex_unlock(&table.lock);
+	inode_free(i);
+}
+
+void inode_path(const struct inode *i, char out[64])
+{
+	snprintf(out, 64, "/proc/self/fd/%d", i->fd);
+}
+
+int inode_dir_id(struct inode *dir, uint8_t id[COFFRE_ID_LEN])
+{
+	uint8_t buf[COFFRE_DIR_FILE_LEN + 1];
+	ssize_t n;
+	int fd, err = 0;
+
+	if (dir->type != S_IFDIR)
+		return -ENOTDIR;
+	pthread_mutex_lock(&dir->mu);
+	if (!dir->has_dir_id) {
+		fd = openat(dir->fd, COFFRE_DIR_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+		if (fd >= 0)
+			close(fd);
+		if (n < 0 || dir_file_parse(buf, (size_t)n, dir->dir_id)) {
+			fprintf(stderr, "coffre: directory without a valid %s "
+				"(backing inode %lu)\n", COFFRE_DIR_FILE,
+				(unsigned long)dir->ino);
+			err = -EIO;
+		} else {
+			dir->has_dir_id = true;
+		}
+	}
+	if (!err)
+		memcpy(id, dir->dir_id, COFFRE_ID_LEN);
+	pthread_mutex_unlock(&dir->mu);
+	return err;
+}
+
+/* With i->mu held: read the header, derive the key, load the size. */
+static int load_data(struct inode *i)
+{
+	uint8_t *dek = NULL;
+	char path[64];
+	int err;
+
+	inode_path(i, path);
+	i->sf.fd = open(path, O_RDWR | O_CLOEXEC);
+	if (i->sf.fd < 0)
+		return -errno;
+	err = store_read_header(i->sf.fd, &i->hdr);
+	if (!err && i->hdr.seg_size != g_fs.seg_size)
+		err = -EIO;
+	if (err) {
+		fprintf(stderr, "coffre: bad file header (backing inode %lu)\n",
+			(unsigned long)i->ino);
+		goto out;
+	}
+	i->key = secmem_alloc(sizeof(*i->key));
+	dek = secmem_alloc(COFFRE_KEY_LEN);
+	if (!i->key || !dek) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = keyring_dek(g_fs.vol->keys, i->hdr.dir_id, i->hdr.dek_version, dek);
+	if (!err)
+		err = store_file_key(dek, &i->hdr, i->key);
+	if (err)
+		goto out;
+	i->sf.seg_size = i->hdr.seg_size;
+	i->sf.strict_holes = g_fs.strict_holes ||
+			     (i->hdr.flags & COFFRE_HDR_STRICT_HOLES);
+	i->sf.key = i->key;
+	err = store_load_size(&i->sf);
+	if (err)
+		fprintf(stderr, "coffre: ciphertext size of backing inode %lu maps "
+			"to no plaintext size (truncated?)\n", (unsigned long)i->ino);
+out:
+	secmem_free(dek, COFFRE_KEY_LEN);
+	if (err) {
+		secmem_free(i->key, sizeof(*i->key));
+		i->key = NULL;
+		close(i->sf.fd);
+		i->sf.fd = -1;
+		return err == -ENOMEM ? err : -EIO;
+	}
+	return 0;
+}
+
+int inode_open_data(struct inode *i)
+{
+	int err = 0;
+
+	if (i->type != S_IFREG)
+		return -EINVAL;
+	pthread_mutex_lock(&i->mu);
+	if (!i->nopen)
+		err = load_data(i);
+	if (!err)
+		i->nopen++;
+	pthread_mutex_unlock(&i->mu);
+	return err;
+}
+
+void inode_close_data(struct inode *i)
+{
+	pthread_mutex_lock(&i->mu);
+	if (i->nopen && --i->nopen == 0) {
+		close(i->sf.fd);
+		i->sf.fd = -1;
+		i->sf.key = NULL;
+		secmem_free(i->key, sizeof(*i->key));
+		i->key = NULL;
+	}
+	pthread_mutex_unlock(&i->mu);
+}

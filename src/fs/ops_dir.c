@@ -1,0 +1,224 @@
+/*
+ * ops_dir.c — listing and whole-filesystem operations: opendir, readdir,
+ * readdirplus, releasedir, fsyncdir, statfs, access.
+ *
+ * Listings decrypt each backing name under the directory's name key; the
+ * filesystem's own entries (.coffre*) are hidden, and an entry that does
+ * not decrypt is logged and skipped rather than failing the listing
+ * (DESIGN.md §4).  Offsets are the backing directory's own (d_off), so a
+ * listing resumes where the kernel asks.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "ops.h"
+
+struct dir_handle {
+	DIR *dp;
+	off_t offset;
+	struct dirent *entry;          /* read but not yet returned */
+	struct dir_keys keys;
+};
+
+void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct inode *i = inode_of(ino);
+	struct dir_handle *d = calloc(1, sizeof(*d));
+	int fd, err;
+
+	if (!d) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	err = dir_keys_get(i, &d->keys);
+	if (err)
+		goto fail;
+	fd = openat(i->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	d->dp = fdopendir(fd);
+	if (!d->dp) {
+		err = -errno;
+		close(fd);
+		goto fail;
+	}
+	fi->fh = (uint64_t)(uintptr_t)d;
+	fi->keep_cache = 1;
+	fi->cache_readdir = 1;
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		closedir(d->dp);
+		dir_keys_wipe(&d->keys);
+		free(d);
+	}
+	return;
+fail:
+	dir_keys_wipe(&d->keys);
+	free(d);
+	fuse_reply_err(req, -err);
+}
+
+static bool is_dot(const char *n)
+{
+	return !strcmp(n, ".") || !strcmp(n, "..");
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi, bool plus)
+{
+	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
+	struct inode *dir = inode_of(ino);
+	char name[COFFRE_NAME_MAX + 1], *buf, *p;
+	size_t rem = size, used;
+	int err = 0;
+
+	buf = calloc(1, size);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (off != d->offset) {
+		seekdir(d->dp, off);
+		d->entry = NULL;
+		d->offset = off;
+	}
+	p = buf;
+	for (;;) {
+		struct fuse_entry_param e;
+		struct inode *child = NULL;
+		struct dirent *de;
+
+		if (!d->entry) {
+			errno = 0;
+			d->entry = readdir(d->dp);
+			if (!d->entry) {
+				if (errno)
+					err = -errno;
+				break;
+			}
+		}
+		de = d->entry;
+		err = entry_plain(dirfd(d->dp), &d->keys, de->d_name, name);
+		if (err) {
+			if (err != -ENOENT)
+				fprintf(stderr, "coffre: entry %s in directory (backing "
+					"inode %lu) does not decrypt, skipped\n",
+					de->d_name, (unsigned long)dir->ino);
+			err = 0;
+			d->offset = de->d_off;
+			d->entry = NULL;
+			continue;
+		}
+		memset(&e, 0, sizeof(e));
+		e.attr.st_ino = de->d_ino;
+		e.attr.st_mode = (mode_t)DTTOIF(de->d_type);
+		if (plus && !is_dot(name)) {
+			err = ops_lookup_backing(dir, de->d_name, &child, &e.attr);
+			if (err == -ENOENT) {        /* gone meanwhile */
+				err = 0;
+				d->offset = de->d_off;
+				d->entry = NULL;
+				continue;
+			}
+			if (err)
+				break;
+			e.ino = inode_id(child);
+			e.attr_timeout = g_fs.timeout;
+			e.entry_timeout = g_fs.timeout;
+			used = fuse_add_direntry_plus(req, p, rem, name, &e, de->d_off);
+		} else if (plus) {
+			used = fuse_add_direntry_plus(req, p, rem, name, &e, de->d_off);
+		} else {
+			used = fuse_add_direntry(req, p, rem, name, &e.attr, de->d_off);
+		}
+		if (used > rem) {
+			if (child)
+				inode_forget(child, 1);
+			break;
+		}
+		p += used;
+		rem -= used;
+		d->offset = de->d_off;
+		d->entry = NULL;
+	}
+	if (err && rem == size)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_buf(req, buf, size - rem);
+	free(buf);
+}
+
+void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, false);
+}
+
+void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, true);
+}
+
+void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	closedir(d->dp);
+	dir_keys_wipe(&d->keys);
+	free(d);
+	fuse_reply_err(req, 0);
+}
+
+void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+		 struct fuse_file_info *fi)
+{
+	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
+	int fd = dirfd(d->dp);
+
+	(void)ino;
+	fuse_reply_err(req, (datasync ? fdatasync(fd) : fsync(fd)) ? errno : 0);
+}
+
+void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+
+	(void)ino;
+	if (fstatvfs(g_fs.vol->root_fd, &sv)) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	sv.f_namemax = COFFRE_NAME_MAX;
+	fuse_reply_statfs(req, &sv);
+}
+
+/* Only asked when default_permissions is off; answers from the modes. */
+void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct stat st;
+	mode_t bits;
+
+	if (attr_get(inode_of(ino), &st)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (mask == F_OK || ctx->uid == 0) {
+		fuse_reply_err(req, (ctx->uid == 0 && (mask & X_OK) &&
+				     !S_ISDIR(st.st_mode) && !(st.st_mode & 0111)) ?
+				    EACCES : 0);
+		return;
+	}
+	bits = ctx->uid == st.st_uid ? (st.st_mode >> 6) :
+	       ctx->gid == st.st_gid ? (st.st_mode >> 3) : st.st_mode;
+	fuse_reply_err(req, ((mode_t)mask & ~bits & 7) ? EACCES : 0);
+}

@@ -1,0 +1,266 @@
+/*
+ * ops_file.c — data and attributes: open, read, write, flush, release,
+ * fsync, fallocate, getattr, setattr.
+ *
+ * A file's data state lives in its inode (inode.c) while open: the store
+ * (store/file.c) seals and opens segments; this file only takes the
+ * inode's lock (readers shared, writers and truncation alone) and talks to
+ * the kernel.  Read replies use a per-thread buffer that only grows, so the
+ * data path does not allocate.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "ops.h"
+
+static pthread_key_t rbuf_key;
+static pthread_once_t rbuf_once = PTHREAD_ONCE_INIT;
+static __thread uint8_t *rbuf;
+static __thread size_t rbuf_len;
+
+static void rbuf_free(void *p)
+{
+	free(p);
+}
+
+static void rbuf_init(void)
+{
+	pthread_key_create(&rbuf_key, rbuf_free);
+}
+
+static uint8_t *read_buffer(size_t size)
+{
+	uint8_t *p;
+
+	if (size <= rbuf_len)
+		return rbuf;
+	pthread_once(&rbuf_once, rbuf_init);
+	if (size < STORE_MAX_REQUEST)
+		size = STORE_MAX_REQUEST;
+	p = realloc(rbuf, size);
+	if (!p)
+		return NULL;
+	rbuf = p;
+	rbuf_len = size;
+	pthread_setspecific(rbuf_key, p);
+	return p;
+}
+
+void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct inode *i = inode_of(ino);
+	int err;
+
+	if (i->type != S_IFREG) {
+		fuse_reply_err(req, i->type == S_IFDIR ? EISDIR : EINVAL);
+		return;
+	}
+	err = inode_open_data(i);
+	if (!err && (fi->flags & O_TRUNC)) {
+		pthread_rwlock_wrlock(&i->rw);
+		err = store_truncate(&i->sf, 0);
+		pthread_rwlock_unlock(&i->rw);
+		if (err)
+			inode_close_data(i);
+	}
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	fi->fh = 0;
+	fi->keep_cache = 1;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		inode_close_data(i);
+}
+
+void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	     struct fuse_file_info *fi)
+{
+	struct inode *i = inode_of(ino);
+	uint8_t *buf = read_buffer(size);
+	ssize_t n;
+
+	(void)fi;
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_rwlock_rdlock(&i->rw);
+	n = store_read(&i->sf, buf, size, (uint64_t)off);
+	pthread_rwlock_unlock(&i->rw);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, (const char *)buf, (size_t)n);
+}
+
+void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+	      off_t off, struct fuse_file_info *fi)
+{
+	struct inode *i = inode_of(ino);
+	ssize_t n;
+
+	(void)fi;
+	if (off < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	pthread_rwlock_wrlock(&i->rw);
+	n = store_write(&i->sf, buf, size, (uint64_t)off);
+	pthread_rwlock_unlock(&i->rw);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	inode_close_data(inode_of(ino));
+	fuse_reply_err(req, 0);
+}
+
+void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+	      struct fuse_file_info *fi)
+{
+	struct inode *i = inode_of(ino);
+	int err;
+
+	(void)fi;
+	pthread_rwlock_rdlock(&i->rw);
+	err = (datasync ? fdatasync(i->sf.fd) : fsync(i->sf.fd)) ? errno : 0;
+	pthread_rwlock_unlock(&i->rw);
+	fuse_reply_err(req, err);
+}
+
+void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
+		  off_t length, struct fuse_file_info *fi)
+{
+	struct inode *i = inode_of(ino);
+	uint64_t end = (uint64_t)offset + (uint64_t)length, from;
+	int err = 0;
+
+	(void)fi;
+	if (mode) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	if (offset < 0 || length <= 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	pthread_rwlock_wrlock(&i->rw);
+	if (end > i->sf.size) {
+		/* Reserve the space first, so ENOSPC changes nothing; the
+		 * reserved zero segments read as holes (zeros). */
+		from = seg_offset(i->sf.seg_size, (uint64_t)offset / i->sf.seg_size);
+		if (fallocate(i->sf.fd, FALLOC_FL_KEEP_SIZE, (off_t)from,
+			      (off_t)(cipher_size(i->sf.seg_size, end) - from)))
+			err = -errno;
+		if (!err)
+			err = store_truncate(&i->sf, end);
+	}
+	pthread_rwlock_unlock(&i->rw);
+	fuse_reply_err(req, -err);
+}
+
+void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+	int err = attr_get(inode_of(ino), &st);
+
+	(void)fi;
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_attr(req, &st, g_fs.timeout);
+}
+
+static int set_size(struct inode *i, uint64_t size)
+{
+	int err;
+
+	if (i->type == S_IFDIR)
+		return -EISDIR;
+	if (i->type != S_IFREG)
+		return -EINVAL;
+	err = inode_open_data(i);
+	if (err)
+		return err;
+	pthread_rwlock_wrlock(&i->rw);
+	err = store_truncate(&i->sf, size);
+	pthread_rwlock_unlock(&i->rw);
+	inode_close_data(i);
+	return err;
+}
+
+static void set_time(struct timespec *ts, int to_set, int flag, int now_flag,
+		     const struct timespec *value)
+{
+	if (to_set & now_flag) {
+		ts->tv_sec = 0;
+		ts->tv_nsec = UTIME_NOW;
+	} else if (to_set & flag) {
+		*ts = *value;
+	} else {
+		ts->tv_sec = 0;
+		ts->tv_nsec = UTIME_OMIT;
+	}
+}
+
+void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		struct fuse_file_info *fi)
+{
+	struct inode *i = inode_of(ino);
+	struct timespec ts[2];
+	struct stat st;
+	char path[64];
+	int err = 0;
+
+	(void)fi;
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		inode_path(i, path);
+		if (i->type == S_IFLNK)
+			err = -EOPNOTSUPP;
+		else if (chmod(path, attr->st_mode & 07777))
+			err = -errno;
+	}
+	if (!err && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
+		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
+		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+
+		if (fchownat(i->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+			err = -errno;
+	}
+	if (!err && (to_set & FUSE_SET_ATTR_SIZE))
+		err = set_size(i, (uint64_t)attr->st_size);
+	if (!err && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+			       FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW))) {
+		set_time(&ts[0], to_set, FUSE_SET_ATTR_ATIME, FUSE_SET_ATTR_ATIME_NOW,
+			 &attr->st_atim);
+		set_time(&ts[1], to_set, FUSE_SET_ATTR_MTIME, FUSE_SET_ATTR_MTIME_NOW,
+			 &attr->st_mtim);
+		if (utimensat(i->fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+			err = -errno;
+	}
+	if (!err)
+		err = attr_get(i, &st);
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_attr(req, &st, g_fs.timeout);
+}

@@ -1,0 +1,333 @@
+/*
+ * keyring.c — the DEK cache: unsealed directory keys in locked memory.
+ *
+ * An LRU of (dir id, DEK version) -> DEK, with the directory's name key
+ * (HKDF-SHA256(DEK v1, info "coffre/v1/names"), RFC 5869) kept beside its
+ * first version.  Every entry lives in the OpenSSL secure heap (mlocked,
+ * MADV_DONTDUMP) and is wiped on eviction and on keyring_free().  The HSM
+ * is called only on a miss, without holding the cache lock, so hits never
+ * wait for the HSM.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "coffre/hsm.h"
+#include "coffre/keys.h"
+
+struct dek_entry {
+	struct dek_entry *prev, *next;   /* LRU, most recent first */
+	struct dek_entry *hnext;         /* hash chain */
+	bool used;
+	uint8_t dir_id[COFFRE_ID_LEN];
+	uint32_t version;
+	uint32_t current;                /* v1 entries: version for new files */
+	uint8_t dek[COFFRE_KEY_LEN];
+	uint8_t name_key[COFFRE_SIV_KEY_LEN];  /* v1 entries only */
+};
+
+struct keyring {
+	pthread_mutex_t lock;
+	struct hsm *hsm;
+	int keys_fd;
+	uint8_t uuid[COFFRE_ID_LEN];
+	uint32_t mk_version;
+	size_t capacity, nbuckets, count;
+	uint64_t unseals;
+	struct dek_entry *entries;       /* secmem, capacity entries */
+	struct dek_entry **buckets;
+	struct dek_entry *head, *tail;
+};
+
+static size_t bucket_of(const struct keyring *kr, const uint8_t id[COFFRE_ID_LEN],
+			uint32_t version)
+{
+	uint64_t h;
+
+	memcpy(&h, id, sizeof(h));       /* ids are random */
+	return (size_t)((h ^ (version * 0x9e3779b97f4a7c15ull)) % kr->nbuckets);
+}
+
+struct keyring *keyring_new(struct hsm *h, int keys_dirfd,
+			    const uint8_t uuid[COFFRE_ID_LEN], uint32_t mk_version,
+			    size_t capacity)
+{
+	struct keyring *kr = calloc(1, sizeof(*kr));
+
+	if (!kr)
+		return NULL;
+	kr->capacity = capacity ? capacity : 1024;
+	kr->nbuckets = kr->capacity * 2 + 1;
+	kr->entries = secmem_alloc(kr->capacity * sizeof(struct dek_entry));
+	kr->buckets = calloc(kr->nbuckets, sizeof(*kr->buckets));
+	if (!kr->entries || !kr->buckets) {
+		keyring_free(kr);
+		return NULL;
+	}
+	pthread_mutex_init(&kr->lock, NULL);
+	kr->hsm = h;
+	kr->keys_fd = keys_dirfd;
+	memcpy(kr->uuid, uuid, COFFRE_ID_LEN);
+	kr->mk_version = mk_version;
+	return kr;
+}
+
+void keyring_free(struct keyring *kr)
+{
+	if (!kr)
+		return;
+	secmem_free(kr->entries, kr->capacity * sizeof(struct dek_entry));
+	free(kr->buckets);
+	pthread_mutex_destroy(&kr->lock);
+	free(kr);
+}
+
+static void lru_unlink(struct keyring *kr, struct dek_entry *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		kr->head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		kr->tail = e->prev;
+	e->prev = e->next = NULL;
+}
+
+static void lru_push(struct keyring *kr, struct dek_entry *e)
+{
+	e->prev = NULL;
+	e->next = kr->head;
+	if (kr->head)
+		kr->head->prev = e;
+	kr->head = e;
+	if (!kr->tail)
+		kr->tail = e;
+}
+
+static struct dek_entry *find(struct keyring *kr, const uint8_t id[COFFRE_ID_LEN],
+			      uint32_t version)
+{
+	struct dek_entry *e = kr->buckets[bucket_of(kr, id, version)];
+
+	for (; e; e = e->hnext)
+		if (e->version == version && !memcmp(e->dir_id, id, COFFRE_ID_LEN))
+			return e;
+	return NULL;
+}
+
+static void evict(struct keyring *kr, struct dek_entry *e)
+{
+	struct dek_entry **pp = &kr->buckets[bucket_of(kr, e->dir_id, e->version)];
+
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	*pp = e->hnext;
+	lru_unlink(kr, e);
+	secmem_wipe(e, sizeof(*e));
+	kr->count--;
+}
+
+/* Called with the lock held: a free slot, evicting the least recent. */
+static struct dek_entry *slot(struct keyring *kr)
+{
+	size_t i;
+
+	if (kr->count == kr->capacity)
+		evict(kr, kr->tail);
+	for (i = 0; i < kr->capacity; i++)
+		if (!kr->entries[i].used)
+			return &kr->entries[i];
+	return NULL;  /* unreachable: count < capacity */
+}
+
+/* Highest DEK version with a record on disk (version 1 must exist). */
+static uint32_t probe_current(struct keyring *kr, const uint8_t id[COFFRE_ID_LEN])
+{
+	char hex[2 * COFFRE_ID_LEN + 1], name[64];
+	uint32_t v = 1;
+
+	hex_encode(id, COFFRE_ID_LEN, hex);
+	for (;;) {
+		snprintf(name, sizeof(name), "%s.%u", hex, v + 1);
+		if (faccessat(kr->keys_fd, name, F_OK, AT_SYMLINK_NOFOLLOW))
+			return v;
+		v++;
+	}
+}
+
+/* Insert a DEK (and derived material) under the lock. */
+static int insert(struct keyring *kr, const uint8_t id[COFFRE_ID_LEN],
+		  uint32_t version, const uint8_t dek[COFFRE_KEY_LEN],
+		  uint32_t current, struct dek_entry **out)
+{
+	struct dek_entry *e = find(kr, id, version);
+	size_t b;
+	int err;
+
+	if (e)
+		goto done;
+	e = slot(kr);
+	if (!e)
+		return -ENOMEM;
+	memset(e, 0, sizeof(*e));
+	memcpy(e->dir_id, id, COFFRE_ID_LEN);
+	e->version = version;
+	e->current = current;
+	memcpy(e->dek, dek, COFFRE_KEY_LEN);
+	if (version == 1) {
+		err = hkdf_sha256(dek, COFFRE_KEY_LEN, NULL, 0,
+				  (const uint8_t *)KDF_INFO_NAMES,
+				  strlen(KDF_INFO_NAMES), e->name_key,
+				  sizeof(e->name_key));
+		if (err) {
+			secmem_wipe(e, sizeof(*e));
+			return err;
+		}
+	}
+	e->used = true;
+	b = bucket_of(kr, id, version);
+	e->hnext = kr->buckets[b];
+	kr->buckets[b] = e;
+	kr->count++;
+	lru_push(kr, e);
+	*out = e;
+	return 0;
+done:
+	lru_unlink(kr, e);
+	lru_push(kr, e);
+	*out = e;
+	return 0;
+}
+
+/* Look up or unseal; returns with the lock held and *out set on success. */
+static int get_locked(struct keyring *kr, const uint8_t id[COFFRE_ID_LEN],
+		      uint32_t version, struct dek_entry **out)
+{
+	struct key_record rec;
+	uint8_t *dek;
+	uint32_t current = 0;
+	int err;
+
+	pthread_mutex_lock(&kr->lock);
+	*out = find(kr, id, version);
+	if (*out) {
+		lru_unlink(kr, *out);
+		lru_push(kr, *out);
+		return 0;
+	}
+	pthread_mutex_unlock(&kr->lock);
+
+	dek = secmem_alloc(COFFRE_KEY_LEN);
+	if (!dek)
+		return -ENOMEM;
+	err = keystore_read(kr->keys_fd, kr->uuid, id, version, &rec);
+	if (err)
+		goto out;
+	err = keyrec_unseal(kr->hsm, &rec, dek);
+	if (err == -EIO) {
+		/* Ambiguous (SoftHSM2 reports a bad tag as a general error):
+		 * a healthy HSM means the record is bad. */
+		uint8_t kcv[8];
+		char label[COFFRE_MK_LABEL_MAX];
+
+		mk_label(kr->uuid, rec.mk_version, label);
+		if (hsm_kcv(kr->hsm, label, kcv) == 0)
+			err = -EBADMSG;
+	}
+	if (err) {
+		fprintf(stderr, "coffre: cannot unseal key record of directory "
+			"(version %u): %s\n", version, strerror(-err));
+		err = -EIO;
+		goto out;
+	}
+	if (version == 1)
+		current = probe_current(kr, id);
+	pthread_mutex_lock(&kr->lock);
+	kr->unseals++;
+	err = insert(kr, id, version, dek, current, out);
+	if (err)
+		pthread_mutex_unlock(&kr->lock);
+out:
+	secmem_free(dek, COFFRE_KEY_LEN);
+	return err;
+}
+
+int keyring_dek(struct keyring *kr, const uint8_t dir_id[COFFRE_ID_LEN],
+		uint32_t version, uint8_t dek[COFFRE_KEY_LEN])
+{
+	struct dek_entry *e;
+	int err = get_locked(kr, dir_id, version, &e);
+
+	if (err)
+		return err;
+	memcpy(dek, e->dek, COFFRE_KEY_LEN);
+	pthread_mutex_unlock(&kr->lock);
+	return 0;
+}
+
+int keyring_name_key(struct keyring *kr, const uint8_t dir_id[COFFRE_ID_LEN],
+		     uint8_t key[COFFRE_SIV_KEY_LEN])
+{
+	struct dek_entry *e;
+	int err = get_locked(kr, dir_id, 1, &e);
+
+	if (err)
+		return err;
+	memcpy(key, e->name_key, COFFRE_SIV_KEY_LEN);
+	pthread_mutex_unlock(&kr->lock);
+	return 0;
+}
+
+int keyring_current_version(struct keyring *kr,
+			    const uint8_t dir_id[COFFRE_ID_LEN], uint32_t *version)
+{
+	struct dek_entry *e;
+	int err = get_locked(kr, dir_id, 1, &e);
+
+	if (err)
+		return err;
+	*version = e->current;
+	pthread_mutex_unlock(&kr->lock);
+	return 0;
+}
+
+int keyring_new_dir(struct keyring *kr, uint8_t dir_id[COFFRE_ID_LEN])
+{
+	struct key_record rec;
+	struct dek_entry *e;
+	uint8_t *dek = secmem_alloc(COFFRE_KEY_LEN);
+	int err;
+
+	if (!dek)
+		return -ENOMEM;
+	err = random_bytes(dir_id, COFFRE_ID_LEN);
+	if (!err)
+		err = random_bytes(dek, COFFRE_KEY_LEN);
+	if (!err)
+		err = keyrec_seal(kr->hsm, kr->uuid, kr->mk_version, dir_id, 1,
+				  dek, &rec);
+	if (!err)
+		err = keystore_write(kr->keys_fd, &rec);
+	if (err)
+		goto out;
+	pthread_mutex_lock(&kr->lock);
+	err = insert(kr, dir_id, 1, dek, 1, &e);
+	pthread_mutex_unlock(&kr->lock);
+out:
+	secmem_free(dek, COFFRE_KEY_LEN);
+	return err;
+}
+
+void keyring_stats(struct keyring *kr, size_t *entries, uint64_t *unseals)
+{
+	pthread_mutex_lock(&kr->lock);
+	*entries = kr->count;
+	*unseals = kr->unseals;
+	pthread_mutex_unlock(&kr->lock);
+}

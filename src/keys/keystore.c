@@ -1,0 +1,127 @@
+/*
+ * keystore.c — sealed DEK records in .coffre/keys/<dir id hex>.<version>.
+ *
+ * A DEK is sealed with C_Encrypt(CKM_AES_GCM) under the master key inside
+ * the HSM, with the record's 48-byte header (fs uuid, dir id, DEK version,
+ * MK version) as AAD: the equivalent of a KMS encryption context, so a
+ * record copied to another directory, volume or version does not unseal.
+ * Records are written atomically (temp file, fsync, rename, fsync dir).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "coffre/hsm.h"
+#include "coffre/keys.h"
+
+void mk_label(const uint8_t uuid[COFFRE_ID_LEN], uint32_t mk_version,
+	      char out[COFFRE_MK_LABEL_MAX])
+{
+	char hex[2 * COFFRE_ID_LEN + 1];
+
+	hex_encode(uuid, COFFRE_ID_LEN, hex);
+	snprintf(out, COFFRE_MK_LABEL_MAX, "coffre-mk-%s-v%u", hex, mk_version);
+}
+
+static void record_name(const uint8_t dir_id[COFFRE_ID_LEN], uint32_t version,
+			char out[64])
+{
+	char hex[2 * COFFRE_ID_LEN + 1];
+
+	hex_encode(dir_id, COFFRE_ID_LEN, hex);
+	snprintf(out, 64, "%s.%u", hex, version);
+}
+
+int keyrec_seal(struct hsm *h, const uint8_t uuid[COFFRE_ID_LEN],
+		uint32_t mk_version, const uint8_t dir_id[COFFRE_ID_LEN],
+		uint32_t dek_version, const uint8_t dek[COFFRE_KEY_LEN],
+		struct key_record *out)
+{
+	uint8_t aad[COFFRE_KEYREC_HDR_LEN];
+	char label[COFFRE_MK_LABEL_MAX];
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	out->version = COFFRE_FORMAT_VERSION;
+	memcpy(out->fs_uuid, uuid, COFFRE_ID_LEN);
+	memcpy(out->dir_id, dir_id, COFFRE_ID_LEN);
+	out->dek_version = dek_version;
+	out->mk_version = mk_version;
+	err = random_bytes(out->iv, sizeof(out->iv));
+	if (err)
+		return err;
+	keyrec_aad(out, aad);
+	mk_label(uuid, mk_version, label);
+	return hsm_gcm_seal(h, label, out->iv, aad, sizeof(aad), dek,
+			    COFFRE_KEY_LEN, out->sealed);
+}
+
+int keyrec_unseal(struct hsm *h, const struct key_record *r,
+		  uint8_t dek[COFFRE_KEY_LEN])
+{
+	uint8_t aad[COFFRE_KEYREC_HDR_LEN];
+	char label[COFFRE_MK_LABEL_MAX];
+
+	keyrec_aad(r, aad);
+	mk_label(r->fs_uuid, r->mk_version, label);
+	return hsm_gcm_open(h, label, r->iv, aad, sizeof(aad), r->sealed,
+			    sizeof(r->sealed), dek);
+}
+
+int keystore_write(int keys_dirfd, const struct key_record *r)
+{
+	uint8_t buf[COFFRE_KEYREC_LEN];
+	char name[64], tmp[80];
+	int fd, err = 0;
+
+	record_name(r->dir_id, r->dek_version, name);
+	snprintf(tmp, sizeof(tmp), ".tmp.%s", name);
+	keyrec_write(r, buf);
+	fd = openat(keys_dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (pwrite(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf) || fsync(fd)) {
+		err = errno ? -errno : -EIO;
+		close(fd);
+		goto out_unlink;
+	}
+	close(fd);
+	if (renameat(keys_dirfd, tmp, keys_dirfd, name)) {
+		err = -errno;
+		goto out_unlink;
+	}
+	if (fsync(keys_dirfd))
+		return -errno;
+	return 0;
+out_unlink:
+	unlinkat(keys_dirfd, tmp, 0);
+	return err;
+}
+
+int keystore_read(int keys_dirfd, const uint8_t uuid[COFFRE_ID_LEN],
+		  const uint8_t dir_id[COFFRE_ID_LEN], uint32_t dek_version,
+		  struct key_record *out)
+{
+	uint8_t buf[COFFRE_KEYREC_LEN + 1];
+	char name[64];
+	ssize_t n;
+	int fd;
+
+	record_name(dir_id, dek_version, name);
+	fd = openat(keys_dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, buf, sizeof(buf), 0);
+	close(fd);
+	if (n < 0)
+		return -EIO;
+	if (keyrec_parse(buf, (size_t)n, out))
+		return -EIO;
+	if (memcmp(out->fs_uuid, uuid, COFFRE_ID_LEN) ||
+	    memcmp(out->dir_id, dir_id, COFFRE_ID_LEN) ||
+	    out->dek_version != dek_version)
+		return -EIO;
+	return 0;
+}

@@ -1,0 +1,555 @@
+/*
+ * Segment I/O of one encrypted regular file on its backing fd (DESIGN §4
+ * "Files" and §5; doc/FORMAT.md).  The file is a 48-byte header, then
+ * segment i at 48 + i * (S + 28), each nonce || ciphertext || tag sealed
+ * with AES-256-GCM (NIST SP 800-38D) under the file key, AAD = index and
+ * an is_last flag that exactly the physically last segment carries.  The
+ * file key is HKDF-SHA256 (RFC 5869) of the directory's DEK, bound to the
+ * header.
+ *
+ * Reads take one pread per request, open every segment into a per-thread
+ * buffer and copy out only when all of them authenticated.  Writes
+ * assemble the touched segments (read-modify-write at the edges), seal
+ * them in one pass and write them with one pwrite.  Holes (an all-zero
+ * non-last segment) read as zeros unless the volume has strict holes, in
+ * which case gaps are written as sealed zeros instead.
+ *
+ * Crash safety when a write extends the file past its last segment: the
+ * old last segment is first re-sealed to a full zero-padded segment still
+ * flagged last if it was partial (a valid, longer file), then the new
+ * segments are written (the new last one flagged), then the old last
+ * segment is re-sealed unflagged.  A crash between the last two writes
+ * leaves a "residue": a full segment flagged last followed by valid ones,
+ * which reads back and is re-sealed by the next write.  Never a partial
+ * segment followed by data.  After an I/O error f->size still describes
+ * what the backing file holds.
+ *
+ * Relies on crypto (seg_seal/seg_open, hkdf_sha256), format (header,
+ * geometry) and segbuf.c.  Callers serialise writers (see store.h).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "coffre/store.h"
+#include "store/segbuf.h"
+
+#define OVH ((size_t)COFFRE_SEG_OVERHEAD)
+#define CONTENT_INFO "coffre/v1/content"
+#define CONTENT_INFO_LEN (sizeof(CONTENT_INFO) - 1)
+
+/* Internal: open_segment() accepted an interrupted extension's segment. */
+#define SEG_RESIDUE 1
+
+/* Plaintext bytes of segment i in a file of `size` bytes (0 past the end). */
+static size_t seg_plain_len(uint32_t seg_size, uint64_t size, uint64_t i)
+{
+	uint64_t start = i * seg_size;
+
+	if (size <= start)
+		return 0;
+	return size - start < seg_size ? (size_t)(size - start) : seg_size;
+}
+
+static uint64_t last_index(const struct store_file *f)
+{
+	return seg_count(f->seg_size, f->size) - 1;
+}
+
+/* Largest plaintext size whose ciphertext still fits in an off_t. */
+static bool size_ok(uint32_t seg_size, uint64_t size)
+{
+	return cipher_size(seg_size, size) <= (uint64_t)INT64_MAX;
+}
+
+/* Return: 0, -ENODATA if the file ends first, or -errno. */
+static int pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pread(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ENODATA;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Return: 0 or -errno (-EIO if the kernel accepts nothing). */
+static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static const char *log_name(const struct store_file *f)
+{
+	return f->path != NULL ? f->path : "(unnamed file)";
+}
+
+/* A pread that came back short: the file is shorter than its size. */
+static int short_read(const struct store_file *f, int err)
+{
+	if (err != -ENODATA)
+		return err;
+	fprintf(stderr, "coffre: truncated ciphertext: %s\n", log_name(f));
+	return -EIO;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/*
+ * Open stored segment i (in_len bytes) of a file whose last segment is
+ * `last` into pt.  A non-last all-zero segment is a hole (zeros) unless
+ * strict; a non-last segment sealed as last is crash residue, accepted and
+ * remembered in f->residue_hint.  pt holds nothing on failure.
+ * Return: 0, SEG_RESIDUE, -EIO (logged) or another -errno.
+ */
+static int open_segment(struct store_file *f, uint64_t i, uint64_t last,
+			const uint8_t *in, size_t in_len, uint8_t *pt)
+{
+	int err;
+
+	if (i != last && !f->strict_holes && all_zero(in, in_len)) {
+		memset(pt, 0, in_len - OVH);
+		return 0;
+	}
+	err = seg_open(f->key, i, i == last, in, in_len, pt);
+	if (err != -EBADMSG)
+		return err;
+	if (i != last && seg_open(f->key, i, true, in, in_len, pt) == 0) {
+		__atomic_store_n(&f->residue_hint, i + 1, __ATOMIC_RELAXED);
+		return SEG_RESIDUE;
+	}
+	fprintf(stderr, "coffre: authentication failed: %s segment %" PRIu64 "\n",
+		log_name(f), i);
+	return -EIO;
+}
+
+/* Read and open segment i of the current file into pt (its plaintext
+ * length), with `scratch` for the ciphertext.  Return: as open_segment. */
+static int load_segment(struct store_file *f, uint8_t *scratch, uint64_t i,
+			uint8_t *pt)
+{
+	size_t in_len = seg_plain_len(f->seg_size, f->size, i) + OVH;
+	int err;
+
+	err = pread_full(f->fd, scratch, in_len, seg_offset(f->seg_size, i));
+	if (err)
+		return short_read(f, err);
+	return open_segment(f, i, last_index(f), scratch, in_len, pt);
+}
+
+/* Seal the first pl bytes of sb->edge_plain as segment i and write it. */
+static int seal_write_edge(struct store_file *f, struct segbuf *sb,
+			   uint64_t i, bool is_last, size_t pl)
+{
+	int err;
+
+	err = seg_seal(f->key, i, is_last, sb->edge_plain, pl, sb->edge_cipher);
+	if (err)
+		return err;
+	return pwrite_full(f->fd, sb->edge_cipher, pl + OVH,
+			   seg_offset(f->seg_size, i));
+}
+
+/*
+ * Re-seal unflagged a residue segment a read has reported, if it is still
+ * one.  Best effort: an authentication failure stays for reads to report,
+ * a failed write leaves the hint for next time.
+ */
+static void repair_residue(struct store_file *f, struct segbuf *sb)
+{
+	uint64_t hint = __atomic_exchange_n(&f->residue_hint, 0,
+					    __ATOMIC_RELAXED);
+	uint64_t i = hint - 1;
+
+	if (hint == 0 || i >= last_index(f))
+		return;
+	if (load_segment(f, sb->edge_cipher, i, sb->edge_plain) != SEG_RESIDUE)
+		return;
+	if (seal_write_edge(f, sb, i, false, f->seg_size) != 0)
+		__atomic_store_n(&f->residue_hint, hint, __ATOMIC_RELAXED);
+}
+
+/* One request of at most STORE_MAX_REQUEST bytes, off < f->size. */
+static int read_pass(struct store_file *f, struct segbuf *sb, uint8_t *buf,
+		     size_t len, uint64_t off)
+{
+	const uint32_t s = f->seg_size;
+	const size_t stride = (size_t)s + OVH;
+	const uint64_t last = last_index(f);
+	const uint64_t first_i = off / s, last_i = (off + len - 1) / s;
+	const uint64_t start = seg_offset(s, first_i);
+	size_t span = (size_t)(last_i - first_i) * stride +
+		      seg_plain_len(s, f->size, last_i) + OVH;
+	int err;
+
+	err = pread_full(f->fd, sb->cipher, span, start);
+	if (err)
+		return short_read(f, err);
+	for (uint64_t i = first_i; i <= last_i; i++) {
+		size_t k = (size_t)(i - first_i);
+
+		err = open_segment(f, i, last, sb->cipher + k * stride,
+				   seg_plain_len(s, f->size, i) + OVH,
+				   sb->plain + k * s);
+		if (err < 0)
+			return err;
+	}
+	memcpy(buf, sb->plain + (off - first_i * s), len);
+	return 0;
+}
+
+ssize_t store_read(struct store_file *f, void *buf, size_t len, uint64_t off)
+{
+	struct segbuf *sb;
+	size_t done = 0;
+	int err;
+
+	if (!seg_size_valid(f->seg_size))
+		return -EINVAL;
+	if (len == 0 || (off >= f->size && f->size > 0))
+		return 0;
+	err = segbuf_get(&sb);
+	if (err)
+		return err;
+	if (f->size == 0) {
+		/* No data to read, but the sealed empty segment is what
+		 * tells an empty file from one cut down to its header. */
+		err = load_segment(f, sb->cipher, 0, sb->plain);
+		return err < 0 ? err : 0;
+	}
+	if (len > f->size - off)
+		len = (size_t)(f->size - off);
+	if (len > SSIZE_MAX)
+		len = SSIZE_MAX;
+	while (done < len) {
+		size_t chunk = len - done;
+
+		if (chunk > STORE_MAX_REQUEST)
+			chunk = STORE_MAX_REQUEST;
+		err = read_pass(f, sb, (uint8_t *)buf + done, chunk, off + done);
+		if (err)
+			return err;
+		done += chunk;
+	}
+	return (ssize_t)done;
+}
+
+/*
+ * Prepare the plaintext slot of edge segment e of a request [off, end)
+ * whose first segment is `first`: zeros, and the existing data the
+ * request does not overwrite.
+ */
+static int load_edge(struct store_file *f, struct segbuf *sb, uint64_t first,
+		     uint64_t e, uint64_t off, uint64_t end)
+{
+	const uint32_t s = f->seg_size;
+	uint8_t *slot = sb->plain + (size_t)(e - first) * s;
+	uint64_t base = e * s;
+	size_t have = seg_plain_len(s, f->size, e);
+
+	memset(slot, 0, s);
+	if (have == 0 || (off <= base && end >= base + have))
+		return 0;
+	return load_segment(f, sb->cipher, e, slot);
+}
+
+/*
+ * Write len (>= 1) bytes of buf, or zeros if buf is NULL, at off; the
+ * request touches at most STORE_MAX_REQUEST / S + 1 segments.
+ */
+static int write_pass(struct store_file *f, struct segbuf *sb,
+		      const uint8_t *buf, size_t len, uint64_t off)
+{
+	const uint32_t s = f->seg_size;
+	const size_t stride = (size_t)s + OVH;
+	const uint64_t old_size = f->size;
+	const uint64_t old_last = last_index(f);
+	const size_t old_pl = seg_plain_len(s, old_size, old_last);
+	const uint64_t end = off + len;
+	const uint64_t new_size = end > old_size ? end : old_size;
+	const uint64_t new_last = seg_count(s, new_size) - 1;
+	const uint64_t first = off / s, last = (end - 1) / s;
+	/* The request starts past the old last segment, which stops being
+	 * last: it must be re-sealed, zero-padded, unflagged. */
+	const bool reseal_old = old_last < first;
+	size_t span;
+	int err;
+
+	err = load_edge(f, sb, first, first, off, end);
+	if (err >= 0 && last != first)
+		err = load_edge(f, sb, first, last, off, end);
+	if (err < 0)
+		return err;
+	if (buf != NULL)
+		memcpy(sb->plain + (off - first * s), buf, len);
+	else
+		memset(sb->plain + (off - first * s), 0, len);
+	if (reseal_old) {
+		memset(sb->edge_plain, 0, s);
+		if (old_pl > 0) {
+			err = load_segment(f, sb->edge_cipher, old_last,
+					   sb->edge_plain);
+			if (err < 0)
+				return err;
+		}
+	}
+
+	for (uint64_t i = first; i <= last; i++) {
+		size_t k = (size_t)(i - first);
+
+		err = seg_seal(f->key, i, i == new_last, sb->plain + k * s,
+			       seg_plain_len(s, new_size, i),
+			       sb->cipher + k * stride);
+		if (err)
+			return err;
+	}
+	span = (size_t)(last - first) * stride +
+	       seg_plain_len(s, new_size, last) + OVH;
+
+	if (reseal_old && old_pl < s) {
+		/* A partial last segment never precedes data: make it full
+		 * (still last) before anything is written after it. */
+		err = seal_write_edge(f, sb, old_last, true, s);
+		if (err)
+			goto fail;
+		f->size = (old_last + 1) * s;
+	}
+	err = pwrite_full(f->fd, sb->cipher, span, seg_offset(s, first));
+	if (err)
+		goto fail;
+	f->size = new_size;
+	if (reseal_old &&
+	    seal_write_edge(f, sb, old_last, false, s) != 0) {
+		/* The data is written and the file reads back as residue;
+		 * the next write retries the re-seal. */
+		__atomic_store_n(&f->residue_hint, old_last + 1,
+				 __ATOMIC_RELAXED);
+	}
+	return 0;
+fail:
+	/* Drop whatever an extension left past the last valid state. */
+	if (new_size > f->size &&
+	    ftruncate(f->fd, (off_t)cipher_size(s, f->size)) != 0)
+		fprintf(stderr, "coffre: cannot undo a failed write: %s\n",
+			log_name(f));
+	return err;
+}
+
+/* Bytes from off up to the segment boundary at most STORE_MAX_REQUEST on. */
+static size_t chunk_limit(uint32_t seg_size, uint64_t off)
+{
+	uint64_t stop = (off + STORE_MAX_REQUEST) / seg_size * seg_size;
+
+	return (size_t)(stop - off);
+}
+
+/* Strict holes: extend the file with sealed zeros up to `target`. */
+static int zero_fill(struct store_file *f, struct segbuf *sb, uint64_t target)
+{
+	int err;
+
+	while (f->size < target) {
+		uint64_t left = target - f->size;
+		size_t chunk = chunk_limit(f->seg_size, f->size);
+
+		if (left < chunk)
+			chunk = (size_t)left;
+		err = write_pass(f, sb, NULL, chunk, f->size);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+ssize_t store_write(struct store_file *f, const void *buf, size_t len,
+		    uint64_t off)
+{
+	struct segbuf *sb;
+	size_t done = 0;
+	int err;
+
+	if (!seg_size_valid(f->seg_size))
+		return -EINVAL;
+	if (len == 0)
+		return 0;
+	if (len > SSIZE_MAX || off > UINT64_MAX - len ||
+	    !size_ok(f->seg_size, off + len))
+		return -EFBIG;
+	err = segbuf_get(&sb);
+	if (err)
+		return err;
+	repair_residue(f, sb);
+	if (f->strict_holes && off > f->size) {
+		err = zero_fill(f, sb, off);
+		if (err)
+			return err;
+	}
+	while (done < len) {
+		uint64_t o = off + done;
+		size_t chunk = chunk_limit(f->seg_size, o);
+
+		if (chunk > len - done)
+			chunk = len - done;
+		err = write_pass(f, sb, (const uint8_t *)buf + done, chunk, o);
+		if (err)
+			return done > 0 ? (ssize_t)done : err;
+		done += chunk;
+	}
+	return (ssize_t)len;
+}
+
+/* Cut the file to size < f->size: the new last segment is re-sealed,
+ * flagged, from its existing plaintext. */
+static int shrink(struct store_file *f, struct segbuf *sb, uint64_t size)
+{
+	const uint32_t s = f->seg_size;
+	const uint64_t m = size == 0 ? 0 : (size - 1) / s;
+	const size_t pl = seg_plain_len(s, size, m);
+	int err;
+
+	if (size > 0) {
+		err = load_segment(f, sb->edge_cipher, m, sb->edge_plain);
+		if (err < 0)
+			return err;
+	}
+	err = seg_seal(f->key, m, true, sb->edge_plain, pl, sb->edge_cipher);
+	if (err)
+		return err;
+	if (pl == s) {
+		/* Full: flagged in place first is a valid (residue) state. */
+		err = pwrite_full(f->fd, sb->edge_cipher, pl + OVH,
+				  seg_offset(s, m));
+		if (err)
+			return err;
+		if (ftruncate(f->fd, (off_t)cipher_size(s, size)) != 0)
+			return -errno;
+		f->size = size;
+		return 0;
+	}
+	if (ftruncate(f->fd, (off_t)cipher_size(s, size)) != 0)
+		return -errno;
+	f->size = size;
+	return pwrite_full(f->fd, sb->edge_cipher, pl + OVH, seg_offset(s, m));
+}
+
+int store_truncate(struct store_file *f, uint64_t size)
+{
+	struct segbuf *sb;
+	uint64_t m, off;
+	int err;
+
+	if (!seg_size_valid(f->seg_size))
+		return -EINVAL;
+	if (size == f->size)
+		return 0;
+	if (!size_ok(f->seg_size, size))
+		return -EFBIG;
+	err = segbuf_get(&sb);
+	if (err)
+		return err;
+	repair_residue(f, sb);
+	if (size < f->size)
+		return shrink(f, sb, size);
+	if (f->strict_holes)
+		return zero_fill(f, sb, size);
+	/* Grow: zeros in the new last segment, holes before it. */
+	m = (size - 1) / f->seg_size;
+	off = m * f->seg_size > f->size ? m * f->seg_size : f->size;
+	return write_pass(f, sb, NULL, (size_t)(size - off), off);
+}
+
+int store_create(int fd, const struct file_header *h, const struct aead_key *key)
+{
+	uint8_t buf[COFFRE_FILE_HEADER_LEN + COFFRE_SEG_OVERHEAD];
+	int err;
+
+	if (!seg_size_valid(h->seg_size))
+		return -EINVAL;
+	file_header_write(h, buf);
+	err = seg_seal(key, 0, true, NULL, 0, buf + COFFRE_FILE_HEADER_LEN);
+	if (err)
+		return err;
+	return pwrite_full(fd, buf, sizeof(buf), 0);
+}
+
+int store_read_header(int fd, struct file_header *h)
+{
+	uint8_t buf[COFFRE_FILE_HEADER_LEN];
+
+	if (pread_full(fd, buf, sizeof(buf), 0) != 0 ||
+	    file_header_parse(buf, sizeof(buf), h) != 0)
+		return -EIO;
+	return 0;
+}
+
+int store_load_size(struct store_file *f)
+{
+	struct stat st;
+	uint64_t size;
+
+	if (!seg_size_valid(f->seg_size))
+		return -EINVAL;
+	if (fstat(f->fd, &st) != 0)
+		return -errno;
+	if (st.st_size < 0 ||
+	    plain_size(f->seg_size, (uint64_t)st.st_size, &size) != 0) {
+		fprintf(stderr, "coffre: impossible ciphertext size: %s\n",
+			log_name(f));
+		return -EIO;
+	}
+	f->size = size;
+	return 0;
+}
+
+int store_file_key(const uint8_t dek[COFFRE_KEY_LEN], const struct file_header *h,
+		   struct aead_key *out)
+{
+	uint8_t info[CONTENT_INFO_LEN + COFFRE_FILE_HEADER_LEN];
+	int err;
+
+	memcpy(info, CONTENT_INFO, CONTENT_INFO_LEN);
+	file_header_write(h, info + CONTENT_INFO_LEN);
+	err = hkdf_sha256(dek, COFFRE_KEY_LEN, h->file_id, COFFRE_ID_LEN,
+			  info, sizeof(info), out->key, COFFRE_KEY_LEN);
+	if (err) {
+		OPENSSL_cleanse(out->key, COFFRE_KEY_LEN);
+		out->id = 0;
+		return err;
+	}
+	aead_key_init(out);
+	return 0;
+}
