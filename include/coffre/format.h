@@ -5,7 +5,8 @@
  *
  * Parsers return 0 or a negative errno: -EINVAL for short, oversized or
  * malformed input, -EPROTO for a wrong magic, -EPROTONOSUPPORT for an
- * unknown format version.
+ * unknown format version.  On error the output struct is zeroed.  Writers
+ * always write version COFFRE_FORMAT_VERSION and zero reserved fields.
  */
 #ifndef COFFRE_FORMAT_H
 #define COFFRE_FORMAT_H
@@ -54,10 +55,12 @@ bool seg_size_valid(uint32_t seg_size);  /* power of two in [4 KiB, 64 KiB] */
 uint64_t seg_count(uint32_t seg_size, uint64_t plain_size);
 /* Byte offset of segment i in the ciphertext file. */
 uint64_t seg_offset(uint32_t seg_size, uint64_t index);
+/* UINT64_MAX if the ciphertext would be larger than INT64_MAX (EFBIG). */
 uint64_t cipher_size(uint32_t seg_size, uint64_t plain_size);
 /* Plaintext size for a ciphertext file size; -EBADMSG if no plaintext size
  * maps to it (shorter than header + one sealed segment, a last segment
- * shorter than the overhead, an empty last segment after a full one). */
+ * shorter than the overhead, an empty last segment after a full one, larger
+ * than INT64_MAX); -EINVAL for an invalid seg_size. */
 int plain_size(uint32_t seg_size, uint64_t cipher_size, uint64_t *plain);
 
 /* ---- header.c: file header (48 bytes) */
@@ -93,7 +96,7 @@ void dir_file_write(const uint8_t dir_id[COFFRE_ID_LEN],
 #define COFFRE_KEYREC_LEN (COFFRE_KEYREC_HDR_LEN + 12 + 48)
 struct key_record {
 	uint8_t version;
-	uint8_t flags;
+	uint8_t flags;                    /* src/keys' own; authenticated */
 	uint8_t fs_uuid[COFFRE_ID_LEN];
 	uint8_t dir_id[COFFRE_ID_LEN];
 	uint32_t dek_version;
@@ -132,14 +135,21 @@ struct volume_conf {
  * Sets body_len to the length of the text before that line.
  */
 int volume_conf_parse(const char *text, size_t len, struct volume_conf *c);
-/* Write everything but the MAC line; returns the length or -ENOSPC. */
+/* Write everything but the MAC line, NUL-terminated; returns the length
+ * (without the NUL), -ENOSPC if cap <= length, -EINVAL if the struct holds
+ * something volume_conf_parse() would refuse. */
 int volume_conf_write_body(const struct volume_conf *c, char *out, size_t cap);
-/* Append "mac = <hex>\n" at out + body_len; returns the total length. */
+/* Append "mac = <hex>\n" and a NUL at out + body_len; returns the total
+ * length (without the NUL), -ENOSPC if it does not fit, -EINVAL if the
+ * body does not end with '\n'. */
 int volume_conf_write_mac(const uint8_t mac[32], char *out, size_t body_len,
 			  size_t cap);
 
 /* ---- hex helpers (shared by volume.c and the CLI) */
+/* Lowercase; out gets 2*len digits and a NUL. */
 void hex_encode(const uint8_t *in, size_t len, char *out /* 2*len + 1 */);
+/* Strict: len must be 2*out_len, digits 0-9a-f only; -EINVAL otherwise
+ * (out is then zeroed). */
 int hex_decode(const char *in, size_t len, uint8_t *out, size_t out_len);
 
 #endif

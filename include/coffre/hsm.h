@@ -30,7 +30,12 @@ struct hsm;
  * (label, serial, manufacturer, model; never a slot number), open an R/W
  * session and log in with the PIN.  err (errlen bytes) gets a one-line
  * reason on failure.  Must be called in the process that uses the handle
- * (PKCS#11 state does not survive fork()).
+ * (PKCS#11 state does not survive fork()).  PKCS#11 login state belongs to
+ * the process: while another handle of this process is logged in to the
+ * same token, the token does not check the PIN again
+ * (CKR_USER_ALREADY_LOGGED_IN), so re-authenticating a user must not rely
+ * on a second hsm_open in the daemon.  SoftHSM2 sees only the tokens that
+ * existed when the first handle of the process was opened.
  */
 int hsm_open(const char *uri, const char *pin, size_t pin_len,
 	     struct hsm **out, char *err, size_t errlen);
@@ -45,7 +50,8 @@ int hsm_random(struct hsm *h, void *buf, size_t n);
  * CKA_ALLOWED_MECHANISMS = {CKM_AES_GCM, CKM_AES_CMAC}.  -EEXIST if an
  * object with that label exists. */
 int hsm_import_key(struct hsm *h, const char *label, const uint8_t key[32]);
-/* 0 if a key object with this label exists, -ENOENT if not. */
+/* 0 if a key object with this label exists, -ENOENT if not (-ENODEV if
+ * the token itself no longer answers: its storage vanished). */
 int hsm_find_key(struct hsm *h, const char *label);
 int hsm_destroy_key(struct hsm *h, const char *label);
 /* Key check value: the first 8 bytes of AES-CMAC(key, 0^16). */

@@ -135,7 +135,7 @@ static int lookup_key(const char *k, size_t len, enum conf_key *out)
 	return -EINVAL;
 }
 
-/* Store one `key = value` into c; seen is the bitmask of keys met so far. */
+/* Check one value and store it into c (hsm lines append in order). */
 static int parse_entry(enum conf_key key, const char *v, size_t len,
 		       struct volume_conf *c)
 {

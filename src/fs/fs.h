@@ -62,6 +62,7 @@ struct inode {
 	struct file_header hdr;
 	struct aead_key *key;         /* secmem */
 	struct store_file sf;         /* sf.fd: O_RDWR backing fd */
+	char *cpath;                  /* ciphertext path, for log lines */
 };
 
 int inode_table_init(int root_fd);

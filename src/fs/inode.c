@@ -60,6 +60,7 @@ static void inode_free(struct inode *i)
 {
 	if (i->sf.fd >= 0)
 		close(i->sf.fd);
+	free(i->cpath);
 	secmem_free(i->key, sizeof(*i->key));
 	close(i->fd);
 	pthread_mutex_destroy(&i->mu);
@@ -204,8 +205,10 @@ static int load_data(struct inode *i)
 	if (!err && i->hdr.seg_size != g_fs.seg_size)
 		err = -EIO;
 	if (err) {
-		fprintf(stderr, "coffre: bad file header (backing inode %lu)\n",
-			(unsigned long)i->ino);
+		char *cp = realpath(path, NULL);
+
+		fprintf(stderr, "coffre: %s: bad file header\n", cp ? cp : "?");
+		free(cp);
 		goto out;
 	}
 	i->key = secmem_alloc(sizeof(*i->key));
@@ -223,13 +226,18 @@ static int load_data(struct inode *i)
 	i->sf.strict_holes = g_fs.strict_holes ||
 			     (i->hdr.flags & COFFRE_HDR_STRICT_HOLES);
 	i->sf.key = i->key;
+	i->cpath = realpath(path, NULL);
+	i->sf.path = i->cpath;
 	err = store_load_size(&i->sf);
 	if (err)
-		fprintf(stderr, "coffre: ciphertext size of backing inode %lu maps "
-			"to no plaintext size (truncated?)\n", (unsigned long)i->ino);
+		fprintf(stderr, "coffre: %s: ciphertext size maps to no plaintext "
+			"size (truncated?)\n", i->cpath ? i->cpath : "?");
 out:
 	secmem_free(dek, COFFRE_KEY_LEN);
 	if (err) {
+		free(i->cpath);
+		i->cpath = NULL;
+		i->sf.path = NULL;
 		secmem_free(i->key, sizeof(*i->key));
 		i->key = NULL;
 		close(i->sf.fd);
@@ -261,6 +269,9 @@ void inode_close_data(struct inode *i)
 		close(i->sf.fd);
 		i->sf.fd = -1;
 		i->sf.key = NULL;
+		i->sf.path = NULL;
+		free(i->cpath);
+		i->cpath = NULL;
 		secmem_free(i->key, sizeof(*i->key));
 		i->key = NULL;
 	}

@@ -51,8 +51,6 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		goto fail;
 	}
 	fi->fh = (uint64_t)(uintptr_t)d;
-	fi->keep_cache = 1;
-	fi->cache_readdir = 1;
 	if (fuse_reply_open(req, fi) == -ENOENT) {
 		closedir(d->dp);
 		dir_keys_wipe(&d->keys);

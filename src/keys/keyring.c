@@ -241,8 +241,11 @@ static int get_locked(struct keyring *kr, const uint8_t id[COFFRE_ID_LEN],
 			err = -EBADMSG;
 	}
 	if (err) {
-		fprintf(stderr, "coffre: cannot unseal key record of directory "
-			"(version %u): %s\n", version, strerror(-err));
+		char hex[2 * COFFRE_ID_LEN + 1];
+
+		hex_encode(id, COFFRE_ID_LEN, hex);
+		fprintf(stderr, "coffre: %s/%s.%u: cannot unseal key record: %s\n",
+			COFFRE_KEYS_DIR, hex, version, strerror(-err));
 		err = -EIO;
 		goto out;
 	}

@@ -193,3 +193,24 @@ Test(hsm_tokens, token_storage_removed_while_open)
 	cr_log_info("token removed: hsm_random -> %s", errname(ret));
 	/* hsm_close in .fini must not crash either. */
 }
+
+/* Pins down what coffre/hsm.h warns about: login state is per process, so
+ * a second handle on a token this process is logged in to is not a PIN
+ * check.  If this ever fails, the token started checking again and the
+ * warning in hsm.h can go. */
+Test(hsm_tokens, second_login_in_one_process_is_not_a_pin_check)
+{
+	char err[256] = "";
+	int ret;
+
+	ret = hsm_open(fx_uri, "0000", 4, &h2, err, sizeof(err));
+	cr_log_info("second hsm_open with a wrong PIN while logged in: %d", ret);
+	cr_assert_eq(ret, 0, "%s", err);
+	/* With no other handle open, the PIN is checked. */
+	hsm_close(h2);
+	h2 = NULL;
+	hsm_close(fx_hsm);
+	fx_hsm = NULL;
+	cr_assert_eq(hsm_open(fx_uri, "0000", 4, &h2, err, sizeof(err)),
+		     -EACCES);
+}

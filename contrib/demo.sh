@@ -1,0 +1,50 @@
+#!/bin/sh
+# The main job on the embedded default: install dependencies, build coffre,
+# create a local SoftHSM2 token, make a volume and mount it.  Run as root.
+#   ./contrib/demo.sh        set up (once) and mount on /mnt/coffre-demo
+#   ./contrib/demo.sh stop   unmount
+# Everything lives in $COFFRE_DEMO (default /var/lib/coffre-demo).
+set -eu
+cd "$(dirname "$0")/.."
+DEMO=${COFFRE_DEMO:-/var/lib/coffre-demo}
+MNT=${COFFRE_DEMO_MNT:-/mnt/coffre-demo}
+export SOFTHSM2_CONF="$DEMO/softhsm2.conf"
+
+if [ "${1:-}" = stop ]; then
+	umount "$MNT" && echo "unmounted $MNT"
+	exit 0
+fi
+
+./scripts/install-deps.sh
+[ -d build ] || meson setup build >/dev/null
+meson compile -C build >/dev/null
+BIN=$PWD/build/src/cli
+
+if [ ! -f "$DEMO/softhsm2.conf" ]; then
+	echo "creating a SoftHSM2 token in $DEMO/tokens"
+	mkdir -p "$DEMO/tokens"
+	chmod 700 "$DEMO"
+	printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' \
+		"$DEMO" >"$DEMO/softhsm2.conf"
+	# A random PIN in a root-only file: the only place coffre takes it from.
+	umask 077
+	od -An -N8 -tx1 /dev/urandom | tr -d ' \n' >"$DEMO/pin"
+	softhsm2-util --init-token --free --label coffre-demo \
+		--pin "$(cat "$DEMO/pin")" --so-pin "$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" >/dev/null
+fi
+if [ ! -f "$DEMO/backing/.coffre.conf" ]; then
+	"$BIN/coffrectl" init --hsm pkcs11:token=coffre-demo --pin-file "$DEMO/pin" "$DEMO/backing"
+fi
+mkdir -p "$MNT"
+if ! mountpoint -q "$MNT"; then
+	"$BIN/coffre" "$DEMO/backing" "$MNT" -o pin_file="$DEMO/pin"
+fi
+echo "patient 0042: appointment 2026-11-24 09:30" >"$MNT/welcome.txt"
+echo
+echo "mounted: $MNT  (plaintext view)"
+ls -l "$MNT"
+echo
+echo "backing: $DEMO/backing  (what the disk and the bucket hold)"
+find "$DEMO/backing" -maxdepth 1 | sed 's/^/  /'
+echo
+echo "unmount with: $0 stop"

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Install everything coffre needs to build, test and benchmark on Debian 12
+# (run as root).  Idempotent: a second run only checks.
+set -eu
+PKGS="build-essential meson ninja-build pkg-config clang
+libfuse3-dev fuse3 libssl-dev libxxhash-dev libcriterion-dev libp11-kit-dev p11-kit
+softhsm2 opensc gnutls-bin python3 python3-pytest attr fio gocryptfs"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing
+fi
+# FUSE needs its device; containers sometimes lack the module load.
+[ -e /dev/fuse ] || modprobe fuse 2>/dev/null || true
