@@ -1,7 +1,7 @@
 #!/bin/sh
 # Set up and run coffre's whole test suite (run as root on Debian 12):
-# dependencies, a build, the unit tests, the fuzz-corpus replays and the
-# FUSE integration tests; then the unit tests again under ASan+UBSan.
+# dependencies, a build, the unit tests and the FUSE integration tests; the
+# unit tests again under ASan+UBSan; the fuzz targets' corpus replays.
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -17,8 +17,14 @@ meson compile -C build-asan
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	meson test -C build-asan --print-errorlogs --num-processes 2 || status=1
 
-# One closing line over both runs.
-python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY'
+# libFuzzer targets (clang): replay each seed corpus and mutate a little.
+[ -d build-fuzz ] || CC=clang meson setup build-fuzz -Dfuzz=true -Dintegration=false
+meson compile -C build-fuzz
+meson test -C build-fuzz --suite fuzz --print-errorlogs --num-processes 2 || status=1
+
+# One closing line over all runs.
+python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
+	build-fuzz/meson-logs/testlog.json <<'PY'
 import json, sys
 ok = bad = skipped = 0
 for path in sys.argv[1:]:

@@ -29,6 +29,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	struct fs_opts o;
+	int ret;
 
 	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		usage();
@@ -38,7 +39,11 @@ int main(int argc, char **argv)
 		printf("coffre %s\n", COFFRE_VERSION);
 		return 0;
 	}
-	if (fs_parse_args(argc, argv, &o))
+	if (fs_parse_args(argc, argv, &o)) {
+		fs_opts_free(&o);
 		return 2;
-	return fs_run(&o);
+	}
+	ret = fs_run(&o);
+	fs_opts_free(&o);
+	return ret;
 }

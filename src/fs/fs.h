@@ -148,7 +148,10 @@ void new_owner(fuse_req_t req, struct inode *parent, uid_t *uid, gid_t *gid,
 	       bool *inherit_sgid);
 
 /* ---- daemon.c */
+/* Parse the daemon's command line; 0 or -EINVAL with a message on stderr.
+ * fs_opts_free releases what it allocated. */
 int fs_parse_args(int argc, char **argv, struct fs_opts *o);
+void fs_opts_free(struct fs_opts *o);
 int fs_run(struct fs_opts *o);
 
 #endif

@@ -131,3 +131,10 @@ int fs_parse_args(int argc, char **argv, struct fs_opts *o)
 	o->mountpoint = pos[1];
 	return 0;
 }
+
+void fs_opts_free(struct fs_opts *o)
+{
+	free(o->pin_file);
+	free(o->log_file);
+	o->pin_file = o->log_file = NULL;
+}

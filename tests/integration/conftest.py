@@ -160,3 +160,29 @@ def mounted(volume):
         yield volume
     finally:
         volume.unmount()
+
+
+def wait_released(volume, timeout=10.0):
+    """Wait until no daemon holds the volume lock (.coffre/lock) any more.
+
+    `umount` returns as soon as the kernel lets go of the mount; the daemon
+    then winds down on its own.  Tests that tamper with the backing dir, or
+    that must not trip over that window, call this after unmounting."""
+    import fcntl
+    lock = os.path.join(volume.backing, ".coffre", "lock")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDONLY)
+        except FileNotFoundError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{lock} still locked {timeout}s after unmount")
+        finally:
+            os.close(fd)
+        time.sleep(0.02)
+

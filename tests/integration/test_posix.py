@@ -13,6 +13,8 @@ import time
 
 import pytest
 
+from conftest import wait_released
+
 libc = ctypes.CDLL(None, use_errno=True)
 SYS_renameat2 = 316           # x86_64
 RENAME_NOREPLACE = 1
@@ -27,6 +29,13 @@ def renameat2(old, new, flags):
     if r != 0:
         e = ctypes.get_errno()
         raise OSError(e, os.strerror(e), old)
+
+
+def remount(vol):
+    """Unmount, wait for the daemon to let go of the volume, mount again."""
+    vol.unmount()
+    wait_released(vol)
+    vol.mount()
 
 
 @pytest.fixture(autouse=True)
@@ -58,6 +67,18 @@ def errno_of(fn, *args, **kw):
     except OSError as e:
         return e.errno
     return None
+
+
+# ---------------------------------------------------------------- mount cycle
+
+def test_mount_right_after_umount(mounted):
+    """`umount MNT` then `coffre BACKING MNT` at once works every time."""
+    put(mounted.path("f"), "x")
+    for i in range(10):
+        mounted.unmount()
+        p = mounted.mount(check=False)
+        assert p.returncode == 0, f"cycle {i}: {p.stderr.strip()}"
+        assert get(mounted.path("f")) == b"x"
 
 
 # ---------------------------------------------------------------- create/open
@@ -114,7 +135,7 @@ def test_create_honours_mode_and_owner(mounted, mode):
     assert stat.S_ISDIR(st.st_mode)
     assert stat.S_IMODE(st.st_mode) == mode & 0o1777
     assert (st.st_uid, st.st_gid) == (os.getuid(), os.getgid())
-    mounted.remount()
+    remount(mounted)
     assert stat.S_IMODE(os.stat(f).st_mode) == mode
     assert stat.S_IMODE(os.stat(d).st_mode) == mode & 0o1777
 
@@ -150,7 +171,7 @@ def test_setgid_directory_inheritance(mounted):
     # one level further down the inheritance continues
     put(os.path.join(d, "sub", "g"), "y")
     assert os.stat(os.path.join(d, "sub", "g")).st_gid == 4321
-    mounted.remount()
+    remount(mounted)
     assert os.stat(os.path.join(d, "f")).st_gid == 4321
     assert os.stat(os.path.join(d, "sub")).st_mode & stat.S_ISGID
 
@@ -217,7 +238,7 @@ def test_directory_link_count(mounted):
     os.rename(os.path.join(d, "s1"), mounted.path("moved"))
     assert os.stat(d).st_nlink == 3
     assert os.stat(mounted.mnt).st_nlink == 4      # root: ., d, moved
-    mounted.remount()
+    remount(mounted)
     assert os.stat(d).st_nlink == 3
 
 
@@ -234,7 +255,7 @@ def test_rmdir_then_name_reused_as_file(mounted):
     os.unlink(n)
     os.mkdir(n)
     assert os.listdir(n) == []
-    mounted.remount()
+    remount(mounted)
     assert os.path.isdir(n) and os.listdir(n) == []
 
 
@@ -252,7 +273,7 @@ def test_hard_link_count_and_inode(mounted):
     with open(b, "ab") as f:
         f.write(b" + more")
     assert get(a) == b"linked data + more"
-    mounted.remount()
+    remount(mounted)
     assert os.stat(a).st_nlink == 2
     assert os.stat(a).st_ino == os.stat(b).st_ino
     os.unlink(a)
@@ -270,17 +291,17 @@ def test_hard_link_across_directories(mounted):
     put(mounted.path("d1", "f"), data)
     os.link(mounted.path("d1", "f"), mounted.path("d2", "g"))
     assert get(mounted.path("d2", "g")) == data
-    mounted.remount()
+    remount(mounted)
     assert get(mounted.path("d2", "g")) == data
     os.unlink(mounted.path("d1", "f"))
     os.rmdir(mounted.path("d1"))
-    mounted.remount()
+    remount(mounted)
     assert get(mounted.path("d2", "g")) == data
     # writing through the surviving link still works
     with open(mounted.path("d2", "g"), "r+b") as f:
         f.seek(100)
         f.write(b"XYZ")
-    mounted.remount()
+    remount(mounted)
     assert get(mounted.path("d2", "g")) == data[:100] + b"XYZ" + data[103:]
 
 
@@ -305,7 +326,7 @@ def test_rename_within_and_across_directories(mounted):
     assert get(mounted.path("d", "e", "c")) == data
     os.rename(mounted.path("d", "e"), mounted.path("e2"))
     assert get(mounted.path("e2", "c")) == data
-    mounted.remount()
+    remount(mounted)
     assert sorted(os.listdir(mounted.mnt)) == ["d", "e2"]
     assert os.listdir(mounted.path("d")) == []
     assert get(mounted.path("e2", "c")) == data
@@ -340,7 +361,7 @@ def test_rename_over_existing_file(mounted):
     assert get(mounted.path("target")) == b"new99"
     assert os.stat(mounted.path("target")).st_ino != old_ino
     assert sorted(os.listdir(mounted.mnt)) == ["target"]
-    mounted.remount()
+    remount(mounted)
     assert get(mounted.path("target")) == b"new99"
 
 
@@ -352,7 +373,7 @@ def test_rename_directory_over_empty_directory(mounted):
     os.rename(mounted.path("src"), mounted.path("dst"))
     assert os.listdir(mounted.mnt) == ["dst"]
     assert get(mounted.path("dst", "f")) == b"inside"
-    mounted.remount()
+    remount(mounted)
     assert get(mounted.path("dst", "f")) == b"inside"
 
 
@@ -402,7 +423,7 @@ def test_rename_noreplace(mounted):
     renameat2(mounted.path("a"), mounted.path("c"), RENAME_NOREPLACE)
     assert not os.path.exists(mounted.path("a"))
     assert get(mounted.path("c")) == b"A"
-    mounted.remount()
+    remount(mounted)
     assert sorted(os.listdir(mounted.mnt)) == ["b", "c"]
 
 
@@ -426,7 +447,7 @@ def test_rename_exchange_file_and_dir_across_directories(mounted):
     check()
     # new files in the moved directory still work
     put(mounted.path("d1", "file", "new"), "fresh")
-    mounted.remount()
+    remount(mounted)
     check_after = get(mounted.path("d1", "file", "new"))
     assert check_after == b"fresh"
     check()
@@ -455,11 +476,11 @@ def test_rename_directory_keeps_subtree(mounted):
         assert get(mounted.path("other", "renamed", "lnk")) == tree[os.path.join("a0", "b0", "f0")]
         assert not os.path.exists(mounted.path("top"))
     check()
-    mounted.remount()
+    remount(mounted)
     check()
     # and it keeps being writable
     put(mounted.path("other", "renamed", "a1", "b2", "new"), "n")
-    mounted.remount()
+    remount(mounted)
     assert get(mounted.path("other", "renamed", "a1", "b2", "new")) == b"n"
 
 
@@ -477,7 +498,7 @@ def test_rename_to_itself_and_between_hard_links_is_noop(mounted):
     os.mkdir(mounted.path("d"))
     os.rename(mounted.path("d"), mounted.path("d"))
     assert os.path.isdir(mounted.path("d"))
-    mounted.remount()
+    remount(mounted)
     assert sorted(os.listdir(mounted.mnt)) == ["a", "b", "d"]
     assert get(mounted.path("a")) == b"same"
 
@@ -500,7 +521,7 @@ def test_symlink_relative_and_absolute(mounted):
     with open(mounted.path("rel"), "ab") as f:
         f.write(b"!")
     assert get(mounted.path("d", "f")) == b"target data!"
-    mounted.remount()
+    remount(mounted)
     assert os.readlink(mounted.path("d", "up")) == "../d/f"
     assert get(mounted.path("abs")) == b"target data!"
 
@@ -511,7 +532,7 @@ def test_symlink_lstat_size_is_target_length(mounted):
         p = mounted.path(f"l{i}")
         os.symlink(t, p)
         assert os.lstat(p).st_size == len(t.encode()), t
-    mounted.remount()
+    remount(mounted)
     assert os.lstat(mounted.path("l3")).st_size == 300
 
 
@@ -523,7 +544,7 @@ def test_symlink_path_max_target(mounted):
     os.symlink(target, p)
     assert os.readlink(p) == target
     assert os.lstat(p).st_size == 4095
-    mounted.remount()
+    remount(mounted)
     assert os.readlink(p) == target
     assert os.lstat(p).st_size == 4095
     os.unlink(p)
@@ -586,7 +607,7 @@ def test_fifo_through_mount(mounted):
     t.join(10)
     assert not t.is_alive()
     assert got == [payload]
-    mounted.remount()
+    remount(mounted)
     assert stat.S_ISFIFO(os.lstat(p).st_mode)
 
 
@@ -622,7 +643,7 @@ def test_device_nodes(mounted, kind, dev):
         assert stat.S_IFMT(st.st_mode) == kind
         assert stat.S_IMODE(st.st_mode) == 0o620
         assert (os.major(st.st_rdev), os.minor(st.st_rdev)) == dev
-        mounted.remount()
+        remount(mounted)
     os.unlink(p)
 
 
@@ -638,7 +659,7 @@ def test_chmod_including_special_bits(mounted):
         os.chmod(mounted.path("d"), m)
         assert stat.S_IMODE(os.stat(mounted.path("d")).st_mode) == m
     os.chmod(mounted.path("f"), 0o4750)
-    mounted.remount()
+    remount(mounted)
     assert stat.S_IMODE(os.stat(mounted.path("f")).st_mode) == 0o4750
     assert stat.S_IMODE(os.stat(mounted.path("d")).st_mode) == 0o644
 
@@ -658,7 +679,7 @@ def test_chown_uid_and_gid_separately(mounted):
     st = os.lstat(mounted.path("l"))
     assert (st.st_uid, st.st_gid) == (42, 43)
     assert (os.stat(p).st_uid, os.stat(p).st_gid) == (1234, 5678)
-    mounted.remount()
+    remount(mounted)
     st = os.stat(p)
     assert (st.st_uid, st.st_gid) == (1234, 5678)
     assert (os.lstat(mounted.path("l")).st_uid, os.lstat(mounted.path("l")).st_gid) == (42, 43)
@@ -685,7 +706,7 @@ def test_utime_explicit_ns(mounted):
     os.utime(mounted.path("d"), ns=(at + 1, mt + 1))
     os.symlink("f", mounted.path("l"))
     os.utime(mounted.path("l"), ns=(at + 2, mt + 2), follow_symlinks=False)
-    mounted.remount()
+    remount(mounted)
     st = os.stat(p)
     assert (st.st_atime_ns, st.st_mtime_ns) == (at, mt)
     st = os.stat(mounted.path("d"))
@@ -732,7 +753,7 @@ def test_truncate_sizes_and_contents(mounted):
     to(0)
     to(100)
     to(4 * seg)
-    mounted.remount()
+    remount(mounted)
     assert os.stat(p).st_size == 4 * seg
     assert get(p) == bytes(model)
 
@@ -745,7 +766,7 @@ def test_truncate_after_partial_segment_keeps_no_old_bytes(mounted):
     os.truncate(p, seg // 2)
     os.truncate(p, 2 * seg)
     assert get(p) == b"\xff" * (seg // 2) + b"\0" * (2 * seg - seg // 2)
-    mounted.remount()
+    remount(mounted)
     assert get(p) == b"\xff" * (seg // 2) + b"\0" * (2 * seg - seg // 2)
 
 
@@ -766,7 +787,7 @@ def test_ftruncate_on_open_fd(mounted):
         os.fsync(fd)
     finally:
         os.close(fd)
-    mounted.remount()
+    remount(mounted)
     assert get(p) == b"aaa" + b"\0" * 9997 + b"b"
 
 
@@ -789,7 +810,7 @@ def test_ctime_changes_on_chmod(mounted):
     os.link(p, mounted.path("g"))
     c3 = os.stat(p).st_ctime_ns
     assert c3 > c2
-    mounted.remount()
+    remount(mounted)
     assert os.stat(p).st_ctime_ns >= c3
 
 
@@ -805,7 +826,7 @@ def test_mtime_changes_on_write(mounted):
         f.write(b"y")
     m1 = os.stat(p).st_mtime_ns
     assert m1 >= t0 - 10**9
-    mounted.remount()
+    remount(mounted)
     m2 = os.stat(p).st_mtime_ns
     assert m2 >= t0 - 10**9
     # a directory's mtime moves when an entry is added
@@ -834,7 +855,7 @@ def test_o_append_two_fds(mounted):
         os.close(a)
         os.close(b)
     assert get(p) == expected
-    mounted.remount()
+    remount(mounted)
     assert get(p) == expected
 
 
@@ -849,7 +870,7 @@ def test_o_trunc_on_open(mounted):
     finally:
         os.close(fd)
     assert get(p) == b"new"
-    mounted.remount()
+    remount(mounted)
     assert get(p) == b"new"
     assert os.stat(p).st_size == 3
 
@@ -894,7 +915,7 @@ def test_rename_over_open_file(mounted):
         assert os.fstat(fd).st_nlink == 0
     finally:
         os.close(fd)
-    mounted.remount()
+    remount(mounted)
     assert get(p) == b"new content"
     assert os.listdir(mounted.mnt) == ["f"]
 
@@ -914,7 +935,7 @@ def test_posix_fallocate_extends_with_zeros(mounted):
         assert os.fstat(fd).st_size == 100000
     finally:
         os.close(fd)
-    mounted.remount()
+    remount(mounted)
     assert get(p) == b"head" + b"\0" * 99996
 
 
@@ -937,7 +958,7 @@ def test_fsync_fdatasync_and_directory_fsync(mounted):
         finally:
             os.close(dfd)
     os.sync()
-    mounted.remount()
+    remount(mounted)
     assert get(p) == b"durable!"
 
 
@@ -962,7 +983,7 @@ def test_name_of_255_bytes(mounted):
     assert get(mounted.path(n2)) == b"long"
     os.mkdir(mounted.path("d", n1))
     os.symlink(n2, mounted.path("d", n1, n2))
-    mounted.remount()
+    remount(mounted)
     assert sorted(os.listdir(mounted.mnt)) == sorted(["d", n2])
     assert os.listdir(mounted.path("d")) == [n1]
     assert os.readlink(mounted.path("d", n1, n2)) == n2
@@ -1002,12 +1023,12 @@ def test_names_161_to_255_bytes_round_trip(mounted):
             assert get(mounted.path("long", name)) == str(n).encode(), n
         assert get(mounted.path("long", "D" * 200, "E" * 230)) == b"deep"
     check()
-    mounted.remount()
+    remount(mounted)
     check()
     # renames between long names and short names
     os.rename(mounted.path("long", "200" + "q" * 197), mounted.path("long", "short"))
     os.rename(mounted.path("long", "170" + "q" * 167), mounted.path("long", "L" * 250))
-    mounted.remount()
+    remount(mounted)
     assert get(mounted.path("long", "short")) == b"200"
     assert get(mounted.path("long", "L" * 250)) == b"170"
     for name in os.listdir(mounted.path("long")):
@@ -1029,7 +1050,7 @@ def test_unicode_and_odd_names(mounted):
     for n in names:
         put(mounted.path(n), n)
     assert sorted(os.listdir(mounted.mnt)) == sorted(names)
-    mounted.remount()
+    remount(mounted)
     assert sorted(os.listdir(mounted.mnt)) == sorted(names)
     for n in names:
         assert get(mounted.path(n)) == n.encode()
@@ -1054,7 +1075,7 @@ def test_xattr_basic_file_and_dir(mounted):
         os.removexattr(p, "user.empty")
         assert sorted(os.listxattr(p)) == sorted(["user.color", "user." + "n" * 200])
         assert errno_of(os.removexattr, p, "user.empty") == errno.ENODATA
-    mounted.remount()
+    remount(mounted)
     for p in (mounted.path("f"), mounted.path("d")):
         assert os.getxattr(p, "user.color") == b"red"
         assert os.getxattr(p, "user." + "n" * 200) == b"\0\1\2"
@@ -1095,7 +1116,7 @@ def test_xattr_large_value(mounted):
     v = os.urandom(60 * 1024)
     os.setxattr(p, "user.big", v)
     assert os.getxattr(p, "user.big") == v
-    mounted.remount()
+    remount(mounted)
     assert os.getxattr(p, "user.big") == v
 
 
@@ -1107,7 +1128,7 @@ def test_xattr_other_namespaces_not_stored(mounted):
         assert errno_of(os.setxattr, p, name, b"v") is not None, name
         assert name not in os.listxattr(p)
         assert errno_of(os.getxattr, p, name) is not None, name
-    mounted.remount()
+    remount(mounted)
     assert os.listxattr(p) == []
 
 
@@ -1124,7 +1145,7 @@ def test_xattr_follows_hard_link_and_rename(mounted):
     os.mkdir(mounted.path("d1", "sub"))
     os.setxattr(mounted.path("d1", "sub"), "user.dir", b"dv")
     os.rename(mounted.path("d1", "sub"), mounted.path("d2", "sub2"))
-    mounted.remount()
+    remount(mounted)
     assert os.getxattr(mounted.path("d2", "h"), "user.k2") == b"v2"
     assert os.getxattr(mounted.path("d2", "g"), "user.k") == b"v1"
     assert os.getxattr(mounted.path("d2", "sub2"), "user.dir") == b"dv"
@@ -1188,7 +1209,7 @@ def test_readdir_3000_entries(mounted):
                     seen[e.name] = "fifo" if stat.S_ISFIFO(e.stat(follow_symlinks=False).st_mode) else "?"
         assert seen == expected
     check()
-    mounted.remount()
+    remount(mounted)
     check()
     assert not any(".coffre" in n for n in os.listdir(mounted.mnt))
 

@@ -32,6 +32,8 @@ static inline void tfile_create(struct tfile *t, uint32_t seg_size, bool strict)
 	strcpy(t->path, "/dev/shm/coffre-store-XXXXXX");
 	t->f.fd = mkstemp(t->path);
 	cr_assert(t->f.fd >= 0, "mkstemp: %s", strerror(errno));
+	/* Only the fd is used: nothing is left behind if a test aborts. */
+	unlink(t->path);
 	cr_assert_eq(random_bytes(t->dek, sizeof(t->dek)), 0);
 	cr_assert_eq(random_bytes(t->h.dir_id, sizeof(t->h.dir_id)), 0);
 	cr_assert_eq(random_bytes(t->h.file_id, sizeof(t->h.file_id)), 0);
@@ -52,7 +54,6 @@ static inline void tfile_create(struct tfile *t, uint32_t seg_size, bool strict)
 static inline void tfile_destroy(struct tfile *t)
 {
 	close(t->f.fd);
-	unlink(t->path);
 }
 
 /* A second handle on the same backing fd, as a fresh open would make. */

@@ -1,0 +1,148 @@
+/*
+ * Test fixture and OpenSSL references for the keys tests (see
+ * keys_fixture.h).  The master key is imported from bytes the test keeps so
+ * every sealed record can be opened a second way, with OpenSSL's AES-GCM
+ * (NIST SP 800-38D), without the code under test.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <openssl/evp.h>
+
+#include "keys_fixture.h"
+
+struct kfx kfx;
+
+void kfx_import_mk(uint32_t version, uint8_t mk[COFFRE_KEY_LEN])
+{
+	char label[COFFRE_MK_LABEL_MAX];
+
+	ref_random(mk, COFFRE_KEY_LEN);
+	mk_label(kfx.uuid, version, label);
+	cr_assert_eq(hsm_import_key(fx_hsm, label, mk), 0, "import %s", label);
+}
+
+void kfx_init(void)
+{
+	fx_token_open();
+	ref_random(kfx.uuid, sizeof(kfx.uuid));
+	kfx_import_mk(1, kfx.mk);
+	snprintf(kfx.keys, sizeof(kfx.keys), "%s/keys", fx_softhsm.dir);
+	cr_assert_eq(mkdir(kfx.keys, 0700), 0);
+	kfx.keys_fd = open(kfx.keys, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cr_assert_geq(kfx.keys_fd, 0);
+}
+
+void kfx_fini(void)
+{
+	if (kfx.keys_fd >= 0)
+		close(kfx.keys_fd);
+	kfx.keys_fd = -1;
+	fx_teardown();
+}
+
+int ref_gcm_open(const uint8_t key[32], const uint8_t iv[12],
+		 const uint8_t *aad, size_t aad_len, const uint8_t *in,
+		 size_t in_len, uint8_t *out)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	size_t len = in_len - 16;
+	int n = 0, fin = 0, ok;
+
+	ok = ctx && in_len >= 16 &&
+	     EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, iv) &&
+	     EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aad_len) &&
+	     EVP_DecryptUpdate(ctx, out, &n, in, (int)len) &&
+	     EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16,
+				 (void *)(in + len)) &&
+	     EVP_DecryptFinal_ex(ctx, out + n, &fin) > 0;
+	EVP_CIPHER_CTX_free(ctx);
+	return ok ? 0 : -1;
+}
+
+int ref_unseal(const uint8_t mk[COFFRE_KEY_LEN], const struct key_record *r,
+	       uint8_t dek[COFFRE_KEY_LEN])
+{
+	uint8_t aad[COFFRE_KEYREC_HDR_LEN];
+
+	keyrec_aad(r, aad);
+	return ref_gcm_open(mk, r->iv, aad, sizeof(aad), r->sealed,
+			    sizeof(r->sealed), dek);
+}
+
+int ref_unseal_file(const uint8_t dir_id[COFFRE_ID_LEN], uint32_t version,
+		    uint8_t dek[COFFRE_KEY_LEN])
+{
+	uint8_t buf[COFFRE_KEYREC_LEN];
+	struct key_record r;
+	char path[PATH_MAX];
+
+	record_path(kfx.keys, dir_id, version, path);
+	if (get_file(path, buf, sizeof(buf)) != sizeof(buf) ||
+	    keyrec_parse(buf, sizeof(buf), &r))
+		return -1;
+	return ref_unseal(kfx.mk, &r, dek);
+}
+
+void record_path(const char *dir, const uint8_t dir_id[COFFRE_ID_LEN],
+		 uint32_t version, char out[PATH_MAX])
+{
+	char hex[2 * COFFRE_ID_LEN + 1];
+	size_t i;
+
+	/* Formatted here byte by byte, not with the code under test. */
+	for (i = 0; i < COFFRE_ID_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", dir_id[i]);
+	snprintf(out, PATH_MAX, "%s/%s.%u", dir, hex, version);
+}
+
+void put_file(const char *path, const void *buf, size_t len, mode_t mode)
+{
+	int fd;
+
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	cr_assert_geq(fd, 0, "create %s: %s", path, strerror(errno));
+	cr_assert_eq(fchmod(fd, mode), 0);
+	if (len)
+		cr_assert_eq(write(fd, buf, len), (ssize_t)len);
+	cr_assert_eq(close(fd), 0);
+}
+
+size_t get_file(const char *path, void *buf, size_t cap)
+{
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	cr_assert_geq(fd, 0, "open %s: %s", path, strerror(errno));
+	n = read(fd, buf, cap);
+	close(fd);
+	cr_assert_geq(n, 0);
+	return (size_t)n;
+}
+
+size_t dir_count(const char *dir, const char *prefix, size_t *with_prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0, p = 0;
+
+	cr_assert_not_null(d, "opendir %s", dir);
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		n++;
+		if (prefix && !strncmp(de->d_name, prefix, strlen(prefix)))
+			p++;
+	}
+	closedir(d);
+	if (with_prefix)
+		*with_prefix = p;
+	return n;
+}
