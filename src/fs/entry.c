@@ -50,7 +50,8 @@ int entry_name(const struct dir_keys *k, const char *name, struct backing_name *
 		memcpy(b->name, b->full, (size_t)len + 1);
 		return 0;
 	}
-	return name_long_hash(b->full, (size_t)len, b->name, sizeof(b->name));
+	len = name_long_hash(b->full, (size_t)len, b->name, sizeof(b->name));
+	return len < 0 ? len : 0;
 }
 
 static void sidecar_name(const char *backing, char *out, size_t cap)

@@ -9,7 +9,11 @@
  * own DEK).  A name "user.N" is stored as "user." + base64url(SIV(N)) with
  * the identity as associated data; a value as nonce || GCM(value) || tag
  * with AAD = identity || N, so a value moved to another name or file does
- * not open.
+ * not open.  When that encoded name would not fit the backing 255-byte
+ * limit (names over ~170 bytes), the attribute is stored under
+ * "user.#" + base64url(SHA-256(SIV(N))) and its value carries the name:
+ * u16be(len) || SIV(N) || sealed value ('#' is not base64url, so the two
+ * forms cannot be confused).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -75,23 +79,50 @@ static int user_name(const char *name, const char **rest)
 	return 0;
 }
 
-/* "user." + base64url(SIV(rest)) */
-static int backing_xname(const struct xkeys *x, const char *rest, char out[XNAME_MAX + 1])
+#define LONG_MARK "user.#"
+#define LONG_MARK_LEN 6
+#define SIV_NAME_MAX (XNAME_MAX + COFFRE_TAG_LEN)
+
+/* A user name's encrypted forms: its SIV and the backing xattr name. */
+struct xname {
+	char backing[XNAME_MAX + 1];
+	uint8_t siv[SIV_NAME_MAX];
+	size_t siv_len;
+	bool is_long;
+};
+
+static int backing_xname(const struct xkeys *x, const char *rest, struct xname *n)
 {
-	uint8_t buf[XNAME_MAX + COFFRE_TAG_LEN];
+	uint8_t digest[32];
 	size_t len = strlen(rest);
 	int err;
 
 	if (len > XNAME_MAX)
 		return -ERANGE;
 	err = siv_encrypt(x->key, COFFRE_SIV_KEY_LEN, x->id, COFFRE_ID_LEN,
-			  (const uint8_t *)rest, len, buf);
+			  (const uint8_t *)rest, len, n->siv);
 	if (err)
 		return err;
-	memcpy(out, USER_PREFIX, PREFIX_LEN);
-	err = b64url_encode(buf, len + COFFRE_TAG_LEN, out + PREFIX_LEN,
-			    XNAME_MAX + 1 - PREFIX_LEN);
-	return err < 0 ? -ERANGE : 0;
+	n->siv_len = len + COFFRE_TAG_LEN;
+	memcpy(n->backing, USER_PREFIX, PREFIX_LEN);
+	err = b64url_encode(n->siv, n->siv_len, n->backing + PREFIX_LEN,
+			    sizeof(n->backing) - PREFIX_LEN);
+	n->is_long = err < 0;
+	if (!n->is_long)
+		return 0;
+	err = sha256(n->siv, n->siv_len, digest);
+	if (err)
+		return err;
+	memcpy(n->backing, LONG_MARK, LONG_MARK_LEN);
+	err = b64url_encode(digest, sizeof(digest), n->backing + LONG_MARK_LEN,
+			    sizeof(n->backing) - LONG_MARK_LEN);
+	return err < 0 ? err : 0;
+}
+
+/* The prefix a long-form value carries: u16be(len) || SIV(N). */
+static size_t long_prefix_len(const struct xname *n)
+{
+	return n->is_long ? 2 + n->siv_len : 0;
 }
 
 static int value_aad(const struct xkeys *x, const char *rest, uint8_t *aad)
@@ -106,36 +137,46 @@ static int value_aad(const struct xkeys *x, const char *rest, uint8_t *aad)
 int xattr_set(struct inode *i, const char *name, const void *value,
 	      size_t size, int flags)
 {
-	uint8_t aad[COFFRE_ID_LEN + XNAME_MAX], *sealed = NULL;
-	char bname[XNAME_MAX + 1], path[64];
+	uint8_t aad[COFFRE_ID_LEN + XNAME_MAX], *stored = NULL;
+	char path[64];
 	const char *rest;
 	struct xkeys x;
+	struct xname n;
+	size_t pre;
 	int err;
 
 	err = user_name(name, &rest);
 	if (err)
 		return err;
-	if (size > XVALUE_MAX - COFFRE_SEG_OVERHEAD)
-		return -E2BIG;
 	err = xkeys_get(i, &x);
 	if (!err)
-		err = backing_xname(&x, rest, bname);
+		err = backing_xname(&x, rest, &n);
 	if (err)
 		goto out;
-	sealed = malloc(size + COFFRE_SEG_OVERHEAD);
-	if (!sealed) {
+	pre = long_prefix_len(&n);
+	if (size > XVALUE_MAX - COFFRE_SEG_OVERHEAD - pre) {
+		err = -E2BIG;
+		goto out;
+	}
+	stored = malloc(pre + size + COFFRE_SEG_OVERHEAD);
+	if (!stored) {
 		err = -ENOMEM;
 		goto out;
 	}
+	if (pre) {
+		stored[0] = (uint8_t)(n.siv_len >> 8);
+		stored[1] = (uint8_t)n.siv_len;
+		memcpy(stored + 2, n.siv, n.siv_len);
+	}
 	err = aead_seal(x.key + COFFRE_SIV_KEY_LEN, aad, (size_t)value_aad(&x, rest, aad),
-			value, size, sealed);
+			value, size, stored + pre);
 	if (err)
 		goto out;
 	inode_path(i, path);
-	if (setxattr(path, bname, sealed, size + COFFRE_SEG_OVERHEAD, flags))
+	if (setxattr(path, n.backing, stored, pre + size + COFFRE_SEG_OVERHEAD, flags))
 		err = -errno;
 out:
-	free(sealed);
+	free(stored);
 	secmem_wipe(&x, sizeof(x));
 	return err;
 }
@@ -143,9 +184,11 @@ out:
 ssize_t xattr_get(struct inode *i, const char *name, void *value, size_t size)
 {
 	uint8_t aad[COFFRE_ID_LEN + XNAME_MAX], *sealed = NULL, *plain = NULL;
-	char bname[XNAME_MAX + 1], path[64];
+	char path[64];
 	const char *rest;
 	struct xkeys x;
+	struct xname xn;
+	size_t pre;
 	ssize_t n;
 	int err;
 
@@ -156,9 +199,10 @@ ssize_t xattr_get(struct inode *i, const char *name, void *value, size_t size)
 	if (err == -EPERM)
 		return -ENODATA;
 	if (!err)
-		err = backing_xname(&x, rest, bname);
+		err = backing_xname(&x, rest, &xn);
 	if (err)
 		goto out;
+	pre = long_prefix_len(&xn);
 	sealed = malloc(XVALUE_MAX);
 	plain = malloc(XVALUE_MAX);
 	if (!sealed || !plain) {
@@ -166,20 +210,24 @@ ssize_t xattr_get(struct inode *i, const char *name, void *value, size_t size)
 		goto out;
 	}
 	inode_path(i, path);
-	n = getxattr(path, bname, sealed, XVALUE_MAX);
+	n = getxattr(path, xn.backing, sealed, XVALUE_MAX);
 	if (n < 0) {
 		err = errno == ENODATA ? -ENODATA : -errno;
 		goto out;
 	}
-	if (n < COFFRE_SEG_OVERHEAD ||
+	if ((size_t)n < pre + COFFRE_SEG_OVERHEAD ||
+	    (pre && (sealed[0] != (uint8_t)(xn.siv_len >> 8) ||
+		     sealed[1] != (uint8_t)xn.siv_len ||
+		     memcmp(sealed + 2, xn.siv, xn.siv_len))) ||
 	    aead_open(x.key + COFFRE_SIV_KEY_LEN, aad,
-		      (size_t)value_aad(&x, rest, aad), sealed, (size_t)n, plain)) {
+		      (size_t)value_aad(&x, rest, aad), sealed + pre, (size_t)n - pre,
+		      plain)) {
 		fprintf(stderr, "coffre: xattr value does not authenticate "
 			"(backing inode %lu)\n", (unsigned long)i->ino);
 		err = -EIO;
 		goto out;
 	}
-	n -= COFFRE_SEG_OVERHEAD;
+	n -= (ssize_t)(pre + COFFRE_SEG_OVERHEAD);
 	if (size && (size_t)n > size)
 		err = -ERANGE;
 	else if (size)
@@ -195,14 +243,45 @@ out:
 	return err;
 }
 
+/* The SIV of a listed backing name: decoded from a short name, or read
+ * from the value of a long one (and checked against its hash).  Returns
+ * the SIV length, or a negative errno for entries to skip. */
+static int listed_siv(const char *path, const char *bname, uint8_t *siv,
+		      uint8_t *scratch)
+{
+	char check[XNAME_MAX + 1];
+	uint8_t digest[32];
+	ssize_t n;
+	size_t len;
+	int err;
+
+	if (strncmp(bname, LONG_MARK, LONG_MARK_LEN)) {
+		err = b64url_decode(bname + PREFIX_LEN, strlen(bname + PREFIX_LEN), siv,
+				    SIV_NAME_MAX);
+		return err <= COFFRE_TAG_LEN ? -EBADMSG : err;
+	}
+	n = getxattr(path, bname, scratch, XVALUE_MAX);
+	if (n < 2)
+		return -EBADMSG;
+	len = (size_t)scratch[0] << 8 | scratch[1];
+	if (len <= COFFRE_TAG_LEN || len > SIV_NAME_MAX || 2 + len > (size_t)n)
+		return -EBADMSG;
+	memcpy(siv, scratch + 2, len);
+	if (sha256(siv, len, digest) ||
+	    b64url_encode(digest, sizeof(digest), check, sizeof(check)) < 0 ||
+	    strcmp(check, bname + LONG_MARK_LEN))
+		return -EBADMSG;
+	return (int)len;
+}
+
 ssize_t xattr_list(struct inode *i, char *list, size_t size)
 {
-	uint8_t dec[XNAME_MAX + COFFRE_TAG_LEN], pt[XNAME_MAX + 1];
+	uint8_t siv[SIV_NAME_MAX], pt[XNAME_MAX + 1], *scratch = NULL;
 	char *blist = NULL, path[64], *p;
 	size_t total = 0, plen;
 	struct xkeys x;
 	ssize_t n;
-	int err, dlen;
+	int err, slen;
 
 	if (i->type != S_IFREG && i->type != S_IFDIR)
 		return 0;
@@ -216,7 +295,8 @@ ssize_t xattr_list(struct inode *i, char *list, size_t size)
 		goto out;
 	}
 	blist = malloc((size_t)n + 1);
-	if (!blist) {
+	scratch = malloc(XVALUE_MAX);
+	if (!blist || !scratch) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -228,16 +308,15 @@ ssize_t xattr_list(struct inode *i, char *list, size_t size)
 	for (p = blist; p < blist + n; p += strlen(p) + 1) {
 		if (strncmp(p, USER_PREFIX, PREFIX_LEN))
 			continue;
-		dlen = b64url_decode(p + PREFIX_LEN, strlen(p + PREFIX_LEN), dec,
-				     sizeof(dec));
-		if (dlen <= COFFRE_TAG_LEN ||
-		    siv_decrypt(x.key, COFFRE_SIV_KEY_LEN, x.id, COFFRE_ID_LEN, dec,
-				(size_t)dlen, pt)) {
+		slen = listed_siv(path, p, siv, scratch);
+		if (slen < 0 ||
+		    siv_decrypt(x.key, COFFRE_SIV_KEY_LEN, x.id, COFFRE_ID_LEN, siv,
+				(size_t)slen, pt)) {
 			fprintf(stderr, "coffre: xattr name does not authenticate "
 				"(backing inode %lu), skipped\n", (unsigned long)i->ino);
 			continue;
 		}
-		plen = (size_t)dlen - COFFRE_TAG_LEN;
+		plen = (size_t)slen - COFFRE_TAG_LEN;
 		if (memchr(pt, '\0', plen))
 			continue;
 		if (size) {
@@ -254,15 +333,17 @@ ssize_t xattr_list(struct inode *i, char *list, size_t size)
 	err = (int)total;
 out:
 	free(blist);
+	free(scratch);
 	secmem_wipe(&x, sizeof(x));
 	return err;
 }
 
 int xattr_remove(struct inode *i, const char *name)
 {
-	char bname[XNAME_MAX + 1], path[64];
+	char path[64];
 	const char *rest;
 	struct xkeys x;
+	struct xname n;
 	int err;
 
 	err = user_name(name, &rest);
@@ -270,10 +351,10 @@ int xattr_remove(struct inode *i, const char *name)
 		return err == -EOPNOTSUPP ? -ENODATA : err;
 	err = xkeys_get(i, &x);
 	if (!err)
-		err = backing_xname(&x, rest, bname);
+		err = backing_xname(&x, rest, &n);
 	if (!err) {
 		inode_path(i, path);
-		if (removexattr(path, bname))
+		if (removexattr(path, n.backing))
 			err = -errno;
 	}
 	secmem_wipe(&x, sizeof(x));

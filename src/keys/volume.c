@@ -260,6 +260,23 @@ out:
 	return ret;
 }
 
+/* The volume lock.  A daemon that was just unmounted may still be exiting
+ * (umount returns before it does), so wait a little before calling the
+ * volume busy. */
+static int lock_volume(int fd)
+{
+	int tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK)
+			return -errno;
+		usleep(50 * 1000);
+	}
+	return -EBUSY;
+}
+
 int volume_open(const char *backing, const char *pin, size_t pin_len,
 		struct volume **out, char *err, size_t errlen)
 {
@@ -287,7 +304,7 @@ int volume_open(const char *backing, const char *pin, size_t pin_len,
 			   COFFRE_LOCK_FILE, strerror(errno));
 		goto out;
 	}
-	if (flock(v->lock_fd, LOCK_EX | LOCK_NB)) {
+	if (lock_volume(v->lock_fd)) {
 		ret = fail(err, errlen, -EBUSY, "%s is already mounted (volume lock "
 			   "held)", backing);
 		goto out;

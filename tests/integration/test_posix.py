@@ -1113,6 +1113,9 @@ def test_xattr_large_value(mounted):
     """A 60 KiB xattr value round trips, also after remount."""
     p = mounted.path("f")
     put(p, "x")
+    small = os.urandom(3000)
+    os.setxattr(p, "user.medium", small)
+    assert os.getxattr(p, "user.medium") == small
     v = os.urandom(60 * 1024)
     os.setxattr(p, "user.big", v)
     assert os.getxattr(p, "user.big") == v

@@ -91,17 +91,24 @@ def test_single_byte_flips_in_header_and_segments_give_eio(vol):
         positions += [(f"seg {i} nonce first", o), (f"seg {i} nonce last", o + 11),
                       (f"seg {i} ct first", o + 12), (f"seg {i} ct last", o + ln - 17),
                       (f"seg {i} tag first", o + ln - 16), (f"seg {i} tag last", o + ln - 1)]
+    # an empty file is a header and one sealed empty segment: flip those too
+    empty = [(f"empty file: header byte {p}", p) for p in (0, 4, 8, 12, 27, 31, 32, 47)]
+    empty += [("empty file: nonce first", HDR), ("empty file: nonce last", HDR + 11),
+              ("empty file: tag first", HDR + 12), ("empty file: tag last", HDR + 27)]
+    n_full = len(positions)
+    positions += empty
     # one file per flip, so that one mount checks them all
     vol.mount()
     datas, backing = {}, {}
     for k, (what, pos) in enumerate(positions):
         name = f"f{k:03d}"
-        datas[name] = os.urandom(size)
+        datas[name] = os.urandom(size) if k < n_full else b""
         write(vol.path(name), datas[name])
         backing[name] = vol.backing_of(vol.path(name))
     write(vol.path("control"), b"untouched" * 1000)
     down(vol)
     assert os.path.getsize(backing["f000"]) == seg_off(2) + lens[2]
+    assert os.path.getsize(backing[f"f{n_full:03d}"]) == HDR + 28
 
     for k, (what, pos) in enumerate(positions):
         flip(backing[f"f{k:03d}"], pos)

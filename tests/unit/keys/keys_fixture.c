@@ -13,7 +13,10 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
 
 #include "keys_fixture.h"
 
@@ -33,7 +36,8 @@ void kfx_init(void)
 	fx_token_open();
 	ref_random(kfx.uuid, sizeof(kfx.uuid));
 	kfx_import_mk(1, kfx.mk);
-	snprintf(kfx.keys, sizeof(kfx.keys), "%s/keys", fx_softhsm.dir);
+	cr_assert_lt(snprintf(kfx.keys, sizeof(kfx.keys), "%s/keys",
+			      fx_softhsm.dir), (int)sizeof(kfx.keys));
 	cr_assert_eq(mkdir(kfx.keys, 0700), 0);
 	kfx.keys_fd = open(kfx.keys, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cr_assert_geq(kfx.keys_fd, 0);
@@ -90,6 +94,27 @@ int ref_unseal_file(const uint8_t dir_id[COFFRE_ID_LEN], uint32_t version,
 	return ref_unseal(kfx.mk, &r, dek);
 }
 
+void ref_hkdf(const uint8_t *ikm, size_t ikm_len, const char *info,
+		     uint8_t *out, size_t len)
+{
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	char digest[] = "SHA256";
+	OSSL_PARAM p[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+						  (void *)ikm, ikm_len),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+						  (void *)info, strlen(info)),
+		OSSL_PARAM_construct_end(),
+	};
+
+	cr_assert_not_null(ctx);
+	cr_assert_eq(EVP_KDF_derive(ctx, out, len, p), 1);
+	EVP_KDF_CTX_free(ctx);
+	EVP_KDF_free(kdf);
+}
+
 void record_path(const char *dir, const uint8_t dir_id[COFFRE_ID_LEN],
 		 uint32_t version, char out[PATH_MAX])
 {
@@ -99,7 +124,8 @@ void record_path(const char *dir, const uint8_t dir_id[COFFRE_ID_LEN],
 	/* Formatted here byte by byte, not with the code under test. */
 	for (i = 0; i < COFFRE_ID_LEN; i++)
 		snprintf(hex + 2 * i, 3, "%02x", dir_id[i]);
-	snprintf(out, PATH_MAX, "%s/%s.%u", dir, hex, version);
+	cr_assert_lt(snprintf(out, PATH_MAX, "%s/%s.%u", dir, hex, version),
+		     PATH_MAX);
 }
 
 void put_file(const char *path, const void *buf, size_t len, mode_t mode)

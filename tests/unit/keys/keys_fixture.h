@@ -42,6 +42,9 @@ int ref_unseal(const uint8_t mk[COFFRE_KEY_LEN], const struct key_record *r,
 int ref_unseal_file(const uint8_t dir_id[COFFRE_ID_LEN], uint32_t version,
 		    uint8_t dek[COFFRE_KEY_LEN]);
 
+/* RFC 5869 HKDF-SHA256 with an empty salt, by OpenSSL's EVP_KDF. */
+void ref_hkdf(const uint8_t *ikm, size_t ikm_len, const char *info,
+	      uint8_t *out, size_t len);
 /* <dir>/<hex id>.<version> */
 void record_path(const char *dir, const uint8_t dir_id[COFFRE_ID_LEN],
 		 uint32_t version, char out[PATH_MAX]);
