@@ -19,6 +19,7 @@
 #ifndef COFFRE_HSM_H
 #define COFFRE_HSM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,5 +76,66 @@ struct hsm_key_attrs {
 	    never_extractable;
 };
 int hsm_key_attrs(struct hsm *h, const char *label, struct hsm_key_attrs *a);
+
+/* ---- pool.c: several HSMs side by side, with failover */
+
+/*
+ * An ordered list of HSMs (primary first) holding the same master key.
+ * Operations go to the first healthy member; a device error, a removed
+ * token or a lost session marks it down and the next one answers, without
+ * failing the caller.  An ambiguous error (-EIO) first probes the member
+ * with the key check value: a healthy member means a bad record, answered
+ * -EBADMSG with no failover.  A background monitor (hsm_pool_monitor)
+ * reconnects members that are down; a member whose PIN was rejected is
+ * never retried.  The PIN is kept in locked memory for reconnects.
+ */
+struct hsm_pool;
+
+enum hsm_state {
+	HSM_UP,
+	HSM_DOWN,          /* not answering; retried by the monitor */
+	HSM_NO_KEY,        /* answers but lacks the master key; retried */
+	HSM_PIN_REJECTED,  /* never retried */
+};
+
+#define HSM_REASON_MAX 160
+struct hsm_member_status {
+	const char *uri;
+	char token[33];
+	enum hsm_state state;
+	char reason[HSM_REASON_MAX];
+	unsigned long failovers;     /* times this member was marked down */
+};
+
+/*
+ * Log into every HSM and check that each answering one holds the master
+ * key `label` with check value `kcv`.  Fails (err: one line) on a wrong
+ * PIN, on an HSM whose check value differs, or when none answers
+ * correctly; otherwise succeeds, *degraded set if some are down.
+ */
+int hsm_pool_open(const char *const *uris, unsigned n, const char *pin,
+		  size_t pin_len, const char *label, const uint8_t kcv[8],
+		  struct hsm_pool **out, bool *degraded, char *err, size_t errlen);
+void hsm_pool_close(struct hsm_pool *p);
+/* The master key to health-check members against (after a rotation). */
+void hsm_pool_set_master(struct hsm_pool *p, const char *label, const uint8_t kcv[8]);
+/* Start the background reconnect thread (period in seconds). */
+int hsm_pool_monitor(struct hsm_pool *p, unsigned period);
+
+int hsm_pool_gcm_seal(struct hsm_pool *p, const char *label, const uint8_t iv[12],
+		      const uint8_t *aad, size_t aad_len, const uint8_t *pt,
+		      size_t len, uint8_t *out);
+int hsm_pool_gcm_open(struct hsm_pool *p, const char *label, const uint8_t iv[12],
+		      const uint8_t *aad, size_t aad_len, const uint8_t *in,
+		      size_t in_len, uint8_t *out);
+int hsm_pool_kcv(struct hsm_pool *p, const char *label, uint8_t kcv[8]);
+int hsm_pool_random(struct hsm_pool *p, void *buf, size_t n);
+
+/* Members, for ceremonies that must touch every HSM (NULL if not up). */
+unsigned hsm_pool_size(const struct hsm_pool *p);
+struct hsm *hsm_pool_member(struct hsm_pool *p, unsigned i);
+/* A snapshot of every member's state; returns the count (<= max). */
+unsigned hsm_pool_status(struct hsm_pool *p, struct hsm_member_status *out,
+			 unsigned max);
 
 #endif

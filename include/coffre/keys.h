@@ -15,7 +15,7 @@
 #include "coffre/crypto.h"
 #include "coffre/format.h"
 
-struct hsm;
+struct hsm_pool;
 struct keyring;
 
 #define COFFRE_STATE_DIR ".coffre"
@@ -37,12 +37,12 @@ struct keyring;
 void mk_label(const uint8_t uuid[COFFRE_ID_LEN], uint32_t mk_version,
 	      char out[COFFRE_MK_LABEL_MAX]);
 /* Seal a DEK under the master key (HSM GCM, record header as AAD). */
-int keyrec_seal(struct hsm *h, const uint8_t uuid[COFFRE_ID_LEN],
+int keyrec_seal(struct hsm_pool *h, const uint8_t uuid[COFFRE_ID_LEN],
 		uint32_t mk_version, const uint8_t dir_id[COFFRE_ID_LEN],
 		uint32_t dek_version, const uint8_t dek[COFFRE_KEY_LEN],
 		struct key_record *out);
 /* Unseal; -EBADMSG if the record does not authenticate. */
-int keyrec_unseal(struct hsm *h, const struct key_record *r,
+int keyrec_unseal(struct hsm_pool *h, const struct key_record *r,
 		  uint8_t dek[COFFRE_KEY_LEN]);
 /* Atomic write: temp file, fsync, rename, fsync dir. */
 int keystore_write(int keys_dirfd, const struct key_record *r);
@@ -54,7 +54,7 @@ int keystore_read(int keys_dirfd, const uint8_t uuid[COFFRE_ID_LEN],
 
 /* ---- keyring.c: DEK cache */
 
-struct keyring *keyring_new(struct hsm *h, int keys_dirfd,
+struct keyring *keyring_new(struct hsm_pool *h, int keys_dirfd,
 			    const uint8_t uuid[COFFRE_ID_LEN], uint32_t mk_version,
 			    size_t capacity);
 void keyring_free(struct keyring *kr);
@@ -80,26 +80,29 @@ struct volume {
 	int keys_fd;                  /* .coffre/keys */
 	int lock_fd;                  /* holds the exclusive volume lock */
 	struct volume_conf conf;
-	struct hsm *hsm;
+	struct hsm_pool *hsm;
+	bool degraded;                /* some HSMs did not answer at open */
 	struct keyring *keys;
 	char mk_label[COFFRE_MK_LABEL_MAX];
 };
 
 struct volume_init_opts {
-	const char *hsm_uri;
+	const char *const *hsm_uris;  /* primary first */
+	unsigned n_hsms;
 	const char *pin;
 	size_t pin_len;
 	uint32_t seg_size;            /* 0: default */
 	bool strict_holes;
 };
 /* Create a volume in an empty (or absent) backing directory: master key
- * drawn from the token RNG into locked memory, imported, wiped; root DEK;
- * config with its MAC.  err gets a one-line reason. */
+ * drawn from the primary token's RNG into locked memory, imported into
+ * every HSM (their check values must agree), wiped; root DEK; config with
+ * its MAC.  Every HSM must answer.  err gets a one-line reason. */
 int volume_init(const char *backing, const struct volume_init_opts *o,
 		char *err, size_t errlen);
 /* Open a volume for mounting: lock it (-EBUSY if mounted), check the
- * config's ownership and mode, log into the HSM, check the key check
- * value, unseal the root DEK, verify the config MAC. */
+ * config's ownership and mode, log into its HSMs (hsm_pool_open: degraded
+ * if some are down), unseal the root DEK, verify the config MAC. */
 int volume_open(const char *backing, const char *pin, size_t pin_len,
 		struct volume **out, char *err, size_t errlen);
 void volume_close(struct volume *v);

@@ -34,11 +34,14 @@ static void usage(FILE *f)
 		"usage: coffrectl COMMAND [options] ARGS\n"
 		"\n"
 		"commands:\n"
-		"  init --hsm URI --pin-file FILE [--segment-size N] [--strict-holes] BACKING\n"
+		"  init --hsm URI [--hsm URI ...] --pin-file FILE [--segment-size N]\n"
+		"       [--strict-holes] BACKING\n"
 		"      create a volume in the empty directory BACKING; the master key is\n"
-		"      drawn from the token's RNG and imported as a non-extractable key\n"
+		"      drawn from the first token's RNG and imported as a non-extractable\n"
+		"      key into every HSM (primary first); their check values must agree\n"
 		"  hsm show BACKING --pin-file FILE\n"
-		"      log into the volume's HSM and show its master key's attributes\n"
+		"      log into the volume's HSMs and show each one's state and the\n"
+		"      master key object's attributes\n"
 		"\n"
 		"options:\n"
 		"  --hsm URI           PKCS#11 URI (RFC 7512) of the token, e.g.\n"
@@ -138,16 +141,12 @@ static int cmd_init(const struct cli *c)
 			"[--segment-size N] BACKING\n");
 		return 2;
 	}
-	if (c->n_hsm > 1) {
-		fprintf(stderr, "coffrectl: this version makes volumes on one HSM; "
-			"give --hsm once\n");
-		return 2;
-	}
 	pin = load_pin(c, &len);
 	if (!pin)
 		return 1;
 	memset(&o, 0, sizeof(o));
-	o.hsm_uri = c->hsm[0];
+	o.hsm_uris = c->hsm;
+	o.n_hsms = c->n_hsm;
 	o.pin = pin;
 	o.pin_len = (size_t)len;
 	o.seg_size = c->seg_size;
@@ -166,10 +165,12 @@ static int cmd_init(const struct cli *c)
 
 static int cmd_hsm_show(const struct cli *c)
 {
+	struct hsm_member_status st[COFFRE_MAX_HSMS];
 	struct hsm_key_attrs a;
 	struct volume *v = NULL;
 	char err[512] = "", *pin;
-	int len, ret;
+	unsigned i, n;
+	int len, ret = 0;
 
 	if (c->n_args != 1) {
 		fprintf(stderr, "usage: coffrectl hsm show BACKING --pin-file FILE\n");
@@ -184,13 +185,22 @@ static int cmd_hsm_show(const struct cli *c)
 		fprintf(stderr, "coffrectl: %s\n", err);
 		return 1;
 	}
-	ret = hsm_key_attrs(v->hsm, v->mk_label, &a);
-	if (ret) {
-		fprintf(stderr, "coffrectl: cannot read key attributes: %s\n",
-			strerror(-ret));
-	} else {
-		printf("token: %s\n", hsm_label(v->hsm));
-		printf("master key: %s\n", v->mk_label);
+	n = hsm_pool_status(v->hsm, st, COFFRE_MAX_HSMS);
+	printf("master key: %s\n", v->mk_label);
+	for (i = 0; i < n; i++) {
+		struct hsm *h = hsm_pool_member(v->hsm, i);
+
+		printf("\nhsm %u: %s\ntoken: %s\nstate: %s\n", i + 1, st[i].uri,
+		       st[i].token[0] ? st[i].token : "?",
+		       st[i].state == HSM_UP ? "up" : st[i].reason);
+		if (!h)
+			continue;
+		ret = hsm_key_attrs(h, v->mk_label, &a);
+		if (ret) {
+			fprintf(stderr, "coffrectl: cannot read key attributes: %s\n",
+				strerror(-ret));
+			break;
+		}
 		printf("sensitive: %s\nextractable: %s\nalways_sensitive: %s\n"
 		       "never_extractable: %s\nvalue_readable: %s\n",
 		       a.sensitive ? "yes" : "no", a.extractable ? "yes" : "no",

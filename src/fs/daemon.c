@@ -20,6 +20,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "coffre/hsm.h"
 #include "fs.h"
 
 #define SECURE_HEAP (4u << 20)
@@ -139,6 +140,7 @@ static int serve(struct fs_opts *o)
 	struct fuse_loop_config *cfg = NULL;
 	struct fuse_session *se = NULL;
 	char err[512] = "", *pin, backing[PATH_MAX], opts[PATH_MAX + 4096 + 128];
+	struct stat st;
 	int ret, pin_len;
 
 	umask(0);
@@ -184,24 +186,38 @@ static int serve(struct fs_opts *o)
 		ret = -ENOMEM;
 		goto out;
 	}
+	errno = 0;
+	if (stat(o->mountpoint, &st) || !S_ISDIR(st.st_mode)) {
+		report("mount point %s: %s", o->mountpoint,
+		       errno ? strerror(errno) : "not a directory");
+		ret = -ENOENT;
+		goto out;
+	}
 	se = fuse_session_new(&args, &coffre_ops, sizeof(coffre_ops), NULL);
 	if (!se) {
 		report("cannot create the FUSE session (bad mount option?)");
 		ret = -EINVAL;
 		goto out;
 	}
-	if (fuse_set_signal_handlers(se) || fuse_session_mount(se, o->mountpoint)) {
-		report("cannot mount on %s (does it exist? is /dev/fuse usable?)",
-		       o->mountpoint);
+	if (fuse_set_signal_handlers(se)) {
+		report("cannot set up signal handlers");
 		ret = -EIO;
-		goto out;
+		goto out_session;
+	}
+	if (fuse_session_mount(se, o->mountpoint)) {
+		report("cannot mount on %s (is /dev/fuse usable?)", o->mountpoint);
+		ret = -EIO;
+		goto out_handlers;
 	}
 	if (redirect_stdio(o)) {
 		report("cannot set up logging");
 		ret = -EIO;
 		goto out_unmount;
 	}
-	fprintf(stderr, "coffre: mounted %s on %s\n", backing, o->mountpoint);
+	fprintf(stderr, "coffre: mounted %s on %s%s\n", backing, o->mountpoint,
+		g_fs.vol->degraded ? " (DEGRADED: not every HSM answers; "
+		"see `coffrectl status`)" : "");
+	hsm_pool_monitor(g_fs.vol->hsm, 5);
 	report("ok");
 	if (chdir("/"))
 		fprintf(stderr, "coffre: chdir /: %s\n", strerror(errno));
@@ -217,11 +233,11 @@ static int serve(struct fs_opts *o)
 	fprintf(stderr, "coffre: unmounting %s\n", o->mountpoint);
 out_unmount:
 	fuse_session_unmount(se);
+out_handlers:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
 out:
-	if (se) {
-		fuse_remove_signal_handlers(se);
-		fuse_session_destroy(se);
-	}
 	fuse_opt_free_args(&args);
 	if (g_fs.root)
 		inode_table_free();

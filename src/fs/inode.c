@@ -190,6 +190,21 @@ int inode_dir_id(struct inode *dir, uint8_t id[COFFRE_ID_LEN])
 	return err;
 }
 
+/*
+ * Authenticate the last segment at open.  The kernel answers reads past
+ * its idea of the size without asking us, so an empty file's sealed
+ * segment, or a file cut at a segment boundary, would otherwise read as a
+ * shorter file instead of EIO.  It also checks the header, which is bound
+ * into the key.  One segment per open.
+ */
+static int verify_tail(struct store_file *f)
+{
+	uint8_t byte;
+	ssize_t n = store_read(f, &byte, 1, f->size ? f->size - 1 : 0);
+
+	return n < 0 ? (int)n : 0;
+}
+
 /* With i->mu held: read the header, derive the key, load the size. */
 static int load_data(struct inode *i)
 {
@@ -232,6 +247,8 @@ static int load_data(struct inode *i)
 	if (err)
 		fprintf(stderr, "coffre: %s: ciphertext size maps to no plaintext "
 			"size (truncated?)\n", i->cpath ? i->cpath : "?");
+	else
+		err = verify_tail(&i->sf);
 out:
 	secmem_free(dek, COFFRE_KEY_LEN);
 	if (err) {

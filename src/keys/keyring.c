@@ -32,7 +32,7 @@ struct dek_entry {
 
 struct keyring {
 	pthread_mutex_t lock;
-	struct hsm *hsm;
+	struct hsm_pool *hsm;
 	int keys_fd;
 	uint8_t uuid[COFFRE_ID_LEN];
 	uint32_t mk_version;
@@ -52,7 +52,7 @@ static size_t bucket_of(const struct keyring *kr, const uint8_t id[COFFRE_ID_LEN
 	return (size_t)((h ^ (version * 0x9e3779b97f4a7c15ull)) % kr->nbuckets);
 }
 
-struct keyring *keyring_new(struct hsm *h, int keys_dirfd,
+struct keyring *keyring_new(struct hsm_pool *h, int keys_dirfd,
 			    const uint8_t uuid[COFFRE_ID_LEN], uint32_t mk_version,
 			    size_t capacity)
 {
@@ -229,17 +229,8 @@ static int get_locked(struct keyring *kr, const uint8_t id[COFFRE_ID_LEN],
 	err = keystore_read(kr->keys_fd, kr->uuid, id, version, &rec);
 	if (err)
 		goto out;
+	/* The pool tells a bad record (-EBADMSG) from a dead HSM by probing. */
 	err = keyrec_unseal(kr->hsm, &rec, dek);
-	if (err == -EIO) {
-		/* Ambiguous (SoftHSM2 reports a bad tag as a general error):
-		 * a healthy HSM means the record is bad. */
-		uint8_t kcv[8];
-		char label[COFFRE_MK_LABEL_MAX];
-
-		mk_label(kr->uuid, rec.mk_version, label);
-		if (hsm_kcv(kr->hsm, label, kcv) == 0)
-			err = -EBADMSG;
-	}
 	if (err) {
 		char hex[2 * COFFRE_ID_LEN + 1];
 

@@ -34,7 +34,7 @@ static void record_name(const uint8_t dir_id[COFFRE_ID_LEN], uint32_t version,
 	snprintf(out, 64, "%s.%u", hex, version);
 }
 
-int keyrec_seal(struct hsm *h, const uint8_t uuid[COFFRE_ID_LEN],
+int keyrec_seal(struct hsm_pool *h, const uint8_t uuid[COFFRE_ID_LEN],
 		uint32_t mk_version, const uint8_t dir_id[COFFRE_ID_LEN],
 		uint32_t dek_version, const uint8_t dek[COFFRE_KEY_LEN],
 		struct key_record *out)
@@ -54,11 +54,11 @@ int keyrec_seal(struct hsm *h, const uint8_t uuid[COFFRE_ID_LEN],
 		return err;
 	keyrec_aad(out, aad);
 	mk_label(uuid, mk_version, label);
-	return hsm_gcm_seal(h, label, out->iv, aad, sizeof(aad), dek,
-			    COFFRE_KEY_LEN, out->sealed);
+	return hsm_pool_gcm_seal(h, label, out->iv, aad, sizeof(aad), dek,
+				 COFFRE_KEY_LEN, out->sealed);
 }
 
-int keyrec_unseal(struct hsm *h, const struct key_record *r,
+int keyrec_unseal(struct hsm_pool *h, const struct key_record *r,
 		  uint8_t dek[COFFRE_KEY_LEN])
 {
 	uint8_t aad[COFFRE_KEYREC_HDR_LEN];
@@ -66,8 +66,8 @@ int keyrec_unseal(struct hsm *h, const struct key_record *r,
 
 	keyrec_aad(r, aad);
 	mk_label(r->fs_uuid, r->mk_version, label);
-	return hsm_gcm_open(h, label, r->iv, aad, sizeof(aad), r->sealed,
-			    sizeof(r->sealed), dek);
+	return hsm_pool_gcm_open(h, label, r->iv, aad, sizeof(aad), r->sealed,
+				 sizeof(r->sealed), dek);
 }
 
 int keystore_write(int keys_dirfd, const struct key_record *r)

@@ -98,19 +98,73 @@ static int check_empty(int dirfd)
 	return err;
 }
 
+/* Open every HSM named for a new volume: all must answer at init. */
+static int open_all(const struct volume_init_opts *o, struct hsm **h,
+		    char *err, size_t errlen)
+{
+	unsigned i;
+	int ret;
+
+	for (i = 0; i < o->n_hsms; i++) {
+		if (strlen(o->hsm_uris[i]) >= COFFRE_URI_MAX)
+			return fail(err, errlen, -EINVAL, "HSM URI too long");
+		ret = hsm_open(o->hsm_uris[i], o->pin, o->pin_len, &h[i], err, errlen);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* The ceremony: a master key drawn from the primary's RNG into locked
+ * memory, imported into every HSM, wiped; every check value must agree. */
+static int master_key_ceremony(struct hsm **h, unsigned n, const char *label,
+			       uint8_t kcv[8], char *err, size_t errlen)
+{
+	uint8_t *mk = secmem_alloc(COFFRE_KEY_LEN), other[8];
+	unsigned i;
+	int ret;
+
+	if (!mk)
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	ret = hsm_random(h[0], mk, COFFRE_KEY_LEN);
+	for (i = 0; !ret && i < n; i++) {
+		ret = hsm_import_key(h[i], label, mk);
+		if (!ret)
+			ret = hsm_kcv(h[i], label, i ? other : kcv);
+		if (!ret && i && CRYPTO_memcmp(other, kcv, sizeof(other)))
+			ret = -EKEYREJECTED;
+		if (ret)
+			fail(err, errlen, ret, "cannot create the master key on token "
+			     "%s: %s", hsm_label(h[i]), strerror(-ret));
+	}
+	if (ret && ret != -ENOMEM && !err[0])
+		fail(err, errlen, ret, "cannot draw the master key: %s", strerror(-ret));
+	secmem_free(mk, COFFRE_KEY_LEN);
+	if (ret) {
+		/* Leave no half-made volume key behind. */
+		for (i = 0; i < n; i++)
+			hsm_destroy_key(h[i], label);
+	}
+	return ret;
+}
+
 int volume_init(const char *backing, const struct volume_init_opts *o,
 		char *err, size_t errlen)
 {
 	struct volume_conf *conf = NULL;
+	struct hsm *h[COFFRE_MAX_HSMS] = { NULL };
+	struct hsm_pool *pool = NULL;
 	struct key_record rec;
-	struct hsm *h = NULL;
-	uint8_t *mk = NULL, *root_dek = NULL;
+	uint8_t *root_dek = NULL;
 	uint8_t dirfile[COFFRE_DIR_FILE_LEN];
 	char label[COFFRE_MK_LABEL_MAX], *text = NULL;
 	int root = -1, keys = -1, ret, len;
+	bool made_key = false, degraded;
+	unsigned i;
 
-	if (strlen(o->hsm_uri) >= COFFRE_URI_MAX)
-		return fail(err, errlen, -EINVAL, "HSM URI too long");
+	err[0] = '\0';
+	if (o->n_hsms == 0 || o->n_hsms > COFFRE_MAX_HSMS)
+		return fail(err, errlen, -EINVAL, "give 1 to %d HSMs", COFFRE_MAX_HSMS);
 	if (o->seg_size && !seg_size_valid(o->seg_size))
 		return fail(err, errlen, -EINVAL,
 			    "segment size must be a power of two from 4096 to 65536");
@@ -127,15 +181,14 @@ int volume_init(const char *backing, const struct volume_init_opts *o,
 		     "empty directory", backing);
 		goto out;
 	}
-	ret = hsm_open(o->hsm_uri, o->pin, o->pin_len, &h, err, errlen);
+	ret = open_all(o, h, err, errlen);
 	if (ret)
 		goto out;
 
 	conf = calloc(1, sizeof(*conf));
 	text = calloc(1, COFFRE_CONF_MAX);
-	mk = secmem_alloc(COFFRE_KEY_LEN);
 	root_dek = secmem_alloc(COFFRE_KEY_LEN);
-	if (!conf || !text || !mk || !root_dek) {
+	if (!conf || !text || !root_dek) {
 		ret = fail(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -143,8 +196,9 @@ int volume_init(const char *backing, const struct volume_init_opts *o,
 	conf->seg_size = o->seg_size ? o->seg_size : COFFRE_SEG_DEFAULT;
 	conf->strict_holes = o->strict_holes;
 	conf->mk_version = 1;
-	conf->n_hsms = 1;
-	snprintf(conf->hsm[0], COFFRE_URI_MAX, "%s", o->hsm_uri);
+	conf->n_hsms = o->n_hsms;
+	for (i = 0; i < o->n_hsms; i++)
+		snprintf(conf->hsm[i], COFFRE_URI_MAX, "%s", o->hsm_uris[i]);
 	ret = random_bytes(conf->uuid, COFFRE_ID_LEN);
 	if (!ret)
 		ret = random_bytes(conf->root_id, COFFRE_ID_LEN);
@@ -152,20 +206,19 @@ int volume_init(const char *backing, const struct volume_init_opts *o,
 		fail(err, errlen, ret, "no randomness: %s", strerror(-ret));
 		goto out;
 	}
-
-	/* The ceremony: MK from the token's RNG, imported, wiped. */
 	mk_label(conf->uuid, conf->mk_version, label);
-	ret = hsm_random(h, mk, COFFRE_KEY_LEN);
-	if (!ret)
-		ret = hsm_import_key(h, label, mk);
-	secmem_wipe(mk, COFFRE_KEY_LEN);
-	if (!ret)
-		ret = hsm_kcv(h, label, conf->kcv);
-	if (ret) {
-		fail(err, errlen, ret, "cannot create the master key on token %s: %s",
-		     hsm_label(h), strerror(-ret));
+	ret = master_key_ceremony(h, o->n_hsms, label, conf->kcv, err, errlen);
+	if (ret)
 		goto out;
+	made_key = true;
+	for (i = 0; i < o->n_hsms; i++) {
+		hsm_close(h[i]);
+		h[i] = NULL;
 	}
+	ret = hsm_pool_open((const char *const *)o->hsm_uris, o->n_hsms, o->pin,
+			    o->pin_len, label, conf->kcv, &pool, &degraded, err, errlen);
+	if (ret)
+		goto out;
 
 	if (mkdirat(root, COFFRE_STATE_DIR, 0700) ||
 	    mkdirat(root, COFFRE_KEYS_DIR, 0700)) {
@@ -176,7 +229,7 @@ int volume_init(const char *backing, const struct volume_init_opts *o,
 	keys = openat(root, COFFRE_KEYS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	ret = keys < 0 ? -errno : random_bytes(root_dek, COFFRE_KEY_LEN);
 	if (!ret)
-		ret = keyrec_seal(h, conf->uuid, conf->mk_version, conf->root_id, 1,
+		ret = keyrec_seal(pool, conf->uuid, conf->mk_version, conf->root_id, 1,
 				  root_dek, &rec);
 	if (!ret)
 		ret = keystore_write(keys, &rec);
@@ -203,7 +256,16 @@ int volume_init(const char *backing, const struct volume_init_opts *o,
 		fail(err, errlen, ret, "cannot write %s: %s", COFFRE_CONF_FILE,
 		     strerror(-ret));
 out:
-	secmem_free(mk, COFFRE_KEY_LEN);
+	if (ret && made_key) {
+		/* Nothing usable was made: take the key out of the HSMs again. */
+		for (i = 0; i < o->n_hsms; i++) {
+			struct hsm *x = h[i] ? h[i] :
+				pool ? hsm_pool_member(pool, i) : NULL;
+
+			if (x)
+				hsm_destroy_key(x, label);
+		}
+	}
 	secmem_free(root_dek, COFFRE_KEY_LEN);
 	free(conf);
 	free(text);
@@ -211,7 +273,9 @@ out:
 		close(keys);
 	if (root >= 0)
 		close(root);
-	hsm_close(h);
+	for (i = 0; i < COFFRE_MAX_HSMS; i++)
+		hsm_close(h[i]);
+	hsm_pool_close(pool);
 	return ret;
 }
 
@@ -281,9 +345,10 @@ int volume_open(const char *backing, const char *pin, size_t pin_len,
 		struct volume **out, char *err, size_t errlen)
 {
 	struct volume *v = calloc(1, sizeof(*v));
-	uint8_t *root_dek = NULL, mac[32], kcv[8], dirbuf[COFFRE_DIR_FILE_LEN + 1];
+	uint8_t *root_dek = NULL, mac[32], dirbuf[COFFRE_DIR_FILE_LEN + 1];
 	uint8_t dir_id[COFFRE_ID_LEN];
-	char *text = NULL, hsm_err[256] = "";
+	const char *uris[COFFRE_MAX_HSMS];
+	char *text = NULL;
 	unsigned i;
 	ssize_t n;
 	int ret, fd;
@@ -313,28 +378,13 @@ int volume_open(const char *backing, const char *pin, size_t pin_len,
 	if (ret)
 		goto out;
 
-	/* The first HSM that answers; several HSMs come with the pool. */
-	ret = -ENODEV;
-	for (i = 0; i < v->conf.n_hsms && ret; i++)
-		ret = hsm_open(v->conf.hsm[i], pin, pin_len, &v->hsm, hsm_err,
-			       sizeof(hsm_err));
-	if (ret) {
-		fail(err, errlen, ret, "%s", hsm_err);
-		goto out;
-	}
 	mk_label(v->conf.uuid, v->conf.mk_version, v->mk_label);
-	ret = hsm_kcv(v->hsm, v->mk_label, kcv);
-	if (ret == -ENOENT) {
-		fail(err, errlen, ret, "token %s has no master key %s",
-		     hsm_label(v->hsm), v->mk_label);
+	for (i = 0; i < v->conf.n_hsms; i++)
+		uris[i] = v->conf.hsm[i];
+	ret = hsm_pool_open(uris, v->conf.n_hsms, pin, pin_len, v->mk_label,
+			    v->conf.kcv, &v->hsm, &v->degraded, err, errlen);
+	if (ret)
 		goto out;
-	}
-	if (ret || CRYPTO_memcmp(kcv, v->conf.kcv, sizeof(kcv))) {
-		ret = fail(err, errlen, ret ? ret : -EKEYREJECTED,
-			   "master key on token %s does not match the volume (key "
-			   "check value)", hsm_label(v->hsm));
-		goto out;
-	}
 	v->keys_fd = openat(v->root_fd, COFFRE_KEYS_DIR,
 			    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	v->keys = v->keys_fd < 0 ? NULL :
@@ -377,7 +427,7 @@ void volume_close(struct volume *v)
 	if (!v)
 		return;
 	keyring_free(v->keys);
-	hsm_close(v->hsm);
+	hsm_pool_close(v->hsm);
 	if (v->keys_fd >= 0)
 		close(v->keys_fd);
 	if (v->lock_fd >= 0)

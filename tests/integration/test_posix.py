@@ -336,6 +336,7 @@ def test_rename_over_existing_file(mounted):
     """Renaming over a file replaces it atomically: the target name never disappears."""
     put(mounted.path("target"), "old")
     old_ino = os.stat(mounted.path("target")).st_ino
+    held = os.open(mounted.path("target"), os.O_RDONLY)   # keeps the old inode alive
     stop = threading.Event()
     misses = []
 
@@ -359,7 +360,11 @@ def test_rename_over_existing_file(mounted):
         t.join()
     assert misses == []
     assert get(mounted.path("target")) == b"new99"
-    assert os.stat(mounted.path("target")).st_ino != old_ino
+    try:
+        assert os.stat(mounted.path("target")).st_ino != old_ino
+        assert os.pread(held, 10, 0) == b"old"
+    finally:
+        os.close(held)
     assert sorted(os.listdir(mounted.mnt)) == ["target"]
     remount(mounted)
     assert get(mounted.path("target")) == b"new99"

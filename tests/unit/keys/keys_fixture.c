@@ -33,9 +33,22 @@ void kfx_import_mk(uint32_t version, uint8_t mk[COFFRE_KEY_LEN])
 
 void kfx_init(void)
 {
+	const char *uris[1];
+	char label[COFFRE_MK_LABEL_MAX], err[256] = "";
+	uint8_t kcv[8];
+	bool degraded = true;
+	int ret;
+
 	fx_token_open();
 	ref_random(kfx.uuid, sizeof(kfx.uuid));
 	kfx_import_mk(1, kfx.mk);
+	mk_label(kfx.uuid, 1, label);
+	cr_assert_eq(hsm_kcv(fx_hsm, label, kcv), 0);
+	uris[0] = fx_uri;
+	ret = hsm_pool_open(uris, 1, TEST_PIN, strlen(TEST_PIN), label, kcv,
+			    &kfx.pool, &degraded, err, sizeof(err));
+	cr_assert_eq(ret, 0, "hsm_pool_open: %d %s", ret, err);
+	cr_assert_not(degraded);
 	cr_assert_lt(snprintf(kfx.keys, sizeof(kfx.keys), "%s/keys",
 			      fx_softhsm.dir), (int)sizeof(kfx.keys));
 	cr_assert_eq(mkdir(kfx.keys, 0700), 0);
@@ -45,6 +58,8 @@ void kfx_init(void)
 
 void kfx_fini(void)
 {
+	hsm_pool_close(kfx.pool);
+	kfx.pool = NULL;
 	if (kfx.keys_fd >= 0)
 		close(kfx.keys_fd);
 	kfx.keys_fd = -1;

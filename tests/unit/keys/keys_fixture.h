@@ -20,13 +20,15 @@ struct kfx {
 	uint8_t mk[COFFRE_KEY_LEN];         /* MK version 1, also on the token */
 	char keys[PATH_MAX];                /* the keys directory */
 	int keys_fd;
+	struct hsm_pool *pool;              /* the token, as the keys module uses it */
 };
 extern struct kfx kfx;
 
-/* .init: token, random uuid, MK v1 imported as mk_label(uuid, 1), an
- * empty keys directory opened as kfx.keys_fd. */
+/* .init: token, random uuid, MK v1 imported as mk_label(uuid, 1) (with
+ * fx_hsm), a one-member HSM pool over the token checked against that key,
+ * an empty keys directory opened as kfx.keys_fd. */
 void kfx_init(void);
-/* .fini: close the keys dir, then fx_teardown(). */
+/* .fini: close the pool and the keys dir, then fx_teardown(). */
 void kfx_fini(void);
 /* Import a random key as MK `version` of kfx.uuid; its bytes in mk. */
 void kfx_import_mk(uint32_t version, uint8_t mk[COFFRE_KEY_LEN]);

@@ -20,7 +20,7 @@ TestSuite(keyring, .init = kfx_init, .fini = kfx_fini, .timeout = 240);
 
 static struct keyring *new_ring(size_t capacity)
 {
-	struct keyring *kr = keyring_new(fx_hsm, kfx.keys_fd, kfx.uuid, 1,
+	struct keyring *kr = keyring_new(kfx.pool, kfx.keys_fd, kfx.uuid, 1,
 					 capacity);
 
 	cr_assert_not_null(kr);
@@ -244,7 +244,7 @@ static void add_version(const uint8_t id[COFFRE_ID_LEN], uint32_t version,
 	struct key_record r;
 
 	ref_random(dek, COFFRE_KEY_LEN);
-	cr_assert_eq(keyrec_seal(fx_hsm, kfx.uuid, 1, id, version, dek, &r), 0);
+	cr_assert_eq(keyrec_seal(kfx.pool, kfx.uuid, 1, id, version, dek, &r), 0);
 	cr_assert_eq(keystore_write(kfx.keys_fd, &r), 0);
 }
 
@@ -303,6 +303,14 @@ Test(keyring, tampered_record_is_eio_and_the_hsm_survives)
 	/* The token still works for the other directory. */
 	expect_dek(kr2, b, 1);
 	cr_assert_eq(hsm_find_key(fx_hsm, "nosuch"), -ENOENT);
+	/* A bad record is not an HSM failure: no failover, member still up. */
+	{
+		struct hsm_member_status st[2];
+
+		cr_assert_eq(hsm_pool_status(kfx.pool, st, 2), 1);
+		cr_assert_eq(st[0].state, HSM_UP, "member: %s", st[0].reason);
+		cr_assert_eq(st[0].failovers, 0);
+	}
 	stats(kr2, &entries, &unseals);
 	cr_assert_eq(entries, 1);
 	cr_assert_eq(unseals, 1);

@@ -38,7 +38,7 @@ static void make_record(uint8_t dir_id[COFFRE_ID_LEN], uint32_t version,
 {
 	ref_random(dir_id, COFFRE_ID_LEN);
 	ref_random(dek, COFFRE_KEY_LEN);
-	cr_assert_eq(keyrec_seal(fx_hsm, kfx.uuid, 1, dir_id, version, dek, r), 0);
+	cr_assert_eq(keyrec_seal(kfx.pool, kfx.uuid, 1, dir_id, version, dek, r), 0);
 	cr_assert_eq(keystore_write(kfx.keys_fd, r), 0);
 }
 
@@ -78,7 +78,7 @@ Test(keystore, seal_write_read_unseal_round_trip)
 
 	cr_assert_eq(keystore_read(kfx.keys_fd, kfx.uuid, id, 1, &back), 0);
 	cr_assert_eq(memcmp(&back, &r, sizeof(r)), 0);
-	cr_assert_eq(keyrec_unseal(fx_hsm, &back, got), 0);
+	cr_assert_eq(keyrec_unseal(kfx.pool, &back, got), 0);
 	cr_assert_arr_eq(got, dek, COFFRE_KEY_LEN);
 }
 
@@ -89,8 +89,8 @@ Test(keystore, every_seal_uses_a_fresh_iv)
 
 	ref_random(id, sizeof(id));
 	ref_random(dek, sizeof(dek));
-	cr_assert_eq(keyrec_seal(fx_hsm, kfx.uuid, 1, id, 1, dek, &a), 0);
-	cr_assert_eq(keyrec_seal(fx_hsm, kfx.uuid, 1, id, 1, dek, &b), 0);
+	cr_assert_eq(keyrec_seal(kfx.pool, kfx.uuid, 1, id, 1, dek, &a), 0);
+	cr_assert_eq(keyrec_seal(kfx.pool, kfx.uuid, 1, id, 1, dek, &b), 0);
 	cr_assert_arr_neq(a.iv, b.iv, sizeof(a.iv));
 	cr_assert_arr_neq(a.sealed, b.sealed, sizeof(a.sealed));
 }
@@ -103,11 +103,11 @@ Test(keystore, rewrite_replaces_the_record)
 
 	make_record(id, 1, dek, &r);
 	ref_random(dek2, sizeof(dek2));
-	cr_assert_eq(keyrec_seal(fx_hsm, kfx.uuid, 1, id, 1, dek2, &r2), 0);
+	cr_assert_eq(keyrec_seal(kfx.pool, kfx.uuid, 1, id, 1, dek2, &r2), 0);
 	cr_assert_eq(keystore_write(kfx.keys_fd, &r2), 0);
 	cr_assert_eq(dir_count(kfx.keys, NULL, NULL), 1);
 	cr_assert_eq(keystore_read(kfx.keys_fd, kfx.uuid, id, 1, &back), 0);
-	cr_assert_eq(keyrec_unseal(fx_hsm, &back, got), 0);
+	cr_assert_eq(keyrec_unseal(kfx.pool, &back, got), 0);
 	cr_assert_arr_eq(got, dek2, COFFRE_KEY_LEN);
 }
 
@@ -208,12 +208,12 @@ static void expect_header_edit_rejected(int field)
 	cr_assert_eq(keystore_read(kfx.keys_fd, kfx.uuid, new_id, version, &back), 0,
 		     "the renamed record must pass the file-level checks");
 	memset(got, 0xa5, sizeof(got));
-	ret = keyrec_unseal(fx_hsm, &back, got);
+	ret = keyrec_unseal(kfx.pool, &back, got);
 	cr_assert(ret == -EIO || ret == -EBADMSG,
 		  "edited header at offset %d unsealed: %d", field, ret);
 	cr_assert_arr_neq(got, dek, COFFRE_KEY_LEN);
 	/* The HSM is fine afterwards: the original still unseals. */
-	cr_assert_eq(keyrec_unseal(fx_hsm, &r, got), 0);
+	cr_assert_eq(keyrec_unseal(kfx.pool, &r, got), 0);
 	cr_assert_arr_eq(got, dek, COFFRE_KEY_LEN);
 }
 
@@ -254,10 +254,10 @@ Test(keystore, sealed_bytes_are_authenticated)
 			bad.sealed[0] ^= 0x01;
 		else
 			bad.sealed[sizeof(bad.sealed) - 1] ^= 0x80;
-		ret = keyrec_unseal(fx_hsm, &bad, got);
+		ret = keyrec_unseal(kfx.pool, &bad, got);
 		cr_assert(ret == -EIO || ret == -EBADMSG, "case %zu: %d", i, ret);
 	}
-	cr_assert_eq(keyrec_unseal(fx_hsm, &r, got), 0);
+	cr_assert_eq(keyrec_unseal(kfx.pool, &r, got), 0);
 }
 
 Test(keystore, unseal_without_the_master_key_is_enoent)
@@ -267,7 +267,7 @@ Test(keystore, unseal_without_the_master_key_is_enoent)
 
 	make_record(id, 1, dek, &r);
 	r.mk_version = 7;  /* no such MK on the token */
-	cr_assert_eq(keyrec_unseal(fx_hsm, &r, got), -ENOENT);
+	cr_assert_eq(keyrec_unseal(kfx.pool, &r, got), -ENOENT);
 }
 
 static void expect_length_rejected(size_t len)

@@ -47,8 +47,9 @@ TestSuite(volume, .init = vinit, .fini = fx_teardown, .timeout = 120);
 
 static int init_vol(const char *dir, uint32_t seg_size, bool strict)
 {
+	const char *uris[1] = { fx_uri };
 	struct volume_init_opts o = {
-		.hsm_uri = fx_uri, .pin = TEST_PIN, .pin_len = strlen(TEST_PIN),
+		.hsm_uris = uris, .n_hsms = 1, .pin = TEST_PIN, .pin_len = strlen(TEST_PIN),
 		.seg_size = seg_size, .strict_holes = strict,
 	};
 
@@ -169,9 +170,10 @@ Test(volume, init_then_open)
 	cr_assert_geq(v->lock_fd, 0);
 	cr_assert_not_null(v->hsm);
 	cr_assert_not_null(v->keys);
+	cr_assert_not(v->degraded);
 
 	/* The KCV in the config is the token's for that label. */
-	cr_assert_eq(hsm_kcv(v->hsm, v->mk_label, kcv), 0);
+	cr_assert_eq(hsm_pool_kcv(v->hsm, v->mk_label, kcv), 0);
 	cr_assert_arr_eq(kcv, v->conf.kcv, sizeof(kcv));
 
 	/* The config MAC, recomputed with OpenSSL from the root DEK. */

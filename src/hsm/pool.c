@@ -1,0 +1,416 @@
+/*
+ * pool.c — several HSMs side by side (DESIGN.md §3 "Several HSMs").
+ *
+ * The members are tried in their configured order.  A member that fails
+ * with a device error, a removed token or a lost session (-ENODEV) is
+ * marked down and the call goes to the next one, so the filesystem call
+ * never sees the failure.  SoftHSM2 reports a failed GCM tag as
+ * CKR_GENERAL_ERROR (-EIO): before failing over on that, the member is
+ * probed with the key check value; if it answers correctly the record is
+ * bad (-EBADMSG) and no failover happens (no failover storm on one bad
+ * record).  A monitor thread reopens members that are down, outside the
+ * pool lock so calls never wait for a slow reconnect.  A member whose PIN
+ * was rejected is never retried: real HSMs lock out after a few tries.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "coffre/crypto.h"
+#include "coffre/hsm.h"
+
+#define LABEL_MAX 64
+
+struct member {
+	char *uri;
+	struct hsm *h;                 /* NULL unless up */
+	enum hsm_state state;
+	char token[33];
+	char reason[HSM_REASON_MAX];
+	unsigned long failovers;
+};
+
+struct hsm_pool {
+	pthread_mutex_t lock;
+	struct member *m;
+	unsigned n;
+	char *pin;                     /* secmem */
+	size_t pin_len;
+	char label[LABEL_MAX];
+	uint8_t kcv[8];
+	pthread_t monitor;
+	bool monitoring, stopping;
+	pthread_cond_t wake;
+};
+
+static void set_reason(struct member *m, enum hsm_state st, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_reason(struct member *m, enum hsm_state st, const char *fmt, ...)
+{
+	va_list ap;
+
+	m->state = st;
+	va_start(ap, fmt);
+	vsnprintf(m->reason, sizeof(m->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* Open one member and check its master key.  Returns 0 with *out set, or a
+ * negative errno with reason filled; -EKEYREJECTED for a different key. */
+static int open_member(struct hsm_pool *p, struct member *m, struct hsm **out)
+{
+	char err[HSM_REASON_MAX] = "";
+	struct hsm *h = NULL;
+	uint8_t kcv[8];
+	int ret;
+
+	ret = hsm_open(m->uri, p->pin, p->pin_len, &h, err, sizeof(err));
+	if (ret) {
+		set_reason(m, ret == -EACCES ? HSM_PIN_REJECTED : HSM_DOWN, "%s", err);
+		return ret;
+	}
+	snprintf(m->token, sizeof(m->token), "%s", hsm_label(h));
+	ret = hsm_kcv(h, p->label, kcv);
+	if (ret == -ENOENT) {
+		set_reason(m, HSM_NO_KEY, "token %s has no master key %s", m->token,
+			   p->label);
+	} else if (ret) {
+		set_reason(m, HSM_DOWN, "token %s: %s", m->token, strerror(-ret));
+	} else if (CRYPTO_memcmp(kcv, p->kcv, sizeof(kcv))) {
+		set_reason(m, HSM_DOWN, "token %s holds a different master key "
+			   "(key check value)", m->token);
+		ret = -EKEYREJECTED;
+	}
+	if (ret) {
+		hsm_close(h);
+		return ret;
+	}
+	*out = h;
+	return 0;
+}
+
+int hsm_pool_open(const char *const *uris, unsigned n, const char *pin,
+		  size_t pin_len, const char *label, const uint8_t kcv[8],
+		  struct hsm_pool **out, bool *degraded, char *err, size_t errlen)
+{
+	struct hsm_pool *p = calloc(1, sizeof(*p));
+	unsigned i, up = 0;
+	int ret = 0;
+
+	*out = NULL;
+	*degraded = false;
+	if (!p || n == 0 || pin_len > 1024)
+		goto nomem;
+	p->m = calloc(n, sizeof(*p->m));
+	p->pin = secmem_alloc(pin_len + 1);
+	if (!p->m || !p->pin)
+		goto nomem;
+	memcpy(p->pin, pin, pin_len);
+	p->pin_len = pin_len;
+	p->n = n;
+	snprintf(p->label, sizeof(p->label), "%s", label);
+	memcpy(p->kcv, kcv, sizeof(p->kcv));
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->wake, NULL);
+	for (i = 0; i < n; i++) {
+		p->m[i].uri = strdup(uris[i]);
+		if (!p->m[i].uri)
+			goto nomem;
+	}
+	for (i = 0; i < n; i++) {
+		struct member *m = &p->m[i];
+
+		ret = open_member(p, m, &m->h);
+		if (ret == -EACCES || ret == -EKEYREJECTED) {
+			/* A wrong PIN or a different master key stops the mount. */
+			snprintf(err, errlen, "%s", m->reason);
+			goto fail;
+		}
+		if (ret == 0) {
+			m->state = HSM_UP;
+			snprintf(m->reason, sizeof(m->reason), "ok");
+			up++;
+		}
+	}
+	if (!up) {
+		snprintf(err, errlen, "no HSM answers: %s", p->m[0].reason);
+		ret = -ENODEV;
+		goto fail;
+	}
+	*degraded = up < n;
+	*out = p;
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	ret = -ENOMEM;
+fail:
+	hsm_pool_close(p);
+	return ret;
+}
+
+void hsm_pool_close(struct hsm_pool *p)
+{
+	unsigned i;
+
+	if (!p)
+		return;
+	if (p->monitoring) {
+		pthread_mutex_lock(&p->lock);
+		p->stopping = true;
+		pthread_cond_signal(&p->wake);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->monitor, NULL);
+	}
+	for (i = 0; p->m && i < p->n; i++) {
+		hsm_close(p->m[i].h);
+		free(p->m[i].uri);
+	}
+	free(p->m);
+	secmem_free(p->pin, p->pin_len + 1);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->wake);
+	free(p);
+}
+
+void hsm_pool_set_master(struct hsm_pool *p, const char *label, const uint8_t kcv[8])
+{
+	pthread_mutex_lock(&p->lock);
+	snprintf(p->label, sizeof(p->label), "%s", label);
+	memcpy(p->kcv, kcv, sizeof(p->kcv));
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* With the lock held: take a member out of service. */
+static void mark_down(struct member *m, int err)
+{
+	fprintf(stderr, "coffre: HSM %s (%s) failed: %s; failing over\n", m->token,
+		m->uri, strerror(-err));
+	set_reason(m, HSM_DOWN, "failed: %s", strerror(-err));
+	m->failovers++;
+	/* The handle is closed by the monitor (or at pool close): closing a
+	 * module here could finalize it under a thread still inside it. */
+}
+
+typedef int member_op(struct hsm *h, void *arg);
+
+/* Run op on the first healthy member, failing over as described above. */
+static int with_member(struct hsm_pool *p, member_op *op, void *arg)
+{
+	unsigned i;
+	uint8_t kcv[8];
+	int err = -ENODEV;
+
+	pthread_mutex_lock(&p->lock);
+	for (i = 0; i < p->n; i++) {
+		struct member *m = &p->m[i];
+
+		if (m->state != HSM_UP)
+			continue;
+		err = op(m->h, arg);
+		if (err == -EIO) {
+			/* Ambiguous: a healthy HSM means the input was bad. */
+			if (hsm_kcv(m->h, p->label, kcv) == 0 &&
+			    CRYPTO_memcmp(kcv, p->kcv, sizeof(kcv)) == 0) {
+				err = -EBADMSG;
+				break;
+			}
+			err = -ENODEV;
+		}
+		if (err != -ENODEV)
+			break;
+		mark_down(m, err);
+		pthread_cond_signal(&p->wake);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return err;
+}
+
+struct gcm_args {
+	const char *label;
+	const uint8_t *iv, *aad, *in;
+	size_t aad_len, len;
+	uint8_t *out;
+};
+
+static int seal_op(struct hsm *h, void *arg)
+{
+	struct gcm_args *a = arg;
+
+	return hsm_gcm_seal(h, a->label, a->iv, a->aad, a->aad_len, a->in, a->len,
+			    a->out);
+}
+
+static int open_op(struct hsm *h, void *arg)
+{
+	struct gcm_args *a = arg;
+
+	return hsm_gcm_open(h, a->label, a->iv, a->aad, a->aad_len, a->in, a->len,
+			    a->out);
+}
+
+int hsm_pool_gcm_seal(struct hsm_pool *p, const char *label, const uint8_t iv[12],
+		      const uint8_t *aad, size_t aad_len, const uint8_t *pt,
+		      size_t len, uint8_t *out)
+{
+	struct gcm_args a = { label, iv, aad, pt, aad_len, len, out };
+
+	return with_member(p, seal_op, &a);
+}
+
+int hsm_pool_gcm_open(struct hsm_pool *p, const char *label, const uint8_t iv[12],
+		      const uint8_t *aad, size_t aad_len, const uint8_t *in,
+		      size_t in_len, uint8_t *out)
+{
+	struct gcm_args a = { label, iv, aad, in, aad_len, in_len, out };
+
+	return with_member(p, open_op, &a);
+}
+
+struct kcv_args {
+	const char *label;
+	uint8_t *kcv;
+};
+
+static int kcv_op(struct hsm *h, void *arg)
+{
+	struct kcv_args *a = arg;
+
+	return hsm_kcv(h, a->label, a->kcv);
+}
+
+int hsm_pool_kcv(struct hsm_pool *p, const char *label, uint8_t kcv[8])
+{
+	struct kcv_args a = { label, kcv };
+
+	return with_member(p, kcv_op, &a);
+}
+
+struct rand_args {
+	void *buf;
+	size_t n;
+};
+
+static int rand_op(struct hsm *h, void *arg)
+{
+	struct rand_args *a = arg;
+
+	return hsm_random(h, a->buf, a->n);
+}
+
+int hsm_pool_random(struct hsm_pool *p, void *buf, size_t n)
+{
+	struct rand_args a = { buf, n };
+
+	return with_member(p, rand_op, &a);
+}
+
+unsigned hsm_pool_size(const struct hsm_pool *p)
+{
+	return p->n;
+}
+
+struct hsm *hsm_pool_member(struct hsm_pool *p, unsigned i)
+{
+	struct hsm *h;
+
+	pthread_mutex_lock(&p->lock);
+	h = i < p->n && p->m[i].state == HSM_UP ? p->m[i].h : NULL;
+	pthread_mutex_unlock(&p->lock);
+	return h;
+}
+
+unsigned hsm_pool_status(struct hsm_pool *p, struct hsm_member_status *out,
+			 unsigned max)
+{
+	unsigned i;
+
+	pthread_mutex_lock(&p->lock);
+	for (i = 0; i < p->n && i < max; i++) {
+		out[i].uri = p->m[i].uri;
+		snprintf(out[i].token, sizeof(out[i].token), "%s", p->m[i].token);
+		out[i].state = p->m[i].state;
+		snprintf(out[i].reason, sizeof(out[i].reason), "%s", p->m[i].reason);
+		out[i].failovers = p->m[i].failovers;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return i;
+}
+
+/* Reconnect members that are down, one at a time, without the lock. */
+static void reconnect_round(struct hsm_pool *p)
+{
+	unsigned i;
+
+	for (i = 0; i < p->n; i++) {
+		struct member *m = &p->m[i];
+		struct member scratch;
+		struct hsm *old = NULL, *h = NULL;
+		int ret;
+
+		pthread_mutex_lock(&p->lock);
+		if (m->state == HSM_UP || m->state == HSM_PIN_REJECTED || p->stopping) {
+			pthread_mutex_unlock(&p->lock);
+			continue;
+		}
+		old = m->h;
+		m->h = NULL;
+		scratch = *m;
+		pthread_mutex_unlock(&p->lock);
+
+		hsm_close(old);
+		ret = open_member(p, &scratch, &h);
+
+		pthread_mutex_lock(&p->lock);
+		snprintf(m->token, sizeof(m->token), "%s", scratch.token);
+		if (ret == 0) {
+			m->h = h;
+			m->state = HSM_UP;
+			snprintf(m->reason, sizeof(m->reason), "ok (reconnected)");
+			fprintf(stderr, "coffre: HSM %s (%s) is back\n", m->token, m->uri);
+		} else {
+			m->state = scratch.state;
+			memcpy(m->reason, scratch.reason, sizeof(m->reason));
+		}
+		pthread_mutex_unlock(&p->lock);
+	}
+}
+
+static void *monitor_main(void *arg)
+{
+	struct hsm_pool *p = arg;
+	unsigned period = 5;
+	struct timespec ts;
+
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		if (!p->stopping) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += period;
+			pthread_cond_timedwait(&p->wake, &p->lock, &ts);
+		}
+		if (p->stopping) {
+			pthread_mutex_unlock(&p->lock);
+			return NULL;
+		}
+		pthread_mutex_unlock(&p->lock);
+		reconnect_round(p);
+	}
+}
+
+int hsm_pool_monitor(struct hsm_pool *p, unsigned period)
+{
+	(void)period;
+	if (p->monitoring)
+		return 0;
+	if (pthread_create(&p->monitor, NULL, monitor_main, p))
+		return -EAGAIN;
+	p->monitoring = true;
+	return 0;
+}
