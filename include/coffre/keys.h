@@ -106,6 +106,10 @@ int volume_init(const char *backing, const struct volume_init_opts *o,
 int volume_open(const char *backing, const char *pin, size_t pin_len,
 		struct volume **out, char *err, size_t errlen);
 void volume_close(struct volume *v);
+/* Every HSM's state (for status); returns the count. */
+struct hsm_member_status;
+unsigned volume_hsm_status(struct volume *v, struct hsm_member_status *out,
+			   unsigned max);
 
 /* ---- pin.c: PIN files */
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
 #include "coffre/hsm.h"
 #include "coffre/keys.h"
 
@@ -24,6 +25,7 @@ struct cli {
 	const char *pin_file;
 	uint32_t seg_size;
 	bool strict_holes;
+	bool json;
 	const char *args[MAX_ARGS];
 	unsigned n_args;
 };
@@ -39,6 +41,8 @@ static void usage(FILE *f)
 		"      create a volume in the empty directory BACKING; the master key is\n"
 		"      drawn from the first token's RNG and imported as a non-extractable\n"
 		"      key into every HSM (primary first); their check values must agree\n"
+		"  status MOUNTPOINT [--json]\n"
+		"      state of a running mount: HSMs (up, down, failovers), key cache\n"
 		"  hsm show BACKING --pin-file FILE\n"
 		"      log into the volume's HSMs and show each one's state and the\n"
 		"      master key object's attributes\n"
@@ -67,6 +71,8 @@ static int parse(int argc, char **argv, int first, struct cli *c)
 			exit(0);
 		} else if (!strcmp(a, "--strict-holes")) {
 			c->strict_holes = true;
+		} else if (!strcmp(a, "--json")) {
+			c->json = true;
 		} else if (!strcmp(a, "--hsm") || !strcmp(a, "--pin-file") ||
 			   !strcmp(a, "--segment-size")) {
 			const char *v;
@@ -231,6 +237,15 @@ int main(int argc, char **argv)
 		if (parse(argc, argv, 2, &c))
 			return 2;
 		return cmd_init(&c);
+	}
+	if (!strcmp(argv[1], "status")) {
+		if (parse(argc, argv, 2, &c))
+			return 2;
+		if (c.n_args != 1) {
+			fprintf(stderr, "usage: coffrectl status MOUNTPOINT [--json]\n");
+			return 2;
+		}
+		return control_call(c.args[0], c.json ? "status-json" : "status", stdout);
 	}
 	if (!strcmp(argv[1], "hsm") && argc > 2 && !strcmp(argv[2], "show")) {
 		if (parse(argc, argv, 3, &c))

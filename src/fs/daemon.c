@@ -20,7 +20,6 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "coffre/hsm.h"
 #include "fs.h"
 
 #define SECURE_HEAP (4u << 20)
@@ -218,6 +217,10 @@ static int serve(struct fs_opts *o)
 		g_fs.vol->degraded ? " (DEGRADED: not every HSM answers; "
 		"see `coffrectl status`)" : "");
 	hsm_pool_monitor(g_fs.vol->hsm, 5);
+	ret = control_start(o);
+	if (ret)
+		fprintf(stderr, "coffre: no control socket (%s): `coffrectl status` "
+			"will not reach this mount\n", strerror(-ret));
 	report("ok");
 	if (chdir("/"))
 		fprintf(stderr, "coffre: chdir /: %s\n", strerror(errno));
@@ -231,6 +234,7 @@ static int serve(struct fs_opts *o)
 	ret = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
 	fprintf(stderr, "coffre: unmounting %s\n", o->mountpoint);
+	control_stop();
 out_unmount:
 	fuse_session_unmount(se);
 out_handlers:

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "coffre/crypto.h"
+#include "coffre/hsm.h"
 #include "coffre/format.h"
 #include "coffre/keys.h"
 #include "coffre/store.h"
@@ -146,6 +147,10 @@ void ops_entry_reply(fuse_req_t req, struct inode *i, const struct stat *st);
 /* Owner for a new object: the caller, with the group of a setgid parent. */
 void new_owner(fuse_req_t req, struct inode *parent, uid_t *uid, gid_t *gid,
 	       bool *inherit_sgid);
+
+/* ---- control.c: the control socket */
+int control_start(const struct fs_opts *o);
+void control_stop(void);
 
 /* ---- daemon.c */
 /* Parse the daemon's command line; 0 or -EINVAL with a message on stderr.

@@ -436,3 +436,9 @@ void volume_close(struct volume *v)
 		close(v->root_fd);
 	free(v);
 }
+
+unsigned volume_hsm_status(struct volume *v, struct hsm_member_status *out,
+			   unsigned max)
+{
+	return hsm_pool_status(v->hsm, out, max);
+}

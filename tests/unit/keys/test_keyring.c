@@ -274,6 +274,43 @@ Test(keyring, current_version_follows_the_records)
 	keyring_free(kr);
 }
 
+/*
+ * DESIGN.md §3: "A directory's current DEK version for new files is kept
+ * inside its authenticated key record, never in an unauthenticated file."
+ * A stray file named like a later version (empty, or another directory's
+ * record) must not move new files onto a key that does not unseal.
+ */
+Test(keyring, junk_version_file_does_not_change_current_version)
+{
+	uint8_t id[COFFRE_ID_LEN], other[COFFRE_ID_LEN], dek[COFFRE_KEY_LEN];
+	char path[PATH_MAX], src[PATH_MAX];
+	uint8_t buf[COFFRE_KEYREC_LEN];
+	struct keyring *kr = new_ring(8), *kr2;
+	uint32_t v = 0;
+
+	cr_assert_eq(keyring_new_dir(kr, id), 0);
+	cr_assert_eq(keyring_new_dir(kr, other), 0);
+	keyring_free(kr);
+
+	record_path(kfx.keys, id, 2, path);
+	put_file(path, "", 0, 0600);
+	kr2 = new_ring(8);
+	cr_assert_eq(keyring_current_version(kr2, id, &v), 0);
+	cr_assert_eq(keyring_dek(kr2, id, v, dek), 0,
+		     "current version %u does not unseal", v);
+	cr_assert_eq(v, 1, "an empty %s made version %u current", path, v);
+	keyring_free(kr2);
+
+	record_path(kfx.keys, other, 1, src);
+	cr_assert_eq(get_file(src, buf, sizeof(buf)), sizeof(buf));
+	put_file(path, buf, sizeof(buf), 0600);
+	kr2 = new_ring(8);
+	cr_assert_eq(keyring_current_version(kr2, id, &v), 0);
+	cr_assert_eq(v, 1, "another directory's record made version %u current",
+		     v);
+	keyring_free(kr2);
+}
+
 Test(keyring, tampered_record_is_eio_and_the_hsm_survives)
 {
 	uint8_t a[COFFRE_ID_LEN], b[COFFRE_ID_LEN], dek[COFFRE_KEY_LEN];

@@ -1,0 +1,70 @@
+/*
+ * client.c — coffrectl's side of the control socket (coffre/control.h):
+ * connect to the daemon serving a mount point, check that it runs as root
+ * or as us, send one command line and copy the reply out.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "coffre/control.h"
+
+int control_call(const char *mountpoint, const char *cmd, FILE *out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char line[COFFRE_CONTROL_MAX_LINE];
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	bool first = true;
+	int fd, err;
+	FILE *f;
+
+	err = control_socket_path(mountpoint, sa.sun_path, sizeof(sa.sun_path));
+	if (err) {
+		fprintf(stderr, "coffrectl: %s: %s\n", mountpoint, strerror(-err));
+		return 1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		fprintf(stderr, "coffrectl: no coffre daemon serves %s (%s)\n",
+			mountpoint, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) ||
+	    (cred.uid != 0 && cred.uid != getuid())) {
+		fprintf(stderr, "coffrectl: the socket for %s is not served by root "
+			"or by you: refusing to talk to it\n", mountpoint);
+		close(fd);
+		return 1;
+	}
+	f = fdopen(fd, "r+");
+	if (!f) {
+		close(fd);
+		return 1;
+	}
+	fprintf(f, "%s\n", cmd);
+	fflush(f);
+	err = 1;
+	while (fgets(line, sizeof(line), f)) {
+		if (first) {
+			first = false;
+			if (!strcmp(line, "ok\n")) {
+				err = 0;
+				continue;
+			}
+			fprintf(stderr, "coffrectl: %s", line);
+			continue;
+		}
+		fputs(line, err ? stderr : out);
+	}
+	if (first)
+		fprintf(stderr, "coffrectl: the daemon closed the connection\n");
+	fclose(f);
+	return err;
+}

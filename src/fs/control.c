@@ -1,0 +1,197 @@
+/*
+ * control.c — the daemon's side of the control socket (coffre/control.h).
+ *
+ * One thread accepts connections on /run/coffre/<hash>.sock (directory
+ * 0700, socket 0600) and serves one command per connection.  The peer's
+ * credentials (SO_PEERCRED) must be root or the user who mounted.  Commands:
+ *   status         human-readable state: volume, HSMs, key cache
+ *   status-json    the same as one JSON object
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "coffre/control.h"
+#include "fs.h"
+
+static struct {
+	int fd;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	pthread_t thread;
+	bool running;
+	uid_t owner;
+	const struct fs_opts *opts;
+} ctl = { .fd = -1 };
+
+static const char *state_name(enum hsm_state s)
+{
+	switch (s) {
+	case HSM_UP: return "up";
+	case HSM_DOWN: return "down";
+	case HSM_NO_KEY: return "no-key";
+	case HSM_PIN_REJECTED: return "pin-rejected";
+	}
+	return "?";
+}
+
+/* JSON string body: escape quotes, backslashes and control characters. */
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void status(FILE *f, bool json)
+{
+	struct hsm_member_status st[COFFRE_MAX_HSMS];
+	unsigned i, n = volume_hsm_status(g_fs.vol, st, COFFRE_MAX_HSMS), up = 0;
+	char uuid[2 * COFFRE_ID_LEN + 1];
+	uint64_t unseals;
+	size_t entries;
+
+	for (i = 0; i < n; i++)
+		up += st[i].state == HSM_UP;
+	hex_encode(g_fs.vol->conf.uuid, COFFRE_ID_LEN, uuid);
+	keyring_stats(g_fs.vol->keys, &entries, &unseals);
+	if (!json) {
+		fprintf(f, "ok\nmount: %s\nbacking: %s\nvolume: %s\nsegment size: %u\n"
+			"hsms: %u of %u up%s\n", ctl.opts->mountpoint, ctl.opts->backing,
+			uuid, g_fs.seg_size, up, n, up < n ? " (DEGRADED)" : "");
+		for (i = 0; i < n; i++)
+			fprintf(f, "  hsm %u: %s token=%s state=%s failovers=%lu (%s)\n",
+				i + 1, st[i].uri, st[i].token[0] ? st[i].token : "?",
+				state_name(st[i].state), st[i].failovers, st[i].reason);
+		fprintf(f, "key cache: %zu keys, %llu HSM unseals\n", entries,
+			(unsigned long long)unseals);
+		return;
+	}
+	fprintf(f, "ok\n{\"mount\": ");
+	json_str(f, ctl.opts->mountpoint);
+	fprintf(f, ", \"backing\": ");
+	json_str(f, ctl.opts->backing);
+	fprintf(f, ", \"volume\": \"%s\", \"segment_size\": %u, \"degraded\": %s, "
+		"\"hsms\": [", uuid, g_fs.seg_size, up < n ? "true" : "false");
+	for (i = 0; i < n; i++) {
+		fprintf(f, "%s{\"uri\": ", i ? ", " : "");
+		json_str(f, st[i].uri);
+		fprintf(f, ", \"token\": ");
+		json_str(f, st[i].token);
+		fprintf(f, ", \"state\": \"%s\", \"failovers\": %lu, \"reason\": ",
+			state_name(st[i].state), st[i].failovers);
+		json_str(f, st[i].reason);
+		fputc('}', f);
+	}
+	fprintf(f, "], \"key_cache\": {\"entries\": %zu, \"unseals\": %llu}}\n",
+		entries, (unsigned long long)unseals);
+}
+
+static void serve_one(int fd)
+{
+	char line[COFFRE_CONTROL_MAX_LINE];
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	FILE *f;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) ||
+	    (cred.uid != 0 && cred.uid != ctl.owner)) {
+		close(fd);
+		return;
+	}
+	f = fdopen(fd, "r+");
+	if (!f) {
+		close(fd);
+		return;
+	}
+	if (!fgets(line, sizeof(line), f)) {
+		fclose(f);
+		return;
+	}
+	line[strcspn(line, "\r\n")] = '\0';
+	if (!strcmp(line, "status"))
+		status(f, false);
+	else if (!strcmp(line, "status-json"))
+		status(f, true);
+	else
+		fprintf(f, "error: unknown command '%.64s'\n", line);
+	fclose(f);
+}
+
+static void *control_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		int fd = accept4(ctl.fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return NULL;   /* socket shut down */
+		}
+		serve_one(fd);
+	}
+}
+
+int control_start(const struct fs_opts *o)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int err;
+
+	ctl.opts = o;
+	ctl.owner = getuid();
+	if (mkdir(COFFRE_RUN_DIR, 0700) && errno != EEXIST)
+		return -errno;
+	if (lstat(COFFRE_RUN_DIR, &st) || !S_ISDIR(st.st_mode) ||
+	    st.st_uid != geteuid() || (st.st_mode & 077))
+		return -EPERM;
+	err = control_socket_path(o->mountpoint, ctl.path, sizeof(ctl.path));
+	if (err)
+		return err;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ctl.path);
+	ctl.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ctl.fd < 0)
+		return -errno;
+	unlink(ctl.path);   /* a stale socket of a dead daemon */
+	if (bind(ctl.fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    chmod(ctl.path, 0600) || listen(ctl.fd, 8)) {
+		err = -errno;
+		goto fail;
+	}
+	if (pthread_create(&ctl.thread, NULL, control_main, NULL)) {
+		err = -EAGAIN;
+		goto fail;
+	}
+	ctl.running = true;
+	return 0;
+fail:
+	close(ctl.fd);
+	ctl.fd = -1;
+	unlink(ctl.path);
+	return err;
+}
+
+void control_stop(void)
+{
+	if (!ctl.running)
+		return;
+	shutdown(ctl.fd, SHUT_RDWR);
+	pthread_join(ctl.thread, NULL);
+	close(ctl.fd);
+	unlink(ctl.path);
+	ctl.running = false;
+}
