@@ -109,6 +109,24 @@ void keyrec_write(const struct key_record *r, uint8_t out[COFFRE_KEYREC_LEN]);
 /* The header bytes that the HSM binds as AAD when sealing. */
 void keyrec_aad(const struct key_record *r, uint8_t out[COFFRE_KEYREC_HDR_LEN]);
 
+/* ---- escrow.c: a master key escrowed to the recovery public key */
+
+#define COFFRE_ESCROW_MAGIC "CFRE"
+#define COFFRE_ESCROW_HDR_LEN 36
+#define COFFRE_ESCROW_LEN (COFFRE_ESCROW_HDR_LEN + 32 + 12 + 48)
+struct escrow_blob {
+	uint8_t fs_uuid[COFFRE_ID_LEN];
+	uint32_t mk_version;
+	uint8_t kcv[8];                    /* of the escrowed master key */
+	uint8_t eph_pub[32];               /* sender's X25519 public key */
+	uint8_t nonce[12];
+	uint8_t sealed[48];                /* GCM(MK) || tag */
+};
+int escrow_parse(const uint8_t *buf, size_t len, struct escrow_blob *e);
+void escrow_write(const struct escrow_blob *e, uint8_t out[COFFRE_ESCROW_LEN]);
+/* The 36 header bytes, bound as GCM AAD. */
+void escrow_aad(const struct escrow_blob *e, uint8_t out[COFFRE_ESCROW_HDR_LEN]);
+
 /* ---- volume.c: .coffre.conf, a line-oriented text file with a MAC line */
 
 #define COFFRE_CONF_FILE ".coffre.conf"
@@ -125,12 +143,16 @@ struct volume_conf {
 	uint8_t kcv[8];                    /* CMAC(MK, 0^16), first 8 bytes */
 	unsigned n_hsms;
 	char hsm[COFFRE_MAX_HSMS][COFFRE_URI_MAX];
+	bool has_recovery;                 /* recovery_key and shares present */
+	uint8_t recovery_pub[32];          /* X25519 public key (escrow) */
+	uint8_t shares_k, shares_n;        /* custodians' threshold, count */
 	uint8_t mac[32];
 	size_t body_len;                   /* bytes covered by the MAC (parse) */
 };
 /*
  * Parse text (len bytes, at most COFFRE_CONF_MAX).  Every known key must
- * appear exactly once ("hsm" one or more times, in order), unknown keys and
+ * appear exactly once ("hsm" one or more times, in order; "recovery_key =
+ * x25519:<64 hex>" and "shares = K/N" both or neither), unknown keys and
  * malformed lines are -EINVAL, and the last line must be "mac = <64 hex>".
  * Sets body_len to the length of the text before that line.
  */

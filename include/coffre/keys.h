@@ -113,9 +113,10 @@ unsigned volume_hsm_status(struct volume *v, struct hsm_member_status *out,
 
 /* ---- pin.c: PIN files */
 
-/* Read a PIN from a file (root-owned, not readable by group/others unless
- * allow_loose), without a trailing newline, into locked memory of
- * COFFRE_PIN_MAX bytes.  Returns the length or a negative errno. */
+/* Read a PIN from a file (a regular file owned by root or us, mode 0600 or
+ * stricter), without a trailing newline or CRLF, into locked memory of
+ * COFFRE_PIN_MAX + 1 bytes (NUL-terminated).  Returns the length or a
+ * negative errno. */
 int pin_read_file(const char *path, char *pin, char *err, size_t errlen);
 
 #endif

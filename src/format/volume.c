@@ -32,13 +32,16 @@
 
 enum conf_key {
 	K_FORMAT, K_UUID, K_SEG_SIZE, K_STRICT_HOLES, K_ROOT_ID, K_MK_VERSION,
-	K_KCV, K_HSM, K_MAC, K_COUNT
+	K_KCV, K_HSM, K_RECOVERY, K_SHARES, K_MAC, K_COUNT
 };
+/* Keys that may be absent: a volume made without custodians' shares. */
+#define OPTIONAL_KEYS ((1u << K_RECOVERY) | (1u << K_SHARES))
 static const char *const conf_key_names[K_COUNT] = {
 	[K_FORMAT] = "format", [K_UUID] = "uuid",
 	[K_SEG_SIZE] = "segment_size", [K_STRICT_HOLES] = "strict_holes",
 	[K_ROOT_ID] = "root_id", [K_MK_VERSION] = "mk_version",
-	[K_KCV] = "kcv", [K_HSM] = "hsm", [K_MAC] = "mac",
+	[K_KCV] = "kcv", [K_HSM] = "hsm", [K_RECOVERY] = "recovery_key",
+	[K_SHARES] = "shares", [K_MAC] = "mac",
 };
 
 /*
@@ -181,6 +184,27 @@ static int parse_entry(enum conf_key key, const char *v, size_t len,
 		c->hsm[c->n_hsms][len] = '\0';
 		c->n_hsms++;
 		return 0;
+	case K_RECOVERY:
+		/* "x25519:" and the 32-byte public key in hex */
+		if (len != 7 + 64 || memcmp(v, "x25519:", 7))
+			return -EINVAL;
+		err = hex_decode(v + 7, 64, c->recovery_pub, sizeof(c->recovery_pub));
+		if (!err)
+			c->has_recovery = true;
+		return err;
+	case K_SHARES: {
+		/* "K/N", 2 <= K <= N <= 255 */
+		const char *slash = memchr(v, '/', len);
+		uint32_t k, n;
+
+		if (!slash || parse_u32(v, (size_t)(slash - v), &k) ||
+		    parse_u32(slash + 1, len - (size_t)(slash - v) - 1, &n) ||
+		    k < 2 || k > n || n > 255)
+			return -EINVAL;
+		c->shares_k = (uint8_t)k;
+		c->shares_n = (uint8_t)n;
+		return 0;
+	}
 	case K_MAC:
 		return hex_decode(v, len, c->mac, sizeof(c->mac));
 	case K_COUNT:
@@ -236,8 +260,10 @@ int volume_conf_parse(const char *text, size_t len, struct volume_conf *c)
 		err = -EINVAL;
 		pos += line_len + 1;
 	}
-	if (seen != (1u << K_COUNT) - 1)        /* a key is missing */
+	if ((seen | OPTIONAL_KEYS) != (1u << K_COUNT) - 1)   /* a key is missing */
 		goto out;
+	if (((seen >> K_RECOVERY) & 1) != ((seen >> K_SHARES) & 1))
+		goto out;                       /* both or neither */
 	err = 0;
 out:
 	if (err)
@@ -283,6 +309,8 @@ static bool conf_valid(const struct volume_conf *c)
 	    c->mk_version == 0 || c->n_hsms == 0 ||
 	    c->n_hsms > COFFRE_MAX_HSMS)
 		return false;
+	if (c->has_recovery && (c->shares_k < 2 || c->shares_k > c->shares_n))
+		return false;
 	for (unsigned i = 0; i < c->n_hsms; i++) {
 		size_t n = strnlen(c->hsm[i], COFFRE_URI_MAX);
 
@@ -309,6 +337,15 @@ int volume_conf_write_body(const struct volume_conf *c, char *out, size_t cap)
 	put_hex(&w, conf_key_names[K_KCV], c->kcv, sizeof(c->kcv));
 	for (unsigned i = 0; i < c->n_hsms; i++)
 		put_line(&w, conf_key_names[K_HSM], c->hsm[i]);
+	if (c->has_recovery) {
+		char v[7 + 64 + 1], sh[16];
+
+		memcpy(v, "x25519:", 7);
+		hex_encode(c->recovery_pub, sizeof(c->recovery_pub), v + 7);
+		put_line(&w, conf_key_names[K_RECOVERY], v);
+		snprintf(sh, sizeof(sh), "%u/%u", c->shares_k, c->shares_n);
+		put_line(&w, conf_key_names[K_SHARES], sh);
+	}
 	wcur_u8(&w, '\0');
 	if (w.err)
 		return -ENOSPC;

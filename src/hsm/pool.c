@@ -140,8 +140,13 @@ int hsm_pool_open(const char *const *uris, unsigned n, const char *pin,
 		}
 	}
 	if (!up) {
-		snprintf(err, errlen, "no HSM answers: %s", p->m[0].reason);
-		ret = -ENODEV;
+		/* Every member answering without the key: the key is gone. */
+		ret = -ENOENT;
+		for (i = 0; i < n; i++)
+			if (p->m[i].state != HSM_NO_KEY)
+				ret = -ENODEV;
+		snprintf(err, errlen, "%s%s", ret == -ENODEV ? "no HSM answers: " : "",
+			 p->m[0].reason);
 		goto fail;
 	}
 	*degraded = up < n;

@@ -146,19 +146,22 @@ static struct dek_entry *slot(struct keyring *kr)
 	return NULL;  /* unreachable: count < capacity */
 }
 
-/* Highest DEK version with a record on disk (version 1 must exist). */
+/*
+ * The DEK version new files use: the highest version whose record exists
+ * and unseals (so a stray or copied file cannot change it; DESIGN.md §3).
+ * Called once per directory, on its first unseal.
+ */
 static uint32_t probe_current(struct keyring *kr, const uint8_t id[COFFRE_ID_LEN])
 {
-	char hex[2 * COFFRE_ID_LEN + 1], name[64];
+	uint8_t dek[COFFRE_KEY_LEN];
+	struct key_record rec;
 	uint32_t v = 1;
 
-	hex_encode(id, COFFRE_ID_LEN, hex);
-	for (;;) {
-		snprintf(name, sizeof(name), "%s.%u", hex, v + 1);
-		if (faccessat(kr->keys_fd, name, F_OK, AT_SYMLINK_NOFOLLOW))
-			return v;
+	while (keystore_read(kr->keys_fd, kr->uuid, id, v + 1, &rec) == 0 &&
+	       keyrec_unseal(kr->hsm, &rec, dek) == 0)
 		v++;
-	}
+	secmem_wipe(dek, sizeof(dek));
+	return v;
 }
 
 /* Insert a DEK (and derived material) under the lock. */

@@ -18,12 +18,12 @@
 
 int pin_read_file(const char *path, char *pin, char *err, size_t errlen)
 {
-	char buf[COFFRE_PIN_MAX + 1];
+	char buf[COFFRE_PIN_MAX + 3];   /* the PIN and a CRLF */
 	struct stat st;
 	ssize_t n;
 	int fd, ret;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot open PIN file %s: %s", path,
@@ -39,15 +39,15 @@ int pin_read_file(const char *path, char *pin, char *err, size_t errlen)
 	}
 	n = read(fd, buf, sizeof(buf));
 	close(fd);
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
 	if (n < 0 || n > COFFRE_PIN_MAX) {
 		secmem_wipe(buf, sizeof(buf));
 		snprintf(err, errlen, "PIN file %s is unreadable or too long", path);
 		return -EINVAL;
 	}
-	if (n > 0 && buf[n - 1] == '\n')
-		n--;
-	if (n > 0 && buf[n - 1] == '\r')
-		n--;
 	if (n == 0 || memchr(buf, '\n', (size_t)n) || memchr(buf, '\0', (size_t)n)) {
 		secmem_wipe(buf, sizeof(buf));
 		snprintf(err, errlen, "PIN file %s must hold one non-empty line", path);
