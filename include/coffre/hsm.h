@@ -131,6 +131,9 @@ int hsm_pool_gcm_open(struct hsm_pool *p, const char *label, const uint8_t iv[12
 int hsm_pool_kcv(struct hsm_pool *p, const char *label, uint8_t kcv[8]);
 int hsm_pool_random(struct hsm_pool *p, void *buf, size_t n);
 
+/* Whether pin is the PIN the pool logged in with (constant time): how the
+ * daemon re-authenticates destructive commands. */
+bool hsm_pool_check_pin(struct hsm_pool *p, const char *pin, size_t len);
 /* Members, for ceremonies that must touch every HSM (NULL if not up). */
 unsigned hsm_pool_size(const struct hsm_pool *p);
 struct hsm *hsm_pool_member(struct hsm_pool *p, unsigned i);

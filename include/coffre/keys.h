@@ -21,6 +21,7 @@ struct keyring;
 #define COFFRE_STATE_DIR ".coffre"
 #define COFFRE_KEYS_DIR ".coffre/keys"
 #define COFFRE_LOCK_FILE ".coffre/lock"
+#define COFFRE_ESCROW_DIR ".coffre/escrow"
 #define COFFRE_MK_LABEL_MAX 64
 #define COFFRE_PIN_MAX 256
 
@@ -52,6 +53,24 @@ int keystore_read(int keys_dirfd, const uint8_t uuid[COFFRE_ID_LEN],
 		  const uint8_t dir_id[COFFRE_ID_LEN], uint32_t dek_version,
 		  struct key_record *out);
 
+/* ---- escrow.c: master keys escrowed to the recovery key (X25519 ECIES) */
+
+/* A fresh X25519 recovery key pair (private half: caller wipes). */
+int recovery_keypair(uint8_t priv[32], uint8_t pub[32]);
+/* The public half of a recovery private key. */
+int recovery_pub_of(const uint8_t priv[32], uint8_t pub[32]);
+/* Seal a master key to the recovery public key. */
+int escrow_seal(const uint8_t rk_pub[32], const uint8_t uuid[COFFRE_ID_LEN],
+		uint32_t mk_version, const uint8_t kcv[8], const uint8_t mk[32],
+		struct escrow_blob *out);
+/* Open with the recovery private key; -EBADMSG if it does not open. */
+int escrow_open(const uint8_t rk_priv[32], const struct escrow_blob *e,
+		uint8_t mk[32]);
+/* .coffre/escrow/mk-v<N>: atomic write, read (checked), remove. */
+int escrow_store(int root_fd, const struct escrow_blob *e);
+int escrow_load(int root_fd, uint32_t mk_version, struct escrow_blob *e);
+int escrow_remove(int root_fd, uint32_t mk_version);
+
 /* ---- keyring.c: DEK cache */
 
 struct keyring *keyring_new(struct hsm_pool *h, int keys_dirfd,
@@ -70,6 +89,8 @@ int keyring_current_version(struct keyring *kr,
 /* A new directory: random id and DEK, record sealed and written durably
  * (before the caller creates anything that depends on it), cached. */
 int keyring_new_dir(struct keyring *kr, uint8_t dir_id[COFFRE_ID_LEN]);
+/* Seal new directories' records under this master key version. */
+void keyring_set_mk_version(struct keyring *kr, uint32_t mk_version);
 /* Entries in the cache and HSM unseals so far (status, tests). */
 void keyring_stats(struct keyring *kr, size_t *entries, uint64_t *unseals);
 
@@ -93,6 +114,8 @@ struct volume_init_opts {
 	size_t pin_len;
 	uint32_t seg_size;            /* 0: default */
 	bool strict_holes;
+	const char *shares_dir;       /* NULL: no recovery key */
+	unsigned shares_n, shares_k;  /* custodians, threshold */
 };
 /* Create a volume in an empty (or absent) backing directory: master key
  * drawn from the primary token's RNG into locked memory, imported into
@@ -106,10 +129,43 @@ int volume_init(const char *backing, const struct volume_init_opts *o,
 int volume_open(const char *backing, const char *pin, size_t pin_len,
 		struct volume **out, char *err, size_t errlen);
 void volume_close(struct volume *v);
+/* Re-authentication of destructive commands against the mount's PIN. */
+bool volume_check_pin(struct volume *v, const char *pin, size_t len);
 /* Every HSM's state (for status); returns the count. */
 struct hsm_member_status;
 unsigned volume_hsm_status(struct volume *v, struct hsm_member_status *out,
 			   unsigned max);
+
+/* ---- ceremony.c: HSM enrolment, master key rotation, custodians */
+
+/* Bring in a new or replacement HSM from K custodians' share files: the
+ * recovery key is rebuilt, the current master key's escrow opened and
+ * imported (non-extractable) into the token at uri, its check value
+ * verified, the URI added to the config.  The volume must not be mounted.
+ * Every copy of a secret is wiped. */
+int volume_enroll(const char *backing, const char *uri, const char *pin,
+		  size_t pin_len, const char *const *share_files, unsigned m,
+		  char *err, size_t errlen);
+
+struct rotate_opts {
+	/* Optional: a new recovery key and shares (adds one to a volume made
+	 * without, or replaces the current one). */
+	const char *shares_dir;
+	unsigned shares_n, shares_k;
+	void (*progress)(size_t done, size_t total, void *ctx);
+	void *progress_ctx;
+};
+/* A new master key version in every HSM (all must be up), escrowed; every
+ * DEK record rewrapped (resumable: run it again after an interruption);
+ * the config updated; the old version destroyed in every HSM with its
+ * escrow.  Works on an open volume, mounted or not. */
+int volume_rotate_master(struct volume *v, const struct rotate_opts *o,
+			 char *err, size_t errlen);
+/* K current shares open the recovery key; a new key pair and n shares
+ * (threshold k) in dir; the escrow redone under the new public key. */
+int volume_reissue_shares(struct volume *v, const char *const *share_files,
+			  unsigned m, const char *dir, unsigned n, unsigned k,
+			  char *err, size_t errlen);
 
 /* ---- pin.c: PIN files */
 

@@ -52,6 +52,10 @@ int control_call(const char *mountpoint, const char *cmd, FILE *out)
 	fflush(f);
 	err = 1;
 	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "progress: ", 10)) {
+			fputs(line + 10, stderr);
+			continue;
+		}
 		if (first) {
 			first = false;
 			if (!strcmp(line, "ok\n")) {

@@ -1,31 +1,37 @@
 /*
- * coffrectl.c — administration of coffre volumes.
- *
- *   coffrectl init --hsm URI --pin-file FILE [--segment-size N] [--strict-holes] BACKING
- *   coffrectl hsm show BACKING --pin-file FILE
+ * coffrectl.c — administration of coffre volumes (see `coffrectl --help`).
  *
  * Options may come before or after the arguments.  PINs come from files
  * only (never argv or the environment).  Every failure prints one line
- * that says what to do, and exits non-zero with the volume unchanged.
+ * that says what to do and exits non-zero with the volume unchanged.
+ * Commands that need a running mount talk to its daemon over the control
+ * socket (client.c); the rest open the volume themselves, which takes its
+ * lock, so they refuse a mounted volume.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "coffre/hsm.h"
 #include "coffre/keys.h"
 
 #define MAX_ARGS 16
+#define MAX_SHARES 255
 
 struct cli {
 	const char *hsm[COFFRE_MAX_HSMS];
 	unsigned n_hsm;
 	const char *pin_file;
+	const char *shares_dir;
+	const char *share[MAX_SHARES];
+	unsigned n_share;
+	unsigned shares_n, shares_k;
 	uint32_t seg_size;
-	bool strict_holes;
-	bool json;
+	bool strict_holes, json, yes;
 	const char *args[MAX_ARGS];
 	unsigned n_args;
 };
@@ -33,34 +39,113 @@ struct cli {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: coffrectl COMMAND [options] ARGS\n"
-		"\n"
-		"commands:\n"
-		"  init --hsm URI [--hsm URI ...] --pin-file FILE [--segment-size N]\n"
-		"       [--strict-holes] BACKING\n"
-		"      create a volume in the empty directory BACKING; the master key is\n"
-		"      drawn from the first token's RNG and imported as a non-extractable\n"
-		"      key into every HSM (primary first); their check values must agree\n"
-		"  status MOUNTPOINT [--json]\n"
-		"      state of a running mount: HSMs (up, down, failovers), key cache\n"
-		"  hsm show BACKING --pin-file FILE\n"
-		"      log into the volume's HSMs and show each one's state and the\n"
-		"      master key object's attributes\n"
-		"\n"
-		"options:\n"
-		"  --hsm URI           PKCS#11 URI (RFC 7512) of the token, e.g.\n"
-		"                      'pkcs11:token=coffre' (module found through p11-kit)\n"
-		"                      or 'pkcs11:token=coffre?module-path=/usr/lib/softhsm/libsofthsm2.so'\n"
-		"  --pin-file FILE     file holding the token's user PIN (mode 0600)\n"
-		"  --segment-size N    plaintext bytes per segment: 4096..65536, a power\n"
-		"                      of two (default 16384)\n"
-		"  --strict-holes      store encrypted zero segments: no unauthenticated holes\n"
-		"  -h, --help          this help\n");
+"usage: coffrectl COMMAND [options] ARGS\n"
+"\n"
+"volumes:\n"
+"  init --hsm URI [--hsm URI ...] --pin-file FILE [--segment-size N]\n"
+"       [--strict-holes] [--shares-dir DIR [--shares N] [--threshold K]] BACKING\n"
+"      create a volume in the empty directory BACKING.  The master key is drawn\n"
+"      from the first token's RNG and imported, non-extractable, into every HSM\n"
+"      (primary first); their check values must agree.  With --shares-dir, a\n"
+"      recovery key is made, every master key is escrowed to it, and its\n"
+"      private half is split into N custodians' shares (default 7, any K=5\n"
+"      rebuild it), one file each, mode 0400.  Without it the HSMs hold the\n"
+"      only copies of the master key.\n"
+"  status MOUNTPOINT [--json]\n"
+"      state of a running mount: HSMs (up, down, failovers), key cache\n"
+"\n"
+"HSMs:\n"
+"  hsm show BACKING --pin-file FILE\n"
+"      each HSM's state and its master key object's attributes\n"
+"  hsm enroll BACKING --hsm URI --pin-file FILE --share FILE [--share FILE ...]\n"
+"      bring in a new or replacement HSM: K shares rebuild the recovery key,\n"
+"      which opens the escrow of the master key; it is imported into the\n"
+"      token and the token is added to the volume\n"
+"\n"
+"keys:\n"
+"  key rotate-master MOUNTPOINT|BACKING --pin-file FILE\n"
+"       [--shares-dir DIR [--shares N] [--threshold K]]\n"
+"      a new master key version in every HSM, every directory key rewrapped\n"
+"      (resumable: run it again if interrupted), the old version destroyed in\n"
+"      every HSM.  On a MOUNTPOINT the running daemon does it, live.  With\n"
+"      --shares-dir a new recovery key and shares are made as well.\n"
+"  shares reissue BACKING --pin-file FILE --share FILE ... --shares-dir DIR\n"
+"       [--shares N] [--threshold K]\n"
+"      a custodian leaves: K current shares open the recovery key; a new\n"
+"      recovery key and new shares are made; the escrow is redone\n"
+"\n"
+"options:\n"
+"  --hsm URI           PKCS#11 URI (RFC 7512) of a token, e.g. 'pkcs11:token=coffre'\n"
+"                      (module found through p11-kit) or with\n"
+"                      '?module-path=/usr/lib/softhsm/libsofthsm2.so'\n"
+"  --pin-file FILE     file holding the tokens' user PIN (mode 0600)\n"
+"  --segment-size N    plaintext bytes per segment: 4096..65536, a power of two\n"
+"                      (default 16384)\n"
+"  --strict-holes      store encrypted zero segments: no unauthenticated holes\n"
+"  --shares-dir DIR    where custodians' share files are written\n"
+"  --shares N          number of custodians (default 7)\n"
+"  --threshold K       shares needed to recover (default 5)\n"
+"  --share FILE        one custodian's share (repeat for each)\n"
+"  --json              machine-readable output (status)\n"
+"  -h, --help          this help\n");
+}
+
+static int parse_uint(const char *opt, const char *v, unsigned lo, unsigned hi,
+		      unsigned *out)
+{
+	char *end;
+	unsigned long n = strtoul(v, &end, 10);
+
+	if (!*v || *end || n < lo || n > hi) {
+		fprintf(stderr, "coffrectl: %s must be a number from %u to %u\n", opt,
+			lo, hi);
+		return -EINVAL;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
+static int take_value(struct cli *c, const char *a, const char *v)
+{
+	unsigned n;
+
+	if (!strcmp(a, "--hsm")) {
+		if (c->n_hsm == COFFRE_MAX_HSMS) {
+			fprintf(stderr, "coffrectl: at most %d HSMs\n", COFFRE_MAX_HSMS);
+			return -EINVAL;
+		}
+		c->hsm[c->n_hsm++] = v;
+	} else if (!strcmp(a, "--share")) {
+		if (c->n_share == MAX_SHARES) {
+			fprintf(stderr, "coffrectl: too many shares\n");
+			return -EINVAL;
+		}
+		c->share[c->n_share++] = v;
+	} else if (!strcmp(a, "--pin-file")) {
+		c->pin_file = v;
+	} else if (!strcmp(a, "--shares-dir")) {
+		c->shares_dir = v;
+	} else if (!strcmp(a, "--shares")) {
+		return parse_uint(a, v, 2, 255, &c->shares_n);
+	} else if (!strcmp(a, "--threshold")) {
+		return parse_uint(a, v, 2, 255, &c->shares_k);
+	} else if (!strcmp(a, "--segment-size")) {
+		if (parse_uint(a, v, COFFRE_SEG_MIN, COFFRE_SEG_MAX, &n) ||
+		    !seg_size_valid(n)) {
+			fprintf(stderr, "coffrectl: --segment-size must be a power of "
+				"two from 4096 to 65536\n");
+			return -EINVAL;
+		}
+		c->seg_size = n;
+	} else {
+		return 1;   /* not an option with a value */
+	}
+	return 0;
 }
 
 static int parse(int argc, char **argv, int first, struct cli *c)
 {
-	int i;
+	int i, r;
 
 	memset(c, 0, sizeof(*c));
 	for (i = first; i < argc; i++) {
@@ -73,44 +158,50 @@ static int parse(int argc, char **argv, int first, struct cli *c)
 			c->strict_holes = true;
 		} else if (!strcmp(a, "--json")) {
 			c->json = true;
-		} else if (!strcmp(a, "--hsm") || !strcmp(a, "--pin-file") ||
-			   !strcmp(a, "--segment-size")) {
-			const char *v;
-
+		} else if (!strcmp(a, "--yes")) {
+			c->yes = true;
+		} else if (a[0] == '-' && a[1]) {
 			if (i + 1 == argc) {
-				fprintf(stderr, "coffrectl: %s needs a value\n", a);
+				fprintf(stderr, "coffrectl: %s needs a value (see --help)\n", a);
 				return -EINVAL;
 			}
-			v = argv[++i];
-			if (!strcmp(a, "--hsm")) {
-				if (c->n_hsm == COFFRE_MAX_HSMS) {
-					fprintf(stderr, "coffrectl: at most %d HSMs\n",
-						COFFRE_MAX_HSMS);
-					return -EINVAL;
-				}
-				c->hsm[c->n_hsm++] = v;
-			} else if (!strcmp(a, "--pin-file")) {
-				c->pin_file = v;
-			} else {
-				char *end;
-				unsigned long n = strtoul(v, &end, 10);
-
-				if (*end || !seg_size_valid((uint32_t)n) || n > UINT32_MAX) {
-					fprintf(stderr, "coffrectl: --segment-size must be a "
-						"power of two from 4096 to 65536\n");
-					return -EINVAL;
-				}
-				c->seg_size = (uint32_t)n;
+			r = take_value(c, a, argv[i + 1]);
+			if (r > 0) {
+				fprintf(stderr, "coffrectl: unknown option %s (see --help)\n", a);
+				return -EINVAL;
 			}
-		} else if (a[0] == '-' && a[1]) {
-			fprintf(stderr, "coffrectl: unknown option %s (see --help)\n", a);
-			return -EINVAL;
+			if (r)
+				return r;
+			i++;
 		} else if (c->n_args < MAX_ARGS) {
 			c->args[c->n_args++] = a;
 		} else {
 			fprintf(stderr, "coffrectl: too many arguments\n");
 			return -EINVAL;
 		}
+	}
+	return 0;
+}
+
+/* --shares/--threshold only make sense with --shares-dir; defaults 7/5. */
+static int shares_args(struct cli *c)
+{
+	if (!c->shares_dir) {
+		if (c->shares_n || c->shares_k) {
+			fprintf(stderr, "coffrectl: --shares and --threshold need "
+				"--shares-dir DIR\n");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (!c->shares_n)
+		c->shares_n = c->shares_k > 7 ? c->shares_k : 7;
+	if (!c->shares_k)
+		c->shares_k = c->shares_n < 5 ? c->shares_n : 5;
+	if (c->shares_k > c->shares_n) {
+		fprintf(stderr, "coffrectl: --threshold %u is more than --shares %u\n",
+			c->shares_k, c->shares_n);
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -136,7 +227,31 @@ static char *load_pin(const struct cli *c, int *len)
 	return pin;
 }
 
-static int cmd_init(const struct cli *c)
+static void free_pin(char *pin)
+{
+	secmem_free(pin, COFFRE_PIN_MAX + 1);
+}
+
+/* Open a volume that is not mounted (the lock refuses a mounted one). */
+static struct volume *open_volume(const struct cli *c, const char *backing)
+{
+	struct volume *v = NULL;
+	char err[512] = "", *pin;
+	int len, ret;
+
+	pin = load_pin(c, &len);
+	if (!pin)
+		return NULL;
+	ret = volume_open(backing, pin, (size_t)len, &v, err, sizeof(err));
+	free_pin(pin);
+	if (ret) {
+		fprintf(stderr, "coffrectl: %s\n", err);
+		return NULL;
+	}
+	return v;
+}
+
+static int cmd_init(struct cli *c)
 {
 	struct volume_init_opts o;
 	char err[512] = "", *pin;
@@ -144,9 +259,11 @@ static int cmd_init(const struct cli *c)
 
 	if (c->n_args != 1 || c->n_hsm == 0) {
 		fprintf(stderr, "usage: coffrectl init --hsm URI --pin-file FILE "
-			"[--segment-size N] BACKING\n");
+			"[--segment-size N] [--shares-dir DIR] BACKING\n");
 		return 2;
 	}
+	if (shares_args(c))
+		return 2;
 	pin = load_pin(c, &len);
 	if (!pin)
 		return 1;
@@ -157,48 +274,61 @@ static int cmd_init(const struct cli *c)
 	o.pin_len = (size_t)len;
 	o.seg_size = c->seg_size;
 	o.strict_holes = c->strict_holes;
+	o.shares_dir = c->shares_dir;
+	o.shares_n = c->shares_n;
+	o.shares_k = c->shares_k;
 	ret = volume_init(c->args[0], &o, err, sizeof(err));
-	secmem_free(pin, COFFRE_PIN_MAX + 1);
+	free_pin(pin);
 	if (ret) {
 		fprintf(stderr, "coffrectl: init failed: %s\n", err);
 		return 1;
 	}
-	printf("coffre volume created in %s\n", c->args[0]);
+	printf("coffre volume created in %s (%u HSM%s)\n", c->args[0], c->n_hsm,
+	       c->n_hsm > 1 ? "s" : "");
+	if (c->shares_dir)
+		printf("recovery key split into %u shares (any %u recover it) in %s:\n"
+		       "hand one file to each custodian and delete it here\n",
+		       c->shares_n, c->shares_k, c->shares_dir);
+	else
+		printf("WARNING: no recovery key (no --shares-dir): the HSMs hold the "
+		       "only copies of the master key; add one later with `coffrectl "
+		       "key rotate-master --shares-dir DIR`\n");
 	printf("mount it with: coffre %s MOUNTPOINT -o pin_file=%s\n", c->args[0],
 	       c->pin_file);
 	return 0;
 }
 
-static int cmd_hsm_show(const struct cli *c)
+static const char *state_text(enum hsm_state s)
+{
+	return s == HSM_UP ? "up" : s == HSM_DOWN ? "down" :
+	       s == HSM_NO_KEY ? "no master key" : "PIN rejected";
+}
+
+static int cmd_hsm_show(struct cli *c)
 {
 	struct hsm_member_status st[COFFRE_MAX_HSMS];
 	struct hsm_key_attrs a;
-	struct volume *v = NULL;
-	char err[512] = "", *pin;
+	struct volume *v;
 	unsigned i, n;
-	int len, ret = 0;
+	int ret = 0;
 
 	if (c->n_args != 1) {
 		fprintf(stderr, "usage: coffrectl hsm show BACKING --pin-file FILE\n");
 		return 2;
 	}
-	pin = load_pin(c, &len);
-	if (!pin)
+	v = open_volume(c, c->args[0]);
+	if (!v)
 		return 1;
-	ret = volume_open(c->args[0], pin, (size_t)len, &v, err, sizeof(err));
-	secmem_free(pin, COFFRE_PIN_MAX + 1);
-	if (ret) {
-		fprintf(stderr, "coffrectl: %s\n", err);
-		return 1;
-	}
-	n = hsm_pool_status(v->hsm, st, COFFRE_MAX_HSMS);
-	printf("master key: %s\n", v->mk_label);
+	n = volume_hsm_status(v, st, COFFRE_MAX_HSMS);
+	printf("master key: %s\nrecovery key: %s\n", v->mk_label,
+	       v->conf.has_recovery ? "yes" : "none");
 	for (i = 0; i < n; i++) {
 		struct hsm *h = hsm_pool_member(v->hsm, i);
 
-		printf("\nhsm %u: %s\ntoken: %s\nstate: %s\n", i + 1, st[i].uri,
-		       st[i].token[0] ? st[i].token : "?",
-		       st[i].state == HSM_UP ? "up" : st[i].reason);
+		printf("\nhsm %u: %s\ntoken: %s\nstate: %s%s%s\n", i + 1, st[i].uri,
+		       st[i].token[0] ? st[i].token : "?", state_text(st[i].state),
+		       st[i].state == HSM_UP ? "" : ": ",
+		       st[i].state == HSM_UP ? "" : st[i].reason);
 		if (!h)
 			continue;
 		ret = hsm_key_attrs(h, v->mk_label, &a);
@@ -218,9 +348,150 @@ static int cmd_hsm_show(const struct cli *c)
 	return ret ? 1 : 0;
 }
 
+static int cmd_hsm_enroll(struct cli *c)
+{
+	char err[512] = "", *pin;
+	int len, ret;
+
+	if (c->n_args != 1 || c->n_hsm != 1) {
+		fprintf(stderr, "usage: coffrectl hsm enroll BACKING --hsm URI "
+			"--pin-file FILE --share FILE [--share FILE ...]\n");
+		return 2;
+	}
+	pin = load_pin(c, &len);
+	if (!pin)
+		return 1;
+	ret = volume_enroll(c->args[0], c->hsm[0], pin, (size_t)len, c->share,
+			    c->n_share, err, sizeof(err));
+	free_pin(pin);
+	if (ret) {
+		fprintf(stderr, "coffrectl: enroll failed: %s\n", err);
+		return 1;
+	}
+	printf("enrolled %s: it holds the master key and is part of the volume\n",
+	       c->hsm[0]);
+	return 0;
+}
+
+static void progress(size_t done, size_t total, void *ctx)
+{
+	(void)ctx;
+	if (isatty(2) || done == total)
+		fprintf(stderr, "\rrewrapping directory keys: %zu/%zu%s", done, total,
+			done == total ? "\n" : "");
+}
+
+static bool is_backing(const char *path)
+{
+	char conf[4096];
+	struct stat st;
+
+	snprintf(conf, sizeof(conf), "%s/%s", path, COFFRE_CONF_FILE);
+	return stat(conf, &st) == 0;
+}
+
+static int cmd_rotate_master(struct cli *c)
+{
+	struct rotate_opts o = { 0 };
+	char err[512] = "", cmd[COFFRE_PIN_MAX + 64], *pin;
+	struct volume *v;
+	int ret, len;
+
+	if (c->n_args != 1) {
+		fprintf(stderr, "usage: coffrectl key rotate-master MOUNTPOINT|BACKING "
+			"--pin-file FILE [--shares-dir DIR]\n");
+		return 2;
+	}
+	if (shares_args(c))
+		return 2;
+	if (!is_backing(c->args[0])) {
+		/* A mount: the daemon rotates; the PIN re-authenticates us. */
+		if (c->shares_dir) {
+			fprintf(stderr, "coffrectl: --shares-dir works on an unmounted "
+				"BACKING only (the shares are written by this command)\n");
+			return 2;
+		}
+		pin = load_pin(c, &len);
+		if (!pin)
+			return 1;
+		snprintf(cmd, sizeof(cmd), "rotate-master %s", pin);
+		free_pin(pin);
+		ret = control_call(c->args[0], cmd, stdout);
+		secmem_wipe(cmd, sizeof(cmd));
+		return ret;
+	}
+	v = open_volume(c, c->args[0]);
+	if (!v)
+		return 1;
+	o.shares_dir = c->shares_dir;
+	o.shares_n = c->shares_n;
+	o.shares_k = c->shares_k;
+	o.progress = progress;
+	ret = volume_rotate_master(v, &o, err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "coffrectl: rotation failed: %s\n", err);
+	else
+		printf("master key rotated to v%u; the old version is destroyed in "
+		       "every HSM\n", v->conf.mk_version);
+	volume_close(v);
+	return ret ? 1 : 0;
+}
+
+static int cmd_shares_reissue(struct cli *c)
+{
+	char err[512] = "";
+	struct volume *v;
+	int ret;
+
+	if (c->n_args != 1 || !c->shares_dir) {
+		fprintf(stderr, "usage: coffrectl shares reissue BACKING --pin-file FILE "
+			"--share FILE ... --shares-dir DIR [--shares N] [--threshold K]\n");
+		return 2;
+	}
+	if (shares_args(c))
+		return 2;
+	v = open_volume(c, c->args[0]);
+	if (!v)
+		return 1;
+	ret = volume_reissue_shares(v, c->share, c->n_share, c->shares_dir,
+				    c->shares_n, c->shares_k, err, sizeof(err));
+	volume_close(v);
+	if (ret) {
+		fprintf(stderr, "coffrectl: reissue failed: %s\n", err);
+		return 1;
+	}
+	printf("new recovery key split into %u shares (any %u recover it) in %s; "
+	       "the old shares no longer open anything\n", c->shares_n, c->shares_k,
+	       c->shares_dir);
+	return 0;
+}
+
+struct command {
+	const char *word1, *word2;
+	int (*run)(struct cli *c);
+};
+
+static const struct command commands[] = {
+	{ "init", NULL, cmd_init },
+	{ "hsm", "show", cmd_hsm_show },
+	{ "hsm", "enroll", cmd_hsm_enroll },
+	{ "key", "rotate-master", cmd_rotate_master },
+	{ "shares", "reissue", cmd_shares_reissue },
+};
+
+static int cmd_status(struct cli *c)
+{
+	if (c->n_args != 1) {
+		fprintf(stderr, "usage: coffrectl status MOUNTPOINT [--json]\n");
+		return 2;
+	}
+	return control_call(c->args[0], c->json ? "status-json" : "status", stdout);
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c;
+	size_t i;
 
 	if (argc < 2) {
 		usage(stderr);
@@ -233,25 +504,20 @@ int main(int argc, char **argv)
 	}
 	if (secmem_init(1u << 20))
 		fprintf(stderr, "coffrectl: warning: no locked memory for keys\n");
-	if (!strcmp(argv[1], "init")) {
-		if (parse(argc, argv, 2, &c))
+	if (!strcmp(argv[1], "status"))
+		return parse(argc, argv, 2, &c) ? 2 : cmd_status(&c);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		const struct command *k = &commands[i];
+
+		if (strcmp(argv[1], k->word1))
+			continue;
+		if (k->word2 && (argc < 3 || strcmp(argv[2], k->word2)))
+			continue;
+		if (parse(argc, argv, k->word2 ? 3 : 2, &c))
 			return 2;
-		return cmd_init(&c);
+		return k->run(&c);
 	}
-	if (!strcmp(argv[1], "status")) {
-		if (parse(argc, argv, 2, &c))
-			return 2;
-		if (c.n_args != 1) {
-			fprintf(stderr, "usage: coffrectl status MOUNTPOINT [--json]\n");
-			return 2;
-		}
-		return control_call(c.args[0], c.json ? "status-json" : "status", stdout);
-	}
-	if (!strcmp(argv[1], "hsm") && argc > 2 && !strcmp(argv[2], "show")) {
-		if (parse(argc, argv, 3, &c))
-			return 2;
-		return cmd_hsm_show(&c);
-	}
-	fprintf(stderr, "coffrectl: unknown command '%s' (see --help)\n", argv[1]);
+	fprintf(stderr, "coffrectl: unknown command '%s%s%s' (see --help)\n", argv[1],
+		argc > 2 ? " " : "", argc > 2 ? argv[2] : "");
 	return 2;
 }

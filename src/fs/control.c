@@ -6,6 +6,8 @@
  * credentials (SO_PEERCRED) must be root or the user who mounted.  Commands:
  *   status         human-readable state: volume, HSMs, key cache
  *   status-json    the same as one JSON object
+ *   rotate-master PIN   a live master key rotation (DESIGN.md §3); the PIN
+ *                  re-authenticates the caller
  */
 #include <errno.h>
 #include <pthread.h>
@@ -100,6 +102,40 @@ static void status(FILE *f, bool json)
 		entries, (unsigned long long)unseals);
 }
 
+static void rotate_progress(size_t done, size_t total, void *ctx)
+{
+	if (done == total || done % 256 == 0)
+		fprintf(ctx, "progress: rewrapped %zu/%zu directory keys\n", done,
+			total);
+}
+
+static void rotate_master(FILE *f, const char *pin)
+{
+	static pthread_mutex_t one_at_a_time = PTHREAD_MUTEX_INITIALIZER;
+	struct rotate_opts o = { .progress = rotate_progress, .progress_ctx = f };
+	char err[512] = "";
+	int ret;
+
+	if (!volume_check_pin(g_fs.vol, pin, strlen(pin))) {
+		fprintf(f, "error: PIN rejected\n");
+		return;
+	}
+	pthread_mutex_lock(&one_at_a_time);
+	fprintf(stderr, "coffre: master key rotation from v%u\n",
+		g_fs.vol->conf.mk_version);
+	ret = volume_rotate_master(g_fs.vol, &o, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "coffre: master key rotation failed: %s\n", err);
+		fprintf(f, "error: %s\n", err);
+	} else {
+		fprintf(stderr, "coffre: master key rotated to v%u\n",
+			g_fs.vol->conf.mk_version);
+		fprintf(f, "ok\nmaster key rotated to v%u; the old version is "
+			"destroyed in every HSM\n", g_fs.vol->conf.mk_version);
+	}
+	pthread_mutex_unlock(&one_at_a_time);
+}
+
 static void serve_one(int fd)
 {
 	char line[COFFRE_CONTROL_MAX_LINE];
@@ -126,8 +162,11 @@ static void serve_one(int fd)
 		status(f, false);
 	else if (!strcmp(line, "status-json"))
 		status(f, true);
+	else if (!strncmp(line, "rotate-master ", 14))
+		rotate_master(f, line + 14);
 	else
-		fprintf(f, "error: unknown command '%.64s'\n", line);
+		fprintf(f, "error: unknown command '%.16s'\n", line);
+	secmem_wipe(line, sizeof(line));
 	fclose(f);
 }
 

@@ -419,3 +419,8 @@ int hsm_pool_monitor(struct hsm_pool *p, unsigned period)
 	p->monitoring = true;
 	return 0;
 }
+
+bool hsm_pool_check_pin(struct hsm_pool *p, const char *pin, size_t len)
+{
+	return len == p->pin_len && CRYPTO_memcmp(pin, p->pin, len) == 0;
+}

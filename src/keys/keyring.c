@@ -32,6 +32,7 @@ struct dek_entry {
 
 struct keyring {
 	pthread_mutex_t lock;
+	pthread_rwlock_t seal_lock;      /* new records vs. MK rotation */
 	struct hsm_pool *hsm;
 	int keys_fd;
 	uint8_t uuid[COFFRE_ID_LEN];
@@ -69,6 +70,7 @@ struct keyring *keyring_new(struct hsm_pool *h, int keys_dirfd,
 		return NULL;
 	}
 	pthread_mutex_init(&kr->lock, NULL);
+	pthread_rwlock_init(&kr->seal_lock, NULL);
 	kr->hsm = h;
 	kr->keys_fd = keys_dirfd;
 	memcpy(kr->uuid, uuid, COFFRE_ID_LEN);
@@ -83,6 +85,7 @@ void keyring_free(struct keyring *kr)
 	secmem_free(kr->entries, kr->capacity * sizeof(struct dek_entry));
 	free(kr->buckets);
 	pthread_mutex_destroy(&kr->lock);
+	pthread_rwlock_destroy(&kr->seal_lock);
 	free(kr);
 }
 
@@ -306,11 +309,15 @@ int keyring_new_dir(struct keyring *kr, uint8_t dir_id[COFFRE_ID_LEN])
 	err = random_bytes(dir_id, COFFRE_ID_LEN);
 	if (!err)
 		err = random_bytes(dek, COFFRE_KEY_LEN);
+	/* The seal lock keeps a master key rotation from switching versions
+	 * between sealing this record and writing it. */
+	pthread_rwlock_rdlock(&kr->seal_lock);
 	if (!err)
-		err = keyrec_seal(kr->hsm, kr->uuid, kr->mk_version, dir_id, 1,
-				  dek, &rec);
+		err = keyrec_seal(kr->hsm, kr->uuid, kr->mk_version, dir_id, 1, dek,
+				  &rec);
 	if (!err)
 		err = keystore_write(kr->keys_fd, &rec);
+	pthread_rwlock_unlock(&kr->seal_lock);
 	if (err)
 		goto out;
 	pthread_mutex_lock(&kr->lock);
@@ -319,6 +326,13 @@ int keyring_new_dir(struct keyring *kr, uint8_t dir_id[COFFRE_ID_LEN])
 out:
 	secmem_free(dek, COFFRE_KEY_LEN);
 	return err;
+}
+
+void keyring_set_mk_version(struct keyring *kr, uint32_t mk_version)
+{
+	pthread_rwlock_wrlock(&kr->seal_lock);
+	kr->mk_version = mk_version;
+	pthread_rwlock_unlock(&kr->seal_lock);
 }
 
 void keyring_stats(struct keyring *kr, size_t *entries, uint64_t *unseals)

@@ -23,57 +23,7 @@
 #include <openssl/crypto.h>
 
 #include "coffre/hsm.h"
-#include "coffre/keys.h"
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return code;
-}
-
-static int config_mac(const uint8_t root_dek[COFFRE_KEY_LEN], const char *body,
-		      size_t len, uint8_t mac[32])
-{
-	uint8_t key[32];
-	int err;
-
-	err = hkdf_sha256(root_dek, COFFRE_KEY_LEN, NULL, 0,
-			  (const uint8_t *)KDF_INFO_CONFIG, strlen(KDF_INFO_CONFIG),
-			  key, sizeof(key));
-	if (!err)
-		err = hmac_sha256(key, sizeof(key), (const uint8_t *)body, len, mac);
-	secmem_wipe(key, sizeof(key));
-	return err;
-}
-
-/* Write a small file atomically (temp, fsync, rename, fsync dir). */
-static int write_atomic(int dirfd, const char *name, const void *buf, size_t len,
-			mode_t mode)
-{
-	char tmp[256];
-	int fd, err = 0;
-
-	snprintf(tmp, sizeof(tmp), ".coffre.tmp.%s", name[0] == '.' ? name + 1 : name);
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, buf, len) != (ssize_t)len || fsync(fd))
-		err = errno ? -errno : -EIO;
-	close(fd);
-	if (!err && renameat(dirfd, tmp, dirfd, name))
-		err = -errno;
-	if (err) {
-		unlinkat(dirfd, tmp, 0);
-		return err;
-	}
-	return fsync(dirfd) ? -errno : 0;
-}
+#include "keys_private.h"
 
 /* The backing root must be empty (a fresh volume never hides old data). */
 static int check_empty(int dirfd)
@@ -107,45 +57,12 @@ static int open_all(const struct volume_init_opts *o, struct hsm **h,
 
 	for (i = 0; i < o->n_hsms; i++) {
 		if (strlen(o->hsm_uris[i]) >= COFFRE_URI_MAX)
-			return fail(err, errlen, -EINVAL, "HSM URI too long");
+			return keys_fail(err, errlen, -EINVAL, "HSM URI too long");
 		ret = hsm_open(o->hsm_uris[i], o->pin, o->pin_len, &h[i], err, errlen);
 		if (ret)
 			return ret;
 	}
 	return 0;
-}
-
-/* The ceremony: a master key drawn from the primary's RNG into locked
- * memory, imported into every HSM, wiped; every check value must agree. */
-static int master_key_ceremony(struct hsm **h, unsigned n, const char *label,
-			       uint8_t kcv[8], char *err, size_t errlen)
-{
-	uint8_t *mk = secmem_alloc(COFFRE_KEY_LEN), other[8];
-	unsigned i;
-	int ret;
-
-	if (!mk)
-		return fail(err, errlen, -ENOMEM, "out of memory");
-	ret = hsm_random(h[0], mk, COFFRE_KEY_LEN);
-	for (i = 0; !ret && i < n; i++) {
-		ret = hsm_import_key(h[i], label, mk);
-		if (!ret)
-			ret = hsm_kcv(h[i], label, i ? other : kcv);
-		if (!ret && i && CRYPTO_memcmp(other, kcv, sizeof(other)))
-			ret = -EKEYREJECTED;
-		if (ret)
-			fail(err, errlen, ret, "cannot create the master key on token "
-			     "%s: %s", hsm_label(h[i]), strerror(-ret));
-	}
-	if (ret && ret != -ENOMEM && !err[0])
-		fail(err, errlen, ret, "cannot draw the master key: %s", strerror(-ret));
-	secmem_free(mk, COFFRE_KEY_LEN);
-	if (ret) {
-		/* Leave no half-made volume key behind. */
-		for (i = 0; i < n; i++)
-			hsm_destroy_key(h[i], label);
-	}
-	return ret;
 }
 
 int volume_init(const char *backing, const struct volume_init_opts *o,
@@ -155,29 +72,30 @@ int volume_init(const char *backing, const struct volume_init_opts *o,
 	struct hsm *h[COFFRE_MAX_HSMS] = { NULL };
 	struct hsm_pool *pool = NULL;
 	struct key_record rec;
-	uint8_t *root_dek = NULL;
+	uint8_t *root_dek = NULL, *rk_priv = NULL;
 	uint8_t dirfile[COFFRE_DIR_FILE_LEN];
-	char label[COFFRE_MK_LABEL_MAX], *text = NULL;
-	int root = -1, keys = -1, ret, len;
+	struct escrow_blob escrow;
+	char label[COFFRE_MK_LABEL_MAX];
+	int root = -1, keys = -1, ret;
 	bool made_key = false, degraded;
 	unsigned i;
 
 	err[0] = '\0';
 	if (o->n_hsms == 0 || o->n_hsms > COFFRE_MAX_HSMS)
-		return fail(err, errlen, -EINVAL, "give 1 to %d HSMs", COFFRE_MAX_HSMS);
+		return keys_fail(err, errlen, -EINVAL, "give 1 to %d HSMs", COFFRE_MAX_HSMS);
 	if (o->seg_size && !seg_size_valid(o->seg_size))
-		return fail(err, errlen, -EINVAL,
+		return keys_fail(err, errlen, -EINVAL,
 			    "segment size must be a power of two from 4096 to 65536");
 	if (mkdir(backing, 0755) && errno != EEXIST)
-		return fail(err, errlen, -errno, "cannot create %s: %s", backing,
+		return keys_fail(err, errlen, -errno, "cannot create %s: %s", backing,
 			    strerror(errno));
 	root = open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
-		return fail(err, errlen, -errno, "cannot open %s: %s", backing,
+		return keys_fail(err, errlen, -errno, "cannot open %s: %s", backing,
 			    strerror(errno));
 	ret = check_empty(root);
 	if (ret) {
-		fail(err, errlen, ret, "%s is not empty: a volume is made in an "
+		keys_fail(err, errlen, ret, "%s is not empty: a volume is made in an "
 		     "empty directory", backing);
 		goto out;
 	}
@@ -186,10 +104,9 @@ int volume_init(const char *backing, const struct volume_init_opts *o,
 		goto out;
 
 	conf = calloc(1, sizeof(*conf));
-	text = calloc(1, COFFRE_CONF_MAX);
 	root_dek = secmem_alloc(COFFRE_KEY_LEN);
-	if (!conf || !text || !root_dek) {
-		ret = fail(err, errlen, -ENOMEM, "out of memory");
+	if (!conf || !root_dek) {
+		ret = keys_fail(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	conf->format = COFFRE_FORMAT_VERSION;
@@ -203,11 +120,24 @@ int volume_init(const char *backing, const struct volume_init_opts *o,
 	if (!ret)
 		ret = random_bytes(conf->root_id, COFFRE_ID_LEN);
 	if (ret) {
-		fail(err, errlen, ret, "no randomness: %s", strerror(-ret));
+		keys_fail(err, errlen, ret, "no randomness: %s", strerror(-ret));
 		goto out;
 	}
 	mk_label(conf->uuid, conf->mk_version, label);
-	ret = master_key_ceremony(h, o->n_hsms, label, conf->kcv, err, errlen);
+	if (o->shares_dir) {
+		rk_priv = secmem_alloc(32);
+		ret = rk_priv ? recovery_keypair(rk_priv, conf->recovery_pub) : -ENOMEM;
+		if (ret) {
+			keys_fail(err, errlen, ret, "cannot make the recovery key");
+			goto out;
+		}
+		conf->has_recovery = true;
+		conf->shares_k = (uint8_t)o->shares_k;
+		conf->shares_n = (uint8_t)o->shares_n;
+	}
+	ret = mk_ceremony(h, o->n_hsms, conf->uuid, conf->mk_version,
+			  conf->has_recovery ? conf->recovery_pub : NULL, conf->kcv,
+			  &escrow, err, errlen);
 	if (ret)
 		goto out;
 	made_key = true;
@@ -222,7 +152,7 @@ int volume_init(const char *backing, const struct volume_init_opts *o,
 
 	if (mkdirat(root, COFFRE_STATE_DIR, 0700) ||
 	    mkdirat(root, COFFRE_KEYS_DIR, 0700)) {
-		ret = fail(err, errlen, -errno, "cannot create %s/%s: %s", backing,
+		ret = keys_fail(err, errlen, -errno, "cannot create %s/%s: %s", backing,
 			   COFFRE_KEYS_DIR, strerror(errno));
 		goto out;
 	}
@@ -234,27 +164,34 @@ int volume_init(const char *backing, const struct volume_init_opts *o,
 	if (!ret)
 		ret = keystore_write(keys, &rec);
 	if (ret) {
-		fail(err, errlen, ret, "cannot write the root key record: %s",
+		keys_fail(err, errlen, ret, "cannot write the root key record: %s",
 		     strerror(-ret));
 		goto out;
+	}
+	if (conf->has_recovery) {
+		ret = escrow_store(root, &escrow);
+		if (!ret)
+			ret = shares_issue(o->shares_dir, o->shares_n, o->shares_k,
+					   rk_priv, err, errlen);
+		if (ret) {
+			if (!err[0])
+				keys_fail(err, errlen, ret, "cannot write the escrow: %s",
+					  strerror(-ret));
+			goto out;
+		}
 	}
 	dir_file_write(conf->root_id, dirfile);
 	ret = write_atomic(root, COFFRE_DIR_FILE, dirfile, sizeof(dirfile), 0600);
 	if (ret) {
-		fail(err, errlen, ret, "cannot write %s: %s", COFFRE_DIR_FILE,
+		keys_fail(err, errlen, ret, "cannot write %s: %s", COFFRE_DIR_FILE,
 		     strerror(-ret));
 		goto out;
 	}
 
-	len = volume_conf_write_body(conf, text, COFFRE_CONF_MAX);
-	ret = len < 0 ? len : config_mac(root_dek, text, (size_t)len, conf->mac);
-	if (!ret)
-		len = volume_conf_write_mac(conf->mac, text, (size_t)len, COFFRE_CONF_MAX);
-	ret = ret ? ret : len < 0 ? len :
-		write_atomic(root, COFFRE_CONF_FILE, text, (size_t)len, 0600);
+	ret = conf_store(root, conf, root_dek);
 	if (ret)
-		fail(err, errlen, ret, "cannot write %s: %s", COFFRE_CONF_FILE,
-		     strerror(-ret));
+		keys_fail(err, errlen, ret, "cannot write %s: %s", COFFRE_CONF_FILE,
+			  strerror(-ret));
 out:
 	if (ret && made_key) {
 		/* Nothing usable was made: take the key out of the HSMs again. */
@@ -267,8 +204,8 @@ out:
 		}
 	}
 	secmem_free(root_dek, COFFRE_KEY_LEN);
+	secmem_free(rk_priv, 32);
 	free(conf);
-	free(text);
 	if (keys >= 0)
 		close(keys);
 	if (root >= 0)
@@ -279,73 +216,30 @@ out:
 	return ret;
 }
 
-/* Read and parse the config; it must be a regular file owned by root (or
- * us) and writable by nobody else: it names the HSM modules we load. */
-static int read_conf(int root, struct volume_conf *conf, char **text_out,
+int volume_open_conf(const char *backing, struct volume *v, char **text,
 		     char *err, size_t errlen)
 {
-	struct stat st;
-	char *text = malloc(COFFRE_CONF_MAX + 1);
-	ssize_t n;
-	int fd, ret;
-
-	if (!text)
-		return fail(err, errlen, -ENOMEM, "out of memory");
-	fd = openat(root, COFFRE_CONF_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		ret = fail(err, errlen, -errno, "no volume here (%s: %s); run "
-			   "`coffrectl init` first", COFFRE_CONF_FILE, strerror(errno));
-		goto out;
-	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
-	    (st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 022)) {
-		close(fd);
-		ret = fail(err, errlen, -EPERM, "%s must be a regular file owned by "
-			   "root and writable by no one else", COFFRE_CONF_FILE);
-		goto out;
-	}
-	n = read(fd, text, COFFRE_CONF_MAX + 1);
-	close(fd);
-	if (n < 0 || n > COFFRE_CONF_MAX) {
-		ret = fail(err, errlen, -EINVAL, "%s is unreadable or too large",
-			   COFFRE_CONF_FILE);
-		goto out;
-	}
-	ret = volume_conf_parse(text, (size_t)n, conf);
-	if (ret) {
-		fail(err, errlen, -EINVAL, "%s is malformed", COFFRE_CONF_FILE);
-		ret = -EINVAL;
-		goto out;
-	}
-	*text_out = text;
-	return 0;
-out:
-	free(text);
-	return ret;
-}
-
-/* The volume lock.  A daemon that was just unmounted may still be exiting
- * (umount returns before it does), so wait a little before calling the
- * volume busy. */
-static int lock_volume(int fd)
-{
-	int tries;
-
-	for (tries = 0; tries < 100; tries++) {
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-			return 0;
-		if (errno != EWOULDBLOCK)
-			return -errno;
-		usleep(50 * 1000);
-	}
-	return -EBUSY;
+	v->keys_fd = v->lock_fd = -1;
+	v->root_fd = open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (v->root_fd < 0)
+		return keys_fail(err, errlen, -errno, "cannot open %s: %s", backing,
+				 strerror(errno));
+	v->lock_fd = openat(v->root_fd, COFFRE_LOCK_FILE,
+			    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (v->lock_fd < 0)
+		return keys_fail(err, errlen, -errno, "no volume at %s (%s: %s)",
+				 backing, COFFRE_LOCK_FILE, strerror(errno));
+	if (volume_lock(v->lock_fd))
+		return keys_fail(err, errlen, -EBUSY, "%s is in use (mounted, or "
+				 "another coffrectl holds its lock)", backing);
+	return conf_read(v->root_fd, &v->conf, text, err, errlen);
 }
 
 int volume_open(const char *backing, const char *pin, size_t pin_len,
 		struct volume **out, char *err, size_t errlen)
 {
 	struct volume *v = calloc(1, sizeof(*v));
-	uint8_t *root_dek = NULL, mac[32], dirbuf[COFFRE_DIR_FILE_LEN + 1];
+	uint8_t *root_dek = NULL, dirbuf[COFFRE_DIR_FILE_LEN + 1];
 	uint8_t dir_id[COFFRE_ID_LEN];
 	const char *uris[COFFRE_MAX_HSMS];
 	char *text = NULL;
@@ -354,27 +248,8 @@ int volume_open(const char *backing, const char *pin, size_t pin_len,
 	int ret, fd;
 
 	if (!v)
-		return fail(err, errlen, -ENOMEM, "out of memory");
-	v->keys_fd = v->lock_fd = -1;
-	v->root_fd = open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (v->root_fd < 0) {
-		ret = fail(err, errlen, -errno, "cannot open %s: %s", backing,
-			   strerror(errno));
-		goto out;
-	}
-	v->lock_fd = openat(v->root_fd, COFFRE_LOCK_FILE,
-			    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (v->lock_fd < 0) {
-		ret = fail(err, errlen, -errno, "no volume at %s (%s: %s)", backing,
-			   COFFRE_LOCK_FILE, strerror(errno));
-		goto out;
-	}
-	if (lock_volume(v->lock_fd)) {
-		ret = fail(err, errlen, -EBUSY, "%s is already mounted (volume lock "
-			   "held)", backing);
-		goto out;
-	}
-	ret = read_conf(v->root_fd, &v->conf, &text, err, errlen);
+		return keys_fail(err, errlen, -ENOMEM, "out of memory");
+	ret = volume_open_conf(backing, v, &text, err, errlen);
 	if (ret)
 		goto out;
 
@@ -391,14 +266,14 @@ int volume_open(const char *backing, const char *pin, size_t pin_len,
 		keyring_new(v->hsm, v->keys_fd, v->conf.uuid, v->conf.mk_version, 0);
 	root_dek = secmem_alloc(COFFRE_KEY_LEN);
 	if (!v->keys || !root_dek) {
-		ret = fail(err, errlen, -EIO, "cannot open %s", COFFRE_KEYS_DIR);
+		ret = keys_fail(err, errlen, -EIO, "cannot open %s", COFFRE_KEYS_DIR);
 		goto out;
 	}
 	ret = keyring_dek(v->keys, v->conf.root_id, 1, root_dek);
 	if (!ret)
-		ret = config_mac(root_dek, text, v->conf.body_len, mac);
-	if (ret || CRYPTO_memcmp(mac, v->conf.mac, sizeof(mac))) {
-		ret = fail(err, errlen, -EKEYREJECTED, "%s does not authenticate "
+		ret = conf_verify(&v->conf, text, root_dek);
+	if (ret) {
+		ret = keys_fail(err, errlen, -EKEYREJECTED, "%s does not authenticate "
 			   "(tampered config or root key record)", COFFRE_CONF_FILE);
 		goto out;
 	}
@@ -408,7 +283,7 @@ int volume_open(const char *backing, const char *pin, size_t pin_len,
 		close(fd);
 	if (n < 0 || dir_file_parse(dirbuf, (size_t)n, dir_id) ||
 	    memcmp(dir_id, v->conf.root_id, COFFRE_ID_LEN)) {
-		ret = fail(err, errlen, -EIO, "root %s is missing or does not match "
+		ret = keys_fail(err, errlen, -EIO, "root %s is missing or does not match "
 			   "the config", COFFRE_DIR_FILE);
 		goto out;
 	}
@@ -441,4 +316,9 @@ unsigned volume_hsm_status(struct volume *v, struct hsm_member_status *out,
 			   unsigned max)
 {
 	return hsm_pool_status(v->hsm, out, max);
+}
+
+bool volume_check_pin(struct volume *v, const char *pin, size_t len)
+{
+	return hsm_pool_check_pin(v->hsm, pin, len);
 }

@@ -1,0 +1,161 @@
+/*
+ * conf.c — the volume config file and the volume lock: reading and
+ * checking .coffre.conf (ownership, mode, syntax), authenticating it with
+ * HMAC-SHA256 under HKDF-SHA256(root DEK, "coffre/v1/config") (RFC 2104,
+ * RFC 5869), writing it back atomically with a fresh MAC, and the
+ * exclusive lock a mounted volume holds.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "keys_private.h"
+
+int keys_fail(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int config_mac(const uint8_t root_dek[COFFRE_KEY_LEN], const char *body,
+		      size_t len, uint8_t mac[32])
+{
+	uint8_t key[32];
+	int err;
+
+	err = hkdf_sha256(root_dek, COFFRE_KEY_LEN, NULL, 0,
+			  (const uint8_t *)KDF_INFO_CONFIG, strlen(KDF_INFO_CONFIG),
+			  key, sizeof(key));
+	if (!err)
+		err = hmac_sha256(key, sizeof(key), (const uint8_t *)body, len, mac);
+	secmem_wipe(key, sizeof(key));
+	return err;
+}
+
+/* Write a small file atomically (temp, fsync, rename, fsync dir). */
+int write_atomic(int dirfd, const char *name, const void *buf, size_t len,
+			mode_t mode)
+{
+	char tmp[256];
+	int fd, err = 0;
+
+	snprintf(tmp, sizeof(tmp), ".coffre.tmp.%s", name[0] == '.' ? name + 1 : name);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, buf, len) != (ssize_t)len || fsync(fd))
+		err = errno ? -errno : -EIO;
+	close(fd);
+	if (!err && renameat(dirfd, tmp, dirfd, name))
+		err = -errno;
+	if (err) {
+		unlinkat(dirfd, tmp, 0);
+		return err;
+	}
+	return fsync(dirfd) ? -errno : 0;
+}
+
+/* Read and parse the config; it must be a regular file owned by root (or
+ * us) and writable by nobody else: it names the HSM modules we load. */
+int conf_read(int root, struct volume_conf *conf, char **text_out,
+		     char *err, size_t errlen)
+{
+	struct stat st;
+	char *text = malloc(COFFRE_CONF_MAX + 1);
+	ssize_t n;
+	int fd, ret;
+
+	if (!text)
+		return keys_fail(err, errlen, -ENOMEM, "out of memory");
+	fd = openat(root, COFFRE_CONF_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		ret = keys_fail(err, errlen, -errno, "no volume here (%s: %s); run "
+			   "`coffrectl init` first", COFFRE_CONF_FILE, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
+	    (st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 022)) {
+		close(fd);
+		ret = keys_fail(err, errlen, -EPERM, "%s must be a regular file owned by "
+			   "root and writable by no one else", COFFRE_CONF_FILE);
+		goto out;
+	}
+	n = read(fd, text, COFFRE_CONF_MAX + 1);
+	close(fd);
+	if (n < 0 || n > COFFRE_CONF_MAX) {
+		ret = keys_fail(err, errlen, -EINVAL, "%s is unreadable or too large",
+			   COFFRE_CONF_FILE);
+		goto out;
+	}
+	ret = volume_conf_parse(text, (size_t)n, conf);
+	if (ret) {
+		keys_fail(err, errlen, -EINVAL, "%s is malformed", COFFRE_CONF_FILE);
+		ret = -EINVAL;
+		goto out;
+	}
+	*text_out = text;
+	return 0;
+out:
+	free(text);
+	return ret;
+}
+
+/* The volume lock.  A daemon that was just unmounted may still be exiting
+ * (umount returns before it does), so wait a little before calling the
+ * volume busy. */
+int volume_lock(int fd)
+{
+	int tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK)
+			return -errno;
+		usleep(50 * 1000);
+	}
+	return -EBUSY;
+}
+
+int conf_store(int root_fd, const struct volume_conf *conf,
+	       const uint8_t root_dek[COFFRE_KEY_LEN])
+{
+	char *text = calloc(1, COFFRE_CONF_MAX);
+	uint8_t mac[32];
+	int len, err;
+
+	if (!text)
+		return -ENOMEM;
+	len = volume_conf_write_body(conf, text, COFFRE_CONF_MAX);
+	err = len < 0 ? len : config_mac(root_dek, text, (size_t)len, mac);
+	if (!err)
+		len = volume_conf_write_mac(mac, text, (size_t)len, COFFRE_CONF_MAX);
+	if (!err)
+		err = len < 0 ? len :
+		      write_atomic(root_fd, COFFRE_CONF_FILE, text, (size_t)len, 0600);
+	free(text);
+	return err;
+}
+
+int conf_verify(const struct volume_conf *conf, const char *text,
+		const uint8_t root_dek[COFFRE_KEY_LEN])
+{
+	uint8_t mac[32];
+	int err = config_mac(root_dek, text, conf->body_len, mac);
+
+	if (!err && CRYPTO_memcmp(mac, conf->mac, sizeof(mac)))
+		err = -EKEYREJECTED;
+	return err;
+}

@@ -1,0 +1,199 @@
+/*
+ * escrow.c — escrowing master keys to the recovery public key.
+ *
+ * Every master key version is sealed to the volume's X25519 recovery
+ * public key (RFC 7748) at the moment it exists outside the HSMs (init,
+ * rotation), ECIES-style: an ephemeral X25519 key pair, the shared secret
+ * through HKDF-SHA256 (RFC 5869; salt = ephemeral pub || recovery pub,
+ * info "coffre/v1/escrow") into an AES-256-GCM key, the MK sealed with the
+ * blob header (volume, MK version, check value) as AAD.  No custodian is
+ * needed to escrow; K custodians' shares rebuild the private key that
+ * opens it (enrolling a replacement HSM).  Blobs live in
+ * .coffre/escrow/mk-v<N>, written atomically.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "coffre/keys.h"
+
+#define INFO_ESCROW "coffre/v1/escrow"
+
+static int x25519_pub(const uint8_t priv[32], uint8_t pub[32])
+{
+	EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
+	size_t len = 32;
+	int err = k && EVP_PKEY_get_raw_public_key(k, pub, &len) == 1 && len == 32 ?
+		  0 : -EIO;
+
+	EVP_PKEY_free(k);
+	return err;
+}
+
+static int x25519_shared(const uint8_t priv[32], const uint8_t peer[32],
+			 uint8_t out[32])
+{
+	EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
+	EVP_PKEY *p = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer, 32);
+	EVP_PKEY_CTX *ctx = k ? EVP_PKEY_CTX_new(k, NULL) : NULL;
+	size_t len = 32;
+	int err = -EIO;
+
+	if (ctx && p && EVP_PKEY_derive_init(ctx) == 1 &&
+	    EVP_PKEY_derive_set_peer(ctx, p) == 1 &&
+	    EVP_PKEY_derive(ctx, out, &len) == 1 && len == 32)
+		err = 0;
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(p);
+	EVP_PKEY_free(k);
+	return err;
+}
+
+int recovery_pub_of(const uint8_t priv[32], uint8_t pub[32])
+{
+	return x25519_pub(priv, pub);
+}
+
+int recovery_keypair(uint8_t priv[32], uint8_t pub[32])
+{
+	int err = random_bytes(priv, 32);
+
+	/* X25519 clamps any 32 random bytes into a valid scalar. */
+	return err ? err : x25519_pub(priv, pub);
+}
+
+static int escrow_key(const uint8_t shared[32], const uint8_t eph_pub[32],
+		      const uint8_t rk_pub[32], uint8_t key[32])
+{
+	uint8_t salt[64];
+
+	memcpy(salt, eph_pub, 32);
+	memcpy(salt + 32, rk_pub, 32);
+	return hkdf_sha256(shared, 32, salt, sizeof(salt),
+			   (const uint8_t *)INFO_ESCROW, strlen(INFO_ESCROW), key, 32);
+}
+
+int escrow_seal(const uint8_t rk_pub[32], const uint8_t uuid[COFFRE_ID_LEN],
+		uint32_t mk_version, const uint8_t kcv[8], const uint8_t mk[32],
+		struct escrow_blob *out)
+{
+	uint8_t eph[32], shared[32], key[32], aad[COFFRE_ESCROW_HDR_LEN];
+	uint8_t sealed[12 + 32 + 16];
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	memcpy(out->fs_uuid, uuid, COFFRE_ID_LEN);
+	out->mk_version = mk_version;
+	memcpy(out->kcv, kcv, 8);
+	err = recovery_keypair(eph, out->eph_pub);
+	if (!err)
+		err = x25519_shared(eph, rk_pub, shared);
+	if (!err)
+		err = escrow_key(shared, out->eph_pub, rk_pub, key);
+	if (!err) {
+		escrow_aad(out, aad);
+		err = aead_seal(key, aad, sizeof(aad), mk, 32, sealed);
+	}
+	if (!err) {
+		memcpy(out->nonce, sealed, 12);
+		memcpy(out->sealed, sealed + 12, 48);
+	}
+	secmem_wipe(eph, sizeof(eph));
+	secmem_wipe(shared, sizeof(shared));
+	secmem_wipe(key, sizeof(key));
+	return err;
+}
+
+int escrow_open(const uint8_t rk_priv[32], const struct escrow_blob *e,
+		uint8_t mk[32])
+{
+	uint8_t rk_pub[32], shared[32], key[32], aad[COFFRE_ESCROW_HDR_LEN];
+	uint8_t sealed[12 + 48];
+	int err;
+
+	err = x25519_pub(rk_priv, rk_pub);
+	if (!err)
+		err = x25519_shared(rk_priv, e->eph_pub, shared);
+	if (!err)
+		err = escrow_key(shared, e->eph_pub, rk_pub, key);
+	if (!err) {
+		escrow_aad(e, aad);
+		memcpy(sealed, e->nonce, 12);
+		memcpy(sealed + 12, e->sealed, 48);
+		err = aead_open(key, aad, sizeof(aad), sealed, sizeof(sealed), mk);
+	}
+	secmem_wipe(shared, sizeof(shared));
+	secmem_wipe(key, sizeof(key));
+	return err;
+}
+
+static void escrow_name(uint32_t mk_version, char out[64])
+{
+	snprintf(out, 64, "mk-v%u", mk_version);
+}
+
+int escrow_store(int root_fd, const struct escrow_blob *e)
+{
+	uint8_t buf[COFFRE_ESCROW_LEN];
+	char name[64], tmp[80];
+	int dir, fd, err = 0;
+
+	if (mkdirat(root_fd, COFFRE_ESCROW_DIR, 0700) && errno != EEXIST)
+		return -errno;
+	dir = openat(root_fd, COFFRE_ESCROW_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return -errno;
+	escrow_write(e, buf);
+	escrow_name(e->mk_version, name);
+	snprintf(tmp, sizeof(tmp), ".tmp.%s", name);
+	fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf) || fsync(fd))
+		err = errno ? -errno : -EIO;
+	close(fd);
+	if (!err && renameat(dir, tmp, dir, name))
+		err = -errno;
+	if (!err && fsync(dir))
+		err = -errno;
+	if (err)
+		unlinkat(dir, tmp, 0);
+out:
+	close(dir);
+	return err;
+}
+
+int escrow_load(int root_fd, uint32_t mk_version, struct escrow_blob *e)
+{
+	uint8_t buf[COFFRE_ESCROW_LEN + 1];
+	char name[64], path[128];
+	ssize_t n;
+	int fd;
+
+	escrow_name(mk_version, name);
+	snprintf(path, sizeof(path), "%s/%s", COFFRE_ESCROW_DIR, name);
+	fd = openat(root_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n < 0 || escrow_parse(buf, (size_t)n, e) || e->mk_version != mk_version)
+		return -EIO;
+	return 0;
+}
+
+int escrow_remove(int root_fd, uint32_t mk_version)
+{
+	char name[64], path[128];
+
+	escrow_name(mk_version, name);
+	snprintf(path, sizeof(path), "%s/%s", COFFRE_ESCROW_DIR, name);
+	return unlinkat(root_fd, path, 0) && errno != ENOENT ? -errno : 0;
+}
