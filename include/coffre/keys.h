@@ -34,6 +34,9 @@ struct keyring;
 
 /* ---- keystore.c: sealed DEK records on disk */
 
+/* Remove every record of a directory (crypto-shredding); returns how many. */
+int keystore_destroy_dir(int keys_dirfd, const uint8_t dir_id[COFFRE_ID_LEN]);
+
 /* "coffre-mk-<uuid hex>-v<version>" */
 void mk_label(const uint8_t uuid[COFFRE_ID_LEN], uint32_t mk_version,
 	      char out[COFFRE_MK_LABEL_MAX]);
@@ -89,6 +92,12 @@ int keyring_current_version(struct keyring *kr,
 /* A new directory: random id and DEK, record sealed and written durably
  * (before the caller creates anything that depends on it), cached. */
 int keyring_new_dir(struct keyring *kr, uint8_t dir_id[COFFRE_ID_LEN]);
+/* A new DEK version for a directory's new files (record written durably,
+ * cached, made current); *version gets it. */
+int keyring_rotate_dir(struct keyring *kr, const uint8_t dir_id[COFFRE_ID_LEN],
+		       uint32_t *version);
+/* Wipe every cached version of a directory's key (crypto-shredding). */
+void keyring_forget_dir(struct keyring *kr, const uint8_t dir_id[COFFRE_ID_LEN]);
 /* Seal new directories' records under this master key version. */
 void keyring_set_mk_version(struct keyring *kr, uint32_t mk_version);
 /* Entries in the cache and HSM unseals so far (status, tests). */

@@ -4,6 +4,8 @@
  * or as us, send one command line and copy the reply out.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -71,4 +73,54 @@ int control_call(const char *mountpoint, const char *cmd, FILE *out)
 		fprintf(stderr, "coffrectl: the daemon closed the connection\n");
 	fclose(f);
 	return err;
+}
+
+/* Undo the octal escapes of /proc/self/mounts (\040 for a space, ...). */
+static void unescape(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
+		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*w++ = *s;
+		}
+	}
+	*w = '\0';
+}
+
+int mount_of(const char *dir, char *mnt, size_t mcap, char *rel, size_t rcap)
+{
+	char real[PATH_MAX], line[3 * PATH_MAX], src[PATH_MAX], mp[PATH_MAX];
+	char type[64];
+	size_t best = 0, len;
+	FILE *f;
+
+	if (!realpath(dir, real))
+		return -errno;
+	f = fopen("/proc/self/mounts", "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%4095s %4095s %63s", src, mp, type) != 3 ||
+		    strcmp(type, "fuse.coffre"))
+			continue;
+		unescape(mp);
+		len = strlen(mp);
+		if (strncmp(real, mp, len) || (real[len] && real[len] != '/' &&
+					       strcmp(mp, "/")))
+			continue;
+		if (len >= best) {
+			best = len;
+			snprintf(mnt, mcap, "%s", mp);
+		}
+	}
+	fclose(f);
+	if (!best)
+		return -ENOENT;
+	snprintf(rel, rcap, "%s", real[best] == '/' ? real + best + 1 : real + best);
+	return 0;
 }

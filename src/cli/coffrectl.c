@@ -9,6 +9,7 @@
  * lock, so they refuse a mounted volume.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,16 @@ static void usage(FILE *f)
 "      (resumable: run it again if interrupted), the old version destroyed in\n"
 "      every HSM.  On a MOUNTPOINT the running daemon does it, live.  With\n"
 "      --shares-dir a new recovery key and shares are made as well.\n"
+"  key rotate DIR\n"
+"      a new key version for the new files of DIR (inside a mount)\n"
+"  key rekey DIR\n"
+"      re-encrypt DIR's files under its current key\n"
+"  key shred DIR --pin-file FILE [--yes]\n"
+"      crypto-shred DIR and everything under it: files inside that use other\n"
+"      directories' keys are re-encrypted first, its key records are destroyed\n"
+"      in the backing dir and every cache, and the master key is rotated so\n"
+"      old copies of the records (backups) no longer unseal.  Says how many\n"
+"      files elsewhere share its keys and asks first (--yes for scripts).\n"
 "  shares reissue BACKING --pin-file FILE --share FILE ... --shares-dir DIR\n"
 "       [--shares N] [--threshold K]\n"
 "      a custodian leaves: K current shares open the recovery key; a new\n"
@@ -87,6 +98,7 @@ static void usage(FILE *f)
 "  --threshold K       shares needed to recover (default 5)\n"
 "  --share FILE        one custodian's share (repeat for each)\n"
 "  --json              machine-readable output (status)\n"
+"  --yes               do not ask before shredding\n"
 "  -h, --help          this help\n");
 }
 
@@ -437,6 +449,85 @@ static int cmd_rotate_master(struct cli *c)
 	return ret ? 1 : 0;
 }
 
+/* A directory key command: run by the daemon serving the directory. */
+static int dir_key_command(struct cli *c, const char *verb)
+{
+	char mnt[PATH_MAX], rel[PATH_MAX], cmd[PATH_MAX + 32];
+	int err;
+
+	if (c->n_args != 1) {
+		fprintf(stderr, "usage: coffrectl key %s DIR (a directory inside a "
+			"coffre mount)\n", verb);
+		return 2;
+	}
+	err = mount_of(c->args[0], mnt, sizeof(mnt), rel, sizeof(rel));
+	if (err) {
+		fprintf(stderr, "coffrectl: %s is not a directory inside a coffre "
+			"mount\n", c->args[0]);
+		return 1;
+	}
+	if (strchr(rel, '\t') || strchr(rel, '\n')) {
+		fprintf(stderr, "coffrectl: a path with a tab or newline cannot be "
+			"sent to the daemon\n");
+		return 1;
+	}
+	snprintf(cmd, sizeof(cmd), "key-%s\t%s", verb, rel[0] ? rel : ".");
+	return control_call(mnt, cmd, stdout);
+}
+
+static int cmd_key_rotate(struct cli *c)
+{
+	return dir_key_command(c, "rotate");
+}
+
+static int cmd_key_rekey(struct cli *c)
+{
+	return dir_key_command(c, "rekey");
+}
+
+static int cmd_key_shred(struct cli *c)
+{
+	char mnt[PATH_MAX], rel[PATH_MAX], cmd[PATH_MAX + COFFRE_PIN_MAX + 32];
+	char answer[16], *pin;
+	int err, len;
+
+	if (c->n_args != 1) {
+		fprintf(stderr, "usage: coffrectl key shred DIR --pin-file FILE [--yes]\n");
+		return 2;
+	}
+	err = mount_of(c->args[0], mnt, sizeof(mnt), rel, sizeof(rel));
+	if (err || strchr(rel, '\t') || strchr(rel, '\n')) {
+		fprintf(stderr, "coffrectl: %s is not a directory inside a coffre "
+			"mount\n", c->args[0]);
+		return 1;
+	}
+	pin = load_pin(c, &len);
+	if (!pin)
+		return 1;
+	snprintf(cmd, sizeof(cmd), "key-shred-check\t%s", rel[0] ? rel : ".");
+	fprintf(stdout, "crypto-shredding %s destroys its keys for good: ", c->args[0]);
+	fflush(stdout);
+	err = control_call(mnt, cmd, stdout);
+	if (err) {
+		free_pin(pin);
+		return err;
+	}
+	if (!c->yes) {
+		fprintf(stdout, "type 'shred' to go on: ");
+		fflush(stdout);
+		if (!fgets(answer, sizeof(answer), stdin) || strcmp(answer, "shred\n")) {
+			fprintf(stderr, "coffrectl: not shredded\n");
+			free_pin(pin);
+			return 1;
+		}
+	}
+	snprintf(cmd, sizeof(cmd), "key-shred\t%s\t%s", pin, rel[0] ? rel : ".");
+	free_pin(pin);
+	err = control_call(mnt, cmd, stdout);
+	secmem_wipe(cmd, sizeof(cmd));
+	return err;
+}
+
 static int cmd_shares_reissue(struct cli *c)
 {
 	char err[512] = "";
@@ -476,6 +567,9 @@ static const struct command commands[] = {
 	{ "hsm", "show", cmd_hsm_show },
 	{ "hsm", "enroll", cmd_hsm_enroll },
 	{ "key", "rotate-master", cmd_rotate_master },
+	{ "key", "rotate", cmd_key_rotate },
+	{ "key", "rekey", cmd_key_rekey },
+	{ "key", "shred", cmd_key_shred },
 	{ "shares", "reissue", cmd_shares_reissue },
 };
 

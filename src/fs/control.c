@@ -8,6 +8,9 @@
  *   status-json    the same as one JSON object
  *   rotate-master PIN   a live master key rotation (DESIGN.md §3); the PIN
  *                  re-authenticates the caller
+ *   key-rotate\tDIR, key-rekey\tDIR, key-shred-check\tDIR,
+ *   key-shred\tPIN\tDIR   directory key operations (keyops.c); DIR is
+ *                  relative to the mount root
  */
 #include <errno.h>
 #include <pthread.h>
@@ -21,7 +24,7 @@
 #include <unistd.h>
 
 #include "coffre/control.h"
-#include "fs.h"
+#include "keyops.h"
 
 static struct {
 	int fd;
@@ -136,6 +139,38 @@ static void rotate_master(FILE *f, const char *pin)
 	pthread_mutex_unlock(&one_at_a_time);
 }
 
+/* Run a directory key operation and report a failure as one line. */
+static void key_op(FILE *f, const char *line)
+{
+	const char *tab = strchr(line, '\t'), *rel = tab ? tab + 1 : "";
+	int err;
+
+	if (!strncmp(line, "key-rotate\t", 11))
+		err = keyops_rotate(rel, f);
+	else if (!strncmp(line, "key-rekey\t", 10))
+		err = keyops_rekey(rel, f);
+	else if (!strncmp(line, "key-shred-check\t", 16))
+		err = keyops_shred(rel, NULL, true, f);
+	else if (!strncmp(line, "key-shred\t", 10) && strchr(rel, '\t')) {
+		char pin[COFFRE_PIN_MAX + 1];
+		size_t len = (size_t)(strchr(rel, '\t') - rel);
+
+		if (len > COFFRE_PIN_MAX)
+			len = COFFRE_PIN_MAX;
+		memcpy(pin, rel, len);
+		pin[len] = '\0';
+		err = keyops_shred(strchr(rel, '\t') + 1, pin, false, f);
+		secmem_wipe(pin, sizeof(pin));
+	} else {
+		fprintf(f, "error: malformed key command\n");
+		return;
+	}
+	if (err)
+		fprintf(f, "error: %s%s\n", strerror(-err),
+			err == -EPERM ? " (the root directory's key cannot be shredded)" :
+			err == -ENOENT ? " (no such directory in the mount)" : "");
+}
+
 static void serve_one(int fd)
 {
 	char line[COFFRE_CONTROL_MAX_LINE];
@@ -164,6 +199,8 @@ static void serve_one(int fd)
 		status(f, true);
 	else if (!strncmp(line, "rotate-master ", 14))
 		rotate_master(f, line + 14);
+	else if (!strncmp(line, "key-", 4))
+		key_op(f, line);
 	else
 		fprintf(f, "error: unknown command '%.16s'\n", line);
 	secmem_wipe(line, sizeof(line));

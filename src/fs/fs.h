@@ -51,6 +51,7 @@ struct inode {
 	ino_t ino;
 	mode_t type;                  /* S_IFMT bits */
 	int fd;                       /* O_PATH fd on the backing object */
+	int stale_fd;                 /* the fd before a re-key, closed at free */
 	uint64_t nlookup;             /* kernel references; table lock */
 	struct inode *hnext;
 	pthread_mutex_t mu;           /* dir id, open state */
@@ -64,6 +65,7 @@ struct inode {
 	struct aead_key *key;         /* secmem */
 	struct store_file sf;         /* sf.fd: O_RDWR backing fd */
 	char *cpath;                  /* ciphertext path, for log lines */
+	bool shredded;                /* its key was destroyed: data is EIO */
 };
 
 int inode_table_init(int root_fd);
@@ -74,6 +76,15 @@ fuse_ino_t inode_id(struct inode *i);
 /* Find or add the inode for an O_PATH fd just opened at the backing
  * object (the fd is taken over or closed), adding one lookup. */
 int inode_get(int fd, const struct stat *st, struct inode **out);
+/* The inode of a backing object if the table holds one (one lookup added,
+ * drop it with inode_forget), else NULL. */
+struct inode *inode_find(dev_t dev, ino_t ino);
+/* Point an inode at a new backing object (a re-keyed copy that replaced
+ * the old one); path_fd (O_PATH) is taken over.  Caller holds i->rw. */
+int inode_retarget(struct inode *i, int path_fd, const struct stat *st);
+/* Mark open files keyed by any of these directories as shredded (their
+ * reads and writes fail with EIO from now on). */
+void inode_shred_tree(const uint8_t (*ids)[COFFRE_ID_LEN], size_t n);
 /* Drop n lookups; the inode is freed at zero. */
 void inode_forget(struct inode *i, uint64_t n);
 /* A directory's id (read from its .coffre.dir on first use). */
@@ -139,6 +150,10 @@ int xattr_set(struct inode *i, const char *name, const void *value,
 ssize_t xattr_get(struct inode *i, const char *name, void *value, size_t size);
 ssize_t xattr_list(struct inode *i, char *list, size_t size);
 int xattr_remove(struct inode *i, const char *name);
+/* Copy every user xattr of the backing file `from` (keys of header oh) to
+ * `to` (keys of header nh), re-encrypted: for re-keying a file. */
+int xattr_rekey(const char *from, const struct file_header *oh, const char *to,
+		const struct file_header *nh);
 
 /* ---- ops_*.c: the operations */
 

@@ -38,6 +38,7 @@ static void inode_setup(struct inode *i, int fd, const struct stat *st)
 	i->ino = st->st_ino;
 	i->type = st->st_mode & S_IFMT;
 	i->fd = fd;
+	i->stale_fd = -1;
 	i->sf.fd = -1;
 	pthread_mutex_init(&i->mu, NULL);
 	pthread_rwlock_init(&i->rw, NULL);
@@ -63,6 +64,8 @@ static void inode_free(struct inode *i)
 	free(i->cpath);
 	secmem_free(i->key, sizeof(*i->key));
 	close(i->fd);
+	if (i->stale_fd >= 0)
+		close(i->stale_fd);
 	pthread_mutex_destroy(&i->mu);
 	pthread_rwlock_destroy(&i->rw);
 	if (i != &root_inode)
@@ -293,4 +296,63 @@ void inode_close_data(struct inode *i)
 		i->key = NULL;
 	}
 	pthread_mutex_unlock(&i->mu);
+}
+
+struct inode *inode_find(dev_t dev, ino_t ino)
+{
+	struct inode *i;
+
+	if (dev == root_inode.dev && ino == root_inode.ino)
+		return NULL;
+	pthread_mutex_lock(&table.lock);
+	for (i = table.buckets[bucket(dev, ino)]; i; i = i->hnext)
+		if (i->ino == ino && i->dev == dev) {
+			i->nlookup++;
+			break;
+		}
+	pthread_mutex_unlock(&table.lock);
+	return i;
+}
+
+int inode_retarget(struct inode *i, int path_fd, const struct stat *st)
+{
+	struct inode **pp;
+	size_t b;
+
+	pthread_mutex_lock(&table.lock);
+	pp = &table.buckets[bucket(i->dev, i->ino)];
+	while (*pp && *pp != i)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = i->hnext;
+	/* Other threads may be using the old fd right now: keep it open until
+	 * the inode goes (one generation is enough: re-keys are rare). */
+	if (i->stale_fd >= 0)
+		close(i->stale_fd);
+	i->stale_fd = i->fd;
+	i->fd = path_fd;
+	i->dev = st->st_dev;
+	i->ino = st->st_ino;
+	b = bucket(i->dev, i->ino);
+	i->hnext = table.buckets[b];
+	table.buckets[b] = i;
+	pthread_mutex_unlock(&table.lock);
+	return 0;
+}
+
+void inode_shred_tree(const uint8_t (*ids)[COFFRE_ID_LEN], size_t n)
+{
+	size_t b, k;
+	struct inode *i;
+
+	pthread_mutex_lock(&table.lock);
+	for (b = 0; b < NBUCKETS; b++)
+		for (i = table.buckets[b]; i; i = i->hnext) {
+			pthread_mutex_lock(&i->mu);
+			for (k = 0; k < n && i->nopen; k++)
+				if (!memcmp(i->hdr.dir_id, ids[k], COFFRE_ID_LEN))
+					i->shredded = true;
+			pthread_mutex_unlock(&i->mu);
+		}
+	pthread_mutex_unlock(&table.lock);
 }

@@ -92,7 +92,7 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	pthread_rwlock_rdlock(&i->rw);
-	n = store_read(&i->sf, buf, size, (uint64_t)off);
+	n = i->shredded ? -EIO : store_read(&i->sf, buf, size, (uint64_t)off);
 	pthread_rwlock_unlock(&i->rw);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
@@ -112,7 +112,7 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		return;
 	}
 	pthread_rwlock_wrlock(&i->rw);
-	n = store_write(&i->sf, buf, size, (uint64_t)off);
+	n = i->shredded ? -EIO : store_write(&i->sf, buf, size, (uint64_t)off);
 	pthread_rwlock_unlock(&i->rw);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);

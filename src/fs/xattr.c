@@ -36,37 +36,46 @@ struct xkeys {
 	uint8_t key[XKEY_LEN];     /* SIV name key || GCM value key */
 };
 
-static int xkeys_get(struct inode *i, struct xkeys *x)
+/* The xattr keys of an object: its identity and the DEK that covers it. */
+static int xkeys_derive(const uint8_t id[COFFRE_ID_LEN],
+			const uint8_t dir_id[COFFRE_ID_LEN], uint32_t version,
+			struct xkeys *x)
 {
 	uint8_t dek[COFFRE_KEY_LEN];
-	struct file_header h;
-	char path[64];
-	int fd, err;
+	int err;
 
-	if (i->type == S_IFDIR) {
-		err = inode_dir_id(i, x->id);
-		if (!err)
-			err = keyring_dek(g_fs.vol->keys, x->id, 1, dek);
-	} else if (i->type == S_IFREG) {
-		inode_path(i, path);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return -errno;
-		err = store_read_header(fd, &h);
-		close(fd);
-		if (err)
-			return -EIO;
-		memcpy(x->id, h.file_id, COFFRE_ID_LEN);
-		err = keyring_dek(g_fs.vol->keys, h.dir_id, h.dek_version, dek);
-	} else {
-		return -EPERM;
-	}
+	memcpy(x->id, id, COFFRE_ID_LEN);
+	err = keyring_dek(g_fs.vol->keys, dir_id, version, dek);
 	if (!err)
 		err = hkdf_sha256(dek, sizeof(dek), x->id, COFFRE_ID_LEN,
 				  (const uint8_t *)KDF_INFO_XATTR,
 				  strlen(KDF_INFO_XATTR), x->key, sizeof(x->key));
 	secmem_wipe(dek, sizeof(dek));
 	return err;
+}
+
+static int xkeys_get(struct inode *i, struct xkeys *x)
+{
+	uint8_t id[COFFRE_ID_LEN];
+	struct file_header h;
+	char path[64];
+	int fd, err;
+
+	if (i->type == S_IFDIR) {
+		err = inode_dir_id(i, id);
+		return err ? err : xkeys_derive(id, id, 1, x);
+	}
+	if (i->type != S_IFREG)
+		return -EPERM;
+	inode_path(i, path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = store_read_header(fd, &h);
+	close(fd);
+	if (err)
+		return -EIO;
+	return xkeys_derive(h.file_id, h.dir_id, h.dek_version, x);
 }
 
 static int user_name(const char *name, const char **rest)
@@ -134,23 +143,18 @@ static int value_aad(const struct xkeys *x, const char *rest, uint8_t *aad)
 	return (int)(COFFRE_ID_LEN + len);
 }
 
-int xattr_set(struct inode *i, const char *name, const void *value,
-	      size_t size, int flags)
+static int xa_set(const char *path, const struct xkeys *x, const char *name,
+		  const void *value, size_t size, int flags)
 {
 	uint8_t aad[COFFRE_ID_LEN + XNAME_MAX], *stored = NULL;
-	char path[64];
 	const char *rest;
-	struct xkeys x;
 	struct xname n;
 	size_t pre;
 	int err;
 
 	err = user_name(name, &rest);
-	if (err)
-		return err;
-	err = xkeys_get(i, &x);
 	if (!err)
-		err = backing_xname(&x, rest, &n);
+		err = backing_xname(x, rest, &n);
 	if (err)
 		goto out;
 	pre = long_prefix_len(&n);
@@ -168,25 +172,22 @@ int xattr_set(struct inode *i, const char *name, const void *value,
 		stored[1] = (uint8_t)n.siv_len;
 		memcpy(stored + 2, n.siv, n.siv_len);
 	}
-	err = aead_seal(x.key + COFFRE_SIV_KEY_LEN, aad, (size_t)value_aad(&x, rest, aad),
-			value, size, stored + pre);
+	err = aead_seal(x->key + COFFRE_SIV_KEY_LEN, aad,
+			(size_t)value_aad(x, rest, aad), value, size, stored + pre);
 	if (err)
 		goto out;
-	inode_path(i, path);
 	if (setxattr(path, n.backing, stored, pre + size + COFFRE_SEG_OVERHEAD, flags))
 		err = -errno;
 out:
 	free(stored);
-	secmem_wipe(&x, sizeof(x));
 	return err;
 }
 
-ssize_t xattr_get(struct inode *i, const char *name, void *value, size_t size)
+static ssize_t xa_get(const char *path, const struct xkeys *x, const char *name,
+		      void *value, size_t size)
 {
 	uint8_t aad[COFFRE_ID_LEN + XNAME_MAX], *sealed = NULL, *plain = NULL;
-	char path[64];
 	const char *rest;
-	struct xkeys x;
 	struct xname xn;
 	size_t pre;
 	ssize_t n;
@@ -195,11 +196,7 @@ ssize_t xattr_get(struct inode *i, const char *name, void *value, size_t size)
 	err = user_name(name, &rest);
 	if (err)
 		return err == -EOPNOTSUPP ? -ENODATA : err;
-	err = xkeys_get(i, &x);
-	if (err == -EPERM)
-		return -ENODATA;
-	if (!err)
-		err = backing_xname(&x, rest, &xn);
+	err = backing_xname(x, rest, &xn);
 	if (err)
 		goto out;
 	pre = long_prefix_len(&xn);
@@ -209,7 +206,6 @@ ssize_t xattr_get(struct inode *i, const char *name, void *value, size_t size)
 		err = -ENOMEM;
 		goto out;
 	}
-	inode_path(i, path);
 	n = getxattr(path, xn.backing, sealed, XVALUE_MAX);
 	if (n < 0) {
 		err = errno == ENODATA ? -ENODATA : -errno;
@@ -219,11 +215,14 @@ ssize_t xattr_get(struct inode *i, const char *name, void *value, size_t size)
 	    (pre && (sealed[0] != (uint8_t)(xn.siv_len >> 8) ||
 		     sealed[1] != (uint8_t)xn.siv_len ||
 		     memcmp(sealed + 2, xn.siv, xn.siv_len))) ||
-	    aead_open(x.key + COFFRE_SIV_KEY_LEN, aad,
-		      (size_t)value_aad(&x, rest, aad), sealed + pre, (size_t)n - pre,
+	    aead_open(x->key + COFFRE_SIV_KEY_LEN, aad,
+		      (size_t)value_aad(x, rest, aad), sealed + pre, (size_t)n - pre,
 		      plain)) {
-		fprintf(stderr, "coffre: xattr value does not authenticate "
-			"(backing inode %lu)\n", (unsigned long)i->ino);
+		char *cp = realpath(path, NULL);
+
+		fprintf(stderr, "coffre: %s: xattr value does not authenticate\n",
+			cp ? cp : "?");
+		free(cp);
 		err = -EIO;
 		goto out;
 	}
@@ -239,7 +238,6 @@ out:
 	if (plain)
 		secmem_wipe(plain, XVALUE_MAX);
 	free(plain);
-	secmem_wipe(&x, sizeof(x));
 	return err;
 }
 
@@ -274,21 +272,15 @@ static int listed_siv(const char *path, const char *bname, uint8_t *siv,
 	return (int)len;
 }
 
-ssize_t xattr_list(struct inode *i, char *list, size_t size)
+static ssize_t xa_list(const char *path, const struct xkeys *x, char *list,
+		       size_t size)
 {
 	uint8_t siv[SIV_NAME_MAX], pt[XNAME_MAX + 1], *scratch = NULL;
-	char *blist = NULL, path[64], *p;
+	char *blist = NULL, *p;
 	size_t total = 0, plen;
-	struct xkeys x;
 	ssize_t n;
 	int err, slen;
 
-	if (i->type != S_IFREG && i->type != S_IFDIR)
-		return 0;
-	err = xkeys_get(i, &x);
-	if (err)
-		goto out;
-	inode_path(i, path);
 	n = listxattr(path, NULL, 0);
 	if (n <= 0) {
 		err = n < 0 ? -errno : 0;
@@ -310,10 +302,10 @@ ssize_t xattr_list(struct inode *i, char *list, size_t size)
 			continue;
 		slen = listed_siv(path, p, siv, scratch);
 		if (slen < 0 ||
-		    siv_decrypt(x.key, COFFRE_SIV_KEY_LEN, x.id, COFFRE_ID_LEN, siv,
+		    siv_decrypt(x->key, COFFRE_SIV_KEY_LEN, x->id, COFFRE_ID_LEN, siv,
 				(size_t)slen, pt)) {
-			fprintf(stderr, "coffre: xattr name does not authenticate "
-				"(backing inode %lu), skipped\n", (unsigned long)i->ino);
+			fprintf(stderr, "coffre: an xattr name does not authenticate, "
+				"skipped\n");
 			continue;
 		}
 		plen = (size_t)slen - COFFRE_TAG_LEN;
@@ -334,7 +326,92 @@ ssize_t xattr_list(struct inode *i, char *list, size_t size)
 out:
 	free(blist);
 	free(scratch);
+	return err;
+}
+
+int xattr_set(struct inode *i, const char *name, const void *value,
+	      size_t size, int flags)
+{
+	struct xkeys x;
+	char path[64];
+	int err;
+
+	if (strncmp(name, USER_PREFIX, PREFIX_LEN))
+		return -EOPNOTSUPP;
+	err = xkeys_get(i, &x);
+	inode_path(i, path);
+	if (!err)
+		err = xa_set(path, &x, name, value, size, flags);
 	secmem_wipe(&x, sizeof(x));
+	return err;
+}
+
+ssize_t xattr_get(struct inode *i, const char *name, void *value, size_t size)
+{
+	struct xkeys x;
+	char path[64];
+	ssize_t n;
+	int err = xkeys_get(i, &x);
+
+	if (err)
+		return err == -EPERM ? -ENODATA : err;
+	inode_path(i, path);
+	n = xa_get(path, &x, name, value, size);
+	secmem_wipe(&x, sizeof(x));
+	return n;
+}
+
+ssize_t xattr_list(struct inode *i, char *list, size_t size)
+{
+	struct xkeys x;
+	char path[64];
+	ssize_t n;
+	int err;
+
+	if (i->type != S_IFREG && i->type != S_IFDIR)
+		return 0;
+	err = xkeys_get(i, &x);
+	if (err)
+		return err;
+	inode_path(i, path);
+	n = xa_list(path, &x, list, size);
+	secmem_wipe(&x, sizeof(x));
+	return n;
+}
+
+int xattr_rekey(const char *from, const struct file_header *oh, const char *to,
+		const struct file_header *nh)
+{
+	struct xkeys ox, nx;
+	char *list = NULL, *name;
+	uint8_t *value = malloc(XVALUE_MAX);
+	ssize_t n, v;
+	int err;
+
+	err = value ? xkeys_derive(oh->file_id, oh->dir_id, oh->dek_version, &ox) :
+		      -ENOMEM;
+	if (!err)
+		err = xkeys_derive(nh->file_id, nh->dir_id, nh->dek_version, &nx);
+	n = err ? err : xa_list(from, &ox, NULL, 0);
+	if (n <= 0) {
+		err = (int)n;
+		goto out;
+	}
+	list = malloc((size_t)n);
+	n = list ? xa_list(from, &ox, list, (size_t)n) : -ENOMEM;
+	for (name = list; n > 0 && name < list + n && !err; name += strlen(name) + 1) {
+		v = xa_get(from, &ox, name, value, XVALUE_MAX);
+		err = v < 0 ? (int)v : xa_set(to, &nx, name, value, (size_t)v, 0);
+	}
+	if (n < 0)
+		err = (int)n;
+out:
+	free(list);
+	if (value)
+		secmem_wipe(value, XVALUE_MAX);
+	free(value);
+	secmem_wipe(&ox, sizeof(ox));
+	secmem_wipe(&nx, sizeof(nx));
 	return err;
 }
 

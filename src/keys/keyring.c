@@ -233,8 +233,15 @@ static int get_locked(struct keyring *kr, const uint8_t id[COFFRE_ID_LEN],
 	if (!dek)
 		return -ENOMEM;
 	err = keystore_read(kr->keys_fd, kr->uuid, id, version, &rec);
-	if (err)
+	if (err) {
+		char hex[2 * COFFRE_ID_LEN + 1];
+
+		hex_encode(id, COFFRE_ID_LEN, hex);
+		fprintf(stderr, "coffre: %s/%s.%u: %s key record\n", COFFRE_KEYS_DIR,
+			hex, version, err == -ENOENT ? "no (shredded or lost)" : "bad");
+		err = -EIO;
 		goto out;
+	}
 	/* The pool tells a bad record (-EBADMSG) from a dead HSM by probing. */
 	err = keyrec_unseal(kr->hsm, &rec, dek);
 	if (err) {
@@ -326,6 +333,53 @@ int keyring_new_dir(struct keyring *kr, uint8_t dir_id[COFFRE_ID_LEN])
 out:
 	secmem_free(dek, COFFRE_KEY_LEN);
 	return err;
+}
+
+int keyring_rotate_dir(struct keyring *kr, const uint8_t dir_id[COFFRE_ID_LEN],
+		       uint32_t *version)
+{
+	struct key_record rec;
+	struct dek_entry *e, *v1;
+	uint8_t *dek = secmem_alloc(COFFRE_KEY_LEN);
+	uint32_t next;
+	int err;
+
+	if (!dek)
+		return -ENOMEM;
+	err = keyring_current_version(kr, dir_id, &next);
+	next++;
+	if (!err)
+		err = random_bytes(dek, COFFRE_KEY_LEN);
+	pthread_rwlock_rdlock(&kr->seal_lock);
+	if (!err)
+		err = keyrec_seal(kr->hsm, kr->uuid, kr->mk_version, dir_id, next, dek,
+				  &rec);
+	if (!err)
+		err = keystore_write(kr->keys_fd, &rec);
+	pthread_rwlock_unlock(&kr->seal_lock);
+	if (!err) {
+		pthread_mutex_lock(&kr->lock);
+		err = insert(kr, dir_id, next, dek, 0, &e);
+		v1 = find(kr, dir_id, 1);
+		if (v1)
+			v1->current = next;
+		pthread_mutex_unlock(&kr->lock);
+		*version = next;
+	}
+	secmem_free(dek, COFFRE_KEY_LEN);
+	return err;
+}
+
+void keyring_forget_dir(struct keyring *kr, const uint8_t dir_id[COFFRE_ID_LEN])
+{
+	size_t i;
+
+	pthread_mutex_lock(&kr->lock);
+	for (i = 0; i < kr->capacity; i++)
+		if (kr->entries[i].used &&
+		    !memcmp(kr->entries[i].dir_id, dir_id, COFFRE_ID_LEN))
+			evict(kr, &kr->entries[i]);
+	pthread_mutex_unlock(&kr->lock);
 }
 
 void keyring_set_mk_version(struct keyring *kr, uint32_t mk_version)

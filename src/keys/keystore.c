@@ -7,6 +7,7 @@
  * record copied to another directory, volume or version does not unseal.
  * Records are written atomically (temp file, fsync, rename, fsync dir).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -124,4 +125,35 @@ int keystore_read(int keys_dirfd, const uint8_t uuid[COFFRE_ID_LEN],
 	    out->dek_version != dek_version)
 		return -EIO;
 	return 0;
+}
+
+int keystore_destroy_dir(int keys_dirfd, const uint8_t dir_id[COFFRE_ID_LEN])
+{
+	char hex[2 * COFFRE_ID_LEN + 1];
+	int fd = openat(keys_dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	int n = 0, err = 0;
+	DIR *d;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	hex_encode(dir_id, COFFRE_ID_LEN, hex);
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, hex, 2 * COFFRE_ID_LEN) ||
+		    de->d_name[2 * COFFRE_ID_LEN] != '.')
+			continue;
+		if (unlinkat(keys_dirfd, de->d_name, 0))
+			err = -errno;
+		else
+			n++;
+	}
+	closedir(d);
+	if (!err && fsync(keys_dirfd))
+		err = -errno;
+	return err ? err : n;
 }

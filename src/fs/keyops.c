@@ -1,0 +1,512 @@
+/*
+ * keyops.c — directory key operations run by the daemon for coffrectl
+ * (DESIGN.md §3 "Lifecycle"):
+ *
+ *   key rotate DIR   a new DEK version for the directory's new files
+ *   key rekey DIR    re-encrypt the directory's files under its current key
+ *   key shred DIR    crypto-shred a directory tree: files inside that use
+ *                    another directory's key are re-encrypted under their
+ *                    own directory's key first, so everything inside dies
+ *                    with it; the tree's key records are destroyed and
+ *                    forgotten; then the master key is rotated leaving them
+ *                    out, so old copies of the records no longer unseal
+ *
+ * Re-encryption writes a new ciphertext file beside the old one (new file
+ * id, the new key named in its header, user xattrs re-sealed, owner, mode
+ * and times kept), fsyncs it and renames it over the old one, so a crash
+ * leaves either version whole.  The inode the kernel knows is pointed at
+ * the new file under its write lock, so open handles and cached dentries
+ * keep working.  A file with several hard links is skipped and reported:
+ * replacing it would split its links.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "keyops.h"
+
+#define COPY_CHUNK STORE_MAX_REQUEST
+
+struct rekey_stats {
+	unsigned done, skipped_links, failed;
+};
+
+/* Open the backing directory at a path relative to the mount root. */
+int keyops_resolve(const char *rel, int *dfd_out, uint8_t id[COFFRE_ID_LEN])
+{
+	char *copy = strdup(rel), *save = NULL, *comp;
+	struct dir_keys k;
+	struct backing_name b;
+	uint8_t buf[COFFRE_DIR_FILE_LEN + 1];
+	int dfd, next, fd, err = 0;
+	ssize_t n;
+
+	if (!copy)
+		return -ENOMEM;
+	dfd = openat(g_fs.vol->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		free(copy);
+		return -errno;
+	}
+	for (comp = strtok_r(copy, "/", &save); comp && !err;
+	     comp = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(comp, "."))
+			continue;
+		if (!strcmp(comp, "..")) {
+			err = -EINVAL;
+			break;
+		}
+		fd = openat(dfd, COFFRE_DIR_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+		if (fd >= 0)
+			close(fd);
+		err = n < 0 || dir_file_parse(buf, (size_t)n, k.id) ? -EIO : 0;
+		if (!err)
+			err = keyring_name_key(g_fs.vol->keys, k.id, k.name_key);
+		if (!err)
+			err = entry_name(&k, comp, &b);
+		dir_keys_wipe(&k);
+		if (err)
+			break;
+		next = openat(dfd, b.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0)
+			err = -errno;
+		close(dfd);
+		dfd = next;
+	}
+	free(copy);
+	if (!err) {
+		fd = openat(dfd, COFFRE_DIR_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+		if (fd >= 0)
+			close(fd);
+		err = n < 0 || dir_file_parse(buf, (size_t)n, id) ? -EIO : 0;
+	}
+	if (err) {
+		if (dfd >= 0)
+			close(dfd);
+		return err;
+	}
+	*dfd_out = dfd;
+	return 0;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* Copy the plaintext of src into dst (holes stay holes). */
+static int copy_plain(struct store_file *src, struct store_file *dst, uint8_t *buf)
+{
+	uint64_t off;
+	ssize_t n;
+	int err = store_truncate(dst, src->size);
+
+	for (off = 0; !err && off < src->size; off += (uint64_t)n) {
+		n = store_read(src, buf, COPY_CHUNK, off);
+		if (n <= 0)
+			return n < 0 ? (int)n : -EIO;
+		if (!all_zero(buf, (size_t)n) &&
+		    store_write(dst, buf, (size_t)n, off) != n)
+			err = -EIO;
+	}
+	return err;
+}
+
+static int file_key(const struct file_header *h, struct aead_key *key)
+{
+	uint8_t dek[COFFRE_KEY_LEN];
+	int err = keyring_dek(g_fs.vol->keys, h->dir_id, h->dek_version, dek);
+
+	if (!err)
+		err = store_file_key(dek, h, key);
+	secmem_wipe(dek, sizeof(dek));
+	return err;
+}
+
+/* Re-encrypt dfd/name under (id, version).  1 if done, 0 if it already
+ * was, -EMLINK for a hard-linked file, or a negative errno. */
+static int rekey_file(int dfd, const char *name, const uint8_t id[COFFRE_ID_LEN],
+		      uint32_t version, uint8_t *buf)
+{
+	struct aead_key *okey = secmem_alloc(sizeof(*okey)), *nkey = NULL;
+	struct store_file src = { .fd = -1 }, dst = { .fd = -1 };
+	struct file_header oh, nh;
+	struct inode *i = NULL;
+	char tmp[64], from[64], to[64];
+	struct timespec ts[2];
+	struct stat st, nst;
+	uint8_t rnd[8];
+	int fd, tfd = -1, pfd, err;
+
+	fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || !okey) {
+		secmem_free(okey, sizeof(*okey));
+		return fd < 0 ? -errno : -ENOMEM;
+	}
+	err = fstat(fd, &st) ? -errno : store_read_header(fd, &oh);
+	if (err)
+		goto out;
+	if (!memcmp(oh.dir_id, id, COFFRE_ID_LEN) && oh.dek_version == version) {
+		err = 0;
+		goto out;
+	}
+	if (st.st_nlink > 1) {
+		err = -EMLINK;
+		goto out;
+	}
+	i = inode_find(st.st_dev, st.st_ino);
+	if (i) {
+		err = inode_open_data(i);
+		if (err) {
+			inode_forget(i, 1);
+			i = NULL;
+			goto out;
+		}
+		pthread_rwlock_wrlock(&i->rw);
+	}
+	nkey = secmem_alloc(sizeof(*nkey));
+	nh = oh;
+	memcpy(nh.dir_id, id, COFFRE_ID_LEN);
+	nh.dek_version = version;
+	err = nkey ? random_bytes(nh.file_id, sizeof(nh.file_id)) : -ENOMEM;
+	if (!err)
+		err = file_key(&oh, okey);
+	if (!err)
+		err = file_key(&nh, nkey);
+	if (err)
+		goto out;
+	src = (struct store_file){ .fd = fd, .seg_size = oh.seg_size, .key = okey,
+		.strict_holes = g_fs.strict_holes || (oh.flags & COFFRE_HDR_STRICT_HOLES) };
+	err = store_load_size(&src);
+	if (err)
+		goto out;
+	err = random_bytes(rnd, sizeof(rnd));
+	snprintf(tmp, sizeof(tmp), ".coffre.rekey.%02x%02x%02x%02x%02x%02x%02x%02x",
+		 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	tfd = err ? -1 : openat(dfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (tfd < 0) {
+		err = err ? err : -errno;
+		goto out;
+	}
+	dst = (struct store_file){ .fd = tfd, .seg_size = nh.seg_size, .key = nkey,
+		.strict_holes = src.strict_holes };
+	err = store_create(tfd, &nh, nkey);
+	if (!err)
+		err = store_load_size(&dst);
+	if (!err)
+		err = copy_plain(&src, &dst, buf);
+	snprintf(from, sizeof(from), "/proc/self/fd/%d", fd);
+	snprintf(to, sizeof(to), "/proc/self/fd/%d", tfd);
+	if (!err)
+		err = xattr_rekey(from, &oh, to, &nh);
+	ts[0] = st.st_atim;
+	ts[1] = st.st_mtim;
+	if (!err && (fchown(tfd, st.st_uid, st.st_gid) ||
+		     fchmod(tfd, st.st_mode & 07777) || futimens(tfd, ts) || fsync(tfd)))
+		err = -errno;
+	if (!err && renameat(dfd, tmp, dfd, name))
+		err = -errno;
+	if (err)
+		goto out;
+	fsync(dfd);
+	if (i) {
+		/* The kernel's inode now means the new file. */
+		pfd = open(to, O_PATH | O_CLOEXEC);
+		if (pfd >= 0 && fstat(tfd, &nst) == 0) {
+			inode_retarget(i, pfd, &nst);
+			close(i->sf.fd);
+			i->sf.fd = tfd;
+			tfd = -1;
+			i->hdr = nh;
+			memcpy(i->key, nkey, sizeof(*nkey));
+			free(i->cpath);
+			i->cpath = realpath(to, NULL);
+			i->sf.path = i->cpath;
+		} else if (pfd >= 0) {
+			close(pfd);
+		}
+	}
+	err = 1;
+out:
+	if (err < 0 && tfd >= 0)
+		unlinkat(dfd, tmp, 0);
+	if (tfd >= 0)
+		close(tfd);
+	if (i) {
+		pthread_rwlock_unlock(&i->rw);
+		inode_close_data(i);
+		inode_forget(i, 1);
+	}
+	close(fd);
+	secmem_free(okey, sizeof(*okey));
+	secmem_free(nkey, sizeof(*nkey));
+	return err;
+}
+
+/* Re-key every regular file directly in dfd; subdirectories when `deep`,
+ * each under its own id and current version (for shredding). */
+static int rekey_dir(int dfd, const uint8_t id[COFFRE_ID_LEN], bool deep,
+		     uint8_t *buf, struct rekey_stats *s)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), sub, r;
+	uint8_t sub_id[COFFRE_ID_LEN], dbuf[COFFRE_DIR_FILE_LEN + 1];
+	uint32_t version;
+	struct dirent *de;
+	ssize_t n;
+	DIR *d;
+
+	r = keyring_current_version(g_fs.vol->keys, id, &version);
+	if (r)
+		return r;
+	d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return -EIO;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    entry_is_internal(de->d_name))
+			continue;
+		if (de->d_type == DT_REG) {
+			r = rekey_file(dfd, de->d_name, id, version, buf);
+			if (r == 1)
+				s->done++;
+			else if (r == -EMLINK)
+				s->skipped_links++;
+			else if (r < 0)
+				s->failed++;
+		} else if (de->d_type == DT_DIR && deep) {
+			sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+				     O_CLOEXEC);
+			if (sub < 0)
+				continue;
+			fd = openat(sub, COFFRE_DIR_FILE, O_RDONLY | O_CLOEXEC);
+			n = fd < 0 ? -1 : read(fd, dbuf, sizeof(dbuf));
+			if (fd >= 0)
+				close(fd);
+			if (n >= 0 && !dir_file_parse(dbuf, (size_t)n, sub_id))
+				rekey_dir(sub, sub_id, true, buf, s);
+			else
+				s->failed++;
+			close(sub);
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+int keyops_rotate(const char *rel, FILE *out)
+{
+	uint8_t id[COFFRE_ID_LEN];
+	uint32_t version;
+	int dfd, err = keyops_resolve(rel, &dfd, id);
+
+	if (err)
+		return err;
+	close(dfd);
+	err = keyring_rotate_dir(g_fs.vol->keys, id, &version);
+	if (!err)
+		fprintf(out, "ok\nnew files in %s now use key version %u; `coffrectl "
+			"key rekey` re-encrypts the existing ones\n", rel, version);
+	return err;
+}
+
+int keyops_rekey(const char *rel, FILE *out)
+{
+	struct rekey_stats s = { 0 };
+	uint8_t id[COFFRE_ID_LEN], *buf = malloc(COPY_CHUNK);
+	int dfd, err = buf ? keyops_resolve(rel, &dfd, id) : -ENOMEM;
+
+	if (!err) {
+		err = rekey_dir(dfd, id, false, buf, &s);
+		close(dfd);
+	}
+	free(buf);
+	if (!err && s.failed)
+		err = -EIO;
+	if (err)
+		return err;
+	fprintf(out, "ok\nre-encrypted %u file%s in %s", s.done, s.done == 1 ? "" : "s",
+		rel);
+	if (s.skipped_links)
+		fprintf(out, "; %u hard-linked file%s kept their key", s.skipped_links,
+			s.skipped_links == 1 ? "" : "s");
+	fprintf(out, "\n");
+	return 0;
+}
+
+/* ---- shredding */
+
+#define MAX_SHRED_DIRS 65536
+
+struct id_set {
+	uint8_t (*ids)[COFFRE_ID_LEN];
+	size_t n;
+};
+
+static bool id_in(const struct id_set *set, const uint8_t id[COFFRE_ID_LEN])
+{
+	size_t k;
+
+	for (k = 0; k < set->n; k++)
+		if (!memcmp(set->ids[k], id, COFFRE_ID_LEN))
+			return true;
+	return false;
+}
+
+/* Every directory id in the tree at dfd. */
+static int collect_ids(int dfd, const uint8_t id[COFFRE_ID_LEN], struct id_set *set)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), sub, sfd;
+	uint8_t buf[COFFRE_DIR_FILE_LEN + 1], sub_id[COFFRE_ID_LEN];
+	struct dirent *de;
+	ssize_t n;
+	DIR *d;
+
+	if (set->n == MAX_SHRED_DIRS)
+		return -E2BIG;
+	memcpy(set->ids[set->n++], id, COFFRE_ID_LEN);
+	d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d)
+		return -EIO;
+	while ((de = readdir(d))) {
+		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") ||
+		    !strcmp(de->d_name, "..") || entry_is_internal(de->d_name))
+			continue;
+		sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			     O_CLOEXEC);
+		if (sub < 0)
+			continue;
+		sfd = openat(sub, COFFRE_DIR_FILE, O_RDONLY | O_CLOEXEC);
+		n = sfd < 0 ? -1 : read(sfd, buf, sizeof(buf));
+		if (sfd >= 0)
+			close(sfd);
+		if (n >= 0 && !dir_file_parse(buf, (size_t)n, sub_id))
+			collect_ids(sub, sub_id, set);
+		close(sub);
+	}
+	closedir(d);
+	return 0;
+}
+
+/* Files outside the tree (not under `skip`, a backing inode) whose header
+ * names one of the tree's keys. */
+static unsigned count_outside(int dfd, const struct id_set *set, ino_t skip)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), sub;
+	struct file_header h;
+	struct dirent *de;
+	unsigned count = 0;
+	struct stat st;
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    entry_is_internal(de->d_name))
+			continue;
+		if (de->d_type == DT_DIR) {
+			if (de->d_ino == skip)
+				continue;
+			sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+				     O_CLOEXEC);
+			if (sub >= 0) {
+				if (fstat(sub, &st) == 0 && st.st_ino != skip)
+					count += count_outside(sub, set, skip);
+				close(sub);
+			}
+		} else if (de->d_type == DT_REG) {
+			fd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd >= 0 && store_read_header(fd, &h) == 0 && id_in(set, h.dir_id))
+				count++;
+			if (fd >= 0)
+				close(fd);
+		}
+	}
+	closedir(d);
+	return count;
+}
+
+int keyops_shred(const char *rel, const char *pin, bool dry_run, FILE *out)
+{
+	struct id_set set = { calloc(MAX_SHRED_DIRS, COFFRE_ID_LEN), 0 };
+	struct rekey_stats s = { 0 };
+	struct rotate_opts ro = { 0 };
+	uint8_t id[COFFRE_ID_LEN], *buf = NULL;
+	char err_text[512] = "";
+	unsigned outside;
+	struct stat st;
+	size_t k;
+	int dfd = -1, err;
+
+	if (!set.ids)
+		return -ENOMEM;
+	if (!dry_run && !volume_check_pin(g_fs.vol, pin, strlen(pin))) {
+		fprintf(out, "error: PIN rejected\n");
+		err = 0;
+		goto out;
+	}
+	err = keyops_resolve(rel, &dfd, id);
+	if (!err && !memcmp(id, g_fs.vol->conf.root_id, COFFRE_ID_LEN))
+		err = -EPERM;   /* the root key also authenticates the config */
+	if (!err)
+		err = fstat(dfd, &st) ? -errno : collect_ids(dfd, id, &set);
+	if (err)
+		goto out;
+	outside = count_outside(g_fs.vol->root_fd, &set, st.st_ino);
+	if (dry_run) {
+		fprintf(out, "ok\n%zu director%s; %u file%s outside %s use%s its keys "
+			"and will read EIO after the shred\n", set.n,
+			set.n == 1 ? "y" : "ies", outside, outside == 1 ? "" : "s", rel,
+			outside == 1 ? "s" : "");
+		goto out;
+	}
+	/* Everything inside dies with it: bring strays under the tree's keys. */
+	buf = malloc(COPY_CHUNK);
+	err = buf ? rekey_dir(dfd, id, true, buf, &s) : -ENOMEM;
+	if (err)
+		goto out;
+	for (k = 0; k < set.n; k++) {
+		err = keystore_destroy_dir(g_fs.vol->keys_fd, set.ids[k]);
+		if (err < 0)
+			goto out;
+		keyring_forget_dir(g_fs.vol->keys, set.ids[k]);
+	}
+	fprintf(stderr, "coffre: shredded %zu directory key%s under %s\n", set.n,
+		set.n == 1 ? "" : "s", rel);
+	inode_shred_tree(set.ids, set.n);
+	/* Old copies of the records die with the old master key. */
+	err = volume_rotate_master(g_fs.vol, &ro, err_text, sizeof(err_text));
+	if (err) {
+		fprintf(out, "error: the keys are destroyed but the master key rotation "
+			"failed (%s): run `coffrectl key rotate-master` to finish\n",
+			err_text);
+		err = 0;
+		goto out;
+	}
+	fprintf(out, "ok\nshredded %s: %zu director%s, %u stray file%s re-encrypted "
+		"first%s; master key rotated to v%u, the old one destroyed everywhere\n",
+		rel, set.n, set.n == 1 ? "y" : "ies", s.done, s.done == 1 ? "" : "s",
+		s.skipped_links ? " (hard-linked files kept their key)" : "",
+		g_fs.vol->conf.mk_version);
+out:
+	if (dfd >= 0)
+		close(dfd);
+	free(buf);
+	free(set.ids);
+	return err;
+}
