@@ -80,7 +80,8 @@ struct keyring *keyring_new(struct hsm_pool *h, int keys_dirfd,
 			    const uint8_t uuid[COFFRE_ID_LEN], uint32_t mk_version,
 			    size_t capacity);
 void keyring_free(struct keyring *kr);
-/* Copy a DEK out of the cache (unsealing it on a miss).  Caller wipes. */
+/* Copy a DEK out of the cache (unsealing it on a miss).  Caller wipes.
+ * -EIO (logged) if its record is missing, malformed or does not unseal. */
 int keyring_dek(struct keyring *kr, const uint8_t dir_id[COFFRE_ID_LEN],
 		uint32_t version, uint8_t dek[COFFRE_KEY_LEN]);
 /* The directory's name key (from its DEK version 1).  Caller wipes. */

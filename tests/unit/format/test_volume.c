@@ -489,3 +489,59 @@ Test(volume, too_large)
 	text[0] = '\n';
 	cr_assert_eq(volume_conf_parse(text, n + 1, &c), -EINVAL);
 }
+
+/* ---- the optional recovery key and shares lines */
+
+#define RK_HEX "x25519:" MAC_HEX
+
+Test(volume, recovery_key_and_shares_round_trip)
+{
+	struct volume_conf c, d;
+	static char out[COFFRE_CONF_MAX];
+	int len;
+
+	sample(&c);
+	c.has_recovery = true;
+	for (int i = 0; i < 32; i++)
+		c.recovery_pub[i] = (uint8_t)(i * 7);
+	c.shares_k = 5;
+	c.shares_n = 7;
+	len = volume_conf_write_body(&c, out, sizeof(out));
+	cr_assert_gt(len, 0);
+	cr_assert_not_null(strstr(out, "\nshares = 5/7\n"));
+	len = volume_conf_write_mac((const uint8_t *)"0123456789abcdef0123456789abcdef",
+				    out, (size_t)len, sizeof(out));
+	cr_assert_gt(len, 0);
+	cr_assert_eq(volume_conf_parse(out, (size_t)len, &d), 0);
+	cr_assert(d.has_recovery);
+	cr_assert_eq(memcmp(d.recovery_pub, c.recovery_pub, 32), 0);
+	cr_assert_eq(d.shares_k, 5);
+	cr_assert_eq(d.shares_n, 7);
+}
+
+Test(volume, recovery_key_lines_come_together_and_are_checked)
+{
+	struct volume_conf c;
+	size_t n;
+
+	/* Both present: accepted. */
+	n = build(-1, 10, "recovery_key = " RK_HEX "\nshares = 5/7\nhsm = pkcs11:token=b;object=x%20y", false);
+	cr_assert_eq(volume_conf_parse(text, n, &c), 0);
+	cr_assert(c.has_recovery);
+	/* Only one of the two: refused. */
+	n = build(-1, 10, "recovery_key = " RK_HEX, true);
+	cr_assert_eq(volume_conf_parse(text, n, &c), -EINVAL);
+	n = build(-1, 10, "shares = 5/7", true);
+	cr_assert_eq(volume_conf_parse(text, n, &c), -EINVAL);
+	/* Malformed values. */
+	n = build(-1, 10, "recovery_key = x448:" MAC_HEX "\nshares = 5/7", true);
+	cr_assert_eq(volume_conf_parse(text, n, &c), -EINVAL);
+	n = build(-1, 10, "recovery_key = " RK_HEX "\nshares = 8/7", true);
+	cr_assert_eq(volume_conf_parse(text, n, &c), -EINVAL);
+	n = build(-1, 10, "recovery_key = " RK_HEX "\nshares = 1/7", true);
+	cr_assert_eq(volume_conf_parse(text, n, &c), -EINVAL);
+	n = build(-1, 10, "recovery_key = " RK_HEX "\nshares = 5/256", true);
+	cr_assert_eq(volume_conf_parse(text, n, &c), -EINVAL);
+	n = build(-1, 10, "recovery_key = " RK_HEX "\nshares = 5", true);
+	cr_assert_eq(volume_conf_parse(text, n, &c), -EINVAL);
+}
