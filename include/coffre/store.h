@@ -54,6 +54,13 @@ ssize_t store_write(struct store_file *f, const void *buf, size_t len, uint64_t 
 /* Set the plaintext size (shrink or grow, growing leaves a hole). */
 int store_truncate(struct store_file *f, uint64_t size);
 
+/* ---- dir.c: a backing directory's .coffre.dir */
+
+/* Read a directory's id; -EIO if the file is missing or malformed. */
+int store_dir_id(int dirfd, uint8_t id[COFFRE_ID_LEN]);
+/* Write a new directory's .coffre.dir durably (never over an existing one). */
+int store_dir_id_create(int dirfd, const uint8_t id[COFFRE_ID_LEN]);
+
 /* Derive the file key from the DEK and the header:
  * HKDF-SHA256(DEK, salt = file_id, info = "coffre/v1/content" || header). */
 int store_file_key(const uint8_t dek[COFFRE_KEY_LEN], const struct file_header *h,

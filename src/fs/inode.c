@@ -166,26 +166,19 @@ void inode_path(const struct inode *i, char out[64])
 
 int inode_dir_id(struct inode *dir, uint8_t id[COFFRE_ID_LEN])
 {
-	uint8_t buf[COFFRE_DIR_FILE_LEN + 1];
-	ssize_t n;
-	int fd, err = 0;
+	int err = 0;
 
 	if (dir->type != S_IFDIR)
 		return -ENOTDIR;
 	pthread_mutex_lock(&dir->mu);
 	if (!dir->has_dir_id) {
-		fd = openat(dir->fd, COFFRE_DIR_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
-		if (fd >= 0)
-			close(fd);
-		if (n < 0 || dir_file_parse(buf, (size_t)n, dir->dir_id)) {
+		err = store_dir_id(dir->fd, dir->dir_id);
+		if (err)
 			fprintf(stderr, "coffre: directory without a valid %s "
 				"(backing inode %lu)\n", COFFRE_DIR_FILE,
 				(unsigned long)dir->ino);
-			err = -EIO;
-		} else {
+		else
 			dir->has_dir_id = true;
-		}
 	}
 	if (!err)
 		memcpy(id, dir->dir_id, COFFRE_ID_LEN);

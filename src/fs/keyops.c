@@ -42,9 +42,7 @@ int keyops_resolve(const char *rel, int *dfd_out, uint8_t id[COFFRE_ID_LEN])
 	char *copy = strdup(rel), *save = NULL, *comp;
 	struct dir_keys k;
 	struct backing_name b;
-	uint8_t buf[COFFRE_DIR_FILE_LEN + 1];
-	int dfd, next, fd, err = 0;
-	ssize_t n;
+	int dfd, next, err = 0;
 
 	if (!copy)
 		return -ENOMEM;
@@ -61,11 +59,7 @@ int keyops_resolve(const char *rel, int *dfd_out, uint8_t id[COFFRE_ID_LEN])
 			err = -EINVAL;
 			break;
 		}
-		fd = openat(dfd, COFFRE_DIR_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
-		if (fd >= 0)
-			close(fd);
-		err = n < 0 || dir_file_parse(buf, (size_t)n, k.id) ? -EIO : 0;
+		err = store_dir_id(dfd, k.id);
 		if (!err)
 			err = keyring_name_key(g_fs.vol->keys, k.id, k.name_key);
 		if (!err)
@@ -80,13 +74,8 @@ int keyops_resolve(const char *rel, int *dfd_out, uint8_t id[COFFRE_ID_LEN])
 		dfd = next;
 	}
 	free(copy);
-	if (!err) {
-		fd = openat(dfd, COFFRE_DIR_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
-		if (fd >= 0)
-			close(fd);
-		err = n < 0 || dir_file_parse(buf, (size_t)n, id) ? -EIO : 0;
-	}
+	if (!err)
+		err = store_dir_id(dfd, id);
 	if (err) {
 		if (dfd >= 0)
 			close(dfd);
@@ -261,10 +250,9 @@ static int rekey_dir(int dfd, const uint8_t id[COFFRE_ID_LEN], bool deep,
 		     uint8_t *buf, struct rekey_stats *s)
 {
 	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), sub, r;
-	uint8_t sub_id[COFFRE_ID_LEN], dbuf[COFFRE_DIR_FILE_LEN + 1];
+	uint8_t sub_id[COFFRE_ID_LEN];
 	uint32_t version;
 	struct dirent *de;
-	ssize_t n;
 	DIR *d;
 
 	r = keyring_current_version(g_fs.vol->keys, id, &version);
@@ -293,11 +281,7 @@ static int rekey_dir(int dfd, const uint8_t id[COFFRE_ID_LEN], bool deep,
 				     O_CLOEXEC);
 			if (sub < 0)
 				continue;
-			fd = openat(sub, COFFRE_DIR_FILE, O_RDONLY | O_CLOEXEC);
-			n = fd < 0 ? -1 : read(fd, dbuf, sizeof(dbuf));
-			if (fd >= 0)
-				close(fd);
-			if (n >= 0 && !dir_file_parse(dbuf, (size_t)n, sub_id))
+			if (store_dir_id(sub, sub_id) == 0)
 				rekey_dir(sub, sub_id, true, buf, s);
 			else
 				s->failed++;
@@ -370,10 +354,9 @@ static bool id_in(const struct id_set *set, const uint8_t id[COFFRE_ID_LEN])
 /* Every directory id in the tree at dfd. */
 static int collect_ids(int dfd, const uint8_t id[COFFRE_ID_LEN], struct id_set *set)
 {
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), sub, sfd;
-	uint8_t buf[COFFRE_DIR_FILE_LEN + 1], sub_id[COFFRE_ID_LEN];
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), sub;
+	uint8_t sub_id[COFFRE_ID_LEN];
 	struct dirent *de;
-	ssize_t n;
 	DIR *d;
 
 	if (set->n == MAX_SHRED_DIRS)
@@ -390,11 +373,7 @@ static int collect_ids(int dfd, const uint8_t id[COFFRE_ID_LEN], struct id_set *
 			     O_CLOEXEC);
 		if (sub < 0)
 			continue;
-		sfd = openat(sub, COFFRE_DIR_FILE, O_RDONLY | O_CLOEXEC);
-		n = sfd < 0 ? -1 : read(sfd, buf, sizeof(buf));
-		if (sfd >= 0)
-			close(sfd);
-		if (n >= 0 && !dir_file_parse(buf, (size_t)n, sub_id))
+		if (store_dir_id(sub, sub_id) == 0)
 			collect_ids(sub, sub_id, set);
 		close(sub);
 	}

@@ -69,23 +69,6 @@ static void reply_new(fuse_req_t req, struct inode *parent, const char *bname)
 		ops_entry_reply(req, i, &st);
 }
 
-/* Write a directory's .coffre.dir (durably) inside the backing dir dfd. */
-static int write_dir_file(int dfd, const uint8_t id[COFFRE_ID_LEN])
-{
-	uint8_t buf[COFFRE_DIR_FILE_LEN];
-	int fd, err = 0;
-
-	dir_file_write(id, buf);
-	fd = openat(dfd, COFFRE_DIR_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		    0600);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf) || fsync(fd))
-		err = errno ? -errno : -EIO;
-	close(fd);
-	return err;
-}
-
 void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	struct inode *p = inode_of(parent);
@@ -113,7 +96,7 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 		goto out;
 	}
 	dfd = openat(p->fd, b.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	err = dfd < 0 ? -errno : write_dir_file(dfd, id);
+	err = dfd < 0 ? -errno : store_dir_id_create(dfd, id);
 	if (dfd >= 0)
 		close(dfd);
 	if (!err)
@@ -179,6 +162,24 @@ out:
 	return err ? err : fd;
 }
 
+/* After creating entry b in p (err: how that went): give it to its owner
+ * and reply, or undo it (but never an entry that was already there). */
+static void finish_entry(fuse_req_t req, struct inode *p,
+			 const struct backing_name *b, mode_t mode, int err)
+{
+	if (!err)
+		err = set_owner(req, p, b->name, mode);
+	if (!err) {
+		reply_new(req, p, b->name);
+		return;
+	}
+	if (err != -EEXIST) {
+		unlinkat(p->fd, b->name, 0);
+		entry_sidecar_remove(p->fd, b);
+	}
+	fuse_reply_err(req, -err);
+}
+
 void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	      dev_t rdev)
 {
@@ -202,16 +203,7 @@ void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	} else {
 		err = -EINVAL;
 	}
-	if (!err)
-		err = set_owner(req, p, b.name, mode);
-	if (err) {
-		if (err != -EEXIST) {
-			unlinkat(p->fd, b.name, 0);
-			entry_sidecar_remove(p->fd, &b);
-		}
-		goto out;
-	}
-	reply_new(req, p, b.name);
+	finish_entry(req, p, &b, mode, err);
 	return;
 out:
 	fuse_reply_err(req, -err);
@@ -229,17 +221,7 @@ void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		err = entry_sidecar_write(p->fd, &b);
 	if (err)
 		goto out;
-	err = symlink_create(p->fd, b.name, p, link);
-	if (!err)
-		err = set_owner(req, p, b.name, S_IFLNK);
-	if (err) {
-		if (err != -EEXIST) {
-			unlinkat(p->fd, b.name, 0);
-			entry_sidecar_remove(p->fd, &b);
-		}
-		goto out;
-	}
-	reply_new(req, p, b.name);
+	finish_entry(req, p, &b, S_IFLNK, symlink_create(p->fd, b.name, p, link));
 	return;
 out:
 	fuse_reply_err(req, -err);
@@ -330,9 +312,7 @@ static int check_empty(int dfd)
 static int detach_dir(struct inode *p, const char *bname, int *dfd,
 		      uint8_t id[COFFRE_ID_LEN])
 {
-	uint8_t buf[COFFRE_DIR_FILE_LEN + 1];
-	ssize_t n;
-	int fd, err;
+	int err;
 
 	*dfd = openat(p->fd, bname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (*dfd < 0)
@@ -340,13 +320,8 @@ static int detach_dir(struct inode *p, const char *bname, int *dfd,
 	err = check_empty(*dfd);
 	if (err)
 		goto fail;
-	fd = openat(*dfd, COFFRE_DIR_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
-	if (fd >= 0)
-		close(fd);
-	if (n < 0 || dir_file_parse(buf, (size_t)n, id)) {
-		memset(id, 0, COFFRE_ID_LEN);
-	}
+	if (store_dir_id(*dfd, id))
+		memset(id, 0, COFFRE_ID_LEN);   /* nothing to put back */
 	if (unlinkat(*dfd, COFFRE_DIR_FILE, 0) && errno != ENOENT) {
 		err = -errno;
 		goto fail;
@@ -363,7 +338,7 @@ static void reattach_dir(int dfd, const uint8_t id[COFFRE_ID_LEN])
 	static const uint8_t zero[COFFRE_ID_LEN];
 
 	if (memcmp(id, zero, COFFRE_ID_LEN))
-		write_dir_file(dfd, id);
+		store_dir_id_create(dfd, id);
 }
 
 void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)

@@ -224,7 +224,8 @@ def test_enroll_refuses_bad_share_sets_and_changes_nothing(workdir, token):
     refused(enroll(vol, c, shares[:4] + [shares[3]]), "duplicate")
 
     wrong = write_pin(os.path.join(workdir, "wrong-pin"), "9999")
-    refused(enroll(vol, c, shares[:5], pin_file=wrong))
+    refused(enroll(vol, c, shares[:5], pin_file=wrong), "coffre-new", "PIN incorrect")
+    refused(enroll(vol, "pkcs11:token=nope", shares[:5]), "nope")
 
     refused(enroll(vol, c, []), "--share")
 
