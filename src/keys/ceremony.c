@@ -392,6 +392,12 @@ int volume_rotate_master(struct volume *v, const struct rotate_opts *o,
 		conf.has_recovery = true;
 		conf.shares_k = (uint8_t)o->shares_k;
 		conf.shares_n = (uint8_t)o->shares_n;
+		/* The new shares exist before anything depends on the new key:
+		 * if they cannot be written, nothing has changed yet. */
+		ret = shares_issue(o->shares_dir, o->shares_n, o->shares_k, rk, err,
+				   errlen);
+		if (ret)
+			goto out;
 	}
 	mk_label(conf.uuid, old, old_label);
 	mk_label(conf.uuid, next, label);
@@ -430,9 +436,6 @@ int volume_rotate_master(struct volume *v, const struct rotate_opts *o,
 	memcpy(conf.kcv, kcv, sizeof(kcv));
 	if (!ret)
 		ret = conf_store(v->root_fd, &conf, root_dek);
-	if (!ret && o->shares_dir)
-		ret = shares_issue(o->shares_dir, o->shares_n, o->shares_k, rk, err,
-				   errlen);
 	if (ret) {
 		if (!err[0])
 			keys_fail(err, errlen, ret, "cannot update %s", COFFRE_CONF_FILE);
