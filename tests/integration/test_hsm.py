@@ -128,3 +128,25 @@ def test_status_without_a_mount_fails_clearly(workdir):
     """`coffrectl status` on a directory nothing serves says so."""
     p = run([COFFRECTL, "status", workdir], check=False)
     assert p.returncode != 0 and "no coffre daemon" in p.stderr
+
+
+def test_pin_from_a_systemd_credential(workdir, volume):
+    """With no pin_file=, the PIN comes from $CREDENTIALS_DIRECTORY/coffre-pin."""
+    creds = os.path.join(workdir, "creds")
+    os.mkdir(creds, 0o700)
+    shutil.copy(volume.token.pin_file, os.path.join(creds, "coffre-pin"))
+    os.chmod(os.path.join(creds, "coffre-pin"), 0o600)
+    env = dict(os.environ, CREDENTIALS_DIRECTORY=creds)
+    p = run([COFFRE, volume.backing, volume.mnt, "-o", f"log_file={volume.log}"],
+            check=False, env=env)
+    try:
+        assert p.returncode == 0, p.stderr
+        assert is_mounted(volume.mnt)
+        with open(volume.path("f"), "w") as f:
+            f.write("unattended")
+    finally:
+        volume.unmount()
+    # Without either, the mount says how to give the PIN.
+    p = run([COFFRE, volume.backing, volume.mnt], check=False)
+    assert p.returncode != 0 and "pin_file" in p.stderr
+    assert not is_mounted(volume.mnt)
