@@ -154,6 +154,13 @@ static int serve(struct fs_opts *o)
 		secmem_free(pin, COFFRE_PIN_MAX + 1);
 		return 1;
 	}
+	/* From here on, what the lower layers log goes to the log (the
+	 * parent only gets report()'s one line), unless in the foreground. */
+	if (redirect_stdio(o)) {
+		report("cannot set up logging (log_file=%s)", o->log_file ? o->log_file : "");
+		secmem_free(pin, COFFRE_PIN_MAX + 1);
+		return 1;
+	}
 	pin_len = read_pin(o, pin, err, sizeof(err));
 	ret = pin_len < 0 ? pin_len :
 	      volume_open(backing, pin, (size_t)pin_len, &g_fs.vol, err, sizeof(err));
@@ -207,11 +214,6 @@ static int serve(struct fs_opts *o)
 		report("cannot mount on %s (is /dev/fuse usable?)", o->mountpoint);
 		ret = -EIO;
 		goto out_handlers;
-	}
-	if (redirect_stdio(o)) {
-		report("cannot set up logging");
-		ret = -EIO;
-		goto out_unmount;
 	}
 	fprintf(stderr, "coffre: mounted %s on %s%s\n", backing, o->mountpoint,
 		g_fs.vol->degraded ? " (DEGRADED: not every HSM answers; "

@@ -20,6 +20,7 @@
 #include "strmap.h"
 
 #define TMP_NAME_LEN 48
+#define COFFRE_STATE_DIR_NAME ".coffre"
 #define REPLICA_COPY_TRIES 3
 
 /* A pending path. */

@@ -1,0 +1,589 @@
+/*
+ * The replication worker (DESIGN §6 "Worker", "Outage").  One thread takes
+ * pending paths (key records, escrow and config first) and makes the
+ * bucket match the backing dir for each:
+ *
+ *  - regular file: hashed (XXH3-128); if the manifest already holds that
+ *    digest and size, only its metadata is refreshed (no upload).  Else it
+ *    is copied sequentially to `<dir>/.coffre.tmp.<random>` (O_EXCL),
+ *    fsynced, renamed over its name and the directory fsynced.  If the
+ *    source changed meanwhile (st_ino/size/mtime/ctime, the path now names
+ *    another inode, or the digest of the copy differs from the first
+ *    pass), the temp file is dropped and the copy redone;
+ *  - directory: mkdir; a directory new to the manifest (or whose inode
+ *    changed: renamed in) has its children queued;
+ *  - symlink, fifo, socket, device: manifest entry only, no object;
+ *  - vanished: the bucket object (or tree) is removed with its entries.
+ *
+ * Before touching the bucket it checks the marker through a freshly opened
+ * bucket fd (an unmounted mount point has none).  Any error leaves the path
+ * queued and backs off exponentially (100 ms doubling to 30 s); a
+ * replica_sync() cuts the wait short.  The manifest is published when the
+ * queue drains, or every second while syncs wait or after 1,000 objects.
+ * Never decrypts: ciphertext is copied as is.  libxxhash, src/format.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "coffre/format.h"
+#include "replica_private.h"
+
+#define COPY_BUF (1u << 20)
+
+static void bump(struct replica *r, uint64_t *counter, uint64_t n)
+{
+	pthread_mutex_lock(&r->lock);
+	*counter += n;
+	pthread_mutex_unlock(&r->lock);
+}
+
+static int enqueue(struct replica *r, const char *path, bool light, uint64_t seq)
+{
+	int err;
+
+	if (replica_path_excluded(path))
+		return 0;
+	pthread_mutex_lock(&r->lock);
+	err = queue_note_locked(r, path, light, false, seq, NULL);
+	pthread_mutex_unlock(&r->lock);
+	return err;
+}
+
+int open_bucket(struct replica *r, int *bfd)
+{
+	int fd, err;
+
+	fd = open(r->bucket_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		set_error(r, REPLICA_BUCKET_ERROR, "bucket %s: %s", r->bucket_dir,
+			  strerror(-err));
+		return err;
+	}
+	if ((err = replica_check_marker(fd, r->uuid)) != 0) {
+		close(fd);
+		if (err == -ENOENT || err == -EXDEV || err == -EINVAL)
+			set_error(r, REPLICA_BUCKET_NO_MARKER,
+				  "bucket %s: %s %s (not mounted?)", r->bucket_dir,
+				  err == -ENOENT ? "no" : err == -EXDEV ?
+				  "another volume's" : "malformed",
+				  COFFRE_BUCKET_MARKER);
+		else
+			set_error(r, REPLICA_BUCKET_ERROR, "bucket %s: %s: %s",
+				  r->bucket_dir, COFFRE_BUCKET_MARKER, strerror(-err));
+		return err;
+	}
+	*bfd = fd;
+	return 0;
+}
+
+/* Read fd from the start to EOF, hashing it (and copying it to out_fd). */
+static int hash_copy(int fd, int out_fd, uint8_t digest[16],
+		     uint8_t file_id[16], bool *write_err)
+{
+	XXH3_state_t *xs = XXH3_createState();
+	uint8_t *buf = malloc(COPY_BUF), hdr[COFFRE_FILE_HEADER_LEN];
+	XXH128_canonical_t c;
+	struct file_header h;
+	uint64_t off = 0;
+	int err = 0;
+
+	*write_err = false;
+	if (!xs || !buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	XXH3_128bits_reset(xs);
+	for (;;) {
+		ssize_t n = pread(fd, buf, COPY_BUF, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (off < sizeof(hdr))
+			memcpy(hdr + off, buf, (size_t)n < sizeof(hdr) - off ?
+			       (size_t)n : sizeof(hdr) - off);
+		XXH3_128bits_update(xs, buf, (size_t)n);
+		if (out_fd >= 0 && (err = write_full(out_fd, buf, (size_t)n)) != 0) {
+			*write_err = true;
+			goto out;
+		}
+		off += (uint64_t)n;
+	}
+	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(xs));
+	memcpy(digest, c.digest, 16);
+	memset(file_id, 0, 16);
+	if (off >= sizeof(hdr) && file_header_parse(hdr, sizeof(hdr), &h) == 0)
+		memcpy(file_id, h.file_id, 16);
+out:
+	free(buf);
+	XXH3_freeState(xs);
+	return err;
+}
+
+static bool stat_changed(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino != b->st_ino || a->st_dev != b->st_dev ||
+	       a->st_size != b->st_size ||
+	       a->st_mtim.tv_sec != b->st_mtim.tv_sec ||
+	       a->st_mtim.tv_nsec != b->st_mtim.tv_nsec ||
+	       a->st_ctim.tv_sec != b->st_ctim.tv_sec ||
+	       a->st_ctim.tv_nsec != b->st_ctim.tv_nsec;
+}
+
+/* Store e in the manifest if it differs from what is there. */
+static int record(struct replica *r, struct manifest_entry *e)
+{
+	const struct manifest_entry *me = manifest_get(r->man, e->path);
+
+	if (me && manifest_entry_equal(me, e)) {
+		manifest_entry_free(e);
+		return 0;
+	}
+	r->man_dirty = true;
+	return manifest_put(r->man, e);
+}
+
+struct links {
+	struct replica *r;
+	const char *path;
+	uint64_t ino, seq;
+};
+
+static int links_cb(const struct manifest_entry *e, void *arg)
+{
+	struct links *l = arg;
+
+	if (e->type == MANIFEST_REG && e->ino == l->ino && strcmp(e->path, l->path))
+		enqueue(l->r, e->path, false, l->seq);
+	return 0;
+}
+
+static int do_reg(struct replica *r, int bfd, const char *path, bool light,
+		  uint64_t seq)
+{
+	struct manifest_entry *ne = NULL;
+	const struct manifest_entry *me;
+	uint8_t d1[16], d2[16], fid[16];
+	char tmp[TMP_NAME_LEN];
+	const char *base, *what = "read";
+	struct stat st1, st2, st3;
+	int fd = -1, dfd = -1, tfd = -1, err = 0;
+	bool werr, tmp_made = false;
+
+	for (int tries = 0;; tries++) {
+		fd = openat(r->backing_fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ?
+			       -EAGAIN : -errno;   /* raced: it vanished or changed type */
+		if (fstat(fd, &st1) < 0) {
+			err = -errno;
+			goto out;
+		}
+		if (!S_ISREG(st1.st_mode)) {
+			err = -EAGAIN;
+			goto out;
+		}
+		me = manifest_get(r->man, path);
+		if (light && me && manifest_stat_matches(me, &st1)) {
+			bump(r, &r->skipped, 1);
+			goto out;
+		}
+		if ((err = manifest_entry_from_stat(r->backing_fd, path, &st1, fd, &ne)) != 0)
+			goto out;
+		if ((err = hash_copy(fd, -1, d1, fid, &werr)) != 0)
+			goto out;
+		memcpy(ne->digest, d1, 16);
+		memcpy(ne->file_id, fid, 16);
+		if (me && me->type == MANIFEST_REG && me->size == (uint64_t)st1.st_size &&
+		    memcmp(me->digest, d1, 16) == 0) {
+			if (fstat(fd, &st2) < 0) {
+				err = -errno;
+				goto out;
+			}
+			if (!stat_changed(&st1, &st2)) {
+				bump(r, &r->skipped, 1);
+				err = record(r, ne);
+				ne = NULL;
+				goto out;
+			}
+			goto again;
+		}
+		what = "bucket";
+		if ((err = bucket_open_parent(bfd, path, true, &dfd, &base)) != 0)
+			goto out;
+		if ((tfd = bucket_tmp_create(dfd, tmp)) < 0) {
+			err = tfd;
+			goto out;
+		}
+		tmp_made = true;
+		if ((err = hash_copy(fd, tfd, d2, fid, &werr)) != 0) {
+			what = werr ? "bucket" : "read";
+			goto out;
+		}
+		if (fsync(tfd) < 0 || close(tfd) < 0) {
+			tfd = -1;
+			err = -errno;
+			goto out;
+		}
+		tfd = -1;
+		if (r->hook)
+			r->hook(r->hook_arg, path);
+		if (fstat(fd, &st2) < 0) {
+			err = -errno;
+			goto out;
+		}
+		if (!stat_changed(&st1, &st2) &&
+		    fstatat(r->backing_fd, path, &st3, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st3.st_ino == st1.st_ino && memcmp(d1, d2, 16) == 0)
+			break;
+		bump(r, &r->recopied, 1);
+again:
+		if (tmp_made)
+			unlinkat(dfd, tmp, 0);
+		tmp_made = false;
+		if (dfd >= 0)
+			close(dfd);
+		dfd = -1;
+		close(fd);
+		fd = -1;
+		manifest_entry_free(ne);
+		ne = NULL;
+		if (tries + 1 >= REPLICA_COPY_TRIES)
+			return -EAGAIN;    /* a hot file: back to the tail */
+	}
+	if ((err = bucket_commit(dfd, tmp, base)) != 0)
+		goto out;
+	tmp_made = false;
+	bump(r, &r->copied, 1);
+	err = record(r, ne);
+	ne = NULL;
+	if (err == 0 && st1.st_nlink > 1) {
+		/* Other names of this inode are separate objects: refresh. */
+		struct links l = { r, path, st1.st_ino, seq };
+
+		manifest_foreach(r->man, links_cb, &l);
+	}
+out:
+	if (err && err != -EAGAIN)
+		set_error(r, REPLICA_BUCKET_ERROR, "%s %s: %s",
+			  what[0] == 'b' ? "copy to bucket" : "read backing", path,
+			  strerror(-err));
+	if (tfd >= 0)
+		close(tfd);
+	if (tmp_made)
+		unlinkat(dfd, tmp, 0);
+	if (dfd >= 0)
+		close(dfd);
+	if (fd >= 0)
+		close(fd);
+	manifest_entry_free(ne);
+	return err;
+}
+
+static int do_dir(struct replica *r, int bfd, const char *path, uint64_t seq)
+{
+	struct manifest_entry *ne = NULL;
+	const struct manifest_entry *me;
+	struct stat st;
+	struct dirent *de;
+	char child[COFFRE_REPLICA_PATH_MAX + 2];
+	bool enumerate;
+	DIR *d = NULL;
+	int fd, err;
+
+	fd = openat(r->backing_fd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ?
+		       -EAGAIN : -errno;
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		goto out;
+	}
+	if ((err = manifest_entry_from_stat(r->backing_fd, path, &st, fd, &ne)) != 0)
+		goto out;
+	if ((err = bucket_mkdir(bfd, path)) != 0) {
+		set_error(r, REPLICA_BUCKET_ERROR, "mkdir in bucket %s: %s", path,
+			  strerror(-err));
+		goto out;
+	}
+	me = manifest_get(r->man, path);
+	enumerate = !me || me->type != MANIFEST_DIR || me->ino != (uint64_t)st.st_ino;
+	err = record(r, ne);
+	ne = NULL;
+	if (err || !enumerate)
+		goto out;
+	if (!(d = fdopendir(fd))) {
+		err = -errno;
+		goto out;
+	}
+	fd = -1;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if ((size_t)snprintf(child, sizeof(child), "%s/%s", path, de->d_name) >
+		    COFFRE_REPLICA_PATH_MAX)
+			continue;
+		if ((err = enqueue(r, child, true, seq)) != 0)
+			break;
+	}
+out:
+	if (d)
+		closedir(d);
+	if (fd >= 0)
+		close(fd);
+	manifest_entry_free(ne);
+	return err;
+}
+
+static int do_meta(struct replica *r, int bfd, const char *path,
+		   const struct stat *st)
+{
+	struct manifest_entry *ne = NULL;
+	int err;
+
+	if ((err = manifest_entry_from_stat(r->backing_fd, path, st, -1, &ne)) != 0)
+		return err == -ENOENT ? -EAGAIN : err;
+	/* No object for these; drop one left by an earlier type. */
+	if ((err = bucket_remove(bfd, path)) != 0) {
+		set_error(r, REPLICA_BUCKET_ERROR, "remove from bucket %s: %s", path,
+			  strerror(-err));
+		manifest_entry_free(ne);
+		return err;
+	}
+	return record(r, ne);
+}
+
+struct prefix {
+	const char *pre;
+	size_t len;
+	char **v;
+	size_t n, cap;
+	int err;
+};
+
+static int prefix_cb(const struct manifest_entry *e, void *arg)
+{
+	struct prefix *p = arg;
+
+	if (strncmp(e->path, p->pre, p->len) != 0 || e->path[p->len] != '/')
+		return 0;
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 16;
+		char **v = realloc(p->v, cap * sizeof(*v));
+
+		if (!v)
+			return p->err = -ENOMEM;
+		p->v = v;
+		p->cap = cap;
+	}
+	if (!(p->v[p->n] = strdup(e->path)))
+		return p->err = -ENOMEM;
+	p->n++;
+	return 0;
+}
+
+static int do_vanish(struct replica *r, int bfd, const char *path)
+{
+	const struct manifest_entry *me = manifest_get(r->man, path);
+	struct prefix p = { path, strlen(path), NULL, 0, 0, 0 };
+	bool tree = !me || me->type == MANIFEST_DIR;
+	int err;
+
+	if ((err = bucket_remove(bfd, path)) != 0) {
+		set_error(r, REPLICA_BUCKET_ERROR, "remove from bucket %s: %s", path,
+			  strerror(-err));
+		return err;
+	}
+	if (me) {
+		manifest_del(r->man, path);
+		r->man_dirty = true;
+		bump(r, &r->deleted, 1);
+	}
+	if (!tree)
+		return 0;
+	manifest_foreach(r->man, prefix_cb, &p);
+	for (size_t i = 0; i < p.n; i++) {
+		manifest_del(r->man, p.v[i]);
+		free(p.v[i]);
+	}
+	if (p.n) {
+		r->man_dirty = true;
+		bump(r, &r->deleted, p.n);
+	}
+	free(p.v);
+	return p.err;
+}
+
+/* Make the bucket match the backing dir for one path. */
+static int process(struct replica *r, const char *path, bool light, uint64_t seq)
+{
+	struct stat st;
+	char parent[COFFRE_REPLICA_PATH_MAX + 1];
+	const char *slash;
+	int bfd, err;
+
+	if ((err = open_bucket(r, &bfd)) != 0)
+		return err;
+	if (fstatat(r->backing_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		err = -errno;
+		if (err == -ENOENT || err == -ENOTDIR)
+			err = do_vanish(r, bfd, path);
+		else
+			set_error(r, REPLICA_BUCKET_ERROR, "stat backing %s: %s", path,
+				  strerror(-err));
+		goto out;
+	}
+	if (S_ISREG(st.st_mode))
+		err = do_reg(r, bfd, path, light, seq);
+	else if (S_ISDIR(st.st_mode))
+		err = do_dir(r, bfd, path, seq);
+	else
+		err = do_meta(r, bfd, path, &st);
+	/* A parent the manifest does not know yet (its mode, owner...). */
+	if (err == 0 && (slash = strrchr(path, '/')) != NULL) {
+		memcpy(parent, path, (size_t)(slash - path));
+		parent[slash - path] = '\0';
+		if (!manifest_get(r->man, parent))
+			err = enqueue(r, parent, true, seq);
+	}
+out:
+	close(bfd);
+	return err;
+}
+
+static void backoff_locked(struct replica *r)
+{
+	r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : 100;
+	if (r->backoff_ms > COFFRE_REPLICA_BACKOFF_MAX_MS)
+		r->backoff_ms = COFFRE_REPLICA_BACKOFF_MAX_MS;
+	r->retry_at_ms = mono_ms() + r->backoff_ms;
+}
+
+static void success_locked(struct replica *r)
+{
+	r->backoff_ms = 0;
+	r->state = REPLICA_BUCKET_OK;
+	r->last_error[0] = '\0';
+}
+
+static void wait_until(struct replica *r, uint64_t deadline_ms)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)(deadline_ms / 1000),
+		.tv_nsec = (long)(deadline_ms % 1000) * 1000000L,
+	};
+
+	pthread_cond_timedwait(&r->work_cv, &r->lock, &ts);
+}
+
+/* Publish the manifest covering notes <= covered (r->lock held). */
+static void publish_locked(struct replica *r, int64_t covered)
+{
+	int bfd, err;
+
+	pthread_mutex_unlock(&r->lock);
+	err = open_bucket(r, &bfd);
+	if (err == 0) {
+		err = manifest_publish(r, bfd);
+		close(bfd);
+		if (err)
+			set_error(r, REPLICA_BUCKET_ERROR, "write manifest: %s",
+				  strerror(-err));
+	}
+	pthread_mutex_lock(&r->lock);
+	if (err) {
+		backoff_locked(r);
+		return;
+	}
+	success_locked(r);
+	r->man_dirty = false;
+	r->generation = manifest_generation(r->man);
+	r->man_written_ms = mono_ms();
+	r->since_man = 0;
+	if (covered > r->manifest_seq)
+		r->manifest_seq = covered;
+	pthread_cond_broadcast(&r->done_cv);
+}
+
+void *replica_worker(void *arg)
+{
+	struct replica *r = arg;
+	struct qent *e;
+	int err;
+
+	pthread_mutex_lock(&r->lock);
+	while (!r->stop) {
+		uint64_t now = mono_ms();
+
+		if (r->backoff_ms && now < r->retry_at_ms && !r->retry_now) {
+			wait_until(r, r->retry_at_ms);
+			continue;
+		}
+		r->retry_now = false;
+		if (!r->scanned) {
+			pthread_mutex_unlock(&r->lock);
+			err = replica_scan(r);
+			if (err)
+				set_error(r, REPLICA_BUCKET_ERROR,
+					  "reconcile scan: %s", strerror(-err));
+			pthread_mutex_lock(&r->lock);
+			if (err)
+				backoff_locked(r);
+			else
+				r->scanned = true;
+			continue;
+		}
+		if ((e = queue_pop_locked(r)) != NULL) {
+			bool light = e->light;
+			uint64_t seq = e->seq_first;
+
+			pthread_mutex_unlock(&r->lock);
+			err = process(r, e->path, light, seq);
+			pthread_mutex_lock(&r->lock);
+			if (err == 0) {
+				queue_done_locked(r, e, QRES_OK);
+				success_locked(r);
+				r->since_man++;
+			} else if (err == -EAGAIN) {
+				queue_done_locked(r, e, QRES_RETRY_TAIL);
+			} else {
+				queue_done_locked(r, e, QRES_ERROR);
+				backoff_locked(r);
+				continue;
+			}
+			if (r->man_dirty && (r->sync_waiters || r->since_man >= 1000) &&
+			    mono_ms() - r->man_written_ms >= 1000)
+				publish_locked(r, (int64_t)queue_min_seq_locked(r) - 1);
+			continue;
+		}
+		/* Drained. */
+		if (r->man_dirty) {
+			publish_locked(r, (int64_t)r->noted_seq);
+			continue;
+		}
+		if ((int64_t)r->noted_seq > r->manifest_seq || r->manifest_seq < 0) {
+			r->manifest_seq = (int64_t)r->noted_seq;
+			pthread_cond_broadcast(&r->done_cv);
+		}
+		if ((err = journal_compact_locked(r)) != 0)
+			snprintf(r->last_error, sizeof(r->last_error),
+				 "compact journal: %s", strerror(-err));
+		if (!r->stop && !r->q.n && !r->retry_now)
+			pthread_cond_wait(&r->work_cv, &r->lock);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
