@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -133,6 +134,18 @@ static int read_pin(const struct fs_opts *o, char *pin, char *err, size_t errlen
 	return -EINVAL;
 }
 
+/* Every inode the kernel remembers holds an O_PATH fd: lift the soft
+ * limit on open files to the hard one (as passthrough_hp does). */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int serve(struct fs_opts *o)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
@@ -143,6 +156,7 @@ static int serve(struct fs_opts *o)
 	int ret, pin_len;
 
 	umask(0);
+	raise_fd_limit();
 	if (secmem_init(SECURE_HEAP)) {
 		report("cannot set up locked memory for keys (RLIMIT_MEMLOCK?)");
 		return 1;

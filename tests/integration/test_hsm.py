@@ -42,7 +42,7 @@ def test_failover_under_load_sees_no_error(workdir, token):
 
         def workload():
             i = 0
-            while not done.is_set() or i < 40:
+            while not done.is_set() or i < 40:   # at least 40 rounds
                 try:
                     d = vol.path(f"dir{i}")
                     os.mkdir(d)                      # seals a new DEK on the HSM
@@ -57,8 +57,9 @@ def test_failover_under_load_sees_no_error(workdir, token):
         t = threading.Thread(target=workload)
         t.start()
         shutil.rmtree(token_dir(token, token.label))   # the primary dies
+        done.set()                                     # finish the 40 rounds
         t.join(timeout=120)
-        done.set()
+        assert not t.is_alive()
         assert not errors, errors[:3]
         s = status(vol.mnt, as_json=True)
         assert s["degraded"] is True
