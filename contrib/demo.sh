@@ -1,6 +1,8 @@
 #!/bin/sh
 # The main job on the embedded default: install dependencies, build coffre,
-# create a local SoftHSM2 token, make a volume and mount it.  Run as root.
+# create two local SoftHSM2 tokens (primary and backup HSM), make a volume
+# whose master key lives in both, with 7 custodians' shares (any 5 recover
+# it), and mount it.  Run as root.
 #   ./contrib/demo.sh        set up (once) and mount on /mnt/coffre-demo
 #   ./contrib/demo.sh stop   unmount
 # Everything lives in $COFFRE_DEMO (default /var/lib/coffre-demo).
@@ -29,11 +31,15 @@ if [ ! -f "$DEMO/softhsm2.conf" ]; then
 	# A random PIN in a root-only file: the only place coffre takes it from.
 	umask 077
 	od -An -N8 -tx1 /dev/urandom | tr -d ' \n' >"$DEMO/pin"
-	softhsm2-util --init-token --free --label coffre-demo \
-		--pin "$(cat "$DEMO/pin")" --so-pin "$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" >/dev/null
+	for t in coffre-demo-a coffre-demo-b; do
+		softhsm2-util --init-token --free --label $t --pin "$(cat "$DEMO/pin")" \
+			--so-pin "$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" >/dev/null
+	done
+	umask 022
 fi
 if [ ! -f "$DEMO/backing/.coffre.conf" ]; then
-	"$BIN/coffrectl" init --hsm pkcs11:token=coffre-demo --pin-file "$DEMO/pin" "$DEMO/backing"
+	"$BIN/coffrectl" init --hsm pkcs11:token=coffre-demo-a --hsm pkcs11:token=coffre-demo-b \
+		--pin-file "$DEMO/pin" --shares-dir "$DEMO/shares" "$DEMO/backing"
 fi
 mkdir -p "$MNT"
 if ! mountpoint -q "$MNT"; then
@@ -47,4 +53,9 @@ echo
 echo "backing: $DEMO/backing  (what the disk and the bucket hold)"
 find "$DEMO/backing" -maxdepth 1 | sed 's/^/  /'
 echo
+echo
+"$BIN/coffrectl" status "$MNT"
+echo
+echo "custodians' shares: $DEMO/shares   PIN: $DEMO/pin"
+echo "for coffrectl commands that log into the tokens: export SOFTHSM2_CONF=$SOFTHSM2_CONF"
 echo "unmount with: $0 stop"
