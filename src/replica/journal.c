@@ -74,6 +74,18 @@ int journal_open(struct replica *r)
 			O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (r->jfd < 0)
 		return -errno;
+	{
+		int dfd = openat(r->backing_fd, COFFRE_STATE_DIR_NAME,
+				 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (dfd < 0 || (err = fsync_dir(dfd)) != 0) {
+			err = dfd < 0 ? -errno : err;
+			if (dfd >= 0)
+				close(dfd);
+			goto out;
+		}
+		close(dfd);
+	}
 	err = read_small_file(r->backing_fd, COFFRE_JOURNAL_FILE, JOURNAL_MAX,
 			      &buf, &len);
 	if (err)

@@ -239,8 +239,17 @@ static int do_reg(struct replica *r, int bfd, const char *path, bool light,
 			goto out;
 		}
 		tfd = -1;
-		if (r->hook)
-			r->hook(r->hook_arg, path);
+		{
+			void (*hook)(void *, const char *);
+			void *hook_arg;
+
+			pthread_mutex_lock(&r->lock);
+			hook = r->hook;
+			hook_arg = r->hook_arg;
+			pthread_mutex_unlock(&r->lock);
+			if (hook)
+				hook(hook_arg, path);
+		}
 		if (fstat(fd, &st2) < 0) {
 			err = -errno;
 			goto out;
