@@ -146,6 +146,7 @@ struct volume_conf {
 	bool has_recovery;                 /* recovery_key and shares present */
 	uint8_t recovery_pub[32];          /* X25519 public key (escrow) */
 	uint8_t shares_k, shares_n;        /* custodians' threshold, count */
+	char bucket[COFFRE_URI_MAX];       /* bucket directory, "" if none */
 	uint8_t mac[32];
 	size_t body_len;                   /* bytes covered by the MAC (parse) */
 };

@@ -31,11 +31,14 @@ struct keyring;
 #define KDF_INFO_CONFIG "coffre/v1/config"
 #define KDF_INFO_SYMLINK "coffre/v1/symlink"
 #define KDF_INFO_XATTR "coffre/v1/xattr"
+#define KDF_INFO_MANIFEST "coffre/v1/manifest"
 
 /* ---- keystore.c: sealed DEK records on disk */
 
-/* Remove every record of a directory (crypto-shredding); returns how many. */
-int keystore_destroy_dir(int keys_dirfd, const uint8_t dir_id[COFFRE_ID_LEN]);
+/* Remove every record of a directory (crypto-shredding), calling gone (may
+ * be NULL) with each removed file's name; returns how many. */
+int keystore_destroy_dir(int keys_dirfd, const uint8_t dir_id[COFFRE_ID_LEN],
+			 void (*gone)(const char *name, void *ctx), void *ctx);
 
 /* "coffre-mk-<uuid hex>-v<version>" */
 void mk_label(const uint8_t uuid[COFFRE_ID_LEN], uint32_t mk_version,
@@ -126,12 +129,14 @@ struct volume_init_opts {
 	bool strict_holes;
 	const char *shares_dir;       /* NULL: no recovery key */
 	unsigned shares_n, shares_k;  /* custodians, threshold */
+	const char *bucket;           /* NULL: no bucket in the config */
+	uint8_t uuid[COFFRE_ID_LEN];  /* out: the new volume's id */
 };
 /* Create a volume in an empty (or absent) backing directory: master key
  * drawn from the primary token's RNG into locked memory, imported into
  * every HSM (their check values must agree), wiped; root DEK; config with
  * its MAC.  Every HSM must answer.  err gets a one-line reason. */
-int volume_init(const char *backing, const struct volume_init_opts *o,
+int volume_init(const char *backing, struct volume_init_opts *o,
 		char *err, size_t errlen);
 /* Open a volume for mounting: lock it (-EBUSY if mounted), check the
  * config's ownership and mode, log into its HSMs (hsm_pool_open: degraded
@@ -139,6 +144,9 @@ int volume_init(const char *backing, const struct volume_init_opts *o,
 int volume_open(const char *backing, const char *pin, size_t pin_len,
 		struct volume **out, char *err, size_t errlen);
 void volume_close(struct volume *v);
+/* A 32-byte key for `info` derived from the root DEK (HKDF-SHA256): the
+ * bucket manifest's MAC key.  Caller wipes. */
+int volume_derive_key(struct volume *v, const char *info, uint8_t out[32]);
 /* Re-authentication of destructive commands against the mount's PIN. */
 bool volume_check_pin(struct volume *v, const char *pin, size_t len);
 /* Every HSM's state (for status); returns the count. */

@@ -16,9 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include "client.h"
 #include "coffre/hsm.h"
 #include "coffre/keys.h"
+#include "coffre/replica.h"
 
 #define MAX_ARGS 16
 #define MAX_SHARES 255
@@ -28,6 +31,8 @@ struct cli {
 	unsigned n_hsm;
 	const char *pin_file;
 	const char *shares_dir;
+	const char *bucket;
+	unsigned timeout;
 	const char *share[MAX_SHARES];
 	unsigned n_share;
 	unsigned shares_n, shares_k;
@@ -44,16 +49,22 @@ static void usage(FILE *f)
 "\n"
 "volumes:\n"
 "  init --hsm URI [--hsm URI ...] --pin-file FILE [--segment-size N]\n"
-"       [--strict-holes] [--shares-dir DIR [--shares N] [--threshold K]] BACKING\n"
+"       [--strict-holes] [--shares-dir DIR [--shares N] [--threshold K]]\n"
+"       [--bucket DIR] BACKING\n"
 "      create a volume in the empty directory BACKING.  The master key is drawn\n"
 "      from the first token's RNG and imported, non-extractable, into every HSM\n"
 "      (primary first); their check values must agree.  With --shares-dir, a\n"
 "      recovery key is made, every master key is escrowed to it, and its\n"
 "      private half is split into N custodians' shares (default 7, any K=5\n"
 "      rebuild it), one file each, mode 0400.  Without it the HSMs hold the\n"
-"      only copies of the master key.\n"
+"      only copies of the master key.  With --bucket, the (empty) bucket\n"
+"      directory gets the volume's marker and mounts replicate to it.\n"
 "  status MOUNTPOINT [--json]\n"
-"      state of a running mount: HSMs (up, down, failovers), key cache\n"
+"      state of a running mount: HSMs (up, down, failovers), key cache,\n"
+"      replication (queue, oldest change, bytes behind, last bucket error)\n"
+"  sync MOUNTPOINT [--timeout SECONDS]\n"
+"      flush the mount (syncfs) and wait until the bucket holds everything\n"
+"      written before; non-zero with a reason if the timeout expires\n"
 "\n"
 "HSMs:\n"
 "  hsm show BACKING --pin-file FILE\n"
@@ -99,6 +110,8 @@ static void usage(FILE *f)
 "  --share FILE        one custodian's share (repeat for each)\n"
 "  --json              machine-readable output (status)\n"
 "  --yes               do not ask before shredding\n"
+"  --bucket DIR        bucket directory (an s3fs/rclone mount, NFS, a disk)\n"
+"  --timeout SECONDS   how long sync waits (default: forever)\n"
 "  -h, --help          this help\n");
 }
 
@@ -137,6 +150,10 @@ static int take_value(struct cli *c, const char *a, const char *v)
 		c->pin_file = v;
 	} else if (!strcmp(a, "--shares-dir")) {
 		c->shares_dir = v;
+	} else if (!strcmp(a, "--bucket")) {
+		c->bucket = v;
+	} else if (!strcmp(a, "--timeout")) {
+		return parse_uint(a, v, 0, 86400, &c->timeout);
 	} else if (!strcmp(a, "--shares")) {
 		return parse_uint(a, v, 2, 255, &c->shares_n);
 	} else if (!strcmp(a, "--threshold")) {
@@ -266,7 +283,7 @@ static struct volume *open_volume(const struct cli *c, const char *backing)
 static int cmd_init(struct cli *c)
 {
 	struct volume_init_opts o;
-	char err[512] = "", *pin;
+	char err[512] = "", *pin, bucket[PATH_MAX];
 	int len, ret;
 
 	if (c->n_args != 1 || c->n_hsm == 0) {
@@ -289,10 +306,21 @@ static int cmd_init(struct cli *c)
 	o.shares_dir = c->shares_dir;
 	o.shares_n = c->shares_n;
 	o.shares_k = c->shares_k;
+	if (c->bucket && !realpath(c->bucket, bucket)) {
+		fprintf(stderr, "coffrectl: bucket %s: %s\n", c->bucket, strerror(errno));
+		free_pin(pin);
+		return 1;
+	}
+	o.bucket = c->bucket ? bucket : NULL;
 	ret = volume_init(c->args[0], &o, err, sizeof(err));
 	free_pin(pin);
 	if (ret) {
 		fprintf(stderr, "coffrectl: init failed: %s\n", err);
+		return 1;
+	}
+	if (c->bucket && replica_init_bucket(bucket, o.uuid, err, sizeof(err))) {
+		fprintf(stderr, "coffrectl: the volume is made, but its bucket is not "
+			"usable: %s\n", err);
 		return 1;
 	}
 	printf("coffre volume created in %s (%u HSM%s)\n", c->args[0], c->n_hsm,
@@ -305,6 +333,8 @@ static int cmd_init(struct cli *c)
 		printf("WARNING: no recovery key (no --shares-dir): the HSMs hold the "
 		       "only copies of the master key; add one later with `coffrectl "
 		       "key rotate-master --shares-dir DIR`\n");
+	if (c->bucket)
+		printf("replicas go to %s\n", bucket);
 	printf("mount it with: coffre %s MOUNTPOINT -o pin_file=%s\n", c->args[0],
 	       c->pin_file);
 	return 0;
@@ -573,6 +603,29 @@ static const struct command commands[] = {
 	{ "shares", "reissue", cmd_shares_reissue },
 };
 
+static int cmd_sync(struct cli *c)
+{
+	char cmd[64];
+	int fd;
+
+	if (c->n_args != 1) {
+		fprintf(stderr, "usage: coffrectl sync MOUNTPOINT [--timeout SECONDS]\n");
+		return 2;
+	}
+	/* Pages the kernel's writeback cache holds reach the daemon first. */
+	fd = open(c->args[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || syncfs(fd)) {
+		fprintf(stderr, "coffrectl: cannot flush %s: %s\n", c->args[0],
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "sync %d", c->timeout ? (int)c->timeout * 1000 : -1);
+	return control_call(c->args[0], cmd, stdout);
+}
+
 static int cmd_status(struct cli *c)
 {
 	if (c->n_args != 1) {
@@ -600,6 +653,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "coffrectl: warning: no locked memory for keys\n");
 	if (!strcmp(argv[1], "status"))
 		return parse(argc, argv, 2, &c) ? 2 : cmd_status(&c);
+	if (!strcmp(argv[1], "sync"))
+		return parse(argc, argv, 2, &c) ? 2 : cmd_sync(&c);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		const struct command *k = &commands[i];
 

@@ -32,16 +32,17 @@
 
 enum conf_key {
 	K_FORMAT, K_UUID, K_SEG_SIZE, K_STRICT_HOLES, K_ROOT_ID, K_MK_VERSION,
-	K_KCV, K_HSM, K_RECOVERY, K_SHARES, K_MAC, K_COUNT
+	K_KCV, K_HSM, K_RECOVERY, K_SHARES, K_BUCKET, K_MAC, K_COUNT
 };
-/* Keys that may be absent: a volume made without custodians' shares. */
-#define OPTIONAL_KEYS ((1u << K_RECOVERY) | (1u << K_SHARES))
+/* Keys that may be absent: a volume made without custodians' shares or
+ * without a bucket. */
+#define OPTIONAL_KEYS ((1u << K_RECOVERY) | (1u << K_SHARES) | (1u << K_BUCKET))
 static const char *const conf_key_names[K_COUNT] = {
 	[K_FORMAT] = "format", [K_UUID] = "uuid",
 	[K_SEG_SIZE] = "segment_size", [K_STRICT_HOLES] = "strict_holes",
 	[K_ROOT_ID] = "root_id", [K_MK_VERSION] = "mk_version",
 	[K_KCV] = "kcv", [K_HSM] = "hsm", [K_RECOVERY] = "recovery_key",
-	[K_SHARES] = "shares", [K_MAC] = "mac",
+	[K_SHARES] = "shares", [K_BUCKET] = "bucket", [K_MAC] = "mac",
 };
 
 /*
@@ -205,6 +206,13 @@ static int parse_entry(enum conf_key key, const char *v, size_t len,
 		c->shares_n = (uint8_t)n;
 		return 0;
 	}
+	case K_BUCKET:
+		/* an absolute path, printable ASCII or UTF-8, no control chars */
+		if (len == 0 || len >= sizeof(c->bucket) || v[0] != '/')
+			return -EINVAL;
+		memcpy(c->bucket, v, len);
+		c->bucket[len] = '\0';
+		return 0;
 	case K_MAC:
 		return hex_decode(v, len, c->mac, sizeof(c->mac));
 	case K_COUNT:
@@ -311,6 +319,9 @@ static bool conf_valid(const struct volume_conf *c)
 		return false;
 	if (c->has_recovery && (c->shares_k < 2 || c->shares_k > c->shares_n))
 		return false;
+	if (c->bucket[0] && (c->bucket[0] != '/' || strchr(c->bucket, '\n') ||
+			     strnlen(c->bucket, sizeof(c->bucket)) == sizeof(c->bucket)))
+		return false;
 	for (unsigned i = 0; i < c->n_hsms; i++) {
 		size_t n = strnlen(c->hsm[i], COFFRE_URI_MAX);
 
@@ -346,6 +357,8 @@ int volume_conf_write_body(const struct volume_conf *c, char *out, size_t cap)
 		snprintf(sh, sizeof(sh), "%u/%u", c->shares_k, c->shares_n);
 		put_line(&w, conf_key_names[K_SHARES], sh);
 	}
+	if (c->bucket[0])
+		put_line(&w, conf_key_names[K_BUCKET], c->bucket);
 	wcur_u8(&w, '\0');
 	if (w.err)
 		return -ENOSPC;

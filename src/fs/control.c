@@ -11,6 +11,8 @@
  *   key-rotate\tDIR, key-rekey\tDIR, key-shred-check\tDIR,
  *   key-shred\tPIN\tDIR   directory key operations (keyops.c); DIR is
  *                  relative to the mount root
+ *   sync MS        wait up to MS milliseconds (-1: forever) until the
+ *                  bucket holds everything written before
  */
 #include <errno.h>
 #include <pthread.h>
@@ -24,6 +26,7 @@
 #include <unistd.h>
 
 #include "coffre/control.h"
+#include "coffre/replica.h"
 #include "keyops.h"
 
 static struct {
@@ -66,6 +69,8 @@ static void status(FILE *f, bool json)
 	struct hsm_member_status st[COFFRE_MAX_HSMS];
 	unsigned i, n = volume_hsm_status(g_fs.vol, st, COFFRE_MAX_HSMS), up = 0;
 	char uuid[2 * COFFRE_ID_LEN + 1];
+	struct replica_status rs;
+	bool have_rep = fs_replica_status(&rs);
 	uint64_t unseals;
 	size_t entries;
 
@@ -83,6 +88,22 @@ static void status(FILE *f, bool json)
 				state_name(st[i].state), st[i].failovers, st[i].reason);
 		fprintf(f, "key cache: %zu keys, %llu HSM unseals\n", entries,
 			(unsigned long long)unseals);
+		if (!have_rep) {
+			fprintf(f, "replication: off (no bucket)\n");
+			return;
+		}
+		fprintf(f, "replication: bucket %s, %llu pending (oldest %llus, "
+			"~%llu bytes behind), %llu copied, %llu unchanged, %llu "
+			"deleted, manifest generation %llu%s%s%s\n",
+			replica_bucket_state_name(rs.bucket),
+			(unsigned long long)rs.queued,
+			(unsigned long long)rs.oldest_age_s,
+			(unsigned long long)rs.bytes_behind,
+			(unsigned long long)rs.copied, (unsigned long long)rs.skipped,
+			(unsigned long long)rs.deleted,
+			(unsigned long long)rs.generation,
+			rs.manifest_suspicious ? ", MANIFEST SUSPICIOUS" : "",
+			rs.last_error[0] ? "; last error: " : "", rs.last_error);
 		return;
 	}
 	fprintf(f, "ok\n{\"mount\": ");
@@ -101,8 +122,25 @@ static void status(FILE *f, bool json)
 		json_str(f, st[i].reason);
 		fputc('}', f);
 	}
-	fprintf(f, "], \"key_cache\": {\"entries\": %zu, \"unseals\": %llu}}\n",
+	fprintf(f, "], \"key_cache\": {\"entries\": %zu, \"unseals\": %llu}",
 		entries, (unsigned long long)unseals);
+	if (have_rep) {
+		fprintf(f, ", \"replication\": {\"bucket\": \"%s\", \"queued\": %llu, "
+			"\"oldest_pending_s\": %llu, \"bytes_behind\": %llu, "
+			"\"copied\": %llu, \"skipped\": %llu, \"deleted\": %llu, "
+			"\"generation\": %llu, \"manifest_suspicious\": %s, "
+			"\"last_error\": ", replica_bucket_state_name(rs.bucket),
+			(unsigned long long)rs.queued,
+			(unsigned long long)rs.oldest_age_s,
+			(unsigned long long)rs.bytes_behind,
+			(unsigned long long)rs.copied, (unsigned long long)rs.skipped,
+			(unsigned long long)rs.deleted,
+			(unsigned long long)rs.generation,
+			rs.manifest_suspicious ? "true" : "false");
+		json_str(f, rs.last_error);
+		fputc('}', f);
+	}
+	fprintf(f, "}\n");
 }
 
 static void rotate_progress(size_t done, size_t total, void *ctx)
@@ -131,6 +169,7 @@ static void rotate_master(FILE *f, const char *pin)
 		fprintf(stderr, "coffre: master key rotation failed: %s\n", err);
 		fprintf(f, "error: %s\n", err);
 	} else {
+		note_keys();
 		fprintf(stderr, "coffre: master key rotated to v%u\n",
 			g_fs.vol->conf.mk_version);
 		fprintf(f, "ok\nmaster key rotated to v%u; the old version is "
@@ -165,10 +204,29 @@ static void key_op(FILE *f, const char *line)
 		fprintf(f, "error: malformed key command\n");
 		return;
 	}
+	note_keys();
 	if (err)
 		fprintf(f, "error: %s%s\n", strerror(-err),
 			err == -EPERM ? " (the root directory's key cannot be shredded)" :
 			err == -ENOENT ? " (no such directory in the mount)" : "");
+}
+
+static void sync_bucket(FILE *f, int timeout_ms)
+{
+	struct replica_status rs;
+	int err = fs_replica_sync(timeout_ms);
+
+	if (err == -ENOTCONN)
+		fprintf(f, "error: this mount has no bucket\n");
+	else if (err == -ETIMEDOUT) {
+		fs_replica_status(&rs);
+		fprintf(f, "error: timed out with %llu changes pending (bucket %s%s%s)\n",
+			(unsigned long long)rs.queued, replica_bucket_state_name(rs.bucket),
+			rs.last_error[0] ? ": " : "", rs.last_error);
+	} else if (err)
+		fprintf(f, "error: %s\n", strerror(-err));
+	else
+		fprintf(f, "ok\n");
 }
 
 static void serve_one(int fd)
@@ -201,6 +259,8 @@ static void serve_one(int fd)
 		rotate_master(f, line + 14);
 	else if (!strncmp(line, "key-", 4))
 		key_op(f, line);
+	else if (!strncmp(line, "sync ", 5))
+		sync_bucket(f, atoi(line + 5));
 	else
 		fprintf(f, "error: unknown command '%.16s'\n", line);
 	secmem_wipe(line, sizeof(line));

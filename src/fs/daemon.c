@@ -191,6 +191,14 @@ static int serve(struct fs_opts *o)
 		report("cannot open the backing root: %s", strerror(-ret));
 		goto out;
 	}
+	/* Replication never blocks the mount: a bucket that is down is an
+	 * outage the worker rides out, reported by `coffrectl status`. */
+	ret = fs_replica_start(o->bucket ? o->bucket : g_fs.vol->conf.bucket, err,
+			       sizeof(err));
+	if (ret) {
+		report("cannot start replication: %s", err);
+		goto out;
+	}
 	if (strchr(backing, ',')) {
 		report("backing path must not contain a comma");
 		ret = -EINVAL;
@@ -259,6 +267,7 @@ out_session:
 	fuse_session_destroy(se);
 out:
 	fuse_opt_free_args(&args);
+	fs_replica_stop();
 	if (g_fs.root)
 		inode_table_free();
 	volume_close(g_fs.vol);

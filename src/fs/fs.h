@@ -25,6 +25,7 @@ struct fs_opts {
 	const char *mountpoint;
 	char *pin_file;
 	char *log_file;
+	char *bucket;
 	bool foreground;
 	bool allow_other;
 	bool read_only;
@@ -66,6 +67,7 @@ struct inode {
 	struct store_file sf;         /* sf.fd: O_RDWR backing fd */
 	char *cpath;                  /* ciphertext path, for log lines */
 	bool shredded;                /* its key was destroyed: data is EIO */
+	bool dirty;                   /* written since the last replica note */
 };
 
 int inode_table_init(int root_fd);
@@ -162,6 +164,34 @@ void ops_entry_reply(fuse_req_t req, struct inode *i, const struct stat *st);
 /* Owner for a new object: the caller, with the group of a setgid parent. */
 void new_owner(fuse_req_t req, struct inode *parent, uid_t *uid, gid_t *gid,
 	       bool *inherit_sgid);
+
+/* ---- replicate.c: telling the replicator what changed */
+struct replica_status;
+/* Start replication to bucket (NULL or "": none). */
+int fs_replica_start(const char *bucket, char *err, size_t errlen);
+void fs_replica_stop(void);
+bool fs_replica_on(void);
+/* A backing path (relative to the root) changed or vanished. */
+void note(const char *rel);
+/* name in the backing directory dirfd (NULL: the directory itself). */
+void note_at(int dirfd, const char *name);
+/* An entry and its long-name sidecar. */
+void note_name(int dirfd, const struct backing_name *b);
+/* The backing object of an inode. */
+void note_inode(struct inode *i);
+/* A rename of old_name in olddir to new_name in newdir: both names, and
+ * for a directory every path under it at its old and new place. */
+void note_moved(int newdir, const char *new_name, int olddir, const char *old_name);
+/* Everything under a backing directory (relative path). */
+void note_tree(const char *rel);
+/* Everything under the backing directory open at dfd. */
+void note_dir_tree(int dfd);
+/* The keystore, escrow, symlink sidecars and config (after key operations). */
+void note_keys(void);
+/* Wait for the bucket to hold everything noted so far; -ENOTCONN without
+ * a bucket, -ETIMEDOUT. */
+int fs_replica_sync(int timeout_ms);
+bool fs_replica_status(struct replica_status *st);
 
 /* ---- control.c: the control socket */
 int control_start(const struct fs_opts *o);

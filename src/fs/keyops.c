@@ -316,6 +316,7 @@ int keyops_rekey(const char *rel, FILE *out)
 
 	if (!err) {
 		err = rekey_dir(dfd, id, false, buf, &s);
+		note_dir_tree(dfd);
 		close(dfd);
 	}
 	free(buf);
@@ -420,6 +421,16 @@ static unsigned count_outside(int dfd, const struct id_set *set, ino_t skip)
 	return count;
 }
 
+/* A destroyed key record must vanish from the bucket too. */
+static void record_gone(const char *name, void *ctx)
+{
+	char path[128];
+
+	(void)ctx;
+	snprintf(path, sizeof(path), "%s/%s", COFFRE_KEYS_DIR, name);
+	note(path);
+}
+
 int keyops_shred(const char *rel, const char *pin, bool dry_run, FILE *out)
 {
 	struct id_set set = { calloc(MAX_SHRED_DIRS, COFFRE_ID_LEN), 0 };
@@ -460,13 +471,15 @@ int keyops_shred(const char *rel, const char *pin, bool dry_run, FILE *out)
 	if (err)
 		goto out;
 	for (k = 0; k < set.n; k++) {
-		err = keystore_destroy_dir(g_fs.vol->keys_fd, set.ids[k]);
+		err = keystore_destroy_dir(g_fs.vol->keys_fd, set.ids[k], record_gone,
+					   NULL);
 		if (err < 0)
 			goto out;
 		keyring_forget_dir(g_fs.vol->keys, set.ids[k]);
 	}
 	fprintf(stderr, "coffre: shredded %zu directory key%s under %s\n", set.n,
 		set.n == 1 ? "" : "s", rel);
+	note_dir_tree(dfd);
 	inode_shred_tree(set.ids, set.n);
 	/* Old copies of the records die with the old master key. */
 	err = volume_rotate_master(g_fs.vol, &ro, err_text, sizeof(err_text));

@@ -101,6 +101,14 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 		close(dfd);
 	if (!err)
 		err = set_owner(req, p, b.name, S_IFDIR | mode);
+	if (!err) {
+		char hex[2 * COFFRE_ID_LEN + 1], rec[64];
+
+		hex_encode(id, COFFRE_ID_LEN, hex);
+		snprintf(rec, sizeof(rec), "%s/%s.1", COFFRE_KEYS_DIR, hex);
+		note(rec);                 /* the key record goes first */
+		note_name(p->fd, &b);
+	}
 	if (err) {
 		int d2 = openat(p->fd, b.name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -170,6 +178,7 @@ static void finish_entry(fuse_req_t req, struct inode *p,
 	if (!err)
 		err = set_owner(req, p, b->name, mode);
 	if (!err) {
+		note_name(p->fd, b);
 		reply_new(req, p, b->name);
 		return;
 	}
@@ -245,6 +254,7 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 			entry_sidecar_remove(p->fd, &b);
 		goto out;
 	}
+	note_name(p->fd, &b);
 	reply_new(req, p, b.name);
 	return;
 out:
@@ -276,6 +286,7 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		goto out;
 	}
 	entry_sidecar_remove(p->fd, &b);
+	note_name(p->fd, &b);
 	if (fd >= 0)
 		symlink_remove_sidecar(fd);
 out:
@@ -353,12 +364,14 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		err = detach_dir(p, b.name, &dfd, id);
 	if (err)
 		goto out;
+	note_at(dfd, COFFRE_DIR_FILE);
 	if (unlinkat(p->fd, b.name, AT_REMOVEDIR)) {
 		err = -errno;
 		reattach_dir(dfd, id);
 		goto out;
 	}
 	entry_sidecar_remove(p->fd, &b);
+	note_name(p->fd, &b);
 out:
 	if (dfd >= 0)
 		close(dfd);
@@ -430,7 +443,14 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		if (lfd >= 0)
 			symlink_remove_sidecar(lfd);   /* the replaced symlink */
 		entry_sidecar_remove(p->fd, &b1);
+		if (dfd >= 0)
+			note_at(dfd, COFFRE_DIR_FILE);  /* the replaced directory's */
 	}
+	note_name(p->fd, &b1);
+	note_name(np->fd, &b2);
+	note_moved(np->fd, b2.name, p->fd, b1.name);
+	if (flags & RENAME_EXCHANGE)
+		note_moved(p->fd, b1.name, np->fd, b2.name);
 out:
 	if (dfd >= 0)
 		close(dfd);
@@ -484,6 +504,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		inode_forget(i, 1);
 		goto out;
 	}
+	note_name(p->fd, &b);
 	{
 		struct fuse_entry_param e;
 

@@ -113,6 +113,7 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	}
 	pthread_rwlock_wrlock(&i->rw);
 	n = i->shredded ? -EIO : store_write(&i->sf, buf, size, (uint64_t)off);
+	i->dirty = true;
 	pthread_rwlock_unlock(&i->rw);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
@@ -120,16 +121,31 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		fuse_reply_write(req, (size_t)n);
 }
 
+/* Written data reaches the replication journal at close and at fsync
+ * (DESIGN.md §6), not at every write. */
+static void note_if_dirty(struct inode *i)
+{
+	bool dirty;
+
+	pthread_rwlock_wrlock(&i->rw);
+	dirty = i->dirty;
+	i->dirty = false;
+	pthread_rwlock_unlock(&i->rw);
+	if (dirty)
+		note_inode(i);
+}
+
 void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
 	(void)fi;
+	note_if_dirty(inode_of(ino));
 	fuse_reply_err(req, 0);
 }
 
 void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)fi;
+	note_if_dirty(inode_of(ino));
 	inode_close_data(inode_of(ino));
 	fuse_reply_err(req, 0);
 }
@@ -144,6 +160,8 @@ void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	pthread_rwlock_rdlock(&i->rw);
 	err = (datasync ? fdatasync(i->sf.fd) : fsync(i->sf.fd)) ? errno : 0;
 	pthread_rwlock_unlock(&i->rw);
+	if (!err)
+		note_if_dirty(i);
 	fuse_reply_err(req, err);
 }
 
@@ -175,6 +193,8 @@ void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 			err = store_truncate(&i->sf, end);
 	}
 	pthread_rwlock_unlock(&i->rw);
+	if (!err)
+		note_inode(i);
 	fuse_reply_err(req, -err);
 }
 
@@ -257,8 +277,10 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		if (utimensat(i->fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
 			err = -errno;
 	}
-	if (!err)
+	if (!err) {
+		note_inode(i);
 		err = attr_get(i, &st);
+	}
 	if (err)
 		fuse_reply_err(req, -err);
 	else

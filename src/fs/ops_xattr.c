@@ -10,7 +10,11 @@
 void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		 const char *value, size_t size, int flags)
 {
-	fuse_reply_err(req, -xattr_set(inode_of(ino), name, value, size, flags));
+	int err = xattr_set(inode_of(ino), name, value, size, flags);
+
+	if (!err)
+		note_inode(inode_of(ino));
+	fuse_reply_err(req, -err);
 }
 
 static void reply_size_or_buf(fuse_req_t req, ssize_t n, size_t size,
@@ -54,5 +58,9 @@ void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	fuse_reply_err(req, -xattr_remove(inode_of(ino), name));
+	int err = xattr_remove(inode_of(ino), name);
+
+	if (!err)
+		note_inode(inode_of(ino));
+	fuse_reply_err(req, -err);
 }

@@ -50,6 +50,11 @@ static int parse_opt(struct fs_opts *o, char *opt)
 		o->pin_file = strdup(opt + 9);
 		return o->pin_file ? 0 : -ENOMEM;
 	}
+	if (!strncmp(opt, "bucket=", 7)) {
+		free(o->bucket);
+		o->bucket = strdup(opt + 7);
+		return o->bucket ? 0 : -ENOMEM;
+	}
 	if (!strncmp(opt, "log_file=", 9)) {
 		free(o->log_file);
 		o->log_file = strdup(opt + 9);
@@ -136,5 +141,6 @@ void fs_opts_free(struct fs_opts *o)
 {
 	free(o->pin_file);
 	free(o->log_file);
-	o->pin_file = o->log_file = NULL;
+	free(o->bucket);
+	o->pin_file = o->log_file = o->bucket = NULL;
 }

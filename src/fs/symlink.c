@@ -116,6 +116,8 @@ int symlink_create(int dirfd, const char *name, struct inode *dir,
 		snprintf(enc, BLOB_MAX, "@%s", hex);
 	}
 	err = symlinkat(enc, dirfd, name) ? -errno : 0;
+	if (!err && sfd >= 0)
+		note_at(sfd, hex);
 out_unlink:
 	if (err && sfd >= 0)
 		unlinkat(sfd, hex, 0);
@@ -232,5 +234,6 @@ void symlink_remove_sidecar(int fd)
 	if (sfd < 0)
 		return;
 	unlinkat(sfd, link + 1, 0);
+	note_at(sfd, link + 1);
 	close(sfd);
 }

@@ -127,7 +127,8 @@ int keystore_read(int keys_dirfd, const uint8_t uuid[COFFRE_ID_LEN],
 	return 0;
 }
 
-int keystore_destroy_dir(int keys_dirfd, const uint8_t dir_id[COFFRE_ID_LEN])
+int keystore_destroy_dir(int keys_dirfd, const uint8_t dir_id[COFFRE_ID_LEN],
+			 void (*gone)(const char *name, void *ctx), void *ctx)
 {
 	char hex[2 * COFFRE_ID_LEN + 1];
 	int fd = openat(keys_dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -147,10 +148,13 @@ int keystore_destroy_dir(int keys_dirfd, const uint8_t dir_id[COFFRE_ID_LEN])
 		if (strncmp(de->d_name, hex, 2 * COFFRE_ID_LEN) ||
 		    de->d_name[2 * COFFRE_ID_LEN] != '.')
 			continue;
-		if (unlinkat(keys_dirfd, de->d_name, 0))
+		if (unlinkat(keys_dirfd, de->d_name, 0)) {
 			err = -errno;
-		else
+		} else {
 			n++;
+			if (gone)
+				gone(de->d_name, ctx);
+		}
 	}
 	closedir(d);
 	if (!err && fsync(keys_dirfd))

@@ -65,7 +65,7 @@ static int open_all(const struct volume_init_opts *o, struct hsm **h,
 	return 0;
 }
 
-int volume_init(const char *backing, const struct volume_init_opts *o,
+int volume_init(const char *backing, struct volume_init_opts *o,
 		char *err, size_t errlen)
 {
 	struct volume_conf *conf = NULL;
@@ -116,6 +116,14 @@ int volume_init(const char *backing, const struct volume_init_opts *o,
 	conf->n_hsms = o->n_hsms;
 	for (i = 0; i < o->n_hsms; i++)
 		snprintf(conf->hsm[i], COFFRE_URI_MAX, "%s", o->hsm_uris[i]);
+	if (o->bucket) {
+		if (o->bucket[0] != '/' || strlen(o->bucket) >= sizeof(conf->bucket)) {
+			ret = keys_fail(err, errlen, -EINVAL, "the bucket must be an "
+					"absolute path");
+			goto out;
+		}
+		snprintf(conf->bucket, sizeof(conf->bucket), "%s", o->bucket);
+	}
 	ret = random_bytes(conf->uuid, COFFRE_ID_LEN);
 	if (!ret)
 		ret = random_bytes(conf->root_id, COFFRE_ID_LEN);
@@ -189,6 +197,8 @@ int volume_init(const char *backing, const struct volume_init_opts *o,
 	}
 
 	ret = conf_store(root, conf, root_dek);
+	if (!ret)
+		memcpy(o->uuid, conf->uuid, COFFRE_ID_LEN);
 	if (ret)
 		keys_fail(err, errlen, ret, "cannot write %s: %s", COFFRE_CONF_FILE,
 			  strerror(-ret));
@@ -321,4 +331,16 @@ unsigned volume_hsm_status(struct volume *v, struct hsm_member_status *out,
 bool volume_check_pin(struct volume *v, const char *pin, size_t len)
 {
 	return hsm_pool_check_pin(v->hsm, pin, len);
+}
+
+int volume_derive_key(struct volume *v, const char *info, uint8_t out[32])
+{
+	uint8_t *root = secmem_alloc(COFFRE_KEY_LEN);
+	int err = root ? keyring_dek(v->keys, v->conf.root_id, 1, root) : -ENOMEM;
+
+	if (!err)
+		err = hkdf_sha256(root, COFFRE_KEY_LEN, NULL, 0, (const uint8_t *)info,
+				  strlen(info), out, 32);
+	secmem_free(root, COFFRE_KEY_LEN);
+	return err;
 }

@@ -351,7 +351,10 @@ Test(volume, malformed_lines)
 	expect_line(5, " ", -EINVAL);              /* whitespace-only */
 	expect_line(5, " # comment", -EINVAL);
 	/* unknown key */
-	expect_line(5, "bucket = /mnt/x", -EINVAL);
+	expect_line(5, "buckets = /mnt/x", -EINVAL);
+	/* the optional bucket must be an absolute path */
+	expect_line(5, "bucket = /mnt/x", 0);
+	expect_line(5, "bucket = mnt/x", -EINVAL);
 	expect_line(5, "hsms = pkcs11:", -EINVAL);
 	/* control characters */
 	expect_line(5, "# tab\there", -EINVAL);

@@ -1,0 +1,268 @@
+/*
+ * replicate.c — the daemon's side of replication (src/replica): starting
+ * the replicator for the volume's bucket, and telling it which backing
+ * paths each operation changed (DESIGN.md §6 "Journal").  Paths are
+ * relative to the backing root; a backing object is found from its fd
+ * through /proc/self/fd.  With no bucket configured every call is a no-op.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "coffre/replica.h"
+#include "fs.h"
+
+static struct {
+	struct replica *r;
+	char root[PATH_MAX];
+	size_t root_len;
+} rep;
+
+int fs_replica_start(const char *bucket, char *err, size_t errlen)
+{
+	uint8_t key[32];
+	char path[64];
+	ssize_t n;
+	int ret;
+
+	if (!bucket || !bucket[0])
+		return 0;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", g_fs.vol->root_fd);
+	n = readlink(path, rep.root, sizeof(rep.root) - 1);
+	if (n <= 0) {
+		snprintf(err, errlen, "cannot name the backing root");
+		return -EIO;
+	}
+	rep.root[n] = '\0';
+	rep.root_len = (size_t)n;
+	ret = volume_derive_key(g_fs.vol, KDF_INFO_MANIFEST, key);
+	if (!ret)
+		ret = replica_open(g_fs.vol->root_fd, bucket, g_fs.vol->conf.uuid, key,
+				   &rep.r, err, errlen);
+	secmem_wipe(key, sizeof(key));
+	return ret;
+}
+
+void fs_replica_stop(void)
+{
+	replica_close(rep.r);
+	rep.r = NULL;
+}
+
+bool fs_replica_on(void)
+{
+	return rep.r != NULL;
+}
+
+void note(const char *rel)
+{
+	int err;
+
+	if (!rep.r || !rel[0])
+		return;
+	err = replica_note(rep.r, rel);
+	if (err)
+		fprintf(stderr, "coffre: replication journal: %s: %s\n", rel,
+			strerror(-err));
+}
+
+/* The path of fd relative to the backing root, into out; false if it is
+ * not under it (or deleted). */
+static bool rel_of_fd(int fd, char *out, size_t cap)
+{
+	char link[64], abs[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, abs, sizeof(abs) - 1);
+	if (n <= 0)
+		return false;
+	abs[n] = '\0';
+	if (strncmp(abs, rep.root, rep.root_len) ||
+	    (abs[rep.root_len] && abs[rep.root_len] != '/') ||
+	    strstr(abs, " (deleted)"))
+		return false;
+	snprintf(out, cap, "%s", abs[rep.root_len] ? abs + rep.root_len + 1 : "");
+	return true;
+}
+
+void note_at(int dirfd, const char *name)
+{
+	char rel[PATH_MAX], full[PATH_MAX + NAME_MAX + 2];
+
+	if (!rep.r || !rel_of_fd(dirfd, rel, sizeof(rel)))
+		return;
+	if (!name)
+		note(rel);
+	else if (!rel[0])
+		note(name);
+	else if ((size_t)snprintf(full, sizeof(full), "%s/%s", rel, name) < sizeof(full))
+		note(full);
+}
+
+void note_inode(struct inode *i)
+{
+	char rel[PATH_MAX];
+
+	if (rep.r && rel_of_fd(i->fd, rel, sizeof(rel)))
+		note(rel);
+}
+
+void note_name(int dirfd, const struct backing_name *b)
+{
+	char side[COFFRE_ENC_NAME_MAX + 8];
+
+	note_at(dirfd, b->name);
+	if (b->is_long) {
+		snprintf(side, sizeof(side), "%s.name", b->name);
+		note_at(dirfd, side);
+	}
+}
+
+/* Note every entry under a backing directory (relative path). */
+static void note_tree_fd(int dfd, const char *rel)
+{
+	char child[PATH_MAX];
+	struct dirent *de;
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), sub;
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if ((size_t)snprintf(child, sizeof(child), "%s%s%s", rel,
+				     rel[0] ? "/" : "", de->d_name) >= sizeof(child))
+			continue;
+		note(child);
+		if (de->d_type == DT_DIR) {
+			sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+				     O_CLOEXEC);
+			if (sub >= 0) {
+				note_tree_fd(sub, child);
+				close(sub);
+			}
+		}
+	}
+	closedir(d);
+}
+
+/* After a directory moved from old_rel to new_rel: every path under it
+ * changed, at both its old and its new name. */
+static void note_moved_fd(int dfd, const char *new_rel, const char *old_rel)
+{
+	char nchild[PATH_MAX], ochild[PATH_MAX];
+	struct dirent *de;
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), sub;
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if ((size_t)snprintf(nchild, sizeof(nchild), "%s/%s", new_rel,
+				     de->d_name) >= sizeof(nchild) ||
+		    (size_t)snprintf(ochild, sizeof(ochild), "%s/%s", old_rel,
+				     de->d_name) >= sizeof(ochild))
+			continue;
+		note(nchild);
+		note(ochild);
+		if (de->d_type == DT_DIR) {
+			sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+				     O_CLOEXEC);
+			if (sub >= 0) {
+				note_moved_fd(sub, nchild, ochild);
+				close(sub);
+			}
+		}
+	}
+	closedir(d);
+}
+
+void note_moved(int newdir, const char *new_name, int olddir, const char *old_name)
+{
+	char nrel[PATH_MAX], orel[PATH_MAX], n[PATH_MAX + NAME_MAX + 2];
+	char o[PATH_MAX + NAME_MAX + 2];
+	int dfd;
+
+	if (!rep.r || !rel_of_fd(newdir, nrel, sizeof(nrel)) ||
+	    !rel_of_fd(olddir, orel, sizeof(orel)))
+		return;
+	snprintf(n, sizeof(n), "%s%s%s", nrel, nrel[0] ? "/" : "", new_name);
+	snprintf(o, sizeof(o), "%s%s%s", orel, orel[0] ? "/" : "", old_name);
+	note(n);
+	note(o);
+	dfd = openat(newdir, new_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd >= 0) {
+		note_moved_fd(dfd, n, o);
+		close(dfd);
+	}
+}
+
+void note_tree(const char *rel)
+{
+	int dfd;
+
+	if (!rep.r)
+		return;
+	dfd = rel[0] ? openat(g_fs.vol->root_fd, rel, O_RDONLY | O_DIRECTORY |
+			      O_NOFOLLOW | O_CLOEXEC) :
+		       openat(g_fs.vol->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		note(rel);   /* gone: the note propagates the delete */
+		return;
+	}
+	note(rel);
+	note_tree_fd(dfd, rel);
+	close(dfd);
+}
+
+void note_dir_tree(int dfd)
+{
+	char rel[PATH_MAX];
+
+	if (rep.r && rel_of_fd(dfd, rel, sizeof(rel)))
+		note_tree(rel);
+}
+
+void note_keys(void)
+{
+	char old[64];
+	uint32_t v;
+
+	/* Escrows of master keys rotated away are deleted: say so too. */
+	for (v = 1; rep.r && v < g_fs.vol->conf.mk_version; v++) {
+		snprintf(old, sizeof(old), "%s/mk-v%u", COFFRE_ESCROW_DIR, v);
+		note(old);
+	}
+	note(COFFRE_CONF_FILE);
+	note_tree(COFFRE_KEYS_DIR);
+	note_tree(COFFRE_ESCROW_DIR);
+	note_tree(".coffre/symlinks");
+}
+
+int fs_replica_sync(int timeout_ms)
+{
+	return rep.r ? replica_sync(rep.r, timeout_ms) : -ENOTCONN;
+}
+
+bool fs_replica_status(struct replica_status *st)
+{
+	if (!rep.r)
+		return false;
+	replica_status(rep.r, st);
+	return true;
+}
