@@ -8,6 +8,7 @@
  * socket (client.c); the rest open the volume themselves, which takes its
  * lock, so they refuse a mounted volume.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -280,6 +281,20 @@ static struct volume *open_volume(const struct cli *c, const char *backing)
 	return v;
 }
 
+static bool bucket_is_empty(const char *dir)
+{
+	struct dirent *de;
+	bool empty = true;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return false;
+	while (empty && (de = readdir(d)))
+		empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+	closedir(d);
+	return empty;
+}
+
 static int cmd_init(struct cli *c)
 {
 	struct volume_init_opts o;
@@ -312,6 +327,12 @@ static int cmd_init(struct cli *c)
 		return 1;
 	}
 	o.bucket = c->bucket ? bucket : NULL;
+	if (c->bucket && !bucket_is_empty(bucket)) {
+		fprintf(stderr, "coffrectl: the bucket %s must be an empty directory\n",
+			bucket);
+		free_pin(pin);
+		return 1;
+	}
 	ret = volume_init(c->args[0], &o, err, sizeof(err));
 	free_pin(pin);
 	if (ret) {
