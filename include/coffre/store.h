@@ -47,6 +47,11 @@ int store_load_size(struct store_file *f);
 /* Read up to len bytes at off (short at EOF).  Returns bytes read or
  * -EIO for data that does not authenticate (logged with f->path). */
 ssize_t store_read(struct store_file *f, void *buf, size_t len, uint64_t off);
+/* As store_read, without the copy: *view points into this thread's
+ * buffer and stays valid until the thread's next store call.  len at most
+ * STORE_MAX_REQUEST (-E2BIG otherwise). */
+ssize_t store_read_view(struct store_file *f, size_t len, uint64_t off,
+			const uint8_t **view);
 /* Write len bytes at off, extending the file as needed (holes between the
  * old end and off stay sparse).  Returns len or a negative errno; on error
  * nothing half-written is left authenticated. */

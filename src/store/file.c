@@ -204,8 +204,10 @@ static void repair_residue(struct store_file *f, struct segbuf *sb)
 }
 
 /* One request of at most STORE_MAX_REQUEST bytes, off < f->size. */
-static int read_pass(struct store_file *f, struct segbuf *sb, uint8_t *buf,
-		     size_t len, uint64_t off)
+/* Open the segments covering [off, off + len) into sb->plain; *at gets
+ * where off lands in it. */
+static int read_pass(struct store_file *f, struct segbuf *sb, size_t len,
+		     uint64_t off, size_t *at)
 {
 	const uint32_t s = f->seg_size;
 	const size_t stride = (size_t)s + OVH;
@@ -228,14 +230,14 @@ static int read_pass(struct store_file *f, struct segbuf *sb, uint8_t *buf,
 		if (err < 0)
 			return err;
 	}
-	memcpy(buf, sb->plain + (off - first_i * s), len);
+	*at = (size_t)(off - first_i * s);
 	return 0;
 }
 
 ssize_t store_read(struct store_file *f, void *buf, size_t len, uint64_t off)
 {
 	struct segbuf *sb;
-	size_t done = 0;
+	size_t done = 0, at;
 	int err;
 
 	if (!seg_size_valid(f->seg_size))
@@ -260,9 +262,10 @@ ssize_t store_read(struct store_file *f, void *buf, size_t len, uint64_t off)
 
 		if (chunk > STORE_MAX_REQUEST)
 			chunk = STORE_MAX_REQUEST;
-		err = read_pass(f, sb, (uint8_t *)buf + done, chunk, off + done);
+		err = read_pass(f, sb, chunk, off + done, &at);
 		if (err)
 			return err;
+		memcpy((uint8_t *)buf + done, sb->plain + at, chunk);
 		done += chunk;
 	}
 	return (ssize_t)done;
@@ -552,4 +555,29 @@ int store_file_key(const uint8_t dek[COFFRE_KEY_LEN], const struct file_header *
 	}
 	aead_key_init(out);
 	return 0;
+}
+
+ssize_t store_read_view(struct store_file *f, size_t len, uint64_t off,
+			const uint8_t **view)
+{
+	struct segbuf *sb;
+	size_t at;
+	int err;
+
+	*view = NULL;
+	if (len > STORE_MAX_REQUEST)
+		return -E2BIG;
+	if (f->size == 0 || off >= f->size)   /* EOF (an empty file is checked) */
+		return store_read(f, NULL, f->size == 0 ? 1 : 0, 0);
+	if (len > f->size - off)
+		len = (size_t)(f->size - off);
+	if (len == 0)
+		return 0;
+	err = segbuf_get(&sb);
+	if (!err)
+		err = read_pass(f, sb, len, off, &at);
+	if (err)
+		return err;
+	*view = sb->plain + at;
+	return (ssize_t)len;
 }
