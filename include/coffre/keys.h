@@ -144,6 +144,15 @@ int volume_init(const char *backing, struct volume_init_opts *o,
 int volume_open(const char *backing, const char *pin, size_t pin_len,
 		struct volume **out, char *err, size_t errlen);
 void volume_close(struct volume *v);
+/* Open a copy of a volume read-only (a bucket: no lock taken, nothing
+ * created in dir) with the HSMs at uris -- never the config's own hsm
+ * lines -- and authenticate its config, as volume_open() does. */
+int volume_open_ro(const char *dir, const char *const *uris, unsigned n_uris,
+		   const char *pin, size_t pin_len, struct volume **out,
+		   char *err, size_t errlen);
+/* Write conf (same uuid and root id as v's) as .coffre.conf in the
+ * directory dir_fd, atomically, with a fresh MAC under v's root DEK. */
+int volume_store_conf(struct volume *v, int dir_fd, const struct volume_conf *conf);
 /* A 32-byte key for `info` derived from the root DEK (HKDF-SHA256): the
  * bucket manifest's MAC key.  Caller wipes. */
 int volume_derive_key(struct volume *v, const char *info, uint8_t out[32]);

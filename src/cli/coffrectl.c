@@ -19,6 +19,7 @@
 
 #include <fcntl.h>
 
+#include "bucketcheck.h"
 #include "client.h"
 #include "coffre/hsm.h"
 #include "coffre/keys.h"
@@ -33,12 +34,13 @@ struct cli {
 	const char *pin_file;
 	const char *shares_dir;
 	const char *bucket;
+	const char *backing;
 	unsigned timeout;
 	const char *share[MAX_SHARES];
 	unsigned n_share;
 	unsigned shares_n, shares_k;
 	uint32_t seg_size;
-	bool strict_holes, json, yes;
+	bool strict_holes, json, yes, force;
 	const char *args[MAX_ARGS];
 	unsigned n_args;
 };
@@ -66,6 +68,22 @@ static void usage(FILE *f)
 "  sync MOUNTPOINT [--timeout SECONDS]\n"
 "      flush the mount (syncfs) and wait until the bucket holds everything\n"
 "      written before; non-zero with a reason if the timeout expires\n"
+"  verify BUCKET --hsm URI [--hsm URI ...] --pin-file FILE [--backing DIR]\n"
+"       [--json]\n"
+"      authenticate every object of a bucket with the HSMs' keys (config,\n"
+"      key records, directory ids, names, every segment of every file,\n"
+"      symlink targets, xattrs) and check it against its manifest: missing,\n"
+"      extra, swapped or changed objects; with --backing, a manifest older\n"
+"      than the backing dir's (a rolled-back bucket).  The HSMs are the ones\n"
+"      given, never the bucket's config's.  One line per problem; exit 0 only\n"
+"      if everything checks out\n"
+"  restore BUCKET NEWBACKING --hsm URI [--hsm URI ...] --pin-file FILE\n"
+"       [--force]\n"
+"      rebuild a volume in the empty (or new) directory NEWBACKING from the\n"
+"      bucket and the HSMs: verified first (refused on any problem unless\n"
+"      --force), objects copied, symlinks, special files, hard links,\n"
+"      xattrs, owners, modes and times recreated from the manifest, the\n"
+"      config rewritten for the given HSMs\n"
 "\n"
 "HSMs:\n"
 "  hsm show BACKING --pin-file FILE\n"
@@ -109,10 +127,12 @@ static void usage(FILE *f)
 "  --shares N          number of custodians (default 7)\n"
 "  --threshold K       shares needed to recover (default 5)\n"
 "  --share FILE        one custodian's share (repeat for each)\n"
-"  --json              machine-readable output (status)\n"
+"  --json              machine-readable output (status, verify)\n"
 "  --yes               do not ask before shredding\n"
 "  --bucket DIR        bucket directory (an s3fs/rclone mount, NFS, a disk)\n"
 "  --timeout SECONDS   how long sync waits (default: forever)\n"
+"  --backing DIR       verify: the live backing dir (rollback check)\n"
+"  --force             restore from a bucket that fails verification\n"
 "  -h, --help          this help\n");
 }
 
@@ -153,6 +173,8 @@ static int take_value(struct cli *c, const char *a, const char *v)
 		c->shares_dir = v;
 	} else if (!strcmp(a, "--bucket")) {
 		c->bucket = v;
+	} else if (!strcmp(a, "--backing")) {
+		c->backing = v;
 	} else if (!strcmp(a, "--timeout")) {
 		return parse_uint(a, v, 0, 86400, &c->timeout);
 	} else if (!strcmp(a, "--shares")) {
@@ -190,6 +212,8 @@ static int parse(int argc, char **argv, int first, struct cli *c)
 			c->json = true;
 		} else if (!strcmp(a, "--yes")) {
 			c->yes = true;
+		} else if (!strcmp(a, "--force")) {
+			c->force = true;
 		} else if (a[0] == '-' && a[1]) {
 			if (i + 1 == argc) {
 				fprintf(stderr, "coffrectl: %s needs a value (see --help)\n", a);
@@ -608,6 +632,50 @@ static int cmd_shares_reissue(struct cli *c)
 	return 0;
 }
 
+/* verify and restore: the bucket is checked with the HSMs named here. */
+static int bucket_command(struct cli *c, bool restore)
+{
+	struct bucket_args a;
+	char *pin;
+	int len, ret;
+
+	if (c->n_args != (restore ? 2u : 1u) || c->n_hsm == 0 ||
+	    (restore && (c->backing || c->json)) || (!restore && c->force)) {
+		fprintf(stderr, restore ?
+			"usage: coffrectl restore BUCKET NEWBACKING --hsm URI [--hsm URI "
+			"...] --pin-file FILE [--force]\n" :
+			"usage: coffrectl verify BUCKET --hsm URI [--hsm URI ...] "
+			"--pin-file FILE [--backing DIR] [--json]\n");
+		return 2;
+	}
+	pin = load_pin(c, &len);
+	if (!pin)
+		return 1;
+	memset(&a, 0, sizeof(a));
+	a.bucket = c->args[0];
+	a.target = restore ? c->args[1] : NULL;
+	a.backing = c->backing;
+	a.uris = c->hsm;
+	a.n_uris = c->n_hsm;
+	a.pin = pin;
+	a.pin_len = (size_t)len;
+	a.json = c->json;
+	a.force = c->force;
+	ret = restore ? restore_command(&a) : verify_command(&a);
+	free_pin(pin);
+	return ret;
+}
+
+static int cmd_verify(struct cli *c)
+{
+	return bucket_command(c, false);
+}
+
+static int cmd_restore(struct cli *c)
+{
+	return bucket_command(c, true);
+}
+
 struct command {
 	const char *word1, *word2;
 	int (*run)(struct cli *c);
@@ -622,6 +690,8 @@ static const struct command commands[] = {
 	{ "key", "rekey", cmd_key_rekey },
 	{ "key", "shred", cmd_key_shred },
 	{ "shares", "reissue", cmd_shares_reissue },
+	{ "verify", NULL, cmd_verify },
+	{ "restore", NULL, cmd_restore },
 };
 
 static int cmd_sync(struct cli *c)

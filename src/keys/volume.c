@@ -245,29 +245,21 @@ int volume_open_conf(const char *backing, struct volume *v, char **text,
 	return conf_read(v->root_fd, &v->conf, text, err, errlen);
 }
 
-int volume_open(const char *backing, const char *pin, size_t pin_len,
-		struct volume **out, char *err, size_t errlen)
+/* Log into the HSMs at uris, unseal the root DEK from the keystore and
+ * authenticate the config text read into v->conf; check the root's
+ * .coffre.dir against it.  v->root_fd is open. */
+static int open_keys(struct volume *v, const char *const *uris, unsigned n_uris,
+		     const char *pin, size_t pin_len, const char *text,
+		     char *err, size_t errlen)
 {
-	struct volume *v = calloc(1, sizeof(*v));
 	uint8_t *root_dek = NULL, dirbuf[COFFRE_DIR_FILE_LEN + 1];
 	uint8_t dir_id[COFFRE_ID_LEN];
-	const char *uris[COFFRE_MAX_HSMS];
-	char *text = NULL;
-	unsigned i;
 	ssize_t n;
 	int ret, fd;
 
-	if (!v)
-		return keys_fail(err, errlen, -ENOMEM, "out of memory");
-	ret = volume_open_conf(backing, v, &text, err, errlen);
-	if (ret)
-		goto out;
-
 	mk_label(v->conf.uuid, v->conf.mk_version, v->mk_label);
-	for (i = 0; i < v->conf.n_hsms; i++)
-		uris[i] = v->conf.hsm[i];
-	ret = hsm_pool_open(uris, v->conf.n_hsms, pin, pin_len, v->mk_label,
-			    v->conf.kcv, &v->hsm, &v->degraded, err, errlen);
+	ret = hsm_pool_open(uris, n_uris, pin, pin_len, v->mk_label, v->conf.kcv,
+			    &v->hsm, &v->degraded, err, errlen);
 	if (ret)
 		goto out;
 	v->keys_fd = openat(v->root_fd, COFFRE_KEYS_DIR,
@@ -297,14 +289,92 @@ int volume_open(const char *backing, const char *pin, size_t pin_len,
 			   "the config", COFFRE_DIR_FILE);
 		goto out;
 	}
-	*out = v;
-	v = NULL;
 	ret = 0;
 out:
 	secmem_free(root_dek, COFFRE_KEY_LEN);
+	return ret;
+}
+
+int volume_open(const char *backing, const char *pin, size_t pin_len,
+		struct volume **out, char *err, size_t errlen)
+{
+	struct volume *v = calloc(1, sizeof(*v));
+	const char *uris[COFFRE_MAX_HSMS];
+	char *text = NULL;
+	unsigned i;
+	int ret;
+
+	if (!v)
+		return keys_fail(err, errlen, -ENOMEM, "out of memory");
+	ret = volume_open_conf(backing, v, &text, err, errlen);
+	if (ret)
+		goto out;
+	for (i = 0; i < v->conf.n_hsms; i++)
+		uris[i] = v->conf.hsm[i];
+	ret = open_keys(v, uris, v->conf.n_hsms, pin, pin_len, text, err, errlen);
+	if (ret)
+		goto out;
+	*out = v;
+	v = NULL;
+out:
 	free(text);
 	volume_close(v);
 	return ret;
+}
+
+int volume_open_ro(const char *dir, const char *const *uris, unsigned n_uris,
+		   const char *pin, size_t pin_len, struct volume **out,
+		   char *err, size_t errlen)
+{
+	struct volume *v;
+	char *text = NULL;
+	unsigned i;
+	int ret;
+
+	*out = NULL;
+	if (n_uris == 0 || n_uris > COFFRE_MAX_HSMS)
+		return keys_fail(err, errlen, -EINVAL, "give 1 to %d HSMs",
+				 COFFRE_MAX_HSMS);
+	for (i = 0; i < n_uris; i++)
+		if (strlen(uris[i]) >= COFFRE_URI_MAX)
+			return keys_fail(err, errlen, -EINVAL, "HSM URI too long");
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return keys_fail(err, errlen, -ENOMEM, "out of memory");
+	v->keys_fd = v->lock_fd = -1;
+	v->root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (v->root_fd < 0) {
+		ret = keys_fail(err, errlen, -errno, "cannot open %s: %s", dir,
+				strerror(errno));
+		goto out;
+	}
+	/* The config's own hsm lines are never used: a copy of a volume in
+	 * untrusted storage must not choose the PKCS#11 module we load. */
+	ret = conf_read(v->root_fd, &v->conf, &text, err, errlen);
+	if (!ret)
+		ret = open_keys(v, uris, n_uris, pin, pin_len, text, err, errlen);
+	if (ret)
+		goto out;
+	*out = v;
+	v = NULL;
+out:
+	free(text);
+	volume_close(v);
+	return ret;
+}
+
+int volume_store_conf(struct volume *v, int dir_fd, const struct volume_conf *conf)
+{
+	uint8_t *root = secmem_alloc(COFFRE_KEY_LEN);
+	int err = root ? keyring_dek(v->keys, v->conf.root_id, 1, root) : -ENOMEM;
+
+	if (!err && (memcmp(conf->uuid, v->conf.uuid, COFFRE_ID_LEN) ||
+		     memcmp(conf->root_id, v->conf.root_id, COFFRE_ID_LEN)))
+		err = -EINVAL;
+	if (!err)
+		err = conf_store(dir_fd, conf, root);
+	secmem_free(root, COFFRE_KEY_LEN);
+	return err;
 }
 
 void volume_close(struct volume *v)
