@@ -77,6 +77,13 @@ struct hsm_key_attrs {
 };
 int hsm_key_attrs(struct hsm *h, const char *label, struct hsm_key_attrs *a);
 
+/* ---- data.c: small private data objects (not secrets) */
+
+/* Create or update the data object `label` (at most 256 bytes). */
+int hsm_data_put(struct hsm *h, const char *label, const void *value, size_t len);
+/* Read it: its length, or -ENOENT. */
+int hsm_data_get(struct hsm *h, const char *label, void *value, size_t cap);
+
 /* ---- pool.c: several HSMs side by side, with failover */
 
 /*
@@ -134,6 +141,11 @@ int hsm_pool_random(struct hsm_pool *p, void *buf, size_t n);
 /* Whether pin is the PIN the pool logged in with (constant time): how the
  * daemon re-authenticates destructive commands. */
 bool hsm_pool_check_pin(struct hsm_pool *p, const char *pin, size_t len);
+/* The highest u64 counter stored under label in any member (0 if none),
+ * and storing one in every member that is up (best effort: returns the
+ * number of members written). */
+uint64_t hsm_pool_counter_get(struct hsm_pool *p, const char *label);
+unsigned hsm_pool_counter_put(struct hsm_pool *p, const char *label, uint64_t v);
 /* Members, for ceremonies that must touch every HSM (NULL if not up). */
 unsigned hsm_pool_size(const struct hsm_pool *p);
 struct hsm *hsm_pool_member(struct hsm_pool *p, unsigned i);

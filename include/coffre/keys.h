@@ -156,6 +156,11 @@ int volume_store_conf(struct volume *v, int dir_fd, const struct volume_conf *co
 /* A 32-byte key for `info` derived from the root DEK (HKDF-SHA256): the
  * bucket manifest's MAC key.  Caller wipes. */
 int volume_derive_key(struct volume *v, const char *info, uint8_t out[32]);
+/* The last bucket-manifest generation, as kept in the HSMs (the highest
+ * any answering HSM holds; 0 if none), and recording a newer one in every
+ * HSM that is up (an older one is ignored).  DESIGN.md §6. */
+uint64_t volume_generation_get(struct volume *v);
+int volume_generation_put(struct volume *v, uint64_t generation);
 /* Re-authentication of destructive commands against the mount's PIN. */
 bool volume_check_pin(struct volume *v, const char *pin, size_t len);
 /* Every HSM's state (for status); returns the count. */

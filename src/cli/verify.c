@@ -13,8 +13,8 @@
  * every entry name (AES-SIV, RFC 5297, long names via their sidecar), every
  * segment of every file (src/store), every symlink target and user xattr;
  * then the manifest against the objects: missing, extra, swapped (file id),
- * size and XXH3-128 digest, and a generation lower than the backing
- * mirror's (a rolled-back bucket).  Relies on src/keys, src/store,
+ * size and XXH3-128 digest, and a generation lower than the one the HSMs
+ * last recorded or than the backing mirror's (a rolled-back bucket).  Relies on src/keys, src/store,
  * src/replica (manifest parser), src/crypto and libxxhash.
  */
 #include <dirent.h>
@@ -997,6 +997,16 @@ static void check_manifest(struct bucket_check *c)
 			manifest_free(c->man);
 			c->man = NULL;
 		}
+	}
+	/* The HSMs remember the last generation the daemon wrote: a bucket
+	 * rolled back as a whole is caught even with the backing dir gone. */
+	if (c->man) {
+		uint64_t known = volume_generation_get(c->vol);
+
+		if (manifest_generation(c->man) < known)
+			problem(c, COFFRE_BUCKET_MANIFEST, "rolled back: generation %"
+				PRIu64 ", the HSMs last recorded %" PRIu64,
+				manifest_generation(c->man), known);
 	}
 	if (c->a->backing) {
 		int bfd = open(c->a->backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -9,9 +9,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "coffre/replica.h"
@@ -21,7 +23,41 @@ static struct {
 	struct replica *r;
 	char root[PATH_MAX];
 	size_t root_len;
-} rep;
+	pthread_t thread;
+	bool running, stopping;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	uint64_t stored;               /* generation last put in the HSMs */
+} rep = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
+
+/* Record the manifest generation in the HSMs when it moved on, so a bucket
+ * rolled back as a whole is caught even without the backing dir. */
+static void store_generation(void)
+{
+	struct replica_status st;
+
+	replica_status(rep.r, &st);
+	if (st.generation > rep.stored &&
+	    volume_generation_put(g_fs.vol, st.generation) == 0)
+		rep.stored = st.generation;
+}
+
+static void *generation_main(void *arg)
+{
+	struct timespec ts;
+
+	(void)arg;
+	pthread_mutex_lock(&rep.lock);
+	while (!rep.stopping) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 2;
+		pthread_cond_timedwait(&rep.wake, &rep.lock, &ts);
+		if (!rep.stopping)
+			store_generation();
+	}
+	pthread_mutex_unlock(&rep.lock);
+	return NULL;
+}
 
 int fs_replica_start(const char *bucket, char *err, size_t errlen)
 {
@@ -45,11 +81,28 @@ int fs_replica_start(const char *bucket, char *err, size_t errlen)
 		ret = replica_open(g_fs.vol->root_fd, bucket, g_fs.vol->conf.uuid, key,
 				   &rep.r, err, errlen);
 	secmem_wipe(key, sizeof(key));
-	return ret;
+	if (ret)
+		return ret;
+	rep.stored = volume_generation_get(g_fs.vol);
+	rep.running = pthread_create(&rep.thread, NULL, generation_main, NULL) == 0;
+	return 0;
 }
 
 void fs_replica_stop(void)
 {
+	if (rep.running) {
+		pthread_mutex_lock(&rep.lock);
+		rep.stopping = true;
+		pthread_cond_signal(&rep.wake);
+		pthread_mutex_unlock(&rep.lock);
+		pthread_join(rep.thread, NULL);
+		rep.running = false;
+	}
+	if (rep.r) {
+		pthread_mutex_lock(&rep.lock);
+		store_generation();
+		pthread_mutex_unlock(&rep.lock);
+	}
 	replica_close(rep.r);
 	rep.r = NULL;
 }
@@ -256,7 +309,14 @@ void note_keys(void)
 
 int fs_replica_sync(int timeout_ms)
 {
-	return rep.r ? replica_sync(rep.r, timeout_ms) : -ENOTCONN;
+	int err = rep.r ? replica_sync(rep.r, timeout_ms) : -ENOTCONN;
+
+	if (!err) {
+		pthread_mutex_lock(&rep.lock);
+		store_generation();
+		pthread_mutex_unlock(&rep.lock);
+	}
+	return err;
 }
 
 bool fs_replica_status(struct replica_status *st)

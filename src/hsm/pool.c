@@ -424,3 +424,39 @@ bool hsm_pool_check_pin(struct hsm_pool *p, const char *pin, size_t len)
 {
 	return len == p->pin_len && CRYPTO_memcmp(pin, p->pin, len) == 0;
 }
+
+uint64_t hsm_pool_counter_get(struct hsm_pool *p, const char *label)
+{
+	uint64_t best = 0, v;
+	uint8_t buf[8];
+	unsigned i, k;
+
+	pthread_mutex_lock(&p->lock);
+	for (i = 0; i < p->n; i++) {
+		if (p->m[i].state != HSM_UP ||
+		    hsm_data_get(p->m[i].h, label, buf, sizeof(buf)) != 8)
+			continue;
+		for (v = 0, k = 0; k < 8; k++)
+			v = v << 8 | buf[k];
+		if (v > best)
+			best = v;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return best;
+}
+
+unsigned hsm_pool_counter_put(struct hsm_pool *p, const char *label, uint64_t v)
+{
+	uint8_t buf[8];
+	unsigned i, k, done = 0;
+
+	for (k = 0; k < 8; k++)
+		buf[k] = (uint8_t)(v >> (56 - 8 * k));
+	pthread_mutex_lock(&p->lock);
+	for (i = 0; i < p->n; i++)
+		if (p->m[i].state == HSM_UP &&
+		    hsm_data_put(p->m[i].h, label, buf, sizeof(buf)) == 0)
+			done++;
+	pthread_mutex_unlock(&p->lock);
+	return done;
+}

@@ -414,3 +414,29 @@ int volume_derive_key(struct volume *v, const char *info, uint8_t out[32])
 	secmem_free(root, COFFRE_KEY_LEN);
 	return err;
 }
+
+static void generation_label(const struct volume *v, char out[64])
+{
+	char hex[2 * COFFRE_ID_LEN + 1];
+
+	hex_encode(v->conf.uuid, COFFRE_ID_LEN, hex);
+	snprintf(out, 64, "coffre-gen-%s", hex);
+}
+
+uint64_t volume_generation_get(struct volume *v)
+{
+	char label[64];
+
+	generation_label(v, label);
+	return hsm_pool_counter_get(v->hsm, label);
+}
+
+int volume_generation_put(struct volume *v, uint64_t generation)
+{
+	char label[64];
+
+	generation_label(v, label);
+	if (generation <= hsm_pool_counter_get(v->hsm, label))
+		return 0;
+	return hsm_pool_counter_put(v->hsm, label, generation) ? 0 : -ENODEV;
+}

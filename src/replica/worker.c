@@ -143,17 +143,28 @@ static bool stat_changed(const struct stat *a, const struct stat *b)
 	       a->st_ctim.tv_nsec != b->st_ctim.tv_nsec;
 }
 
-/* Store e in the manifest if it differs from what is there. */
-static int record(struct replica *r, struct manifest_entry *e)
+/* Store e in the manifest if it differs from what is there; *changed says
+ * whether it did (NULL: not wanted). */
+static int record_changed(struct replica *r, struct manifest_entry *e,
+			  bool *changed)
 {
 	const struct manifest_entry *me = manifest_get(r->man, e->path);
 
+	if (changed)
+		*changed = false;
 	if (me && manifest_entry_equal(me, e)) {
 		manifest_entry_free(e);
 		return 0;
 	}
 	r->man_dirty = true;
+	if (changed)
+		*changed = true;
 	return manifest_put(r->man, e);
+}
+
+static int record(struct replica *r, struct manifest_entry *e)
+{
+	return record_changed(r, e, NULL);
 }
 
 struct links {
@@ -169,6 +180,22 @@ static int links_cb(const struct manifest_entry *e, void *arg)
 	if (e->type == MANIFEST_REG && e->ino == l->ino && strcmp(e->path, l->path))
 		enqueue(l->r, e->path, false, l->seq);
 	return 0;
+}
+
+/*
+ * Mode, owner, times, size and xattrs belong to the inode: when one name's
+ * entry changed, every other name the manifest holds for that inode is
+ * stale too.  They are queued (not patched in place: a name may meanwhile
+ * point at another inode); each is re-read, and since its entry then
+ * matches, the ping-pong stops there.
+ */
+static void refresh_links(struct replica *r, const char *path,
+			  const struct stat *st, uint64_t seq)
+{
+	struct links l = { r, path, (uint64_t)st->st_ino, seq };
+
+	if (st->st_nlink > 1)
+		manifest_foreach(r->man, links_cb, &l);
 }
 
 static int do_reg(struct replica *r, int bfd, const char *path, bool light,
@@ -214,9 +241,13 @@ static int do_reg(struct replica *r, int bfd, const char *path, bool light,
 				goto out;
 			}
 			if (!stat_changed(&st1, &st2)) {
+				bool changed;
+
 				bump(r, &r->skipped, 1);
-				err = record(r, ne);
+				err = record_changed(r, ne, &changed);
 				ne = NULL;
+				if (err == 0 && changed)
+					refresh_links(r, path, &st1, seq);
 				goto out;
 			}
 			goto again;
@@ -279,12 +310,8 @@ again:
 	bump(r, &r->copied, 1);
 	err = record(r, ne);
 	ne = NULL;
-	if (err == 0 && st1.st_nlink > 1) {
-		/* Other names of this inode are separate objects: refresh. */
-		struct links l = { r, path, st1.st_ino, seq };
-
-		manifest_foreach(r->man, links_cb, &l);
-	}
+	if (err == 0)   /* other names of this inode are separate objects */
+		refresh_links(r, path, &st1, seq);
 out:
 	if (err && err != -EAGAIN)
 		set_error(r, REPLICA_BUCKET_ERROR, "%s %s: %s",

@@ -336,3 +336,32 @@ def find_by_plain_size(vol, size):
                 hits.append(p)
     assert len(hits) >= 1, f"no file of {size} bytes"
     return sorted(hits)[0]
+
+
+def test_whole_bucket_rollback_is_caught_by_the_hsm_without_the_backing(workdir, token):
+    """The HSMs remember the last manifest generation: a bucket rolled back
+    to an earlier synced state is reported even when no backing dir is given."""
+    bucket = os.path.join(workdir, "bucket")
+    os.mkdir(bucket)
+    vol = Volume(workdir, token, extra_init=["--bucket", bucket])
+    vol.mount()
+    try:
+        with open(vol.path("a"), "w") as f:
+            f.write("first")
+        run([COFFRECTL, "sync", vol.mnt, "--timeout", "60"])
+        old = os.path.join(workdir, "bucket-old")
+        shutil.copytree(bucket, old)
+        with open(vol.path("b"), "w") as f:
+            f.write("second")
+        run([COFFRECTL, "sync", vol.mnt, "--timeout", "60"])
+    finally:
+        vol.unmount()
+    ok = run([COFFRECTL, "verify", bucket, "--hsm", token.uri, "--pin-file",
+              token.pin_file], check=False)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    shutil.rmtree(bucket)
+    shutil.copytree(old, bucket)
+    p = run([COFFRECTL, "verify", bucket, "--hsm", token.uri, "--pin-file",
+             token.pin_file], check=False)
+    assert p.returncode != 0
+    assert "rolled back" in p.stdout + p.stderr and "HSMs" in p.stdout + p.stderr
