@@ -250,10 +250,10 @@ int volume_enroll(const char *backing, const char *uri, const char *pin,
 	}
 	secmem_wipe(mk, COFFRE_KEY_LEN);
 	secmem_wipe(rk, 32);
-	hsm_close(h);
-	h = NULL;
 
-	/* Authenticate the config with the new HSM alone, then add it. */
+	/* Authenticate the config with the new HSM alone, then add it.  Until
+	 * then the imported key is not trusted: a forged config and escrow
+	 * (the recovery key is public) must not leave a key behind. */
 	ret = hsm_pool_open(&uri, 1, pin, pin_len, v->mk_label, v->conf.kcv,
 			    &v->hsm, &degraded, err, errlen);
 	if (ret)
