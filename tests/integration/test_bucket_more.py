@@ -2,8 +2,10 @@
 is an rclone mount, an outage (read-only bucket) during writes, metadata-only
 changes, a large renamed tree, and tampering found by verify (an older copy
 of one object, a bucket rolled back as a whole)."""
+import hashlib
 import os
 import shutil
+import stat
 import struct
 import subprocess
 import threading
@@ -12,7 +14,7 @@ import time
 import pytest
 
 from conftest import COFFRECTL, Volume, is_mounted, run, unmount, wait_released
-from test_bucket import make_volume, status, sync, tree
+from test_bucket import make_volume, status, sync
 from test_verify import (Restored, assert_reported, populate, problems, restore,
                          snapshot, verify)
 
@@ -62,33 +64,42 @@ def by_ino(man, ino):
     return {p: e for p, e in man.items() if p != "__generation__" and e["ino"] == ino}
 
 
-def objects(bucket):
-    """Bucket objects (files and dirs) other than the marker, manifest and
-    key records."""
+def objects(root):
+    """Regular files and directories under root (a bucket or a backing dir),
+    without the root's .coffre* (marker, manifest, conf, key records);
+    fifos, symlinks... have no bucket object."""
     out = set()
-    for d, dirs, files in os.walk(bucket):
+    for d, dirs, files in os.walk(root):
         for n in dirs + files:
-            rel = os.path.relpath(os.path.join(d, n), bucket)
-            if not rel.startswith(".coffre"):
+            p = os.path.join(d, n)
+            rel = os.path.relpath(p, root)
+            mode = os.lstat(p).st_mode
+            if not rel.startswith(".coffre") and (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
                 out.add(rel)
     return out
 
 
 def backing_objects(vol):
-    out = set()
-    for d, dirs, files in os.walk(vol.backing):
-        for n in dirs + files:
-            rel = os.path.relpath(os.path.join(d, n), vol.backing)
-            if not rel.startswith(".coffre"):
-                out.add(rel)
+    return objects(vol.backing)
+
+
+def contents(root):
+    """relative path -> sha256 of every regular file under root."""
+    out = {}
+    for d, _, files in os.walk(root):
+        for n in files:
+            p = os.path.join(d, n)
+            if stat.S_ISREG(os.lstat(p).st_mode):
+                with open(p, "rb") as f:
+                    out[os.path.relpath(p, root)] = hashlib.sha256(f.read()).hexdigest()
     return out
 
 
 def assert_mirrors(vol, bucket):
     """The bucket holds the backing dir's ciphertext byte for byte."""
-    back = {k: v for k, v in tree(vol.backing).items()
-            if not k.startswith(".coffre/") or k.startswith((".coffre/keys", ".coffre/escrow"))}
-    mirror = {k: v for k, v in tree(bucket).items()
+    back = {k: v for k, v in contents(vol.backing).items()    # FORMAT §11
+            if k != ".coffre/lock" and not k.startswith((".coffre/journal", ".coffre/manifest"))}
+    mirror = {k: v for k, v in contents(bucket).items()
               if k not in (".coffre.bucket", ".coffre.manifest")}
     assert back == mirror
     assert backing_objects(vol) == objects(bucket)
@@ -171,8 +182,14 @@ def test_metadata_change_on_one_hard_link_refreshes_every_name(workdir, token):
 # ---- 2. the bucket is an rclone mount
 
 def rclone_mount(store, mnt):
-    run(["rclone", "mount", f":local:{store}", mnt, "--daemon",
-         "--config", "/dev/null", "--daemon-timeout", "30s"])
+    # The daemon keeps the inherited stdout/stderr: send them to a log file
+    # (a pipe would never reach EOF).
+    log = os.path.join(os.path.dirname(store), "rclone.log")
+    with open(log, "a") as lf:
+        p = subprocess.run(["rclone", "mount", f":local:{store}", mnt, "--daemon",
+                            "--config", "/dev/null"], stdout=lf, stderr=lf,
+                           stdin=subprocess.DEVNULL, timeout=60)
+    assert p.returncode == 0, open(log).read()
     deadline = time.monotonic() + 15
     while not is_mounted(mnt):
         assert time.monotonic() < deadline, "rclone mount did not appear"
@@ -262,7 +279,12 @@ def test_read_only_bucket_during_writes_loses_nothing(workdir, token):
         time.sleep(0.4)
         run(["mount", "--bind", bucket, bucket])
         bound = True
-        run(["mount", "-o", "remount,ro,bind", bucket, bucket])
+        # EBUSY while the worker holds a bucket file open for writing.
+        deadline = time.monotonic() + 10
+        while run(["mount", "-o", "remount,ro,bind", bucket, bucket],
+                  check=False).returncode != 0:
+            assert time.monotonic() < deadline, "cannot remount the bucket read-only"
+            time.sleep(0.01)
         time.sleep(1.0)
         s = status(vol)["replication"]
         assert s["bucket"] == "error" and s["queued"] > 0, s
@@ -359,7 +381,7 @@ def test_rename_of_a_large_tree_and_deletes_propagate(workdir, token):
         sync(vol)
         old_top = os.path.relpath(vol.backing_of(vol.path("top")), vol.backing)
         old = {p for p in objects(bucket) if p.startswith(old_top + "/")}
-        assert len(old) == 6 + 30 + 300
+        assert len(old) == 6 + 30 + 300 + 37     # + every .coffre.dir (top too)
         os.rename(vol.path("top"), vol.path("moved"))
         sync(vol)
         new_top = os.path.relpath(vol.backing_of(vol.path("moved")), vol.backing)
@@ -368,11 +390,11 @@ def test_rename_of_a_large_tree_and_deletes_propagate(workdir, token):
         assert not os.path.exists(os.path.join(bucket, old_top))
         assert not any(p == old_top or p.startswith(old_top + "/") for p in now)
         new = {p for p in now if p.startswith(new_top + "/")}
-        assert len(new) == 336
+        assert len(new) == 373
         assert now == backing_objects(vol)
         man = manifest_of(bucket)
         assert not any(p == old_top or p.startswith(old_top + "/") for p in man)
-        assert sum(1 for p in man if p.startswith(new_top + "/")) == 336
+        assert sum(1 for p in man if p.startswith(new_top + "/")) == 373
 
         gone_dir = os.path.relpath(vol.backing_of(vol.path("moved", "a2")), vol.backing)
         gone_file = os.path.relpath(vol.backing_of(vol.path("moved", "a0", "b0", "f3")),
@@ -383,7 +405,7 @@ def test_rename_of_a_large_tree_and_deletes_propagate(workdir, token):
         now = objects(bucket)
         assert not any(p == gone_dir or p.startswith(gone_dir + "/") for p in now)
         assert gone_file not in now
-        assert len([p for p in now if p.startswith(new_top + "/")]) == 336 - 56 - 1
+        assert len([p for p in now if p.startswith(new_top + "/")]) == 373 - 62 - 1
         assert now == backing_objects(vol)
     finally:
         vol.unmount()
@@ -420,7 +442,7 @@ def test_older_copy_of_an_object_is_reported(workdir, token):
     with open(obj, "wb") as f:
         f.write(old)
     p = verify(token, bucket, "--backing", vol.backing)
-    assert_reported(p, rel_ledger)
+    assert_reported(p, rel_ledger, "content differs")
     assert len(problems(p)) == 1, p.stdout
 
 
