@@ -12,32 +12,6 @@
 
 #define DATA_MAX 256
 
-static int find_data(struct hsm *h, const char *label, CK_OBJECT_HANDLE *obj)
-{
-	CK_OBJECT_CLASS cls = CKO_DATA;
-	CK_ATTRIBUTE tmpl[] = {
-		{ CKA_CLASS, &cls, sizeof(cls) },
-		{ CKA_LABEL, (void *)(uintptr_t)label, strlen(label) },
-	};
-	CK_OBJECT_HANDLE objs[2];
-	CK_ULONG n = 0;
-	CK_RV rv;
-
-	rv = h->module->C_FindObjectsInit(h->session, tmpl, 2);
-	if (rv != CKR_OK)
-		return hsm_rv_errno(rv);
-	rv = h->module->C_FindObjects(h->session, objs, 2, &n);
-	h->module->C_FindObjectsFinal(h->session);
-	if (rv != CKR_OK)
-		return hsm_rv_errno(rv);
-	if (n == 0)
-		return hsm_token_alive(h) ? -ENODEV : -ENOENT;
-	if (n > 1)
-		return -EIO;
-	*obj = objs[0];
-	return 0;
-}
-
 int hsm_data_put(struct hsm *h, const char *label, const void *value, size_t len)
 {
 	CK_OBJECT_CLASS cls = CKO_DATA;
@@ -58,7 +32,7 @@ int hsm_data_put(struct hsm *h, const char *label, const void *value, size_t len
 	if (!label || !*label || len > DATA_MAX)
 		return -EINVAL;
 	pthread_mutex_lock(&h->lock);
-	err = find_data(h, label, &obj);
+	err = hsm_find_object(h, CKO_DATA, label, &obj);
 	if (err == 0) {
 		/* SoftHSM2 keeps CKA_VALUE read-only: replace the object. */
 		rv = h->module->C_SetAttributeValue(h->session, obj, &val, 1);
@@ -85,7 +59,7 @@ int hsm_data_get(struct hsm *h, const char *label, void *value, size_t cap)
 	if (!label || !*label)
 		return -EINVAL;
 	pthread_mutex_lock(&h->lock);
-	err = find_data(h, label, &obj);
+	err = hsm_find_object(h, CKO_DATA, label, &obj);
 	if (!err) {
 		rv = h->module->C_GetAttributeValue(h->session, obj, &val, 1);
 		err = rv == CKR_OK ? (int)val.ulValueLen : hsm_rv_errno(rv);

@@ -67,6 +67,11 @@ int hsm_token_alive(struct hsm *h);
  * Return: 0, -ENOENT if no such key, or op's CK_RV mapped to an errno. */
 typedef CK_RV hsm_key_op(struct hsm *h, CK_OBJECT_HANDLE obj, void *arg);
 int hsm_with_key(struct hsm *h, const char *label, hsm_key_op *op, void *arg);
+/* keys.c: with h->lock held, the one object of this class (CKO_SECRET_KEY:
+ * AES keys only) carrying label.  Return: 0, -ENOENT, -ENODEV for a dead
+ * token, -EIO if two objects carry the label, or a CK_RV as an errno. */
+int hsm_find_object(struct hsm *h, CK_OBJECT_CLASS cls, const char *label,
+		    CK_OBJECT_HANDLE *obj);
 /* keys.c: drop every cached handle (h->lock held or handle private). */
 void hsm_keys_forget_all(struct hsm *h);
 

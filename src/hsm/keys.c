@@ -92,23 +92,22 @@ static int check_label(const char *label)
 	return 0;
 }
 
-/* Search the token for the AES secret key with this label.
- * Return: 0, -ENOENT, -EIO if two objects carry the label, or a CK_RV
- * mapped to an errno. */
-static int find_object(struct hsm *h, const char *label, CK_OBJECT_HANDLE *obj)
+int hsm_find_object(struct hsm *h, CK_OBJECT_CLASS cls, const char *label,
+		    CK_OBJECT_HANDLE *obj)
 {
-	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_KEY_TYPE type = CKK_AES;
 	CK_ATTRIBUTE tmpl[] = {
 		{ CKA_CLASS, &cls, sizeof(cls) },
-		{ CKA_KEY_TYPE, &type, sizeof(type) },
 		{ CKA_LABEL, (void *)(uintptr_t)label, strlen(label) },
+		{ CKA_KEY_TYPE, &type, sizeof(type) },
 	};
 	CK_OBJECT_HANDLE objs[2];
 	CK_ULONG n = 0;
 	CK_RV rv;
 
-	rv = h->module->C_FindObjectsInit(h->session, tmpl, 3);
+	/* Keys must also be AES keys; data objects have no key type. */
+	rv = h->module->C_FindObjectsInit(h->session, tmpl,
+					  cls == CKO_SECRET_KEY ? 3 : 2);
 	if (rv != CKR_OK)
 		return hsm_rv_errno(rv);
 	rv = h->module->C_FindObjects(h->session, objs, 2, &n);
@@ -116,10 +115,10 @@ static int find_object(struct hsm *h, const char *label, CK_OBJECT_HANDLE *obj)
 	if (rv != CKR_OK)
 		return hsm_rv_errno(rv);
 	/* Not found on a token that lost its storage is a dead token, not a
-	 * missing key: the caller must fail over, not give up. */
+	 * missing object: the caller must fail over, not give up. */
 	if (n == 0)
 		return hsm_token_alive(h) ? -ENODEV : -ENOENT;
-	/* Two keys under one label: which one seals is not ours to guess. */
+	/* Two objects under one label: which one is meant is not ours to guess. */
 	if (n > 1)
 		return -EIO;
 	*obj = objs[0];
@@ -135,7 +134,7 @@ static int key_handle(struct hsm *h, const char *label, CK_OBJECT_HANDLE *obj)
 		*obj = k->obj;
 		return 0;
 	}
-	ret = find_object(h, label, obj);
+	ret = hsm_find_object(h, CKO_SECRET_KEY, label, obj);
 	if (ret == 0)
 		cache_put(h, label, *obj);
 	return ret;
@@ -221,7 +220,7 @@ int hsm_import_key(struct hsm *h, const char *label, const uint8_t key[32])
 	memcpy(value, key, sizeof(value));
 
 	pthread_mutex_lock(&h->lock);
-	ret = find_object(h, label, &obj);
+	ret = hsm_find_object(h, CKO_SECRET_KEY, label, &obj);
 	if (ret == 0 || ret == -EIO) {
 		ret = ret == 0 ? -EEXIST : ret;
 		goto out;
