@@ -146,6 +146,23 @@ static void raise_fd_limit(void)
 	}
 }
 
+/*
+ * FUSE worker threads: two per online CPU, at least 4 (a request that
+ * blocks on the backing store or the HSM does not stall the others), at
+ * most 16.  Each worker holds a 1 MiB libfuse request buffer and the
+ * store's per-thread buffers, so the cap bounds the daemon's memory.
+ * Workers never exit when idle: a re-created one would re-allocate and
+ * pre-fault its buffers.
+ */
+static unsigned int worker_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 2)
+		return 4;
+	return n > 8 ? 16 : (unsigned int)(2 * n);
+}
+
 static int serve(struct fs_opts *o)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
@@ -254,7 +271,8 @@ static int serve(struct fs_opts *o)
 		goto out_unmount;
 	}
 	fuse_loop_cfg_set_clone_fd(cfg, 0);
-	fuse_loop_cfg_set_idle_threads(cfg, 8);
+	fuse_loop_cfg_set_max_threads(cfg, worker_threads());
+	fuse_loop_cfg_set_idle_threads(cfg, worker_threads());
 	ret = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
 	fprintf(stderr, "coffre: unmounting %s\n", o->mountpoint);

@@ -8,11 +8,12 @@
  * header.
  *
  * Reads take one pread per request, open every segment into a per-thread
- * buffer and copy out only when all of them authenticated.  Writes
- * assemble the touched segments (read-modify-write at the edges), seal
- * them in one pass and write them with one pwrite.  Holes (an all-zero
- * non-last segment) read as zeros unless the volume has strict holes, in
- * which case gaps are written as sealed zeros instead.
+ * buffer and copy out only when all of them authenticated.  Writes seal
+ * the segments they cover whole straight from the caller's buffer, build
+ * only the (at most two) partial edge segments in a per-thread slot
+ * (read-modify-write), and write everything with one pwrite.  Holes (an
+ * all-zero non-last segment) read as zeros unless the volume has strict
+ * holes, in which case gaps are written as sealed zeros instead.
  *
  * Crash safety when a write extends the file past its last segment: the
  * old last segment is first re-sealed to a full zero-padded segment still
@@ -271,28 +272,50 @@ ssize_t store_read(struct store_file *f, void *buf, size_t len, uint64_t off)
 	return (ssize_t)done;
 }
 
-/*
- * Prepare the plaintext slot of edge segment e of a request [off, end)
- * whose first segment is `first`: zeros, and the existing data the
- * request does not overwrite.
- */
-static int load_edge(struct store_file *f, struct segbuf *sb, uint64_t first,
-		     uint64_t e, uint64_t off, uint64_t end)
-{
-	const uint32_t s = f->seg_size;
-	uint8_t *slot = sb->plain + (size_t)(e - first) * s;
-	uint64_t base = e * s;
-	size_t have = seg_plain_len(s, f->size, e);
+/* Read-only zeros: the source of sealed zero segments (untouched .bss,
+ * so it costs no memory). */
+static uint8_t zero_seg[COFFRE_SEG_MAX];
 
-	memset(slot, 0, s);
-	if (have == 0 || (off <= base && end >= base + have))
-		return 0;
-	return load_segment(f, sb->cipher, e, slot);
+/*
+ * Assemble in `slot` the new plaintext (pl bytes) of edge segment e of a
+ * request [off, end) writing buf (zeros if NULL): the existing data the
+ * request does not overwrite, the request's bytes, zeros in any gap.
+ * Only the bytes that are not overwritten are loaded or zeroed.
+ */
+static int build_edge(struct store_file *f, struct segbuf *sb, uint8_t *slot,
+		      uint64_t e, size_t pl, const uint8_t *buf, uint64_t off,
+		      uint64_t end)
+{
+	const uint64_t base = e * f->seg_size;
+	const size_t lo = (size_t)((off > base ? off : base) - base);
+	const size_t hi = (size_t)((end < base + pl ? end : base + pl) - base);
+	size_t have = seg_plain_len(f->seg_size, f->size, e);
+	int err;
+
+	if (have > 0 && (lo > 0 || hi < have)) {
+		err = load_segment(f, sb->cipher, e, slot);
+		if (err < 0)
+			return err;
+	} else {
+		have = 0;
+	}
+	if (lo > have)
+		memset(slot + have, 0, lo - have);
+	if (pl > (hi > have ? hi : have))
+		memset(slot + (hi > have ? hi : have), 0,
+		       pl - (hi > have ? hi : have));
+	if (buf != NULL)
+		memcpy(slot + lo, buf + (base + lo - off), hi - lo);
+	else
+		memset(slot + lo, 0, hi - lo);
+	return 0;
 }
 
 /*
  * Write len (>= 1) bytes of buf, or zeros if buf is NULL, at off; the
- * request touches at most STORE_MAX_REQUEST / S + 1 segments.
+ * request touches at most STORE_MAX_REQUEST / S + 1 segments.  Segments
+ * the request covers whole are sealed straight from buf; only the (at
+ * most two) edge segments are assembled in sb->plain.
  */
 static int write_pass(struct store_file *f, struct segbuf *sb,
 		      const uint8_t *buf, size_t len, uint64_t off)
@@ -309,32 +332,47 @@ static int write_pass(struct store_file *f, struct segbuf *sb,
 	/* The request starts past the old last segment, which stops being
 	 * last: it must be re-sealed, zero-padded, unflagged. */
 	const bool reseal_old = old_last < first;
+	const uint8_t *src[2] = { NULL, NULL };
 	size_t span;
 	int err;
 
-	err = load_edge(f, sb, first, first, off, end);
-	if (err >= 0 && last != first)
-		err = load_edge(f, sb, first, last, off, end);
-	if (err < 0)
-		return err;
-	if (buf != NULL)
-		memcpy(sb->plain + (off - first * s), buf, len);
-	else
-		memset(sb->plain + (off - first * s), 0, len);
-	if (reseal_old) {
-		memset(sb->edge_plain, 0, s);
-		if (old_pl > 0) {
-			err = load_segment(f, sb->edge_cipher, old_last,
-					   sb->edge_plain);
-			if (err < 0)
-				return err;
-		}
+	/* Edges first: they read the old contents of the cipher buffer's
+	 * first segment, which the seal loop below overwrites. */
+	for (int k = 0; k < 2; k++) {
+		uint64_t e = k == 0 ? first : last;
+		size_t pl = seg_plain_len(s, new_size, e);
+		uint8_t *slot = sb->plain + (size_t)k * COFFRE_SEG_MAX;
+
+		if (k == 1 && last == first)
+			break;
+		if (off <= e * s && end >= e * s + pl)
+			continue;       /* covered whole: sealed from buf */
+		err = build_edge(f, sb, slot, e, pl, buf, off, end);
+		if (err < 0)
+			return err;
+		src[k] = slot;
 	}
+	if (reseal_old && old_pl > 0) {
+		err = load_segment(f, sb->edge_cipher, old_last, sb->edge_plain);
+		if (err < 0)
+			return err;
+	}
+	if (reseal_old && old_pl < s)
+		memset(sb->edge_plain + old_pl, 0, s - old_pl);
 
 	for (uint64_t i = first; i <= last; i++) {
 		size_t k = (size_t)(i - first);
+		const uint8_t *pt;
 
-		err = seg_seal(f->key, i, i == new_last, sb->plain + k * s,
+		if (i == first && src[0] != NULL)
+			pt = src[0];
+		else if (i == last && last != first && src[1] != NULL)
+			pt = src[1];
+		else if (buf != NULL)
+			pt = buf + (i * s - off);
+		else
+			pt = zero_seg;
+		err = seg_seal(f->key, i, i == new_last, pt,
 			       seg_plain_len(s, new_size, i),
 			       sb->cipher + k * stride);
 		if (err)

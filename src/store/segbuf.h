@@ -20,7 +20,9 @@
 	(SEGBUF_PLAIN_LEN + SEGBUF_MAX_SEGS * (size_t)COFFRE_SEG_OVERHEAD)
 
 struct segbuf {
-	uint8_t *plain;        /* SEGBUF_PLAIN_LEN: a request's plaintext */
+	uint8_t *plain;        /* SEGBUF_PLAIN_LEN: a read's plaintext; a
+				* write's two edge slots at 0 and
+				* COFFRE_SEG_MAX */
 	uint8_t *cipher;       /* SEGBUF_CIPHER_LEN: its stored segments */
 	uint8_t *edge_plain;   /* COFFRE_SEG_MAX: one segment outside the */
 	uint8_t *edge_cipher;  /* request (old last one, residue repair) */
