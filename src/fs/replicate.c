@@ -177,41 +177,9 @@ void note_name(int dirfd, const struct backing_name *b)
 	}
 }
 
-/* Note every entry under a backing directory (relative path). */
-static void note_tree_fd(int dfd, const char *rel)
-{
-	char child[PATH_MAX];
-	struct dirent *de;
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), sub;
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
-
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if ((size_t)snprintf(child, sizeof(child), "%s%s%s", rel,
-				     rel[0] ? "/" : "", de->d_name) >= sizeof(child))
-			continue;
-		note(child);
-		if (de->d_type == DT_DIR) {
-			sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-				     O_CLOEXEC);
-			if (sub >= 0) {
-				note_tree_fd(sub, child);
-				close(sub);
-			}
-		}
-	}
-	closedir(d);
-}
-
-/* After a directory moved from old_rel to new_rel: every path under it
- * changed, at both its old and its new name. */
-static void note_moved_fd(int dfd, const char *new_rel, const char *old_rel)
+/* Note every path under the backing directory dfd, named rel; after a
+ * move (old_rel not NULL) also the same paths under its old name. */
+static void note_walk(int dfd, const char *rel, const char *old_rel)
 {
 	char nchild[PATH_MAX], ochild[PATH_MAX];
 	struct dirent *de;
@@ -226,18 +194,19 @@ static void note_moved_fd(int dfd, const char *new_rel, const char *old_rel)
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		if ((size_t)snprintf(nchild, sizeof(nchild), "%s/%s", new_rel,
-				     de->d_name) >= sizeof(nchild) ||
-		    (size_t)snprintf(ochild, sizeof(ochild), "%s/%s", old_rel,
-				     de->d_name) >= sizeof(ochild))
+		if ((size_t)snprintf(nchild, sizeof(nchild), "%s%s%s", rel,
+				     rel[0] ? "/" : "", de->d_name) >= sizeof(nchild) ||
+		    (old_rel && (size_t)snprintf(ochild, sizeof(ochild), "%s/%s",
+						 old_rel, de->d_name) >= sizeof(ochild)))
 			continue;
 		note(nchild);
-		note(ochild);
+		if (old_rel)
+			note(ochild);
 		if (de->d_type == DT_DIR) {
 			sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 				     O_CLOEXEC);
 			if (sub >= 0) {
-				note_moved_fd(sub, nchild, ochild);
+				note_walk(sub, nchild, old_rel ? ochild : NULL);
 				close(sub);
 			}
 		}
@@ -260,7 +229,7 @@ void note_moved(int newdir, const char *new_name, int olddir, const char *old_na
 	note(o);
 	dfd = openat(newdir, new_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd >= 0) {
-		note_moved_fd(dfd, n, o);
+		note_walk(dfd, n, o);
 		close(dfd);
 	}
 }
@@ -279,7 +248,7 @@ void note_tree(const char *rel)
 		return;
 	}
 	note(rel);
-	note_tree_fd(dfd, rel);
+	note_walk(dfd, rel, NULL);
 	close(dfd);
 }
 
