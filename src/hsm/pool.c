@@ -219,6 +219,11 @@ static int with_member(struct hsm_pool *p, member_op *op, void *arg)
 		if (m->state != HSM_UP)
 			continue;
 		err = op(m->h, arg);
+		/* A key that is gone from a token whose current master key is
+		 * gone too is a dying token (SoftHSM2 shows a deleted token as
+		 * "no such object" for a while), not a missing key. */
+		if (err == -ENOENT && hsm_kcv(m->h, p->label, kcv) != 0)
+			err = -ENODEV;
 		if (err == -EIO) {
 			/* Ambiguous: a healthy HSM means the input was bad. */
 			if (hsm_kcv(m->h, p->label, kcv) == 0 &&
