@@ -45,13 +45,20 @@ int control_call(const char *mountpoint, const char *cmd, FILE *out)
 		close(fd);
 		return 1;
 	}
-	f = fdopen(fd, "r+");
+	/* Sent with write(2): the line may carry a PIN, which must not linger
+	 * in a stdio buffer. */
+	if (write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd) ||
+	    write(fd, "\n", 1) != 1) {
+		fprintf(stderr, "coffrectl: cannot talk to the daemon: %s\n",
+			strerror(errno));
+		close(fd);
+		return 1;
+	}
+	f = fdopen(fd, "r");
 	if (!f) {
 		close(fd);
 		return 1;
 	}
-	fprintf(f, "%s\n", cmd);
-	fflush(f);
 	err = 1;
 	while (fgets(line, sizeof(line), f)) {
 		if (!strncmp(line, "progress: ", 10)) {

@@ -406,13 +406,8 @@ int restore_command(const struct bucket_args *a)
 	struct restore r;
 	int err;
 
-	if (bucket_check_run(&c, a)) {
-		fprintf(stderr, "coffrectl: cannot verify %s: ", a->bucket);
-		print_safe(stderr, c.err);
-		fputc('\n', stderr);
-		bucket_check_free(&c);
+	if (bucket_check_start(&c, a))
 		return 1;
-	}
 	if (c.n_problems || !c.man) {
 		bucket_check_report(&c, stderr, false);
 		if (!c.man || !a->force) {

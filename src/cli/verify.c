@@ -1119,18 +1119,24 @@ void bucket_check_free(struct bucket_check *c)
 	c->bucket_fd = -1;
 }
 
+int bucket_check_start(struct bucket_check *c, const struct bucket_args *a)
+{
+	if (bucket_check_run(c, a) == 0)
+		return 0;
+	fprintf(stderr, "coffrectl: cannot verify %s: ", a->bucket);
+	print_safe(stderr, c->err);
+	fputc('\n', stderr);
+	bucket_check_free(c);
+	return -1;
+}
+
 int verify_command(const struct bucket_args *a)
 {
 	struct bucket_check c;
 	int ret;
 
-	if (bucket_check_run(&c, a)) {
-		fprintf(stderr, "coffrectl: cannot verify %s: ", a->bucket);
-		print_safe(stderr, c.err);
-		fputc('\n', stderr);
-		bucket_check_free(&c);
+	if (bucket_check_start(&c, a))
 		return 1;
-	}
 	bucket_check_report(&c, stdout, a->json);
 	ret = c.n_problems ? 1 : 0;
 	bucket_check_free(&c);

@@ -234,6 +234,7 @@ static void serve_one(int fd)
 	char line[COFFRE_CONTROL_MAX_LINE];
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	char iobuf[COFFRE_CONTROL_MAX_LINE];
 	FILE *f;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) ||
@@ -246,8 +247,12 @@ static void serve_one(int fd)
 		close(fd);
 		return;
 	}
+	/* The command line may carry a PIN: keep stdio's copy of it in a
+	 * buffer of ours, wiped after use. */
+	setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
 	if (!fgets(line, sizeof(line), f)) {
 		fclose(f);
+		secmem_wipe(iobuf, sizeof(iobuf));
 		return;
 	}
 	line[strcspn(line, "\r\n")] = '\0';
@@ -265,6 +270,7 @@ static void serve_one(int fd)
 		fprintf(f, "error: unknown command '%.16s'\n", line);
 	secmem_wipe(line, sizeof(line));
 	fclose(f);
+	secmem_wipe(iobuf, sizeof(iobuf));
 }
 
 static void *control_main(void *arg)

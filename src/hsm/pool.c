@@ -46,6 +46,7 @@ struct hsm_pool {
 	char label[LABEL_MAX];
 	uint8_t kcv[8];
 	pthread_t monitor;
+	unsigned period;               /* seconds between reconnect rounds */
 	bool monitoring, stopping;
 	pthread_cond_t wake;
 };
@@ -395,14 +396,13 @@ static void reconnect_round(struct hsm_pool *p)
 static void *monitor_main(void *arg)
 {
 	struct hsm_pool *p = arg;
-	unsigned period = 5;
 	struct timespec ts;
 
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
 		if (!p->stopping) {
 			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += period;
+			ts.tv_sec += p->period;
 			pthread_cond_timedwait(&p->wake, &p->lock, &ts);
 		}
 		if (p->stopping) {
@@ -416,9 +416,9 @@ static void *monitor_main(void *arg)
 
 int hsm_pool_monitor(struct hsm_pool *p, unsigned period)
 {
-	(void)period;
 	if (p->monitoring)
 		return 0;
+	p->period = period ? period : 5;
 	if (pthread_create(&p->monitor, NULL, monitor_main, p))
 		return -EAGAIN;
 	p->monitoring = true;

@@ -370,7 +370,6 @@ int volume_rotate_master(struct volume *v, const struct rotate_opts *o,
 {
 	struct hsm *h[COFFRE_MAX_HSMS];
 	uint8_t *rk = NULL, *root_dek = secmem_alloc(COFFRE_KEY_LEN), kcv[8];
-	uint8_t old_kcv[8];
 	struct volume_conf conf = v->conf;
 	struct escrow_blob e;
 	char label[COFFRE_MK_LABEL_MAX], old_label[COFFRE_MK_LABEL_MAX];
@@ -431,7 +430,6 @@ int volume_rotate_master(struct volume *v, const struct rotate_opts *o,
 	if (ret)
 		goto out;
 	ret = keyring_dek(v->keys, conf.root_id, 1, root_dek);
-	memcpy(old_kcv, conf.kcv, sizeof(old_kcv));
 	conf.mk_version = next;
 	memcpy(conf.kcv, kcv, sizeof(kcv));
 	if (!ret)
@@ -453,7 +451,6 @@ int volume_rotate_master(struct volume *v, const struct rotate_opts *o,
 				old_label, hsm_label(h[i]), strerror(-r));
 	}
 	escrow_remove(v->root_fd, old);
-	(void)old_kcv;
 out:
 	secmem_free(rk, 32);
 	secmem_free(root_dek, COFFRE_KEY_LEN);
