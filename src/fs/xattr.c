@@ -351,8 +351,13 @@ ssize_t xattr_get(struct inode *i, const char *name, void *value, size_t size)
 	struct xkeys x;
 	char path[64];
 	ssize_t n;
-	int err = xkeys_get(i, &x);
+	int err;
 
+	/* Answered before any I/O: the kernel asks for security.capability
+	 * before every write(2) to a file. */
+	if (strncmp(name, USER_PREFIX, PREFIX_LEN))
+		return -ENODATA;
+	err = xkeys_get(i, &x);
 	if (err)
 		return err == -EPERM ? -ENODATA : err;
 	inode_path(i, path);
