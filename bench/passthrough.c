@@ -6,9 +6,10 @@
  * low-level API with exactly coffre's FUSE settings (src/fs/ops.c
  * coffre_init and src/fs/daemon.c): writeback cache, no splice, 1 MiB
  * max_write and max_readahead, keep_cache on open, 1 s attribute and entry
- * timeouts, default_permissions, and the multithreaded loop with clone_fd 0
+ * timeouts, default_permissions, the multithreaded loop with clone_fd 0
  * and as many worker threads (2 per CPU, 4 to 16, none exiting when
- * idle).  Whatever coffre costs beyond this program is the price of its
+ * idle), coffre's readahead and dirty-page limit (src/fs/bdi.c) and its
+ * xattr policy.  Whatever coffre costs beyond this program is the price of its
  * format and cryptography, not of FUSE.
  *
  * Inodes are kept in a hash table keyed by the backing (st_dev, st_ino),
@@ -33,9 +34,12 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <fuse_lowlevel.h>
+
+#include "fs/bdi.h"
 
 #define PT_TIMEOUT 1.0
 #define PT_MAX_REQUEST (1u << 20)
@@ -632,6 +636,83 @@ static void pt_statfs(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_statfs(req, &sv);
 }
 
+/*
+ * Extended attributes, with coffre's policy (src/fs/xattr.c): user.* only,
+ * on regular files and directories; any other name is answered before any
+ * I/O.  Without these the kernel would mark the connection as having no
+ * xattrs and skip the getxattr("security.capability") it otherwise sends
+ * before every write(2), a round trip coffre cannot avoid.
+ */
+static bool user_xattr(fuse_ino_t ino, const char *name, char path[64])
+{
+	struct pt_inode *i = inode_of(ino);
+	struct stat st;
+
+	if (strncmp(name, "user.", 5) || stat_fd(i->fd, &st) ||
+	    !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
+		return false;
+	proc_path(i->fd, path);
+	return true;
+}
+
+static void reply_xattr(fuse_req_t req, ssize_t n, size_t size, const char *buf)
+{
+	if (n < 0)
+		fuse_reply_err(req, errno);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+}
+
+static void pt_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			size_t size)
+{
+	char path[64], *buf = size ? malloc(size) : NULL;
+
+	if (size && !buf)
+		fuse_reply_err(req, ENOMEM);
+	else if (!user_xattr(ino, name, path))
+		fuse_reply_err(req, ENODATA);
+	else
+		reply_xattr(req, getxattr(path, name, buf, size), size, buf);
+	free(buf);
+}
+
+static void pt_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	char path[64], *buf = size ? malloc(size) : NULL;
+
+	if (size && !buf)
+		fuse_reply_err(req, ENOMEM);
+	else if (!user_xattr(ino, "user.", path))
+		reply_xattr(req, 0, size, buf);
+	else
+		reply_xattr(req, listxattr(path, buf, size), size, buf);
+	free(buf);
+}
+
+static void pt_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	char path[64];
+
+	if (!user_xattr(ino, name, path))
+		fuse_reply_err(req, EOPNOTSUPP);
+	else
+		fuse_reply_err(req, setxattr(path, name, value, size, flags) ? errno : 0);
+}
+
+static void pt_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	char path[64];
+
+	if (!user_xattr(ino, name, path))
+		fuse_reply_err(req, ENODATA);
+	else
+		fuse_reply_err(req, removexattr(path, name) ? errno : 0);
+}
+
 static const struct fuse_lowlevel_ops pt_ops = {
 	.init = pt_init,
 	.lookup = pt_lookup,
@@ -658,6 +739,10 @@ static const struct fuse_lowlevel_ops pt_ops = {
 	.releasedir = pt_releasedir,
 	.fsyncdir = pt_fsyncdir,
 	.statfs = pt_statfs,
+	.getxattr = pt_getxattr,
+	.listxattr = pt_listxattr,
+	.setxattr = pt_setxattr,
+	.removexattr = pt_removexattr,
 };
 
 static int usage(void)
@@ -681,7 +766,7 @@ int main(int argc, char **argv)
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *cfg = NULL;
 	struct fuse_session *se = NULL;
-	char source[PATH_MAX], opts[PATH_MAX + 128];
+	char source[PATH_MAX], mnt[PATH_MAX], opts[PATH_MAX + 128];
 	bool foreground = false, debug = false;
 	int c, ret = 1;
 	struct stat st;
@@ -720,10 +805,15 @@ int main(int argc, char **argv)
 		goto out;
 	if (fuse_set_signal_handlers(se))
 		goto out;
-	if (fuse_session_mount(se, argv[optind + 1])) {
+	if (!realpath(argv[optind + 1], mnt) ||
+	    fuse_session_mount(se, argv[optind + 1])) {
 		fuse_remove_signal_handlers(se);
 		goto out;
 	}
+	/* coffre's defaults (src/fs/fs.h) */
+	if (bdi_tune(mnt, "fuse.passthrough", 1024, 10))
+		fprintf(stderr, "passthrough: readahead and dirty limit left "
+			"at the kernel's defaults\n");
 	if (fuse_daemonize(foreground))
 		goto out_unmount;
 	cfg = fuse_loop_cfg_create();

@@ -21,6 +21,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "bdi.h"
 #include "fs.h"
 
 #define SECURE_HEAP (4u << 20)
@@ -169,6 +170,7 @@ static int serve(struct fs_opts *o)
 	struct fuse_loop_config *cfg = NULL;
 	struct fuse_session *se = NULL;
 	char err[512] = "", *pin, backing[PATH_MAX], opts[PATH_MAX + 4096 + 128];
+	char mnt[PATH_MAX];
 	struct stat st;
 	int ret, pin_len;
 
@@ -203,6 +205,9 @@ static int serve(struct fs_opts *o)
 	g_fs.seg_size = g_fs.vol->conf.seg_size;
 	g_fs.strict_holes = g_fs.vol->conf.strict_holes;
 	g_fs.timeout = 1.0;
+	/* The kernel cuts the mount's readahead down to this at init. */
+	g_fs.max_readahead = o->readahead_kb > STORE_MAX_REQUEST / 1024 ?
+			     o->readahead_kb * 1024 : STORE_MAX_REQUEST;
 	ret = inode_table_init(g_fs.vol->root_fd);
 	if (ret) {
 		report("cannot open the backing root: %s", strerror(-ret));
@@ -232,7 +237,8 @@ static int serve(struct fs_opts *o)
 		goto out;
 	}
 	errno = 0;
-	if (stat(o->mountpoint, &st) || !S_ISDIR(st.st_mode)) {
+	if (stat(o->mountpoint, &st) || !S_ISDIR(st.st_mode) ||
+	    !realpath(o->mountpoint, mnt)) {
 		report("mount point %s: %s", o->mountpoint,
 		       errno ? strerror(errno) : "not a directory");
 		ret = -ENOENT;
@@ -254,6 +260,10 @@ static int serve(struct fs_opts *o)
 		ret = -EIO;
 		goto out_handlers;
 	}
+	ret = bdi_tune(mnt, "fuse.coffre", o->readahead_kb, o->max_dirty_ratio);
+	if (ret)
+		fprintf(stderr, "coffre: readahead and dirty limit left at the "
+			"kernel's defaults: %s\n", strerror(-ret));
 	fprintf(stderr, "coffre: mounted %s on %s%s\n", backing, o->mountpoint,
 		g_fs.vol->degraded ? " (DEGRADED: not every HSM answers; "
 		"see `coffrectl status`)" : "");

@@ -30,8 +30,17 @@ struct fs_opts {
 	bool allow_other;
 	bool read_only;
 	bool debug;
+	unsigned readahead_kb;        /* bdi.c; 0: the kernel's default */
+	unsigned max_dirty_ratio;     /* bdi.c; 0: the kernel's default */
 	char fuse_opts[4096];         /* mount options passed on to libfuse */
 };
+
+/* Readahead as large as the largest read request (1 MiB); the kernel
+ * leaves every FUSE mount at 128 KiB. */
+#define FS_DEFAULT_READAHEAD_KB 1024
+/* Percent of the system's dirty-page limit the mount may hold (the
+ * kernel gives FUSE mounts 1 %). */
+#define FS_DEFAULT_MAX_DIRTY_RATIO 10
 
 struct inode;
 
@@ -41,6 +50,7 @@ struct fs {
 	uint32_t seg_size;
 	bool strict_holes;
 	double timeout;               /* attr/entry cache timeout, seconds */
+	uint32_t max_readahead;       /* bytes, negotiated at FUSE init */
 };
 
 extern struct fs g_fs;

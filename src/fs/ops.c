@@ -105,7 +105,7 @@ static void coffre_init(void *userdata, struct fuse_conn_info *conn)
 				  FUSE_CAP_SPLICE_MOVE);
 	conn->max_write = STORE_MAX_REQUEST;
 	conn->max_read = 0;
-	conn->max_readahead = STORE_MAX_REQUEST;
+	conn->max_readahead = g_fs.max_readahead;
 }
 
 static void coffre_destroy(void *userdata)

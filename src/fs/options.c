@@ -1,7 +1,8 @@
 /*
  * options.c — the daemon's command line, in the form mount.fuse3 uses:
  *   coffre BACKING MOUNTPOINT [-o opt[,opt...]] [-f] [-d]
- * Our own options (pin_file=, log_file=) are taken out; generic mount
+ * Our own options (pin_file=, log_file=, bucket=, readahead_kb=,
+ * max_dirty_ratio=) are taken out; generic mount
  * options are passed to libfuse; fstab-only options (defaults, _netdev,
  * auto, nofail, x-*, comment=...) are ignored; anything else is refused
  * with a one-line reason.  The PIN itself is never an option.
@@ -41,10 +42,39 @@ static int append(char *buf, size_t cap, const char *opt)
 	return n < 0 || (size_t)n >= cap - len ? -E2BIG : 0;
 }
 
+/* "NAME=N" with lo <= N <= hi into *out: 1 if opt is NAME=..., 0 if it
+ * is another option, -EINVAL (with a message) if N is bad. */
+static int number_opt(const char *opt, const char *name, unsigned lo,
+		      unsigned hi, unsigned *out)
+{
+	size_t n = strlen(name);
+	unsigned long v;
+	char *end;
+
+	if (strncmp(opt, name, n) || opt[n] != '=')
+		return 0;
+	errno = 0;
+	v = strtoul(opt + n + 1, &end, 10);
+	if (opt[n + 1] < '0' || opt[n + 1] > '9' || *end || errno || v < lo || v > hi) {
+		fprintf(stderr, "coffre: %s must be a number from %u to %u\n",
+			name, lo, hi);
+		return -EINVAL;
+	}
+	*out = (unsigned)v;
+	return 1;
+}
+
 static int parse_opt(struct fs_opts *o, char *opt)
 {
+	int r;
+
 	if (!*opt)
 		return 0;
+	r = number_opt(opt, "readahead_kb", 0, 1U << 20, &o->readahead_kb);
+	if (!r)
+		r = number_opt(opt, "max_dirty_ratio", 0, 100, &o->max_dirty_ratio);
+	if (r)
+		return r < 0 ? r : 0;
 	if (!strncmp(opt, "pin_file=", 9)) {
 		free(o->pin_file);
 		o->pin_file = strdup(opt + 9);
@@ -99,6 +129,8 @@ int fs_parse_args(int argc, char **argv, struct fs_opts *o)
 	int i, npos = 0, err;
 
 	memset(o, 0, sizeof(*o));
+	o->readahead_kb = FS_DEFAULT_READAHEAD_KB;
+	o->max_dirty_ratio = FS_DEFAULT_MAX_DIRTY_RATIO;
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-o")) {
 			if (++i == argc) {

@@ -7,6 +7,7 @@ even when the test fails.  Binaries come from $COFFRE_BUILD (the meson build
 directory); meson sets it when it runs this suite.
 """
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -29,10 +30,19 @@ def run(cmd, check=True, **kw):
     return p
 
 
-def is_mounted(path):
-    path = os.path.realpath(path)
+def unescape_mount(field):
+    """A path field of /proc/self/mounts or mountinfo, octal escapes undone."""
+    return os.fsdecode(re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m[1], 8)]),
+                              os.fsencode(field)))
+
+
+def mount_points():
     with open("/proc/self/mounts") as f:
-        return any(line.split()[1] == path for line in f)
+        return [unescape_mount(line.split()[1]) for line in f]
+
+
+def is_mounted(path):
+    return os.path.realpath(path) in mount_points()
 
 
 def unmount(path):
@@ -132,7 +142,7 @@ def workdir():
     os.chmod(d, 0o755)   # other users must reach the mount point
     saved = os.environ.get("SOFTHSM2_CONF")
     yield d
-    for mp in [l.split()[1] for l in open("/proc/self/mounts") if l.split()[1].startswith(d)]:
+    for mp in [p for p in mount_points() if p.startswith(d)]:
         unmount(mp)
     if saved is None:
         os.environ.pop("SOFTHSM2_CONF", None)

@@ -1,0 +1,68 @@
+"""The mount's readahead and dirty-page share (src/fs/bdi.c): coffre sets
+them on its own mount (the kernel leaves every FUSE mount at 128 KiB and
+1 %), the options change or keep them, bad values are refused, and the
+mount is found by mount point even when its name needs escaping."""
+import os
+
+from conftest import Volume, unescape_mount, wait_released
+
+
+def bdi_knobs(mnt):
+    """(read_ahead_kb, max_ratio) of the topmost mount on mnt."""
+    mnt = os.path.realpath(mnt)
+    dev = None
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            point = unescape_mount(fields[4])
+            if point == mnt:
+                dev = fields[2]
+    assert dev, f"{mnt} is not mounted"
+    with open(f"/sys/class/bdi/{dev}/read_ahead_kb") as f:
+        ra = int(f.read())
+    with open(f"/sys/class/bdi/{dev}/max_ratio") as f:
+        ratio = int(f.read())
+    return ra, ratio
+
+
+def test_defaults_are_set_on_the_mount(mounted):
+    assert bdi_knobs(mounted.mnt) == (1024, 10)
+    assert "readahead" not in mounted.log_text()
+
+
+def test_options_change_the_knobs(volume):
+    volume.mount("readahead_kb=4096,max_dirty_ratio=25")
+    try:
+        assert bdi_knobs(volume.mnt) == (4096, 25)
+        volume.unmount()
+        wait_released(volume)
+        # 0 leaves the kernel's FUSE defaults alone.
+        volume.mount("readahead_kb=0,max_dirty_ratio=0")
+        assert bdi_knobs(volume.mnt) == (128, 1)
+    finally:
+        volume.unmount()
+
+
+def test_bad_values_are_refused(volume):
+    for opt, name in [("readahead_kb=abc", "readahead_kb"), ("readahead_kb=-1", "readahead_kb"),
+                      ("readahead_kb=", "readahead_kb"), ("max_dirty_ratio=101", "max_dirty_ratio"),
+                      ("max_dirty_ratio=10x", "max_dirty_ratio")]:
+        p = volume.mount(opt, check=False)
+        assert p.returncode != 0, opt
+        assert name in p.stderr and "number" in p.stderr, (opt, p.stderr)
+        assert not os.path.ismount(volume.mnt)
+
+
+def test_mount_point_with_escaped_characters(workdir, token):
+    root = os.path.join(workdir, "odd dir\\with\tchars")
+    os.makedirs(root)
+    vol = Volume(root, token)
+    vol.mount()
+    try:
+        assert bdi_knobs(vol.mnt) == (1024, 10)
+        with open(vol.path("f"), "wb") as f:
+            f.write(b"x" * 100000)
+        with open(vol.path("f"), "rb") as f:
+            assert f.read() == b"x" * 100000
+    finally:
+        vol.unmount()
