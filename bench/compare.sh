@@ -10,6 +10,7 @@
 # Everything it mounts is unmounted on exit, whatever happens.
 #
 # Usage: compare.sh [--repeat N] [--quick] [--perf] [--build DIR]
+#                   [--coffre-opts OPTS]
 #   --repeat N  runs per workload (default 3, 1 with --quick); median kept
 #   --quick     small sizes, 3 s random jobs, small tree: under 5 minutes
 #   --perf      afterwards, profile coffre (perf record -g) during a
@@ -18,6 +19,7 @@
 #   --build DIR meson build directory holding src/cli/coffre{,ctl} (and
 #               bench/passthrough, bench/crypto_bench if bench/ is built
 #               there; otherwise they are compiled here with cc)
+#   --coffre-opts OPTS  extra mount options for coffre (crypto_threads=1)
 # Needs root (tmpfs mounts, drop_caches), fio, gocryptfs, softhsm2-util,
 # python3, and perf for --perf.
 set -euo pipefail
@@ -27,6 +29,7 @@ root=$(dirname "$here")
 repeat=
 quick=0
 do_perf=0
+coffre_opts=
 build=${BUILD_DIR:-$root/build-bench}
 fslist=(coffre gocryptfs passthrough)
 
@@ -39,7 +42,8 @@ while [ $# -gt 0 ]; do
 	--quick) quick=1; shift ;;
 	--perf) do_perf=1; shift ;;
 	--build) build=$2; shift 2 ;;
-	-h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--coffre-opts) coffre_opts=,$2; shift 2 ;;
+	-h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument $1 (try --help)" ;;
 	esac
 done
@@ -139,7 +143,7 @@ softhsm_init_token coffre-bench 1234 5678
 (umask 077; printf '1234' >"$tmp/pin")
 "$coffrectl" init --hsm pkcs11:token=coffre-bench --pin-file "$tmp/pin" \
 	"$tmp/coffre/backing" >/dev/null
-"$coffre" "$tmp/coffre/backing" "$tmp/mnt-coffre" -o "pin_file=$tmp/pin"
+"$coffre" "$tmp/coffre/backing" "$tmp/mnt-coffre" -o "pin_file=$tmp/pin$coffre_opts"
 gocryptfs -q -init -extpass 'echo pw' -scryptn 10 "$tmp/gocryptfs/backing" >/dev/null
 gocryptfs -q -extpass 'echo pw' "$tmp/gocryptfs/backing" "$tmp/mnt-gocryptfs"
 "$passthrough" "$tmp/passthrough/backing" "$tmp/mnt-passthrough"

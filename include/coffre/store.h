@@ -37,6 +37,14 @@ struct store_file {
 /* Largest request the per-thread buffers take in one pass. */
 #define STORE_MAX_REQUEST (1u << 20)
 
+/* Let requests of STORE_SPLIT_MIN bytes or more have their segments
+ * sealed or opened by this thread and one of `helpers` (at most
+ * STORE_MAX_HELPERS) helper threads at once; 0 starts none.  Helpers are
+ * never stopped.  Return: 0 or a negative errno. */
+#define STORE_SPLIT_MIN (256u << 10)
+#define STORE_MAX_HELPERS 8
+int store_split_init(unsigned helpers);
+
 /* Write a new file's header and its single sealed empty segment at fd. */
 int store_create(int fd, const struct file_header *h, const struct aead_key *key);
 /* Read and parse a file's header. -EIO if absent or malformed. */

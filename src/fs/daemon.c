@@ -208,6 +208,10 @@ static int serve(struct fs_opts *o)
 	/* The kernel cuts the mount's readahead down to this at init. */
 	g_fs.max_readahead = o->readahead_kb > STORE_MAX_REQUEST / 1024 ?
 			     o->readahead_kb * 1024 : STORE_MAX_REQUEST;
+	ret = store_split_init(o->crypto_threads);
+	if (ret)
+		fprintf(stderr, "coffre: %u crypto threads asked for, fewer started: "
+			"%s\n", o->crypto_threads, strerror(-ret));
 	ret = inode_table_init(g_fs.vol->root_fd);
 	if (ret) {
 		report("cannot open the backing root: %s", strerror(-ret));

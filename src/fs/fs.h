@@ -32,6 +32,7 @@ struct fs_opts {
 	bool debug;
 	unsigned readahead_kb;        /* bdi.c; 0: the kernel's default */
 	unsigned max_dirty_ratio;     /* bdi.c; 0: the kernel's default */
+	unsigned crypto_threads;      /* store_split_init; 0: none */
 	char fuse_opts[4096];         /* mount options passed on to libfuse */
 };
 

@@ -2,7 +2,7 @@
  * options.c — the daemon's command line, in the form mount.fuse3 uses:
  *   coffre BACKING MOUNTPOINT [-o opt[,opt...]] [-f] [-d]
  * Our own options (pin_file=, log_file=, bucket=, readahead_kb=,
- * max_dirty_ratio=) are taken out; generic mount
+ * max_dirty_ratio=, crypto_threads=) are taken out; generic mount
  * options are passed to libfuse; fstab-only options (defaults, _netdev,
  * auto, nofail, x-*, comment=...) are ignored; anything else is refused
  * with a one-line reason.  The PIN itself is never an option.
@@ -73,6 +73,9 @@ static int parse_opt(struct fs_opts *o, char *opt)
 	r = number_opt(opt, "readahead_kb", 0, 1U << 20, &o->readahead_kb);
 	if (!r)
 		r = number_opt(opt, "max_dirty_ratio", 0, 100, &o->max_dirty_ratio);
+	if (!r)
+		r = number_opt(opt, "crypto_threads", 0, STORE_MAX_HELPERS,
+			       &o->crypto_threads);
 	if (r)
 		return r < 0 ? r : 0;
 	if (!strncmp(opt, "pin_file=", 9)) {

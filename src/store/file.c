@@ -39,6 +39,7 @@
 #include <openssl/crypto.h>
 
 #include "coffre/store.h"
+#include "store/par.h"
 #include "store/segbuf.h"
 
 #define OVH ((size_t)COFFRE_SEG_OVERHEAD)
@@ -204,6 +205,45 @@ static void repair_residue(struct store_file *f, struct segbuf *sb)
 		__atomic_store_n(&f->residue_hint, hint, __ATOMIC_RELAXED);
 }
 
+/* Requests of at least STORE_SPLIT_MIN bytes (and 4 segments) are shared
+ * with a helper thread once store_split_init has started some (par.c). */
+static size_t par_min_segs(uint32_t seg_size)
+{
+	size_t n = STORE_SPLIT_MIN / seg_size;
+
+	return n < 4 ? 4 : n;
+}
+
+int store_split_init(unsigned helpers)
+{
+	return par_init(helpers);
+}
+
+/* Segments [first + lo, first + hi) of a read pass, opened into sb->plain. */
+struct open_run {
+	struct store_file *f;
+	struct segbuf *sb;
+	uint64_t first, last;
+};
+
+static int open_some(void *ctx, size_t lo, size_t hi)
+{
+	const struct open_run *r = ctx;
+	const uint32_t s = r->f->seg_size;
+	const size_t stride = (size_t)s + OVH;
+
+	for (size_t k = lo; k < hi; k++) {
+		uint64_t i = r->first + k;
+		int err = open_segment(r->f, i, r->last, r->sb->cipher + k * stride,
+				       seg_plain_len(s, r->f->size, i) + OVH,
+				       r->sb->plain + k * s);
+
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
 /* One request of at most STORE_MAX_REQUEST bytes, off < f->size. */
 /* Open the segments covering [off, off + len) into sb->plain; *at gets
  * where off lands in it. */
@@ -219,18 +259,15 @@ static int read_pass(struct store_file *f, struct segbuf *sb, size_t len,
 		      seg_plain_len(s, f->size, last_i) + OVH;
 	int err;
 
+	struct open_run run = { f, sb, first_i, last };
+
 	err = pread_full(f->fd, sb->cipher, span, start);
 	if (err)
 		return short_read(f, err);
-	for (uint64_t i = first_i; i <= last_i; i++) {
-		size_t k = (size_t)(i - first_i);
-
-		err = open_segment(f, i, last, sb->cipher + k * stride,
-				   seg_plain_len(s, f->size, i) + OVH,
-				   sb->plain + k * s);
-		if (err < 0)
-			return err;
-	}
+	err = par_run(open_some, &run, (size_t)(last_i - first_i + 1),
+		      par_min_segs(s));
+	if (err < 0)
+		return err;
 	*at = (size_t)(off - first_i * s);
 	return 0;
 }
@@ -311,6 +348,45 @@ static int build_edge(struct store_file *f, struct segbuf *sb, uint8_t *slot,
 	return 0;
 }
 
+/* Segments [first + lo, first + hi) of a write pass, sealed into
+ * sb->cipher: the edge slots where built, else straight from buf (or
+ * zeros). */
+struct seal_run {
+	struct store_file *f;
+	struct segbuf *sb;
+	const uint8_t *buf;
+	uint64_t off, first, last, new_last, new_size;
+	const uint8_t *src[2];
+};
+
+static int seal_some(void *ctx, size_t lo, size_t hi)
+{
+	const struct seal_run *r = ctx;
+	const uint32_t s = r->f->seg_size;
+	const size_t stride = (size_t)s + OVH;
+
+	for (size_t k = lo; k < hi; k++) {
+		uint64_t i = r->first + k;
+		const uint8_t *pt;
+		int err;
+
+		if (i == r->first && r->src[0] != NULL)
+			pt = r->src[0];
+		else if (i == r->last && r->last != r->first && r->src[1] != NULL)
+			pt = r->src[1];
+		else if (r->buf != NULL)
+			pt = r->buf + (i * s - r->off);
+		else
+			pt = zero_seg;
+		err = seg_seal(r->f->key, i, i == r->new_last, pt,
+			       seg_plain_len(s, r->new_size, i),
+			       r->sb->cipher + k * stride);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 /*
  * Write len (>= 1) bytes of buf, or zeros if buf is NULL, at off; the
  * request touches at most STORE_MAX_REQUEST / S + 1 segments.  Segments
@@ -333,6 +409,7 @@ static int write_pass(struct store_file *f, struct segbuf *sb,
 	 * last: it must be re-sealed, zero-padded, unflagged. */
 	const bool reseal_old = old_last < first;
 	const uint8_t *src[2] = { NULL, NULL };
+	struct seal_run run;
 	size_t span;
 	int err;
 
@@ -360,24 +437,12 @@ static int write_pass(struct store_file *f, struct segbuf *sb,
 	if (reseal_old && old_pl < s)
 		memset(sb->edge_plain + old_pl, 0, s - old_pl);
 
-	for (uint64_t i = first; i <= last; i++) {
-		size_t k = (size_t)(i - first);
-		const uint8_t *pt;
-
-		if (i == first && src[0] != NULL)
-			pt = src[0];
-		else if (i == last && last != first && src[1] != NULL)
-			pt = src[1];
-		else if (buf != NULL)
-			pt = buf + (i * s - off);
-		else
-			pt = zero_seg;
-		err = seg_seal(f->key, i, i == new_last, pt,
-			       seg_plain_len(s, new_size, i),
-			       sb->cipher + k * stride);
-		if (err)
-			return err;
-	}
+	run = (struct seal_run){ f, sb, buf, off, first, last, new_last,
+				 new_size, { src[0], src[1] } };
+	err = par_run(seal_some, &run, (size_t)(last - first + 1),
+		      par_min_segs(s));
+	if (err)
+		return err;
 	span = (size_t)(last - first) * stride +
 	       seg_plain_len(s, new_size, last) + OVH;
 

@@ -152,6 +152,13 @@ Test(store_model, random_strict_4k, .timeout = 280)
 	model_run(4096, true, 500);
 }
 
+/* Requests of 256 KiB and more shared with helper threads. */
+Test(store_model, random_16k_split, .timeout = 280)
+{
+	cr_assert_eq(store_split_init(2), 0);
+	model_run(16384, false, 1000);
+}
+
 Test(store_model, random_64k, .timeout = 280)
 {
 	model_run(65536, false, 300);
@@ -552,5 +559,43 @@ Test(store_file, read_view_checks_empty_file)
 	b ^= 1;
 	cr_assert_eq(pwrite(t.f.fd, &b, 1, COFFRE_FILE_HEADER_LEN + 20), 1);
 	cr_assert_eq(store_read_view(&t.f, 100, 0, &view), -EIO);
+	tfile_destroy(&t);
+}
+
+/* With helpers sharing large reads: a tampered segment the helper may
+ * open still fails the whole read before any byte is handed out, and
+ * crash residue deep in a large read is still accepted. */
+Test(store_file, split_reads_check_every_segment)
+{
+	static uint8_t data[40 * 16384], got[40 * 16384];
+	const uint32_t s = 16384;
+	struct tfile t;
+	uint8_t b;
+	off_t at = (off_t)seg_offset(s, 37) + 500;
+
+	cr_assert_eq(store_split_init(2), 0);
+	cr_assert_eq(random_bytes(data, sizeof(data)), 0);
+	/* Residue: 0..19 written, 19 still flagged last, 20..39 after it. */
+	tfile_create(&t, s, false);
+	cr_assert_eq(store_write(&t.f, data, 20 * s, 0), 20 * s);
+	for (uint64_t i = 20; i < 40; i++)
+		put_segment(&t, i, i == 39, data + i * s, s);
+	t.f = tfile_fresh(&t);
+	cr_assert_eq(store_load_size(&t.f), 0);
+	for (int rep = 0; rep < 20; rep++) {
+		memset(got, 0, sizeof(got));
+		cr_assert_eq(store_read(&t.f, got, sizeof(got), 0), (ssize_t)sizeof(got));
+		cr_assert_eq(memcmp(got, data, sizeof(got)), 0);
+	}
+	/* Tampered: every large read fails and leaves the buffer alone. */
+	cr_assert_eq(pread(t.f.fd, &b, 1, at), 1);
+	b ^= 0x01;
+	cr_assert_eq(pwrite(t.f.fd, &b, 1, at), 1);
+	for (int rep = 0; rep < 20; rep++) {
+		memset(got, 0xa5, sizeof(got));
+		cr_assert_eq(store_read(&t.f, got, sizeof(got), 0), -EIO);
+		for (size_t k = 0; k < sizeof(got); k++)
+			cr_assert_eq(got[k], 0xa5, "byte %zu handed out", k);
+	}
 	tfile_destroy(&t);
 }
