@@ -43,7 +43,7 @@ while [ $# -gt 0 ]; do
 	--perf) do_perf=1; shift ;;
 	--build) build=$2; shift 2 ;;
 	--coffre-opts) coffre_opts=,$2; shift 2 ;;
-	-h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument $1 (try --help)" ;;
 	esac
 done
