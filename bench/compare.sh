@@ -10,7 +10,7 @@
 # Everything it mounts is unmounted on exit, whatever happens.
 #
 # Usage: compare.sh [--repeat N] [--quick] [--perf] [--build DIR]
-#                   [--coffre-opts OPTS]
+#                   [--coffre-opts OPTS] [--peer-bdi]
 #   --repeat N  runs per workload (default 3, 1 with --quick); median kept
 #   --quick     small sizes, 3 s random jobs, small tree: under 5 minutes
 #   --perf      afterwards, profile coffre (perf record -g) during a
@@ -20,6 +20,8 @@
 #               bench/passthrough, bench/crypto_bench if bench/ is built
 #               there; otherwise they are compiled here with cc)
 #   --coffre-opts OPTS  extra mount options for coffre (crypto_threads=1)
+#   --peer-bdi  give gocryptfs coffre's readahead and dirty-page share too
+#               (by default it runs with the kernel's FUSE defaults)
 # Needs root (tmpfs mounts, drop_caches), fio, gocryptfs, softhsm2-util,
 # python3, and perf for --perf.
 set -euo pipefail
@@ -30,6 +32,7 @@ repeat=
 quick=0
 do_perf=0
 coffre_opts=
+peer_bdi=0
 build=${BUILD_DIR:-$root/build-bench}
 fslist=(coffre gocryptfs passthrough)
 
@@ -43,6 +46,7 @@ while [ $# -gt 0 ]; do
 	--perf) do_perf=1; shift ;;
 	--build) build=$2; shift 2 ;;
 	--coffre-opts) coffre_opts=,$2; shift 2 ;;
+	--peer-bdi) peer_bdi=1; shift ;;
 	-h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument $1 (try --help)" ;;
 	esac
@@ -152,6 +156,18 @@ for fs in "${fslist[@]}"; do
 	mountpoint -q "$tmp/mnt-$fs" || die "$fs did not mount"
 	pid[$fs]=$(daemon_pid "$tmp/mnt-$fs") || die "no daemon found for $fs"
 done
+# Each mount's bdi (MAJ:MIN in /proc/self/mountinfo; the tmp path has no
+# characters mountinfo escapes).
+bdi_of() { echo "/sys/class/bdi/$(awk -v m="$1" '$5 == m { d = $3 } END { print d }' /proc/self/mountinfo)"; }
+if [ "$peer_bdi" = 1 ]; then
+	echo 1024 >"$(bdi_of "$tmp/mnt-gocryptfs")/read_ahead_kb"
+	echo 10 >"$(bdi_of "$tmp/mnt-gocryptfs")/max_ratio"
+fi
+bdi=$tmp/bdi.txt
+for fs in "${fslist[@]}"; do
+	b=$(bdi_of "$tmp/mnt-$fs")
+	echo "$fs $(cat "$b/read_ahead_kb") $(cat "$b/max_ratio")"
+done >"$bdi"
 
 # ---- workloads
 raw=$tmp/raw.tsv
@@ -243,6 +259,10 @@ profile() {
 	perf_pid=
 	{
 		echo "# coffre daemon during fio/$job.fio, $(date -u +%FT%TZ)"
+		echo "# self time by object (perf report --no-children --sort dso)"
+		perf report -i "$data" --stdio --no-children --sort dso \
+			-g none --percent-limit 0.5 2>/dev/null | grep -v '^#' | grep -v '^$'
+		echo
 		echo "# hottest symbols, self time (perf report --no-children)"
 		perf report -i "$data" --stdio --no-children --sort dso,symbol \
 			-g none --percent-limit 0.7 2>/dev/null | grep -v '^#' | grep -v '^$'
@@ -256,13 +276,16 @@ profile() {
 if [ "$do_perf" = 1 ]; then
 	drop_caches
 	profile seqwrite
+	drop_caches
+	profile seqread
 	profile randwrite
 	rm -rf "${tmp:?}/mnt-coffre"/*
 fi
 
 # ---- report
 machine_cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-python3 - "$raw" "$rss" "$tmp/crypto.json" "$here/results/latest.json" \
+python3 - "$raw" "$rss" "$bdi" "pin_file=...$coffre_opts" \
+	"$tmp/crypto.json" "$here/results/latest.json" \
 	"$repeat" "$quick" "$suite_seconds" "$(nproc)" "$machine_cpu" \
 	"$(uname -r)" "$(free -g | awk '/^Mem/ { print $2 }')" \
 	"$(fio --version)" "$(gocryptfs --version | head -n 1)" \
@@ -270,8 +293,8 @@ python3 - "$raw" "$rss" "$tmp/crypto.json" "$here/results/latest.json" \
 	<<'EOF' | tee "$here/results/latest.txt"
 import datetime, json, statistics, sys
 
-(raw, rss, crypto, out, repeat, quick, secs, nproc, cpu, kernel, mem,
- fio_v, gcfs_v, rev) = sys.argv[1:]
+(raw, rss, bdi, copts, crypto, out, repeat, quick, secs, nproc, cpu, kernel,
+ mem, fio_v, gcfs_v, rev) = sys.argv[1:]
 fss = ["coffre", "gocryptfs", "passthrough"]
 peers = fss[1:]
 # workload -> (unit, higher is better, description)
@@ -321,6 +344,12 @@ print("coffre bench (%s), %s runs each, median%s" %
       (date, repeat, ", --quick" if quick == "1" else ""))
 print("machine: %s CPUs, %s, %s GiB RAM, kernel %s" % (nproc, cpu, mem, kernel))
 print("%s, %s, coffre %s" % (fio_v, gcfs_v, rev))
+bdiv = {}
+for line in open(bdi):
+    fs, ra, ratio = line.split()
+    bdiv[fs] = {"read_ahead_kb": int(ra), "max_ratio": int(ratio)}
+print("coffre -o %s; bdi read_ahead_kb / max_ratio: %s" % (copts, ", ".join(
+    "%s %d KiB / %d %%" % (fs, b["read_ahead_kb"], b["max_ratio"]) for fs, b in bdiv.items())))
 print()
 hdr = "| workload | unit | coffre | gocryptfs | passthrough | coffre vs gocryptfs | coffre vs passthrough |"
 print(hdr)
@@ -345,6 +374,8 @@ doc = {
     "machine": {"nproc": int(nproc), "cpu": cpu, "mem_gib": int(mem),
                 "kernel": kernel, "fio": fio_v, "gocryptfs": gcfs_v,
                 "coffre_rev": rev},
+    "coffre_mount_options": copts,
+    "bdi": bdiv,
     "results": results,
     "rss": rssv,
     "crypto": json.load(open(crypto)),
