@@ -51,26 +51,35 @@ void new_owner(fuse_req_t req, struct inode *parent, uid_t *uid, gid_t *gid,
 int ops_lookup_backing(struct inode *parent, const char *bname,
 		       struct inode **out, struct stat *st)
 {
-	int fd = openat(parent->fd, bname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	int err;
+	int fd, err;
 
-	if (fd < 0)
+	/* An object the table knows costs one fstatat (readdirplus asks
+	 * for every entry); only a new one is opened. */
+	if (fstatat(parent->fd, bname, st, AT_SYMLINK_NOFOLLOW))
 		return -errno;
-	if (fstat(fd, st)) {
-		err = -errno;
-		close(fd);
-		return err;
+	*out = inode_find(st->st_dev, st->st_ino);
+	if (*out == NULL) {
+		fd = openat(parent->fd, bname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		if (fstat(fd, st)) {
+			err = -errno;
+			close(fd);
+			return err;
+		}
+		err = inode_get(fd, st, out);
+		if (err)
+			return err;
 	}
-	attr_translate(fd, st);
-	err = inode_get(fd, st, out);
-	if (!err && (*out)->type == S_IFREG) {
+	attr_translate((*out)->fd, st);
+	if ((*out)->type == S_IFREG) {
 		/* An open file's size is the one the store keeps. */
 		pthread_mutex_lock(&(*out)->mu);
 		if ((*out)->nopen)
 			st->st_size = (off_t)(*out)->sf.size;
 		pthread_mutex_unlock(&(*out)->mu);
 	}
-	return err;
+	return 0;
 }
 
 int ops_backing_name(struct inode *parent, const char *name,
