@@ -60,7 +60,7 @@ else
 	: "${repeat:=3}"
 	export BENCH_SIZE=512m BENCH_JOBSIZE=256m BENCH_RUNTIME=10
 	tree=/usr/include
-	crypto_args=(-t 0.5 -r 3)
+	crypto_args=(-t 0.2 -r 9)
 fi
 [[ $repeat =~ ^[1-9][0-9]*$ ]] || die "--repeat needs a positive number"
 [ "$(id -u)" = 0 ] || die "must run as root (tmpfs mounts, drop_caches)"

@@ -11,7 +11,8 @@
  * wrapper costs.  Each measurement runs for a fixed wall-clock time over the
  * same buffers, with 1 thread and with 2 threads (each with its own buffers
  * and contexts, reporting the aggregate).  Each cell is the median of
- * several runs, as the machine may be shared.
+ * several runs, taken in rounds over all cells, as the machine may be
+ * shared.
  *
  * Relies on include/coffre/crypto.h (crypto_dep) and OpenSSL >= 3.0.
  * Usage: crypto_bench [-t SECONDS_PER_RUN] [-r RUNS] [-j JSON_FILE]
@@ -48,6 +49,7 @@ static const char *const impl_keys[N_IMPLS] = {
 
 static uint8_t bench_key[COFFRE_KEY_LEN];
 static double run_seconds = 0.5;
+#define MAX_RUNS 31
 static int repeats = 3;
 
 struct job {
@@ -222,21 +224,11 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The median of `repeats` runs of measure_once. */
-static int measure(enum impl impl, size_t seg, int threads, double *gbps)
+/* The median of n values (sorted in place). */
+static double median(double *v, int n)
 {
-	double runs[16];
-	int err;
-
-	for (int r = 0; r < repeats; r++) {
-		err = measure_once(impl, seg, threads, &runs[r]);
-		if (err)
-			return err;
-	}
-	qsort(runs, (size_t)repeats, sizeof(runs[0]), cmp_double);
-	*gbps = repeats % 2 ? runs[repeats / 2] :
-		(runs[repeats / 2 - 1] + runs[repeats / 2]) / 2;
-	return 0;
+	qsort(v, (size_t)n, sizeof(v[0]), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static int usage(void)
@@ -249,6 +241,7 @@ static int usage(void)
 int main(int argc, char **argv)
 {
 	double res[MAX_THREADS][N_IMPLS][N_SIZES];
+	double runs[MAX_THREADS][N_IMPLS][N_SIZES][MAX_RUNS];
 	const char *json_path = NULL;
 	FILE *js = NULL;
 	int c, err = 0;
@@ -263,22 +256,29 @@ int main(int argc, char **argv)
 		else
 			return usage();
 	}
-	if (optind != argc || run_seconds <= 0 || repeats < 1 || repeats > 16)
+	if (optind != argc || run_seconds <= 0 || repeats < 1 || repeats > MAX_RUNS)
 		return usage();
 	if (random_bytes(bench_key, sizeof(bench_key)))
 		return 1;
-	for (int th = 1; th <= MAX_THREADS; th++)
-		for (int i = 0; i < N_IMPLS; i++)
-			for (int s = 0; s < N_SIZES; s++) {
-				err = measure((enum impl)i, seg_sizes[s], th,
-					      &res[th - 1][i][s]);
-				if (err) {
-					fprintf(stderr, "crypto_bench: %s %zu: %s\n",
-						impl_names[i], seg_sizes[s],
-						strerror(-err));
-					goto out;
+	/* Round after round of every cell, so that a noisy moment on a
+	 * shared machine hits coffre and the bare loop alike. */
+	for (int r = 0; r < repeats; r++)
+		for (int th = 1; th <= MAX_THREADS; th++)
+			for (int i = 0; i < N_IMPLS; i++)
+				for (int s = 0; s < N_SIZES; s++) {
+					err = measure_once((enum impl)i, seg_sizes[s], th,
+							   &runs[th - 1][i][s][r]);
+					if (err) {
+						fprintf(stderr, "crypto_bench: %s %zu: %s\n",
+							impl_names[i], seg_sizes[s],
+							strerror(-err));
+						goto out;
+					}
 				}
-			}
+	for (int th = 0; th < MAX_THREADS; th++)
+		for (int i = 0; i < N_IMPLS; i++)
+			for (int s = 0; s < N_SIZES; s++)
+				res[th][i][s] = median(runs[th][i][s], repeats);
 
 	printf("AES-256-GCM, GB/s (1e9 B/s of plaintext), median of %d x %.2f s, "
 	       "%ld online CPUs\n", repeats, run_seconds,
