@@ -679,6 +679,30 @@ static void pt_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	free(buf);
 }
 
+/* listxattr of path, keeping only the user.* names (as coffre lists);
+ * sets errno and returns -1 on failure. */
+static ssize_t user_names(const char *path, char *buf, size_t size)
+{
+	char all[65536];
+	ssize_t n = listxattr(path, all, sizeof(all));
+	size_t out = 0;
+
+	for (ssize_t k = 0; n > 0 && k < n; k += (ssize_t)strlen(all + k) + 1) {
+		size_t len = strlen(all + k) + 1;
+
+		if (strncmp(all + k, "user.", 5))
+			continue;
+		if (size && out + len > size) {
+			errno = ERANGE;
+			return -1;
+		}
+		if (size)
+			memcpy(buf + out, all + k, len);
+		out += len;
+	}
+	return n < 0 ? -1 : (ssize_t)out;
+}
+
 static void pt_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	char path[64], *buf = size ? malloc(size) : NULL;
@@ -688,7 +712,7 @@ static void pt_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	else if (!user_xattr(ino, "user.", path))
 		reply_xattr(req, 0, size, buf);
 	else
-		reply_xattr(req, listxattr(path, buf, size), size, buf);
+		reply_xattr(req, user_names(path, buf, size), size, buf);
 	free(buf);
 }
 

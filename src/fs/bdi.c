@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Undo mountinfo's octal escapes (\040 space, \011 tab, \012, \134) in place. */
@@ -38,20 +39,24 @@ static void unescape(char *s)
 
 /*
  * The "MAJ:MIN" of the topmost mount of type fstype on mountpoint (an
- * absolute, canonical path).  Return: 0 or -ENOENT.
+ * absolute, canonical path), rebuilt from its two numbers so that nothing
+ * else can reach the sysfs path.  Return: 0, -ENOENT or -ENOMEM.
  */
 static int find_dev(const char *mountpoint, const char *fstype, char *dev,
 		    size_t cap)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[8192];
+	char *line = NULL;
+	size_t len = 0;
 	int err = -ENOENT;
 
 	if (!f)
 		return -errno;
 	/* id parent MAJ:MIN root mountpoint options [tags...] - type source super */
-	while (fgets(line, sizeof(line), f)) {
+	while (getline(&line, &len, f) > 0) {
 		char *save = NULL, *majmin, *mnt, *sep, *type;
+		unsigned maj, min;
+		int used = 0;
 
 		sep = strstr(line, " - ");
 		if (!sep)
@@ -65,14 +70,19 @@ static int find_dev(const char *mountpoint, const char *fstype, char *dev,
 		if (!strtok_r(NULL, " ", &save))
 			continue;
 		mnt = strtok_r(NULL, " ", &save);
-		if (!majmin || !mnt || !type || strcmp(type, fstype))
+		if (!majmin || !mnt || !type || strcmp(type, fstype) ||
+		    sscanf(majmin, "%u:%u%n", &maj, &min, &used) != 2 ||
+		    majmin[used] != '\0')
 			continue;
 		unescape(mnt);
-		if (strcmp(mnt, mountpoint) || strlen(majmin) >= cap)
+		if (strcmp(mnt, mountpoint))
 			continue;
-		strcpy(dev, majmin);    /* the last match is the topmost */
+		snprintf(dev, cap, "%u:%u", maj, min);  /* the last is the topmost */
 		err = 0;
 	}
+	if (ferror(f) && err)
+		err = -EIO;
+	free(line);
 	fclose(f);
 	return err;
 }

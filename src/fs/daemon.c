@@ -169,8 +169,8 @@ static int serve(struct fs_opts *o)
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *cfg = NULL;
 	struct fuse_session *se = NULL;
-	char err[512] = "", *pin, backing[PATH_MAX], opts[PATH_MAX + 4096 + 128];
-	char mnt[PATH_MAX];
+	char err[512] = "", *pin, backing[PATH_MAX], opts[2 * PATH_MAX + 4096 + 128];
+	char mnt[PATH_MAX], fsname[2 * PATH_MAX];
 	struct stat st;
 	int ret, pin_len;
 
@@ -230,8 +230,17 @@ static int serve(struct fs_opts *o)
 		ret = -EINVAL;
 		goto out;
 	}
+	/* libfuse's option parser takes a backslash as an escape. */
+	for (size_t k = 0, w = 0; w + 2 < sizeof(fsname); k++) {
+		if (backing[k] == '\\')
+			fsname[w++] = '\\';
+		fsname[w++] = backing[k];
+		if (!backing[k])
+			break;
+	}
+	fsname[sizeof(fsname) - 1] = '\0';
 	snprintf(opts, sizeof(opts), "fsname=coffre:%s,subtype=coffre,"
-		 "default_permissions%s%s", backing, o->fuse_opts[0] ? "," : "",
+		 "default_permissions%s%s", fsname, o->fuse_opts[0] ? "," : "",
 		 o->fuse_opts);
 	if (fuse_opt_add_arg(&args, "coffre") || fuse_opt_add_arg(&args, "-o") ||
 	    fuse_opt_add_arg(&args, opts) ||

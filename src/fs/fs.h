@@ -92,9 +92,12 @@ int inode_get(int fd, const struct stat *st, struct inode **out);
 /* The inode of a backing object if the table holds one (one lookup added,
  * drop it with inode_forget), else NULL. */
 struct inode *inode_find(dev_t dev, ino_t ino);
-/* Point an inode at a new backing object (a re-keyed copy that replaced
- * the old one); path_fd (O_PATH) is taken over.  Caller holds i->rw. */
-int inode_retarget(struct inode *i, int path_fd, const struct stat *st);
+/* Rename the backing object from over to (both in dfd) and point the
+ * inode at it (a re-keyed copy replacing the old one), as one step for
+ * lookups; path_fd (O_PATH of the new object, stat st) is taken over on
+ * success.  Caller holds i->rw.  Return: 0 or -errno from renameat. */
+int inode_rename_over(struct inode *i, int dfd, const char *from,
+		      const char *to, int path_fd, const struct stat *st);
 /* Mark open files keyed by any of these directories as shredded (their
  * reads and writes fail with EIO from now on). */
 void inode_shred_tree(const uint8_t (*ids)[COFFRE_ID_LEN], size_t n);

@@ -307,12 +307,21 @@ struct inode *inode_find(dev_t dev, ino_t ino)
 	return i;
 }
 
-int inode_retarget(struct inode *i, int path_fd, const struct stat *st)
+int inode_rename_over(struct inode *i, int dfd, const char *from,
+		      const char *to, int path_fd, const struct stat *st)
 {
 	struct inode **pp;
 	size_t b;
 
+	/* Under the table lock, so that a lookup finds the inode under its
+	 * old key until the rename and under the new one from then on. */
 	pthread_mutex_lock(&table.lock);
+	if (renameat(dfd, from, dfd, to)) {
+		int err = -errno;
+
+		pthread_mutex_unlock(&table.lock);
+		return err;
+	}
 	pp = &table.buckets[bucket(i->dev, i->ino)];
 	while (*pp && *pp != i)
 		pp = &(*pp)->hnext;

@@ -137,7 +137,7 @@ static int rekey_file(int dfd, const char *name, const uint8_t id[COFFRE_ID_LEN]
 	struct timespec ts[2];
 	struct stat st, nst;
 	uint8_t rnd[8];
-	int fd, tfd = -1, pfd, err;
+	int fd, tfd = -1, pfd = -1, err;
 
 	fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || !okey) {
@@ -205,27 +205,31 @@ static int rekey_file(int dfd, const char *name, const uint8_t id[COFFRE_ID_LEN]
 	if (!err && (fchown(tfd, st.st_uid, st.st_gid) ||
 		     fchmod(tfd, st.st_mode & 07777) || futimens(tfd, ts) || fsync(tfd)))
 		err = -errno;
-	if (!err && renameat(dfd, tmp, dfd, name))
+	if (!err && i) {
+		/* The kernel's inode will mean the new file. */
+		pfd = open(to, O_PATH | O_CLOEXEC);
+		if (pfd < 0 || fstat(tfd, &nst))
+			err = -errno;
+	}
+	if (!err && i)
+		err = inode_rename_over(i, dfd, tmp, name, pfd, &nst);
+	else if (!err && renameat(dfd, tmp, dfd, name))
 		err = -errno;
-	if (err)
+	if (err) {
+		if (pfd >= 0)
+			close(pfd);
 		goto out;
+	}
 	fsync(dfd);
 	if (i) {
-		/* The kernel's inode now means the new file. */
-		pfd = open(to, O_PATH | O_CLOEXEC);
-		if (pfd >= 0 && fstat(tfd, &nst) == 0) {
-			inode_retarget(i, pfd, &nst);
-			close(i->sf.fd);
-			i->sf.fd = tfd;
-			tfd = -1;
-			i->hdr = nh;
-			memcpy(i->key, nkey, sizeof(*nkey));
-			free(i->cpath);
-			i->cpath = realpath(to, NULL);
-			i->sf.path = i->cpath;
-		} else if (pfd >= 0) {
-			close(pfd);
-		}
+		close(i->sf.fd);
+		i->sf.fd = tfd;
+		tfd = -1;
+		i->hdr = nh;
+		memcpy(i->key, nkey, sizeof(*nkey));
+		free(i->cpath);
+		i->cpath = realpath(to, NULL);
+		i->sf.path = i->cpath;
 	}
 	err = 1;
 out:

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -93,6 +94,7 @@ static void *helper_main(void *arg)
 int par_init(unsigned count)
 {
 	pthread_attr_t attr;
+	sigset_t all, old;
 	int err = 0;
 
 	if (count > PAR_MAX_HELPERS)
@@ -100,6 +102,9 @@ int par_init(unsigned count)
 	if (pthread_attr_init(&attr) != 0)
 		return -ENOMEM;
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* Helpers take no signals: those are the main thread's. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_mutex_lock(&start_lock);
 	while (n_helpers < count) {
 		struct helper *h = &helpers[n_helpers];
@@ -108,12 +113,16 @@ int par_init(unsigned count)
 		pthread_mutex_init(&h->lock, NULL);
 		pthread_cond_init(&h->wake, NULL);
 		err = -pthread_create(&t, &attr, helper_main, h);
-		if (err)
+		if (err) {
+			pthread_cond_destroy(&h->wake);
+			pthread_mutex_destroy(&h->lock);
 			break;
+		}
 		/* Published only now: callers look at n_helpers first. */
 		__atomic_store_n(&n_helpers, n_helpers + 1, SC);
 	}
 	pthread_mutex_unlock(&start_lock);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	return err;
 }

@@ -60,6 +60,9 @@ def test_mount_point_with_escaped_characters(workdir, token):
     vol.mount()
     try:
         assert bdi_knobs(vol.mnt) == (1024, 10)
+        sources = [unescape_mount(l.split()[0]) for l in open("/proc/self/mounts")
+                   if l.split()[2] == "fuse.coffre"]
+        assert "coffre:" + vol.backing in sources, sources
         with open(vol.path("f"), "wb") as f:
             f.write(b"x" * 100000)
         with open(vol.path("f"), "rb") as f:
