@@ -26,7 +26,7 @@ struct store_file {
 	bool strict_holes;            /* all-zero segments are not holes */
 	const struct aead_key *key;   /* file key (secmem) */
 	uint64_t size;                /* plaintext size, kept by the store */
-	const char *path;             /* for log lines (ciphertext path), may be NULL */
+	const char *path;             /* for log lines; NULL: the fd's path */
 	/* Store-private, start at 0: 1 + the index of a crash-residue segment
 	 * (an earlier last segment still flagged last) that a read accepted;
 	 * the next write or truncation re-seals it.  Set atomically by

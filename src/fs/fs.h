@@ -76,7 +76,6 @@ struct inode {
 	struct file_header hdr;
 	struct aead_key *key;         /* secmem */
 	struct store_file sf;         /* sf.fd: O_RDWR backing fd */
-	char *cpath;                  /* ciphertext path, for log lines */
 	bool shredded;                /* its key was destroyed: data is EIO */
 	bool dirty;                   /* written since the last replica note */
 };

@@ -61,7 +61,6 @@ static void inode_free(struct inode *i)
 {
 	if (i->sf.fd >= 0)
 		close(i->sf.fd);
-	free(i->cpath);
 	secmem_free(i->key, sizeof(*i->key));
 	close(i->fd);
 	if (i->stale_fd >= 0)
@@ -237,20 +236,12 @@ static int load_data(struct inode *i)
 	i->sf.strict_holes = g_fs.strict_holes ||
 			     (i->hdr.flags & COFFRE_HDR_STRICT_HOLES);
 	i->sf.key = i->key;
-	i->cpath = realpath(path, NULL);
-	i->sf.path = i->cpath;
 	err = store_load_size(&i->sf);
-	if (err)
-		fprintf(stderr, "coffre: %s: ciphertext size maps to no plaintext "
-			"size (truncated?)\n", i->cpath ? i->cpath : "?");
-	else
+	if (!err)
 		err = verify_tail(&i->sf);
 out:
 	secmem_free(dek, COFFRE_KEY_LEN);
 	if (err) {
-		free(i->cpath);
-		i->cpath = NULL;
-		i->sf.path = NULL;
 		secmem_free(i->key, sizeof(*i->key));
 		i->key = NULL;
 		close(i->sf.fd);
@@ -282,9 +273,6 @@ void inode_close_data(struct inode *i)
 		close(i->sf.fd);
 		i->sf.fd = -1;
 		i->sf.key = NULL;
-		i->sf.path = NULL;
-		free(i->cpath);
-		i->cpath = NULL;
 		secmem_free(i->key, sizeof(*i->key));
 		i->key = NULL;
 	}

@@ -227,9 +227,6 @@ static int rekey_file(int dfd, const char *name, const uint8_t id[COFFRE_ID_LEN]
 		tfd = -1;
 		i->hdr = nh;
 		memcpy(i->key, nkey, sizeof(*nkey));
-		free(i->cpath);
-		i->cpath = realpath(to, NULL);
-		i->sf.path = i->cpath;
 	}
 	err = 1;
 out:

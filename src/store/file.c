@@ -112,9 +112,26 @@ static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-static const char *log_name(const struct store_file *f)
+/* Log "coffre: WHAT: FILE[ segment N]" (seg < 0: none), naming the file
+ * by f->path, else by the backing path the kernel has for its fd (one
+ * readlink, only when something goes wrong). */
+static void __attribute__((cold)) complain(const struct store_file *f,
+					   const char *what, int64_t seg)
 {
-	return f->path != NULL ? f->path : "(unnamed file)";
+	char link[32], buf[PATH_MAX];
+	const char *name = f->path;
+	ssize_t n;
+
+	if (name == NULL) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", f->fd);
+		n = readlink(link, buf, sizeof(buf) - 1);
+		buf[n > 0 ? n : 0] = '\0';
+		name = n > 0 ? buf : "(unnamed file)";
+	}
+	if (seg >= 0)
+		fprintf(stderr, "coffre: %s: %s segment %" PRId64 "\n", what, name, seg);
+	else
+		fprintf(stderr, "coffre: %s: %s\n", what, name);
 }
 
 /* A pread that came back short: the file is shorter than its size. */
@@ -122,7 +139,7 @@ static int short_read(const struct store_file *f, int err)
 {
 	if (err != -ENODATA)
 		return err;
-	fprintf(stderr, "coffre: truncated ciphertext: %s\n", log_name(f));
+	complain(f, "truncated ciphertext", -1);
 	return -EIO;
 }
 
@@ -154,8 +171,7 @@ static int open_segment(struct store_file *f, uint64_t i, uint64_t last,
 		__atomic_store_n(&f->residue_hint, i + 1, __ATOMIC_RELAXED);
 		return SEG_RESIDUE;
 	}
-	fprintf(stderr, "coffre: authentication failed: %s segment %" PRIu64 "\n",
-		log_name(f), i);
+	complain(f, "authentication failed", (int64_t)i);
 	return -EIO;
 }
 
@@ -470,8 +486,7 @@ fail:
 	/* Drop whatever an extension left past the last valid state. */
 	if (new_size > f->size &&
 	    ftruncate(f->fd, (off_t)cipher_size(s, f->size)) != 0)
-		fprintf(stderr, "coffre: cannot undo a failed write: %s\n",
-			log_name(f));
+		complain(f, "cannot undo a failed write", -1);
 	return err;
 }
 
@@ -633,8 +648,7 @@ int store_load_size(struct store_file *f)
 		return -errno;
 	if (st.st_size < 0 ||
 	    plain_size(f->seg_size, (uint64_t)st.st_size, &size) != 0) {
-		fprintf(stderr, "coffre: impossible ciphertext size: %s\n",
-			log_name(f));
+		complain(f, "impossible ciphertext size", -1);
 		return -EIO;
 	}
 	f->size = size;
