@@ -15,6 +15,10 @@
  * all-zero non-last segment) read as zeros unless the volume has strict
  * holes, in which case gaps are written as sealed zeros instead.
  *
+ * Requests of STORE_SPLIT_MIN bytes or more may have their segments
+ * opened or sealed by a helper thread too (par.c, off unless
+ * store_split_init started helpers).
+ *
  * Crash safety when a write extends the file past its last segment: the
  * old last segment is first re-sealed to a full zero-padded segment still
  * flagged last if it was partial (a valid, longer file), then the new
@@ -26,7 +30,7 @@
  * what the backing file holds.
  *
  * Relies on crypto (seg_seal/seg_open, hkdf_sha256), format (header,
- * geometry) and segbuf.c.  Callers serialise writers (see store.h).
+ * geometry), segbuf.c and par.c.  Callers serialise writers (see store.h).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -260,9 +264,9 @@ static int open_some(void *ctx, size_t lo, size_t hi)
 	return 0;
 }
 
-/* One request of at most STORE_MAX_REQUEST bytes, off < f->size. */
-/* Open the segments covering [off, off + len) into sb->plain; *at gets
- * where off lands in it. */
+/* Open the segments covering [off, off + len) (one request of at most
+ * STORE_MAX_REQUEST bytes, off < f->size) into sb->plain; *at gets where
+ * off lands in it. */
 static int read_pass(struct store_file *f, struct segbuf *sb, size_t len,
 		     uint64_t off, size_t *at)
 {
@@ -273,9 +277,8 @@ static int read_pass(struct store_file *f, struct segbuf *sb, size_t len,
 	const uint64_t start = seg_offset(s, first_i);
 	size_t span = (size_t)(last_i - first_i) * stride +
 		      seg_plain_len(s, f->size, last_i) + OVH;
-	int err;
-
 	struct open_run run = { f, sb, first_i, last };
+	int err;
 
 	err = pread_full(f->fd, sb->cipher, span, start);
 	if (err)
