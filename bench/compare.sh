@@ -106,7 +106,7 @@ if [ ! -x "$passthrough" ]; then
 	passthrough=$tmp/bin/passthrough
 	# shellcheck disable=SC2046
 	cc "${cflags[@]}" -DFUSE_USE_VERSION=314 $(pkg-config --cflags fuse3) \
-		-I"$root/src" "$here/passthrough.c" "$root/src/fs/bdi.c" -o "$passthrough" $(pkg-config --libs fuse3) -pthread
+		-I"$root/src" "$here/passthrough.c" "$root/src/fs/bdi.c" "$root/src/fs/mountinfo.c" -o "$passthrough" $(pkg-config --libs fuse3) -pthread
 fi
 crypto_bench=$build/bench/crypto_bench
 if [ ! -x "$crypto_bench" ]; then

@@ -23,6 +23,7 @@
 
 #include "bdi.h"
 #include "fs.h"
+#include "mountinfo.h"
 
 #define SECURE_HEAP (4u << 20)
 #define CRED_NAME "coffre-pin"
@@ -164,6 +165,28 @@ static unsigned int worker_threads(void)
 	return n > 8 ? 16 : (unsigned int)(2 * n);
 }
 
+/*
+ * A live mount of this backing dir (its fsname is "coffre:BACKING") is
+ * refused at once, with where it is mounted; the volume lock alone would
+ * first wait for a daemon that might be on its way out.
+ */
+static bool already_mounted(const char *backing)
+{
+	struct mount_entry *m = malloc(sizeof(*m));
+	char *src = malloc(PATH_MAX + 8);
+	bool found = false;
+
+	if (m && src) {
+		snprintf(src, PATH_MAX + 8, "coffre:%s", backing);
+		found = mountinfo_find("fuse.coffre", NULL, src, m) == 0;
+		if (found)
+			report("%s is already mounted on %s", backing, m->point);
+	}
+	free(m);
+	free(src);
+	return found;
+}
+
 static int serve(struct fs_opts *o)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
@@ -184,6 +207,10 @@ static int serve(struct fs_opts *o)
 	if (!pin || !realpath(o->backing, backing)) {
 		report("cannot open backing directory %s: %s", o->backing,
 		       strerror(errno));
+		secmem_free(pin, COFFRE_PIN_MAX + 1);
+		return 1;
+	}
+	if (already_mounted(backing)) {
 		secmem_free(pin, COFFRE_PIN_MAX + 1);
 		return 1;
 	}

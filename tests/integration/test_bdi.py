@@ -1,10 +1,11 @@
 """The mount's readahead and dirty-page share (src/fs/bdi.c): coffre sets
 them on its own mount (the kernel leaves every FUSE mount at 128 KiB and
 1 %), the options change or keep them, bad values are refused, and the
-mount is found by mount point even when its name needs escaping."""
+mount is found in /proc/self/mountinfo (src/fs/mountinfo.c) by mount point
+and by source even when their names need escaping."""
 import os
 
-from conftest import Volume, unescape_mount, wait_released
+from conftest import COFFRE, Volume, run, unescape_mount, wait_released
 
 
 def bdi_knobs(mnt):
@@ -63,6 +64,11 @@ def test_mount_point_with_escaped_characters(workdir, token):
         sources = [unescape_mount(l.split()[0]) for l in open("/proc/self/mounts")
                    if l.split()[2] == "fuse.coffre"]
         assert "coffre:" + vol.backing in sources, sources
+        # The same backing elsewhere is found in the mount table, escapes and all.
+        other = os.path.join(root, "mnt 2")
+        os.mkdir(other)
+        p = run([COFFRE, vol.backing, other, "-o", f"pin_file={token.pin_file}"], check=False)
+        assert p.returncode != 0 and "already mounted on " + vol.mnt in p.stderr, p.stderr
         with open(vol.path("f"), "wb") as f:
             f.write(b"x" * 100000)
         with open(vol.path("f"), "rb") as f:

@@ -111,13 +111,15 @@ def test_deleted_master_key_object_fails_mount(volume):
 
 
 def test_second_mount_of_same_backing_is_refused(mounted, workdir):
-    """Mounting the same backing dir twice is refused while the first mount keeps working."""
+    """Mounting the same backing dir twice is refused, saying where it is
+    mounted, while the first mount keeps working."""
     write_read(mounted, "before")
     mnt2 = os.path.join(workdir, "mnt2")
     os.mkdir(mnt2)
     p = run([COFFRE, mounted.backing, mnt2, "-o", f"pin_file={mounted.token.pin_file}"], check=False)
     assert p.returncode != 0
-    one_line(p)
+    # Refused at once from the mount table, naming where it is mounted.
+    assert f"already mounted on {os.path.realpath(mounted.mnt)}" in one_line(p)
     assert not is_mounted(mnt2)
     assert os.listdir(mnt2) == []
     write_read(mounted, "after")

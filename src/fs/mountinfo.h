@@ -1,0 +1,23 @@
+/*
+ * mountinfo.h — looking up mounts in /proc/self/mountinfo (mountinfo.c).
+ */
+#ifndef COFFRE_FS_MOUNTINFO_H
+#define COFFRE_FS_MOUNTINFO_H
+
+#include <limits.h>
+
+struct mount_entry {
+	unsigned major, minor;        /* the mount's device (its bdi) */
+	char point[PATH_MAX];         /* mount point, escapes undone */
+	char source[PATH_MAX];        /* source (fsname), escapes undone */
+};
+
+/*
+ * The topmost mount of type fstype (e.g. "fuse.coffre") whose mount point
+ * is point and whose source is source (either may be NULL: any).
+ * Return: 0 with *out filled, -ENOENT, or -errno reading mountinfo.
+ */
+int mountinfo_find(const char *fstype, const char *point, const char *source,
+		   struct mount_entry *out);
+
+#endif
