@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "fs/mountinfo.h"
 #include "coffre/control.h"
 
 int control_call(const char *mountpoint, const char *cmd, FILE *out)
@@ -82,52 +83,41 @@ int control_call(const char *mountpoint, const char *cmd, FILE *out)
 	return err;
 }
 
-/* Undo the octal escapes of /proc/self/mounts (\040 for a space, ...). */
-static void unescape(char *s)
-{
-	char *w = s;
+/* The longest fuse.coffre mount point that contains real. */
+struct best_mount {
+	const char *real;
+	char mnt[PATH_MAX];
+	size_t len;
+};
 
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
-		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*w++ = *s;
-		}
+static void consider(const struct mount_entry *e, void *arg)
+{
+	struct best_mount *b = arg;
+	size_t len = strlen(e->point);
+
+	if (strncmp(b->real, e->point, len) ||
+	    (b->real[len] && b->real[len] != '/' && strcmp(e->point, "/")))
+		return;
+	if (len >= b->len) {
+		b->len = len;
+		snprintf(b->mnt, sizeof(b->mnt), "%s", e->point);
 	}
-	*w = '\0';
 }
 
 int mount_of(const char *dir, char *mnt, size_t mcap, char *rel, size_t rcap)
 {
-	char real[PATH_MAX], line[3 * PATH_MAX], src[PATH_MAX], mp[PATH_MAX];
-	char type[64];
-	size_t best = 0, len;
-	FILE *f;
+	char real[PATH_MAX];
+	struct best_mount b = { real, "", 0 };
+	int err;
 
 	if (!realpath(dir, real))
 		return -errno;
-	f = fopen("/proc/self/mounts", "re");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%4095s %4095s %63s", src, mp, type) != 3 ||
-		    strcmp(type, "fuse.coffre"))
-			continue;
-		unescape(mp);
-		len = strlen(mp);
-		if (strncmp(real, mp, len) || (real[len] && real[len] != '/' &&
-					       strcmp(mp, "/")))
-			continue;
-		if (len >= best) {
-			best = len;
-			snprintf(mnt, mcap, "%s", mp);
-		}
-	}
-	fclose(f);
-	if (!best)
+	err = mountinfo_each("fuse.coffre", consider, &b);
+	if (err)
+		return err;
+	if (!b.len)
 		return -ENOENT;
-	snprintf(rel, rcap, "%s", real[best] == '/' ? real + best + 1 : real + best);
+	snprintf(mnt, mcap, "%s", b.mnt);
+	snprintf(rel, rcap, "%s", real[b.len] == '/' ? real + b.len + 1 : real + b.len);
 	return 0;
 }

@@ -7,8 +7,8 @@
  * " - " type source super-options (proc(5)); paths carry octal escapes
  * (\040 for a space...).  The last matching line is the topmost mount.
  *
- * Self-contained (libc only): bench/passthrough.c uses it too, through
- * bdi.c.
+ * Self-contained (libc only, its own library): the daemon, coffrectl
+ * (src/cli/client.c) and bench/passthrough.c (through bdi.c) use it.
  */
 #include "mountinfo.h"
 
@@ -66,28 +66,23 @@ static bool parse_line(char *line, struct mount_entry *e, char **type)
 	return true;
 }
 
-int mountinfo_find(const char *fstype, const char *point, const char *source,
-		   struct mount_entry *out)
+int mountinfo_each(const char *fstype,
+		   void (*fn)(const struct mount_entry *e, void *arg), void *arg)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	struct mount_entry *e = malloc(sizeof(*e));
 	char *line = NULL, *type;
 	size_t len = 0;
-	int err = -ENOENT;
+	int err = 0;
 
 	if (!f || !e) {
 		err = f ? -ENOMEM : -errno;
 		goto out;
 	}
-	while (getline(&line, &len, f) > 0) {
-		if (!parse_line(line, e, &type) || strcmp(type, fstype) ||
-		    (point && strcmp(e->point, point)) ||
-		    (source && strcmp(e->source, source)))
-			continue;
-		*out = *e;
-		err = 0;
-	}
-	if (ferror(f) && err)
+	while (getline(&line, &len, f) > 0)
+		if (parse_line(line, e, &type) && !strcmp(type, fstype))
+			fn(e, arg);
+	if (ferror(f))
 		err = -EIO;
 out:
 	free(line);
@@ -95,4 +90,30 @@ out:
 	if (f)
 		fclose(f);
 	return err;
+}
+
+struct find {
+	const char *point, *source;
+	struct mount_entry *out;
+	bool found;
+};
+
+static void match(const struct mount_entry *e, void *arg)
+{
+	struct find *q = arg;
+
+	if ((q->point && strcmp(e->point, q->point)) ||
+	    (q->source && strcmp(e->source, q->source)))
+		return;
+	*q->out = *e;           /* the last match is the topmost */
+	q->found = true;
+}
+
+int mountinfo_find(const char *fstype, const char *point, const char *source,
+		   struct mount_entry *out)
+{
+	struct find q = { point, source, out, false };
+	int err = mountinfo_each(fstype, match, &q);
+
+	return err ? err : q.found ? 0 : -ENOENT;
 }

@@ -12,6 +12,11 @@ struct mount_entry {
 	char source[PATH_MAX];        /* source (fsname), escapes undone */
 };
 
+/* Call fn for every mount of type fstype, in mount order (the last one
+ * on a mount point is the topmost).  Return: 0 or -errno. */
+int mountinfo_each(const char *fstype,
+		   void (*fn)(const struct mount_entry *e, void *arg), void *arg);
+
 /*
  * The topmost mount of type fstype (e.g. "fuse.coffre") whose mount point
  * is point and whose source is source (either may be NULL: any).
