@@ -60,6 +60,16 @@ struct aead_key {
 	uint64_t id;
 };
 void aead_key_init(struct aead_key *k);
+/* A zeroed key in locked memory (fill ->key, then aead_key_init), or NULL. */
+struct aead_key *aead_key_new(void);
+/* Wipe this key's schedule from every thread's cached context (each
+ * context still keyed with it is reset; OpenSSL wipes its state).  Call
+ * when no thread is using the key any more. */
+void aead_key_retire(const struct aead_key *k);
+/* How many thread contexts hold this key's schedule (tests). */
+size_t aead_key_users(const struct aead_key *k);
+/* aead_key_retire, then wipe and free (k may be NULL). */
+void aead_key_free(struct aead_key *k);
 
 /*
  * Seal plaintext segment `index` (len bytes, may be 0) into

@@ -25,14 +25,6 @@ struct keyring;
 #define COFFRE_MK_LABEL_MAX 64
 #define COFFRE_PIN_MAX 256
 
-/* HKDF info strings: a fixed prefix and one purpose each. */
-#define KDF_INFO_CONTENT "coffre/v1/content"
-#define KDF_INFO_NAMES "coffre/v1/names"
-#define KDF_INFO_CONFIG "coffre/v1/config"
-#define KDF_INFO_SYMLINK "coffre/v1/symlink"
-#define KDF_INFO_XATTR "coffre/v1/xattr"
-#define KDF_INFO_MANIFEST "coffre/v1/manifest"
-
 /* ---- keystore.c: sealed DEK records on disk */
 
 /* Remove every record of a directory (crypto-shredding), calling gone (may
@@ -77,19 +69,42 @@ int escrow_store(int root_fd, const struct escrow_blob *e);
 int escrow_load(int root_fd, uint32_t mk_version, struct escrow_blob *e);
 int escrow_remove(int root_fd, uint32_t mk_version);
 
+/* ---- derive.c: the keys derived from DEKs (one table of HKDF infos) */
+
+/* SIV name key (64) || GCM value key (32) of one object's xattrs. */
+#define COFFRE_XATTR_KEYS_LEN (COFFRE_SIV_KEY_LEN + COFFRE_KEY_LEN)
+
+/* A derived key in locked memory; derived_key_free() wipes and frees it. */
+struct derived_key {
+	size_t len;
+	uint8_t key[COFFRE_XATTR_KEYS_LEN];   /* the first len bytes */
+};
+void derived_key_free(struct derived_key *k);
+/* A file's content key: HKDF-SHA256(DEK named by the header, salt = file
+ * id, info = "coffre/v1/content" || header), in locked memory with a
+ * fresh id; free it with aead_key_free() (which also wipes it from every
+ * thread's cipher contexts). */
+int keyring_file_key(struct keyring *kr, const struct file_header *h,
+		     struct aead_key **out);
+/* The symlink target key of a directory's DEK version (32 bytes). */
+int keyring_symlink_key(struct keyring *kr, const uint8_t dir_id[COFFRE_ID_LEN],
+			uint32_t version, struct derived_key **out);
+/* The xattr keys of the object with identity id (a file id, or a
+ * directory's own id), under the DEK (dir_id, version): 96 bytes. */
+int keyring_xattr_keys(struct keyring *kr, const uint8_t id[COFFRE_ID_LEN],
+		       const uint8_t dir_id[COFFRE_ID_LEN], uint32_t version,
+		       struct derived_key **out);
+
 /* ---- keyring.c: DEK cache */
 
 struct keyring *keyring_new(struct hsm_pool *h, int keys_dirfd,
 			    const uint8_t uuid[COFFRE_ID_LEN], uint32_t mk_version,
 			    size_t capacity);
 void keyring_free(struct keyring *kr);
-/* Copy a DEK out of the cache (unsealing it on a miss).  Caller wipes.
- * -EIO (logged) if its record is missing, malformed or does not unseal. */
-int keyring_dek(struct keyring *kr, const uint8_t dir_id[COFFRE_ID_LEN],
-		uint32_t version, uint8_t dek[COFFRE_KEY_LEN]);
-/* The directory's name key (from its DEK version 1).  Caller wipes. */
+/* The directory's name key (64 bytes, from its DEK version 1).  -EIO
+ * (logged) if its key record is missing, malformed or does not unseal. */
 int keyring_name_key(struct keyring *kr, const uint8_t dir_id[COFFRE_ID_LEN],
-		     uint8_t key[COFFRE_SIV_KEY_LEN]);
+		     struct derived_key **out);
 /* The DEK version new files in this directory use. */
 int keyring_current_version(struct keyring *kr,
 			    const uint8_t dir_id[COFFRE_ID_LEN], uint32_t *version);
@@ -153,9 +168,11 @@ int volume_open_ro(const char *dir, const char *const *uris, unsigned n_uris,
 /* Write conf (same uuid and root id as v's) as .coffre.conf in the
  * directory dir_fd, atomically, with a fresh MAC under v's root DEK. */
 int volume_store_conf(struct volume *v, int dir_fd, const struct volume_conf *conf);
-/* A 32-byte key for `info` derived from the root DEK (HKDF-SHA256): the
- * bucket manifest's MAC key.  Caller wipes. */
-int volume_derive_key(struct volume *v, const char *info, uint8_t out[32]);
+/* 0 if a key record unseals with the volume's HSMs (the DEK is wiped at
+ * once), -EBADMSG if it does not. */
+int volume_check_keyrec(struct volume *v, const struct key_record *r);
+/* The bucket manifest's MAC key (32 bytes, from the root DEK). */
+int volume_manifest_key(struct volume *v, struct derived_key **out);
 /* The last bucket-manifest generation, as kept in the HSMs (the highest
  * any answering HSM holds; 0 if none), and recording a newer one in every
  * HSM that is up (an older one is ignored).  DESIGN.md §6. */

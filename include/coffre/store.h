@@ -45,6 +45,14 @@ struct store_file {
 #define STORE_MAX_HELPERS 8
 int store_split_init(unsigned helpers);
 
+/* Set up a handle on the ciphertext file open O_RDWR at fd, whose header
+ * is h and file key `key`; zero segments are never holes if the header or
+ * the volume (volume_strict) says so.  Loads the size: -EIO (logged) if no
+ * plaintext size maps to the file's.  path names it in log lines (NULL:
+ * found from the fd when logging). */
+int store_file_init(struct store_file *f, int fd, const struct file_header *h,
+		    bool volume_strict, const struct aead_key *key,
+		    const char *path);
 /* Write a new file's header and its single sealed empty segment at fd. */
 int store_create(int fd, const struct file_header *h, const struct aead_key *key);
 /* Read and parse a file's header. -EIO if absent or malformed. */
@@ -73,10 +81,5 @@ int store_truncate(struct store_file *f, uint64_t size);
 int store_dir_id(int dirfd, uint8_t id[COFFRE_ID_LEN]);
 /* Write a new directory's .coffre.dir durably (never over an existing one). */
 int store_dir_id_create(int dirfd, const uint8_t id[COFFRE_ID_LEN]);
-
-/* Derive the file key from the DEK and the header:
- * HKDF-SHA256(DEK, salt = file_id, info = "coffre/v1/content" || header). */
-int store_file_key(const uint8_t dek[COFFRE_KEY_LEN], const struct file_header *h,
-		   struct aead_key *out);
 
 #endif

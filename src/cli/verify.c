@@ -368,7 +368,7 @@ static void check_name(struct walk *w, const char *path, const struct dir_rec *d
 	struct bucket_check *c = w->c;
 	char full[COFFRE_ENC_NAME_MAX + 1], side[COFFRE_REPLICA_PATH_MAX + 8];
 	char check[COFFRE_LONGNAME_LEN + 1], plain[COFFRE_NAME_MAX + 1];
-	uint8_t key[COFFRE_SIV_KEY_LEN];
+	struct derived_key *key;
 	const char *enc = base;
 	ssize_t n;
 
@@ -389,21 +389,21 @@ static void check_name(struct walk *w, const char *path, const struct dir_rec *d
 		}
 		enc = full;
 	}
-	if (keyring_name_key(c->vol->keys, d->id, key)) {
+	if (keyring_name_key(c->vol->keys, d->id, &key)) {
 		problem(c, path, "the directory's name key is unavailable");
 		return;
 	}
-	if (name_decrypt(key, d->id, enc, strlen(enc), plain, sizeof(plain)) < 0)
+	if (name_decrypt(key->key, d->id, enc, strlen(enc), plain, sizeof(plain)) < 0)
 		problem(c, path, "the name does not decrypt in this directory "
 			"(tampered, or moved from another directory)");
-	secmem_wipe(key, sizeof(key));
+	derived_key_free(key);
 	secmem_wipe(plain, sizeof(plain));
 }
 
 static void check_dir(struct walk *w, const char *path)
 {
 	struct bucket_check *c = w->c;
-	uint8_t key[COFFRE_SIV_KEY_LEN];
+	struct derived_key *key;
 	struct dir_rec *d = dir_add(w, path);
 	char hex[2 * COFFRE_ID_LEN + 1];
 	int fd;
@@ -418,13 +418,13 @@ static void check_dir(struct walk *w, const char *path)
 		return;
 	}
 	close(fd);
-	if (keyring_name_key(c->vol->keys, d->id, key)) {
+	if (keyring_name_key(c->vol->keys, d->id, &key)) {
 		hex_encode(d->id, COFFRE_ID_LEN, hex);
 		problem(c, path, "its key record %s/%s.1 is missing or does not unseal",
 			COFFRE_KEYS_DIR, hex);
 		return;
 	}
-	secmem_wipe(key, sizeof(key));
+	derived_key_free(key);
 	d->ok = true;
 }
 
@@ -488,41 +488,29 @@ static uint64_t bad_segment(struct walk *w, struct store_file *sf, uint64_t off,
 static void check_content(struct walk *w, int fd, const char *path)
 {
 	struct bucket_check *c = w->c;
-	struct aead_key *key = secmem_alloc(sizeof(*key));
-	uint8_t dek[COFFRE_KEY_LEN];
+	struct aead_key *key = NULL;
 	char hex[2 * COFFRE_ID_LEN + 1];
 	struct store_file sf;
 	struct file_header h;
 	uint64_t off = 0;
 	ssize_t n;
 
-	if (!key) {
-		problem(c, path, "out of memory");
-		return;
-	}
 	if (store_read_header(fd, &h)) {
 		problem(c, path, "not a coffre file (malformed or missing header)");
 		goto out;
 	}
-	if (keyring_dek(c->vol->keys, h.dir_id, h.dek_version, dek)) {
+	n = keyring_file_key(c->vol->keys, &h, &key);
+	if (n == -EIO) {
 		hex_encode(h.dir_id, COFFRE_ID_LEN, hex);
 		problem(c, path, "its key record %s/%s.%" PRIu32 " is missing or does "
 			"not unseal", COFFRE_KEYS_DIR, hex, h.dek_version);
 		goto out;
 	}
-	n = store_file_key(dek, &h, key);
-	secmem_wipe(dek, sizeof(dek));
 	if (n) {
 		problem(c, path, "cannot derive its file key");
 		goto out;
 	}
-	memset(&sf, 0, sizeof(sf));
-	sf.fd = fd;
-	sf.seg_size = h.seg_size;
-	sf.strict_holes = (h.flags & COFFRE_HDR_STRICT_HOLES) || c->vol->conf.strict_holes;
-	sf.key = key;
-	sf.path = path;
-	if (store_load_size(&sf)) {
+	if (store_file_init(&sf, fd, &h, c->vol->conf.strict_holes, key, path)) {
 		problem(c, path, "its size fits no plaintext size (truncated or "
 			"extended)");
 		goto out;
@@ -545,14 +533,14 @@ static void check_content(struct walk *w, int fd, const char *path)
 	} while (off < sf.size);
 out:
 	secmem_wipe(w->buf, READ_CHUNK);
-	secmem_free(key, sizeof(*key));
+	aead_key_free(key);
 }
 
 /* .coffre/keys/<hex dir id>.<version>: the record it claims to be, unsealed. */
 static void check_keyrec(struct walk *w, const char *path, const char *base)
 {
 	struct bucket_check *c = w->c;
-	uint8_t dir_id[COFFRE_ID_LEN], dek[COFFRE_KEY_LEN];
+	uint8_t dir_id[COFFRE_ID_LEN];
 	struct key_record rec;
 	unsigned long ver;
 	char *end = NULL;
@@ -573,9 +561,8 @@ static void check_keyrec(struct walk *w, const char *path, const char *base)
 			"directory or version");
 		return;
 	}
-	if (keyrec_unseal(c->vol->hsm, &rec, dek))
+	if (volume_check_keyrec(c->vol, &rec))
 		problem(c, path, "does not unseal with the HSM (tampered key record)");
-	secmem_wipe(dek, sizeof(dek));
 }
 
 static void check_escrow(struct walk *w, const char *path, const char *base)
@@ -653,7 +640,8 @@ static void check_symlink(struct walk *w, const struct manifest_entry *e)
 {
 	struct bucket_check *c = w->c;
 	uint8_t *blob = malloc(BLOB_MAX), *plain = malloc(BLOB_MAX);
-	uint8_t dek[COFFRE_KEY_LEN], key[COFFRE_KEY_LEN], sid[16];
+	struct derived_key *key = NULL;
+	uint8_t sid[16];
 	char side[sizeof(SYMLINK_DIR) + 2 * 16];
 	struct rcur r;
 	uint8_t dir_id[COFFRE_ID_LEN];
@@ -687,18 +675,13 @@ static void check_symlink(struct walk *w, const struct manifest_entry *e)
 	rcur_init(&r, blob, BLOB_HDR);
 	rcur_bytes(&r, dir_id, sizeof(dir_id));
 	version = rcur_u32be(&r);
-	err = keyring_dek(c->vol->keys, dir_id, version, dek);
+	err = keyring_symlink_key(c->vol->keys, dir_id, version, &key);
 	if (!err)
-		err = hkdf_sha256(dek, sizeof(dek), NULL, 0,
-				  (const uint8_t *)KDF_INFO_SYMLINK,
-				  strlen(KDF_INFO_SYMLINK), key, sizeof(key));
-	if (!err)
-		err = aead_open(key, blob, BLOB_HDR, blob + BLOB_HDR,
+		err = aead_open(key->key, blob, BLOB_HDR, blob + BLOB_HDR,
 				(size_t)n - BLOB_HDR, plain);
 	if (err)
 		problem(c, e->path, "the symlink target does not authenticate");
-	secmem_wipe(dek, sizeof(dek));
-	secmem_wipe(key, sizeof(key));
+	derived_key_free(key);
 	secmem_wipe(plain, BLOB_MAX);
 out:
 	free(blob);
@@ -740,8 +723,10 @@ static int xattr_siv(const struct manifest_xattr *x, uint8_t *siv, size_t *pre)
 static void check_xattrs(struct walk *w, const struct manifest_entry *e)
 {
 	struct bucket_check *c = w->c;
-	uint8_t id[COFFRE_ID_LEN], dir_id[COFFRE_ID_LEN], dek[COFFRE_KEY_LEN];
-	uint8_t xk[XKEY_LEN], siv[SIV_NAME_MAX], aad[COFFRE_ID_LEN + XNAME_MAX];
+	uint8_t id[COFFRE_ID_LEN], dir_id[COFFRE_ID_LEN];
+	uint8_t siv[SIV_NAME_MAX], aad[COFFRE_ID_LEN + XNAME_MAX];
+	struct derived_key *dk = NULL;
+	const uint8_t *xk;
 	uint8_t *plain = NULL;
 	uint32_t version = 1;
 	struct file_header h;
@@ -768,16 +753,12 @@ static void check_xattrs(struct walk *w, const struct manifest_entry *e)
 		memcpy(dir_id, h.dir_id, COFFRE_ID_LEN);
 		version = h.dek_version;
 	}
-	err = keyring_dek(c->vol->keys, dir_id, version, dek);
-	if (!err)
-		err = hkdf_sha256(dek, sizeof(dek), id, COFFRE_ID_LEN,
-				  (const uint8_t *)KDF_INFO_XATTR, strlen(KDF_INFO_XATTR),
-				  xk, sizeof(xk));
-	secmem_wipe(dek, sizeof(dek));
+	err = keyring_xattr_keys(c->vol->keys, id, dir_id, version, &dk);
 	if (err || !(plain = malloc(COFFRE_REPLICA_XATTR_VALUE_MAX + XNAME_MAX))) {
 		problem(c, e->path, "cannot derive its xattr keys");
 		goto out;
 	}
+	xk = dk->key;
 	for (i = 0; i < e->n_xattrs; i++) {
 		const struct manifest_xattr *x = &e->xattrs[i];
 
@@ -800,7 +781,7 @@ static void check_xattrs(struct walk *w, const struct manifest_entry *e)
 		secmem_wipe(aad, sizeof(aad));
 	}
 out:
-	secmem_wipe(xk, sizeof(xk));
+	derived_key_free(dk);
 	free(plain);
 }
 
@@ -979,13 +960,16 @@ static const char *manifest_error(int err)
 static void check_manifest(struct bucket_check *c)
 {
 	struct manifest *mirror = NULL;
-	uint8_t key[32], uuid[16];
+	struct derived_key *dk;
+	const uint8_t *key;
+	uint8_t uuid[16];
 	int err;
 
-	if (volume_derive_key(c->vol, KDF_INFO_MANIFEST, key)) {
+	if (volume_manifest_key(c->vol, &dk)) {
 		problem(c, COFFRE_BUCKET_MANIFEST, "cannot derive the manifest key");
 		return;
 	}
+	key = dk->key;
 	err = load_manifest(c->bucket_fd, COFFRE_BUCKET_MANIFEST, key, &c->man,
 			    &c->man_bytes, &c->man_len);
 	if (err) {
@@ -1024,7 +1008,7 @@ static void check_manifest(struct bucket_check *c)
 				manifest_generation(c->man), manifest_generation(mirror));
 		manifest_free(mirror);
 	}
-	secmem_wipe(key, sizeof(key));
+	derived_key_free(dk);
 }
 
 /* ---- the whole check */

@@ -10,6 +10,13 @@
  * are computed once per file, not once per segment.  The contexts are freed
  * (and wiped by OpenSSL) by a pthread_key destructor at thread exit.
  *
+ * Key schedules do not outlive their key: every thread's contexts are
+ * listed in a registry, and aead_key_free() (aead_key_retire()) resets,
+ * under the context's own lock, every context still keyed with the key it
+ * frees -- OpenSSL's GCM provider wipes its state (OPENSSL_clear_free) on
+ * reset.  The owner takes that lock around each use: one uncontended
+ * spinlock per segment, contended only while a key is being retired.
+ *
  * Segment layout: nonce(12) || ciphertext || tag(16), with
  * AAD = u64be(index) || u8(is_last), so reordering, moving segments between
  * files and truncation at a segment boundary all fail authentication.
@@ -34,10 +41,12 @@
 #define GCM_IV_MAX 128
 
 struct gcm_thread {
+	pthread_spinlock_t lock;	/* owner while in use; aead_key_retire */
 	EVP_CIPHER_CTX *enc;
 	EVP_CIPHER_CTX *dec;
 	uint64_t enc_key_id;	/* 0: no key loaded */
 	uint64_t dec_key_id;
+	struct gcm_thread *prev, *next;	/* registry, under registry_lock */
 };
 
 static pthread_once_t gcm_once = PTHREAD_ONCE_INIT;
@@ -48,6 +57,31 @@ static bool gcm_ready;
 static _Thread_local struct gcm_thread *gcm_self;
 /* Key ids start at 1; 0 means "never initialised". */
 static atomic_uint_fast64_t next_key_id = 1;
+/* Every thread's contexts, so a retired key can be wiped from all. */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct gcm_thread *registry;
+
+static void registry_add(struct gcm_thread *t)
+{
+	pthread_mutex_lock(&registry_lock);
+	t->next = registry;
+	if (registry)
+		registry->prev = t;
+	registry = t;
+	pthread_mutex_unlock(&registry_lock);
+}
+
+static void registry_remove(struct gcm_thread *t)
+{
+	pthread_mutex_lock(&registry_lock);
+	if (t->prev)
+		t->prev->next = t->next;
+	else if (registry == t)
+		registry = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	pthread_mutex_unlock(&registry_lock);
+}
 
 static void gcm_thread_free(void *arg)
 {
@@ -55,8 +89,10 @@ static void gcm_thread_free(void *arg)
 
 	if (t == NULL)
 		return;
+	registry_remove(t);
 	EVP_CIPHER_CTX_free(t->enc);
 	EVP_CIPHER_CTX_free(t->dec);
+	pthread_spin_destroy(&t->lock);
 	free(t);
 	gcm_self = NULL;
 }
@@ -107,6 +143,10 @@ static struct gcm_thread *gcm_thread_get(void)
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return NULL;
+	if (pthread_spin_init(&t->lock, PTHREAD_PROCESS_PRIVATE) != 0) {
+		free(t);
+		return NULL;
+	}
 	t->enc = EVP_CIPHER_CTX_new();
 	t->dec = EVP_CIPHER_CTX_new();
 	if (t->enc == NULL || t->dec == NULL ||
@@ -116,6 +156,7 @@ static struct gcm_thread *gcm_thread_get(void)
 		gcm_thread_free(t);
 		return NULL;
 	}
+	registry_add(t);
 	gcm_self = t;
 	return t;
 }
@@ -123,6 +164,60 @@ static struct gcm_thread *gcm_thread_get(void)
 void aead_key_init(struct aead_key *k)
 {
 	k->id = atomic_fetch_add(&next_key_id, 1);
+}
+
+struct aead_key *aead_key_new(void)
+{
+	return secmem_alloc(sizeof(struct aead_key));
+}
+
+/* Drop a context's key: reset wipes the provider's state; the cipher is
+ * set again on the next re-key (seg_seal/seg_open pass it). */
+static void ctx_wipe(EVP_CIPHER_CTX *ctx, uint64_t *key_id)
+{
+	EVP_CIPHER_CTX_reset(ctx);
+	*key_id = 0;
+}
+
+void aead_key_retire(const struct aead_key *k)
+{
+	struct gcm_thread *t;
+
+	if (k == NULL || k->id == 0)
+		return;
+	pthread_mutex_lock(&registry_lock);
+	for (t = registry; t; t = t->next) {
+		pthread_spin_lock(&t->lock);
+		if (t->enc_key_id == k->id)
+			ctx_wipe(t->enc, &t->enc_key_id);
+		if (t->dec_key_id == k->id)
+			ctx_wipe(t->dec, &t->dec_key_id);
+		pthread_spin_unlock(&t->lock);
+	}
+	pthread_mutex_unlock(&registry_lock);
+}
+
+size_t aead_key_users(const struct aead_key *k)
+{
+	struct gcm_thread *t;
+	size_t n = 0;
+
+	pthread_mutex_lock(&registry_lock);
+	for (t = registry; t; t = t->next) {
+		pthread_spin_lock(&t->lock);
+		n += (t->enc_key_id == k->id) + (t->dec_key_id == k->id);
+		pthread_spin_unlock(&t->lock);
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return n;
+}
+
+void aead_key_free(struct aead_key *k)
+{
+	if (k == NULL)
+		return;
+	aead_key_retire(k);
+	secmem_free(k, sizeof(*k));
 }
 
 static void seg_aad(uint64_t index, bool is_last, uint8_t aad[SEG_AAD_LEN])
@@ -211,9 +306,10 @@ int seg_seal(const struct aead_key *k, uint64_t index, bool is_last,
 		return err;
 	seg_aad(index, is_last, aad);
 
+	pthread_spin_lock(&t->lock);
 	if (t->enc_key_id != k->id) {
 		t->enc_key_id = 0;
-		if (!EVP_EncryptInit_ex2(t->enc, NULL, k->key, out, NULL)) {
+		if (!EVP_EncryptInit_ex2(t->enc, gcm_cipher[2], k->key, out, NULL)) {
 			err = -EIO;
 			goto out;
 		}
@@ -231,6 +327,7 @@ out:
 		t->enc_key_id = 0;
 		OPENSSL_cleanse(out, len + COFFRE_SEG_OVERHEAD);
 	}
+	pthread_spin_unlock(&t->lock);
 	return err;
 }
 
@@ -254,9 +351,10 @@ int seg_open(const struct aead_key *k, uint64_t index, bool is_last,
 		return -ENOMEM;
 	seg_aad(index, is_last, aad);
 
+	pthread_spin_lock(&t->lock);
 	if (t->dec_key_id != k->id) {
 		t->dec_key_id = 0;
-		if (!EVP_DecryptInit_ex2(t->dec, NULL, k->key, in, NULL)) {
+		if (!EVP_DecryptInit_ex2(t->dec, gcm_cipher[2], k->key, in, NULL)) {
 			err = -EIO;
 			goto out;
 		}
@@ -275,6 +373,7 @@ out:
 		if (len > 0)
 			OPENSSL_cleanse(pt, len);
 	}
+	pthread_spin_unlock(&t->lock);
 	return err;
 }
 

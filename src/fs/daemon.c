@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -56,20 +57,25 @@ static void report(const char *fmt, ...)
 }
 
 /* Parent side: wait for the child's verdict. */
-static int wait_child(int fd)
+/* The parent: the child's one line; on failure, wait (10 s at most) until
+ * the child has cleaned up and gone, so a failed mount leaves no daemon. */
+static int wait_child(int fd, pid_t pid)
 {
 	char msg[513];
 	ssize_t n = read(fd, msg, sizeof(msg) - 1);
 
 	close(fd);
-	if (n <= 0) {
-		fprintf(stderr, "coffre: the daemon died during start-up\n");
-		return 1;
+	if (n > 0) {
+		msg[n] = '\0';
+		if (!strcmp(msg, "ok"))
+			return 0;
 	}
-	msg[n] = '\0';
-	if (!strcmp(msg, "ok"))
-		return 0;
-	fprintf(stderr, "coffre: %s\n", msg);
+	for (int i = 0; i < 1000 && waitpid(pid, NULL, WNOHANG) == 0; i++)
+		usleep(10000);
+	if (n <= 0)
+		fprintf(stderr, "coffre: the daemon died during start-up\n");
+	else
+		fprintf(stderr, "coffre: %s\n", msg);
 	return 1;
 }
 
@@ -361,7 +367,7 @@ int fs_run(struct fs_opts *o)
 	}
 	if (pid > 0) {
 		close(fds[1]);
-		return wait_child(fds[0]);
+		return wait_child(fds[0], pid);
 	}
 	close(fds[0]);
 	report_fd = fds[1];

@@ -24,16 +24,22 @@ int dir_keys_get(struct inode *dir, struct dir_keys *k)
 {
 	int err = inode_dir_id(dir, k->id);
 
-	if (!err)
-		err = keyring_name_key(g_fs.vol->keys, k->id, k->name_key);
-	if (err)
-		dir_keys_wipe(k);
-	return err;
+	k->name_key = NULL;
+	return err ? err : keyring_name_key(g_fs.vol->keys, k->id, &k->name_key);
+}
+
+int dir_keys_at(int dirfd, struct dir_keys *k)
+{
+	int err = store_dir_id(dirfd, k->id);
+
+	k->name_key = NULL;
+	return err ? err : keyring_name_key(g_fs.vol->keys, k->id, &k->name_key);
 }
 
 void dir_keys_wipe(struct dir_keys *k)
 {
-	secmem_wipe(k->name_key, sizeof(k->name_key));
+	derived_key_free(k->name_key);
+	k->name_key = NULL;
 }
 
 int entry_name(const struct dir_keys *k, const char *name, struct backing_name *b)
@@ -42,7 +48,7 @@ int entry_name(const struct dir_keys *k, const char *name, struct backing_name *
 
 	if (strlen(name) > COFFRE_NAME_MAX)
 		return -ENAMETOOLONG;
-	len = name_encrypt(k->name_key, k->id, name, b->full, sizeof(b->full));
+	len = name_encrypt(k->name_key->key, k->id, name, b->full, sizeof(b->full));
 	if (len < 0)
 		return len;
 	b->is_long = name_is_long((size_t)len);
@@ -115,7 +121,7 @@ int entry_plain(int dirfd, const struct dir_keys *k, const char *backing,
 	if (entry_is_internal(backing))
 		return -ENOENT;
 	if (!is_long_entry(backing)) {
-		n = name_decrypt(k->name_key, k->id, backing, strlen(backing), out,
+		n = name_decrypt(k->name_key->key, k->id, backing, strlen(backing), out,
 				 COFFRE_NAME_MAX + 1);
 		return n < 0 ? (int)n : 0;
 	}
@@ -132,7 +138,7 @@ int entry_plain(int dirfd, const struct dir_keys *k, const char *backing,
 	if (name_long_hash(full, (size_t)n, check, sizeof(check)) < 0 ||
 	    strcmp(check, backing))
 		return -EBADMSG;
-	n = name_decrypt(k->name_key, k->id, full, (size_t)n, out,
+	n = name_decrypt(k->name_key->key, k->id, full, (size_t)n, out,
 			 COFFRE_NAME_MAX + 1);
 	return n < 0 ? (int)n : 0;
 }

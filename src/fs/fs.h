@@ -122,9 +122,12 @@ int attr_translate(int fd, struct stat *st);
 
 struct dir_keys {
 	uint8_t id[COFFRE_ID_LEN];
-	uint8_t name_key[COFFRE_SIV_KEY_LEN];   /* wiped by dir_keys_wipe */
+	struct derived_key *name_key;  /* locked memory; dir_keys_wipe frees */
 };
+/* The id and name key of a directory; k->name_key is NULL on failure. */
 int dir_keys_get(struct inode *dir, struct dir_keys *k);
+/* The same for the backing directory open at dirfd. */
+int dir_keys_at(int dirfd, struct dir_keys *k);
 void dir_keys_wipe(struct dir_keys *k);
 /* The backing name of `name` in a directory; *is_long if it is stored
  * under a hash with a sidecar; full gets the full encoding. */

@@ -61,7 +61,7 @@ static void inode_free(struct inode *i)
 {
 	if (i->sf.fd >= 0)
 		close(i->sf.fd);
-	secmem_free(i->key, sizeof(*i->key));
+	aead_key_free(i->key);
 	close(i->fd);
 	if (i->stale_fd >= 0)
 		close(i->stale_fd);
@@ -203,7 +203,6 @@ static int verify_tail(struct store_file *f)
 /* With i->mu held: read the header, derive the key, load the size. */
 static int load_data(struct inode *i)
 {
-	uint8_t *dek = NULL;
 	char path[64];
 	int err;
 
@@ -221,28 +220,16 @@ static int load_data(struct inode *i)
 		free(cp);
 		goto out;
 	}
-	i->key = secmem_alloc(sizeof(*i->key));
-	dek = secmem_alloc(COFFRE_KEY_LEN);
-	if (!i->key || !dek) {
-		err = -ENOMEM;
-		goto out;
-	}
-	err = keyring_dek(g_fs.vol->keys, i->hdr.dir_id, i->hdr.dek_version, dek);
-	if (!err)
-		err = store_file_key(dek, &i->hdr, i->key);
+	err = keyring_file_key(g_fs.vol->keys, &i->hdr, &i->key);
 	if (err)
 		goto out;
-	i->sf.seg_size = i->hdr.seg_size;
-	i->sf.strict_holes = g_fs.strict_holes ||
-			     (i->hdr.flags & COFFRE_HDR_STRICT_HOLES);
-	i->sf.key = i->key;
-	err = store_load_size(&i->sf);
+	err = store_file_init(&i->sf, i->sf.fd, &i->hdr, g_fs.strict_holes,
+			      i->key, NULL);
 	if (!err)
 		err = verify_tail(&i->sf);
 out:
-	secmem_free(dek, COFFRE_KEY_LEN);
 	if (err) {
-		secmem_free(i->key, sizeof(*i->key));
+		aead_key_free(i->key);
 		i->key = NULL;
 		close(i->sf.fd);
 		i->sf.fd = -1;
@@ -273,7 +260,7 @@ void inode_close_data(struct inode *i)
 		close(i->sf.fd);
 		i->sf.fd = -1;
 		i->sf.key = NULL;
-		secmem_free(i->key, sizeof(*i->key));
+		aead_key_free(i->key);
 		i->key = NULL;
 	}
 	pthread_mutex_unlock(&i->mu);

@@ -59,9 +59,7 @@ int keyops_resolve(const char *rel, int *dfd_out, uint8_t id[COFFRE_ID_LEN])
 			err = -EINVAL;
 			break;
 		}
-		err = store_dir_id(dfd, k.id);
-		if (!err)
-			err = keyring_name_key(g_fs.vol->keys, k.id, k.name_key);
+		err = dir_keys_at(dfd, &k);
 		if (!err)
 			err = entry_name(&k, comp, &b);
 		dir_keys_wipe(&k);
@@ -113,23 +111,12 @@ static int copy_plain(struct store_file *src, struct store_file *dst, uint8_t *b
 	return err;
 }
 
-static int file_key(const struct file_header *h, struct aead_key *key)
-{
-	uint8_t dek[COFFRE_KEY_LEN];
-	int err = keyring_dek(g_fs.vol->keys, h->dir_id, h->dek_version, dek);
-
-	if (!err)
-		err = store_file_key(dek, h, key);
-	secmem_wipe(dek, sizeof(dek));
-	return err;
-}
-
 /* Re-encrypt dfd/name under (id, version).  1 if done, 0 if it already
  * was, -EMLINK for a hard-linked file, or a negative errno. */
 static int rekey_file(int dfd, const char *name, const uint8_t id[COFFRE_ID_LEN],
 		      uint32_t version, uint8_t *buf)
 {
-	struct aead_key *okey = secmem_alloc(sizeof(*okey)), *nkey = NULL;
+	struct aead_key *okey = NULL, *nkey = NULL;
 	struct store_file src = { .fd = -1 }, dst = { .fd = -1 };
 	struct file_header oh, nh;
 	struct inode *i = NULL;
@@ -140,10 +127,8 @@ static int rekey_file(int dfd, const char *name, const uint8_t id[COFFRE_ID_LEN]
 	int fd, tfd = -1, pfd = -1, err;
 
 	fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || !okey) {
-		secmem_free(okey, sizeof(*okey));
-		return fd < 0 ? -errno : -ENOMEM;
-	}
+	if (fd < 0)
+		return -errno;
 	err = fstat(fd, &st) ? -errno : store_read_header(fd, &oh);
 	if (err)
 		goto out;
@@ -165,20 +150,17 @@ static int rekey_file(int dfd, const char *name, const uint8_t id[COFFRE_ID_LEN]
 		}
 		pthread_rwlock_wrlock(&i->rw);
 	}
-	nkey = secmem_alloc(sizeof(*nkey));
 	nh = oh;
 	memcpy(nh.dir_id, id, COFFRE_ID_LEN);
 	nh.dek_version = version;
-	err = nkey ? random_bytes(nh.file_id, sizeof(nh.file_id)) : -ENOMEM;
+	err = random_bytes(nh.file_id, sizeof(nh.file_id));
 	if (!err)
-		err = file_key(&oh, okey);
+		err = keyring_file_key(g_fs.vol->keys, &oh, &okey);
 	if (!err)
-		err = file_key(&nh, nkey);
+		err = keyring_file_key(g_fs.vol->keys, &nh, &nkey);
 	if (err)
 		goto out;
-	src = (struct store_file){ .fd = fd, .seg_size = oh.seg_size, .key = okey,
-		.strict_holes = g_fs.strict_holes || (oh.flags & COFFRE_HDR_STRICT_HOLES) };
-	err = store_load_size(&src);
+	err = store_file_init(&src, fd, &oh, g_fs.strict_holes, okey, NULL);
 	if (err)
 		goto out;
 	err = random_bytes(rnd, sizeof(rnd));
@@ -189,11 +171,9 @@ static int rekey_file(int dfd, const char *name, const uint8_t id[COFFRE_ID_LEN]
 		err = err ? err : -errno;
 		goto out;
 	}
-	dst = (struct store_file){ .fd = tfd, .seg_size = nh.seg_size, .key = nkey,
-		.strict_holes = src.strict_holes };
 	err = store_create(tfd, &nh, nkey);
 	if (!err)
-		err = store_load_size(&dst);
+		err = store_file_init(&dst, tfd, &nh, g_fs.strict_holes, nkey, NULL);
 	if (!err)
 		err = copy_plain(&src, &dst, buf);
 	snprintf(from, sizeof(from), "/proc/self/fd/%d", fd);
@@ -222,11 +202,15 @@ static int rekey_file(int dfd, const char *name, const uint8_t id[COFFRE_ID_LEN]
 	}
 	fsync(dfd);
 	if (i) {
+		struct aead_key *old = i->key;
+
 		close(i->sf.fd);
 		i->sf.fd = tfd;
 		tfd = -1;
 		i->hdr = nh;
-		memcpy(i->key, nkey, sizeof(*nkey));
+		i->key = nkey;
+		i->sf.key = nkey;
+		nkey = old;           /* freed below, after the lock */
 	}
 	err = 1;
 out:
@@ -240,8 +224,8 @@ out:
 		inode_forget(i, 1);
 	}
 	close(fd);
-	secmem_free(okey, sizeof(*okey));
-	secmem_free(nkey, sizeof(*nkey));
+	aead_key_free(okey);
+	aead_key_free(nkey);
 	return err;
 }
 

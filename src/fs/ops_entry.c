@@ -131,12 +131,9 @@ out:
 int ops_create_file(struct inode *p, const char *bname, mode_t mode)
 {
 	struct file_header h;
-	struct aead_key *key = secmem_alloc(sizeof(*key));
-	uint8_t dek[COFFRE_KEY_LEN];
+	struct aead_key *key = NULL;
 	int fd = -1, err;
 
-	if (!key)
-		return -ENOMEM;
 	memset(&h, 0, sizeof(h));
 	h.version = COFFRE_FORMAT_VERSION;
 	h.flags = g_fs.strict_holes ? COFFRE_HDR_STRICT_HOLES : 0;
@@ -147,10 +144,7 @@ int ops_create_file(struct inode *p, const char *bname, mode_t mode)
 	if (!err)
 		err = random_bytes(h.file_id, sizeof(h.file_id));
 	if (!err)
-		err = keyring_dek(g_fs.vol->keys, h.dir_id, h.dek_version, dek);
-	if (!err)
-		err = store_file_key(dek, &h, key);
-	secmem_wipe(dek, sizeof(dek));
+		err = keyring_file_key(g_fs.vol->keys, &h, &key);
 	if (err)
 		goto out;
 	fd = openat(p->fd, bname, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
@@ -166,7 +160,7 @@ int ops_create_file(struct inode *p, const char *bname, mode_t mode)
 		fd = -1;
 	}
 out:
-	secmem_free(key, sizeof(*key));
+	aead_key_free(key);
 	return err ? err : fd;
 }
 

@@ -61,7 +61,7 @@ static void *generation_main(void *arg)
 
 int fs_replica_start(const char *bucket, char *err, size_t errlen)
 {
-	uint8_t key[32];
+	struct derived_key *key = NULL;
 	char path[64];
 	ssize_t n;
 	int ret;
@@ -76,11 +76,11 @@ int fs_replica_start(const char *bucket, char *err, size_t errlen)
 	}
 	rep.root[n] = '\0';
 	rep.root_len = (size_t)n;
-	ret = volume_derive_key(g_fs.vol, KDF_INFO_MANIFEST, key);
+	ret = volume_manifest_key(g_fs.vol, &key);
 	if (!ret)
-		ret = replica_open(g_fs.vol->root_fd, bucket, g_fs.vol->conf.uuid, key,
-				   &rep.r, err, errlen);
-	secmem_wipe(key, sizeof(key));
+		ret = replica_open(g_fs.vol->root_fd, bucket, g_fs.vol->conf.uuid,
+				   key->key, &rep.r, err, errlen);
+	derived_key_free(key);
 	if (ret)
 		return ret;
 	rep.stored = volume_generation_get(g_fs.vol);

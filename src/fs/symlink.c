@@ -28,19 +28,6 @@
 #define BLOB_MAX (PATH_MAX + BLOB_OVERHEAD)
 #define INLINE_MAX (PATH_MAX - 1)
 
-static int symlink_key(const uint8_t dir_id[COFFRE_ID_LEN], uint32_t version,
-		       uint8_t key[COFFRE_KEY_LEN])
-{
-	uint8_t dek[COFFRE_KEY_LEN];
-	int err = keyring_dek(g_fs.vol->keys, dir_id, version, dek);
-
-	if (!err)
-		err = hkdf_sha256(dek, sizeof(dek), NULL, 0,
-				  (const uint8_t *)KDF_INFO_SYMLINK,
-				  strlen(KDF_INFO_SYMLINK), key, COFFRE_KEY_LEN);
-	secmem_wipe(dek, sizeof(dek));
-	return err;
-}
 
 static int sidecar_dir(void)
 {
@@ -59,7 +46,8 @@ static int sidecar_dir(void)
 int symlink_create(int dirfd, const char *name, struct inode *dir,
 		   const char *target)
 {
-	uint8_t key[COFFRE_KEY_LEN], *blob = NULL, rid[16];
+	struct derived_key *key = NULL;
+	uint8_t *blob = NULL, rid[16];
 	char *enc = NULL, hex[33];
 	size_t tlen = strlen(target), blen;
 	uint32_t version;
@@ -80,12 +68,12 @@ int symlink_create(int dirfd, const char *name, struct inode *dir,
 	if (!err)
 		err = keyring_current_version(g_fs.vol->keys, blob, &version);
 	if (!err)
-		err = symlink_key(blob, version, key);
+		err = keyring_symlink_key(g_fs.vol->keys, blob, version, &key);
 	if (err)
 		goto out;
 	wcur_init(&w, blob + COFFRE_ID_LEN, 4);
 	wcur_u32be(&w, version);
-	err = aead_seal(key, blob, BLOB_HDR, (const uint8_t *)target, tlen,
+	err = aead_seal(key->key, blob, BLOB_HDR, (const uint8_t *)target, tlen,
 			blob + BLOB_HDR);
 	if (err)
 		goto out;
@@ -124,7 +112,7 @@ out_unlink:
 out:
 	if (sfd >= 0)
 		close(sfd);
-	secmem_wipe(key, sizeof(key));
+	derived_key_free(key);
 	free(blob);
 	free(enc);
 	return err < 0 ? err : 0;
@@ -158,7 +146,8 @@ static ssize_t read_blob(int fd, uint8_t *blob, size_t cap)
 
 int symlink_read(int fd, char *out, size_t cap)
 {
-	uint8_t *blob = malloc(BLOB_MAX), key[COFFRE_KEY_LEN];
+	uint8_t *blob = malloc(BLOB_MAX);
+	struct derived_key *key = NULL;
 	struct rcur r;
 	uint8_t dir_id[COFFRE_ID_LEN];
 	uint32_t version;
@@ -175,11 +164,11 @@ int symlink_read(int fd, char *out, size_t cap)
 	rcur_init(&r, blob, BLOB_HDR);
 	rcur_bytes(&r, dir_id, sizeof(dir_id));
 	version = rcur_u32be(&r);
-	err = symlink_key(dir_id, version, key);
+	err = keyring_symlink_key(g_fs.vol->keys, dir_id, version, &key);
 	if (!err)
-		err = aead_open(key, blob, BLOB_HDR, blob + BLOB_HDR,
+		err = aead_open(key->key, blob, BLOB_HDR, blob + BLOB_HDR,
 				(size_t)n - BLOB_HDR, (uint8_t *)out);
-	secmem_wipe(key, sizeof(key));
+	derived_key_free(key);
 	if (err) {
 		fprintf(stderr, "coffre: symlink target does not authenticate\n");
 		err = -EIO;

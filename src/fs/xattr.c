@@ -33,7 +33,8 @@
 
 struct xkeys {
 	uint8_t id[COFFRE_ID_LEN];
-	uint8_t key[XKEY_LEN];     /* SIV name key || GCM value key */
+	const uint8_t *key;        /* SIV name key || GCM value key (in dk) */
+	struct derived_key *dk;    /* locked memory; xkeys_put frees */
 };
 
 /* The xattr keys of an object: its identity and the DEK that covers it. */
@@ -41,17 +42,23 @@ static int xkeys_derive(const uint8_t id[COFFRE_ID_LEN],
 			const uint8_t dir_id[COFFRE_ID_LEN], uint32_t version,
 			struct xkeys *x)
 {
-	uint8_t dek[COFFRE_KEY_LEN];
 	int err;
 
 	memcpy(x->id, id, COFFRE_ID_LEN);
-	err = keyring_dek(g_fs.vol->keys, dir_id, version, dek);
-	if (!err)
-		err = hkdf_sha256(dek, sizeof(dek), x->id, COFFRE_ID_LEN,
-				  (const uint8_t *)KDF_INFO_XATTR,
-				  strlen(KDF_INFO_XATTR), x->key, sizeof(x->key));
-	secmem_wipe(dek, sizeof(dek));
+	x->key = NULL;
+	err = keyring_xattr_keys(g_fs.vol->keys, id, dir_id, version, &x->dk);
+	if (err)
+		x->dk = NULL;
+	else
+		x->key = x->dk->key;
 	return err;
+}
+
+static void xkeys_put(struct xkeys *x)
+{
+	derived_key_free(x->dk);
+	x->dk = NULL;
+	x->key = NULL;
 }
 
 static int xkeys_get(struct inode *i, struct xkeys *x)
@@ -61,6 +68,7 @@ static int xkeys_get(struct inode *i, struct xkeys *x)
 	char path[64];
 	int fd, err;
 
+	x->dk = NULL;
 	if (i->type == S_IFDIR) {
 		err = inode_dir_id(i, id);
 		return err ? err : xkeys_derive(id, id, 1, x);
@@ -342,7 +350,7 @@ int xattr_set(struct inode *i, const char *name, const void *value,
 	inode_path(i, path);
 	if (!err)
 		err = xa_set(path, &x, name, value, size, flags);
-	secmem_wipe(&x, sizeof(x));
+	xkeys_put(&x);
 	return err;
 }
 
@@ -362,7 +370,7 @@ ssize_t xattr_get(struct inode *i, const char *name, void *value, size_t size)
 		return err == -EPERM ? -ENODATA : err;
 	inode_path(i, path);
 	n = xa_get(path, &x, name, value, size);
-	secmem_wipe(&x, sizeof(x));
+	xkeys_put(&x);
 	return n;
 }
 
@@ -380,14 +388,14 @@ ssize_t xattr_list(struct inode *i, char *list, size_t size)
 		return err;
 	inode_path(i, path);
 	n = xa_list(path, &x, list, size);
-	secmem_wipe(&x, sizeof(x));
+	xkeys_put(&x);
 	return n;
 }
 
 int xattr_rekey(const char *from, const struct file_header *oh, const char *to,
 		const struct file_header *nh)
 {
-	struct xkeys ox, nx;
+	struct xkeys ox = { .dk = NULL }, nx = { .dk = NULL };
 	char *list = NULL, *name;
 	uint8_t *value = malloc(XVALUE_MAX);
 	ssize_t n, v;
@@ -415,8 +423,8 @@ out:
 	if (value)
 		secmem_wipe(value, XVALUE_MAX);
 	free(value);
-	secmem_wipe(&ox, sizeof(ox));
-	secmem_wipe(&nx, sizeof(nx));
+	xkeys_put(&ox);
+	xkeys_put(&nx);
 	return err;
 }
 
@@ -439,6 +447,6 @@ int xattr_remove(struct inode *i, const char *name)
 		if (removexattr(path, n.backing))
 			err = -errno;
 	}
-	secmem_wipe(&x, sizeof(x));
+	xkeys_put(&x);
 	return err;
 }

@@ -35,9 +35,8 @@ int config_mac(const uint8_t root_dek[COFFRE_KEY_LEN], const char *body,
 	uint8_t key[32];
 	int err;
 
-	err = hkdf_sha256(root_dek, COFFRE_KEY_LEN, NULL, 0,
-			  (const uint8_t *)KDF_INFO_CONFIG, strlen(KDF_INFO_CONFIG),
-			  key, sizeof(key));
+	err = keys_kdf(KDF_CONFIG, root_dek, COFFRE_KEY_LEN, NULL, 0, NULL, 0,
+		       key, sizeof(key));
 	if (!err)
 		err = hmac_sha256(key, sizeof(key), (const uint8_t *)body, len, mac);
 	secmem_wipe(key, sizeof(key));

@@ -20,9 +20,8 @@
 
 #include <openssl/evp.h>
 
-#include "coffre/keys.h"
+#include "keys_private.h"
 
-#define INFO_ESCROW "coffre/v1/escrow"
 
 static int x25519_pub(const uint8_t priv[32], uint8_t pub[32])
 {
@@ -74,8 +73,8 @@ static int escrow_key(const uint8_t shared[32], const uint8_t eph_pub[32],
 
 	memcpy(salt, eph_pub, 32);
 	memcpy(salt + 32, rk_pub, 32);
-	return hkdf_sha256(shared, 32, salt, sizeof(salt),
-			   (const uint8_t *)INFO_ESCROW, strlen(INFO_ESCROW), key, 32);
+	return keys_kdf(KDF_ESCROW, shared, 32, salt, sizeof(salt), NULL, 0,
+			key, 32);
 }
 
 int escrow_seal(const uint8_t rk_pub[32], const uint8_t uuid[COFFRE_ID_LEN],

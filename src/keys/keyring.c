@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "coffre/hsm.h"
-#include "coffre/keys.h"
+#include "keys_private.h"
 
 struct dek_entry {
 	struct dek_entry *prev, *next;   /* LRU, most recent first */
@@ -187,10 +187,8 @@ static int insert(struct keyring *kr, const uint8_t id[COFFRE_ID_LEN],
 	e->current = current;
 	memcpy(e->dek, dek, COFFRE_KEY_LEN);
 	if (version == 1) {
-		err = hkdf_sha256(dek, COFFRE_KEY_LEN, NULL, 0,
-				  (const uint8_t *)KDF_INFO_NAMES,
-				  strlen(KDF_INFO_NAMES), e->name_key,
-				  sizeof(e->name_key));
+		err = keys_kdf(KDF_NAMES, dek, COFFRE_KEY_LEN, NULL, 0, NULL, 0,
+			       e->name_key, sizeof(e->name_key));
 		if (err) {
 			secmem_wipe(e, sizeof(*e));
 			return err;
@@ -279,15 +277,20 @@ int keyring_dek(struct keyring *kr, const uint8_t dir_id[COFFRE_ID_LEN],
 }
 
 int keyring_name_key(struct keyring *kr, const uint8_t dir_id[COFFRE_ID_LEN],
-		     uint8_t key[COFFRE_SIV_KEY_LEN])
+		     struct derived_key **out)
 {
+	struct derived_key *k = secmem_alloc(sizeof(*k));
 	struct dek_entry *e;
-	int err = get_locked(kr, dir_id, 1, &e);
+	int err = k ? get_locked(kr, dir_id, 1, &e) : -ENOMEM;
 
-	if (err)
+	if (err) {
+		derived_key_free(k);
 		return err;
-	memcpy(key, e->name_key, COFFRE_SIV_KEY_LEN);
+	}
+	memcpy(k->key, e->name_key, COFFRE_SIV_KEY_LEN);
 	pthread_mutex_unlock(&kr->lock);
+	k->len = COFFRE_SIV_KEY_LEN;
+	*out = k;
 	return 0;
 }
 

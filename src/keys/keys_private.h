@@ -6,8 +6,31 @@
 #ifndef COFFRE_KEYS_PRIVATE_H
 #define COFFRE_KEYS_PRIVATE_H
 
+#include <sys/types.h>
+
 #include "coffre/hsm.h"
 #include "coffre/keys.h"
+
+/* ---- derive.c: the HKDF info table */
+enum keys_kdf {
+	KDF_CONTENT,      /* file contents (info tail: the file header) */
+	KDF_NAMES,        /* a directory's entry names */
+	KDF_CONFIG,       /* the config MAC (root DEK) */
+	KDF_SYMLINK,      /* symlink targets */
+	KDF_XATTR,        /* xattr names and values (salt: object id) */
+	KDF_MANIFEST,     /* the bucket manifest's MAC (root DEK) */
+	KDF_ESCROW,       /* escrow of a master key (X25519 shared secret) */
+};
+/* HKDF-SHA256(ikm, salt, info = the purpose's string || info_tail). */
+int keys_kdf(enum keys_kdf purpose, const uint8_t *ikm, size_t ikm_len,
+	     const uint8_t *salt, size_t salt_len, const uint8_t *info_tail,
+	     size_t tail_len, uint8_t *out, size_t out_len);
+
+/* ---- keyring.c: a DEK copied out of the cache (unsealed on a miss), for
+ * src/keys itself and its tests only: nothing outside keys sees a DEK.
+ * -EIO (logged) if its record is missing, malformed or does not unseal. */
+int keyring_dek(struct keyring *kr, const uint8_t dir_id[COFFRE_ID_LEN],
+		uint32_t version, uint8_t dek[COFFRE_KEY_LEN]);
 
 /* Fill err with a one-line reason and return code. */
 int keys_fail(char *err, size_t errlen, int code, const char *fmt, ...)

@@ -403,15 +403,12 @@ bool volume_check_pin(struct volume *v, const char *pin, size_t len)
 	return hsm_pool_check_pin(v->hsm, pin, len);
 }
 
-int volume_derive_key(struct volume *v, const char *info, uint8_t out[32])
+int volume_check_keyrec(struct volume *v, const struct key_record *r)
 {
-	uint8_t *root = secmem_alloc(COFFRE_KEY_LEN);
-	int err = root ? keyring_dek(v->keys, v->conf.root_id, 1, root) : -ENOMEM;
+	uint8_t *dek = secmem_alloc(COFFRE_KEY_LEN);
+	int err = dek ? keyrec_unseal(v->hsm, r, dek) : -ENOMEM;
 
-	if (!err)
-		err = hkdf_sha256(root, COFFRE_KEY_LEN, NULL, 0, (const uint8_t *)info,
-				  strlen(info), out, 32);
-	secmem_free(root, COFFRE_KEY_LEN);
+	secmem_free(dek, COFFRE_KEY_LEN);
 	return err;
 }
 

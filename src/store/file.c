@@ -47,8 +47,6 @@
 #include "store/segbuf.h"
 
 #define OVH ((size_t)COFFRE_SEG_OVERHEAD)
-#define CONTENT_INFO "coffre/v1/content"
-#define CONTENT_INFO_LEN (sizeof(CONTENT_INFO) - 1)
 
 /* Internal: open_segment() accepted an interrupted extension's segment. */
 #define SEG_RESIDUE 1
@@ -640,6 +638,21 @@ int store_read_header(int fd, struct file_header *h)
 	return 0;
 }
 
+int store_file_init(struct store_file *f, int fd, const struct file_header *h,
+		    bool volume_strict, const struct aead_key *key,
+		    const char *path)
+{
+	*f = (struct store_file){
+		.fd = fd,
+		.seg_size = h->seg_size,
+		.strict_holes = volume_strict ||
+				(h->flags & COFFRE_HDR_STRICT_HOLES),
+		.key = key,
+		.path = path,
+	};
+	return store_load_size(f);
+}
+
 int store_load_size(struct store_file *f)
 {
 	struct stat st;
@@ -655,25 +668,6 @@ int store_load_size(struct store_file *f)
 		return -EIO;
 	}
 	f->size = size;
-	return 0;
-}
-
-int store_file_key(const uint8_t dek[COFFRE_KEY_LEN], const struct file_header *h,
-		   struct aead_key *out)
-{
-	uint8_t info[CONTENT_INFO_LEN + COFFRE_FILE_HEADER_LEN];
-	int err;
-
-	memcpy(info, CONTENT_INFO, CONTENT_INFO_LEN);
-	file_header_write(h, info + CONTENT_INFO_LEN);
-	err = hkdf_sha256(dek, COFFRE_KEY_LEN, h->file_id, COFFRE_ID_LEN,
-			  info, sizeof(info), out->key, COFFRE_KEY_LEN);
-	if (err) {
-		OPENSSL_cleanse(out->key, COFFRE_KEY_LEN);
-		out->id = 0;
-		return err;
-	}
-	aead_key_init(out);
 	return 0;
 }
 

@@ -333,6 +333,77 @@ Test(aead, rekey_when_key_changes)
 	}
 }
 
+/* A thread that seals and opens with a key, then waits (as an idle FUSE
+ * worker does) until told to use its contexts again. */
+struct idler {
+	const struct aead_key *key;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int step;                     /* 1: first use done; 2: go again */
+	int failures;
+};
+
+static void idler_use(struct idler *d)
+{
+	uint8_t pt[64] = { 7 }, sealed[64 + COFFRE_SEG_OVERHEAD], out[64];
+
+	if (seg_seal(d->key, 3, true, pt, sizeof(pt), sealed) ||
+	    seg_open(d->key, 3, true, sealed, sizeof(sealed), out) ||
+	    memcmp(out, pt, sizeof(pt)))
+		d->failures++;
+}
+
+static void *idler_thread(void *arg)
+{
+	struct idler *d = arg;
+
+	idler_use(d);
+	pthread_mutex_lock(&d->mu);
+	d->step = 1;
+	pthread_cond_broadcast(&d->cv);
+	while (d->step != 2)
+		pthread_cond_wait(&d->cv, &d->mu);
+	pthread_mutex_unlock(&d->mu);
+	idler_use(d);              /* contexts were reset: re-keyed cleanly */
+	return NULL;
+}
+
+/* A retired key leaves no schedule in any thread's contexts, even in a
+ * thread that stays idle, and those contexts keep working afterwards. */
+Test(aead, retire_wipes_idle_threads_contexts)
+{
+	struct aead_key *k = aead_key_new(), *k2 = aead_key_new();
+	struct idler d = { .mu = PTHREAD_MUTEX_INITIALIZER,
+			   .cv = PTHREAD_COND_INITIALIZER };
+	pthread_t th;
+
+	cr_assert(k && k2);
+	make_key(k, 0x21);
+	make_key(k2, 0x22);
+	d.key = k;
+	cr_assert_eq(pthread_create(&th, NULL, idler_thread, &d), 0);
+	pthread_mutex_lock(&d.mu);
+	while (d.step != 1)
+		pthread_cond_wait(&d.cv, &d.mu);
+	pthread_mutex_unlock(&d.mu);
+	idler_use(&(struct idler){ .key = k2 });
+	cr_assert_eq(aead_key_users(k), 2, "encrypt and decrypt contexts");
+	cr_assert_eq(aead_key_users(k2), 2);
+
+	aead_key_retire(k);
+	cr_assert_eq(aead_key_users(k), 0);
+	cr_assert_eq(aead_key_users(k2), 2, "other keys are left alone");
+
+	pthread_mutex_lock(&d.mu);
+	d.step = 2;
+	pthread_cond_broadcast(&d.cv);
+	pthread_mutex_unlock(&d.mu);
+	pthread_join(th, NULL);
+	cr_assert_eq(d.failures, 0);
+	aead_key_free(k);
+	aead_key_free(k2);
+}
+
 struct sealer {
 	struct aead_key key;
 	int failures;

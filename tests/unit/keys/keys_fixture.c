@@ -109,25 +109,49 @@ int ref_unseal_file(const uint8_t dir_id[COFFRE_ID_LEN], uint32_t version,
 	return ref_unseal(kfx.mk, &r, dek);
 }
 
-void ref_hkdf(const uint8_t *ikm, size_t ikm_len, const char *info,
-		     uint8_t *out, size_t len)
+void ref_hkdf_full(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt,
+		   size_t salt_len, const uint8_t *info, size_t info_len,
+		   uint8_t *out, size_t len)
 {
 	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
 	EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
 	char digest[] = "SHA256";
-	OSSL_PARAM p[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
-		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-						  (void *)ikm, ikm_len),
-		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-						  (void *)info, strlen(info)),
-		OSSL_PARAM_construct_end(),
-	};
+	OSSL_PARAM p[5], *q = p;
 
+	*q++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
+	*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)ikm,
+						 ikm_len);
+	if (salt_len)
+		*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+							 (void *)salt, salt_len);
+	*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info,
+						 info_len);
+	*q = OSSL_PARAM_construct_end();
 	cr_assert_not_null(ctx);
 	cr_assert_eq(EVP_KDF_derive(ctx, out, len, p), 1);
 	EVP_KDF_CTX_free(ctx);
 	EVP_KDF_free(kdf);
+}
+
+void ref_hkdf(const uint8_t *ikm, size_t ikm_len, const char *info,
+	      uint8_t *out, size_t len)
+{
+	ref_hkdf_full(ikm, ikm_len, NULL, 0, (const uint8_t *)info, strlen(info),
+		      out, len);
+}
+
+int name_key_copy(struct keyring *kr, const uint8_t dir_id[COFFRE_ID_LEN],
+		  uint8_t out[COFFRE_SIV_KEY_LEN])
+{
+	struct derived_key *k;
+	int err = keyring_name_key(kr, dir_id, &k);
+
+	if (err)
+		return err;
+	cr_assert_eq(k->len, COFFRE_SIV_KEY_LEN);
+	memcpy(out, k->key, COFFRE_SIV_KEY_LEN);
+	derived_key_free(k);
+	return 0;
 }
 
 void record_path(const char *dir, const uint8_t dir_id[COFFRE_ID_LEN],

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "coffre/keys.h"
+#include "keys/keys_private.h"
 #include "fixture.h"
 
 struct kfx {
@@ -44,9 +45,16 @@ int ref_unseal(const uint8_t mk[COFFRE_KEY_LEN], const struct key_record *r,
 int ref_unseal_file(const uint8_t dir_id[COFFRE_ID_LEN], uint32_t version,
 		    uint8_t dek[COFFRE_KEY_LEN]);
 
-/* RFC 5869 HKDF-SHA256 with an empty salt, by OpenSSL's EVP_KDF. */
+/* RFC 5869 HKDF-SHA256 by OpenSSL's EVP_KDF (salt_len 0: no salt). */
+void ref_hkdf_full(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt,
+		   size_t salt_len, const uint8_t *info, size_t info_len,
+		   uint8_t *out, size_t len);
+/* The same with an empty salt and a string info. */
 void ref_hkdf(const uint8_t *ikm, size_t ikm_len, const char *info,
 	      uint8_t *out, size_t len);
+/* keyring_name_key's bytes, copied out (the key itself freed). */
+int name_key_copy(struct keyring *kr, const uint8_t dir_id[COFFRE_ID_LEN],
+		  uint8_t out[COFFRE_SIV_KEY_LEN]);
 /* <dir>/<hex id>.<version> */
 void record_path(const char *dir, const uint8_t dir_id[COFFRE_ID_LEN],
 		 uint32_t version, char out[PATH_MAX]);

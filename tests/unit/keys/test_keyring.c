@@ -107,7 +107,7 @@ Test(keyring, fresh_keyring_unseals_once_then_hits)
 	kr2 = new_ring(16);
 	for (int i = 0; i < 50; i++) {
 		expect_dek(kr2, id, 1);
-		cr_assert_eq(keyring_name_key(kr2, id, key), 0);
+		cr_assert_eq(name_key_copy(kr2, id, key), 0);
 		cr_assert_eq(keyring_current_version(kr2, id, &v), 0);
 	}
 	stats(kr2, &entries, &unseals);
@@ -223,17 +223,17 @@ Test(keyring, name_key_is_hkdf_of_dek_v1)
 	cr_assert_eq(keyring_new_dir(kr, id), 0);
 	ref_dek(id, 1, dek);
 	ref_hkdf(dek, sizeof(dek), "coffre/v1/names", want, sizeof(want));
-	cr_assert_eq(keyring_name_key(kr, id, got), 0);
+	cr_assert_eq(name_key_copy(kr, id, got), 0);
 	cr_assert_arr_eq(got, want, sizeof(want));
 
 	/* The same from a keyring that unsealed the record itself. */
 	kr2 = new_ring(8);
-	cr_assert_eq(keyring_name_key(kr2, id, got2), 0);
+	cr_assert_eq(name_key_copy(kr2, id, got2), 0);
 	cr_assert_arr_eq(got2, want, sizeof(want));
 
 	/* Another directory, another name key. */
 	cr_assert_eq(keyring_new_dir(kr, other), 0);
-	cr_assert_eq(keyring_name_key(kr, other, got2), 0);
+	cr_assert_eq(name_key_copy(kr, other, got2), 0);
 	cr_assert_arr_neq(got2, want, sizeof(want));
 	keyring_free(kr2);
 	keyring_free(kr);
@@ -260,7 +260,7 @@ Test(keyring, current_version_follows_the_records)
 	cr_assert_eq(keyring_new_dir(kr, id), 0);
 	cr_assert_eq(keyring_current_version(kr, id, &v), 0);
 	cr_assert_eq(v, 1);
-	cr_assert_eq(keyring_name_key(kr, id, nk1), 0);
+	cr_assert_eq(name_key_copy(kr, id, nk1), 0);
 
 	add_version(id, 2, dek2);
 	kr2 = new_ring(8);
@@ -270,7 +270,7 @@ Test(keyring, current_version_follows_the_records)
 	cr_assert_arr_eq(got, dek2, COFFRE_KEY_LEN);
 	expect_dek(kr2, id, 1);
 	/* The name key stays on version 1. */
-	cr_assert_eq(keyring_name_key(kr2, id, nk2), 0);
+	cr_assert_eq(name_key_copy(kr2, id, nk2), 0);
 	cr_assert_arr_eq(nk1, nk2, sizeof(nk1));
 	keyring_free(kr2);
 	keyring_free(kr);
@@ -334,7 +334,7 @@ Test(keyring, tampered_record_is_eio_and_the_hsm_survives)
 
 	kr2 = new_ring(8);
 	cr_assert_eq(keyring_dek(kr2, a, 1, dek), -EIO);
-	cr_assert_eq(keyring_name_key(kr2, a, key), -EIO);
+	cr_assert_eq(name_key_copy(kr2, a, key), -EIO);
 	cr_assert_eq(keyring_current_version(kr2, a, &v), -EIO);
 	stats(kr2, &entries, &unseals);
 	cr_assert_eq(entries, 0);
@@ -404,7 +404,7 @@ static void *work(void *arg)
 		d = rand_r(&w->seed) % T_DIRS;
 		switch (rand_r(&w->seed) % 4) {
 		case 0:
-			ret = keyring_name_key(w->s->kr, w->s->ids[d], nk);
+			ret = name_key_copy(w->s->kr, w->s->ids[d], nk);
 			if (!ret && memcmp(nk, w->s->names[d], sizeof(nk)))
 				w->bad++;
 			break;

@@ -416,50 +416,6 @@ Test(store_file, header_and_size_errors)
 	tfile_destroy(&t);
 }
 
-Test(store_file, file_key_is_rfc5869_hkdf)
-{
-	struct tfile t;
-	struct aead_key k2;
-	uint8_t info[17 + COFFRE_FILE_HEADER_LEN], want[32];
-	EVP_KDF *kdf;
-	EVP_KDF_CTX *kctx;
-	OSSL_PARAM p[5];
-
-	tfile_create(&t, 16384, false);
-	/* Independent computation with OpenSSL's HKDF. */
-	memcpy(info, "coffre/v1/content", 17);
-	file_header_write(&t.h, info + 17);
-	kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-	cr_assert_not_null(kdf);
-	kctx = EVP_KDF_CTX_new(kdf);
-	p[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, "SHA256", 0);
-	p[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, t.dek, 32);
-	p[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
-						 t.h.file_id, 16);
-	p[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info,
-						 sizeof(info));
-	p[4] = OSSL_PARAM_construct_end();
-	cr_assert_eq(EVP_KDF_derive(kctx, want, sizeof(want), p), 1);
-	EVP_KDF_CTX_free(kctx);
-	EVP_KDF_free(kdf);
-	cr_assert(memcmp(t.key.key, want, 32) == 0);
-	cr_assert_neq(t.key.id, 0);
-
-	/* Any header field changes the key. */
-	t.h.dek_version = 2;
-	cr_assert_eq(store_file_key(t.dek, &t.h, &k2), 0);
-	cr_assert(memcmp(k2.key, want, 32) != 0);
-	t.h.dek_version = 1;
-	t.h.flags = COFFRE_HDR_STRICT_HOLES;
-	cr_assert_eq(store_file_key(t.dek, &t.h, &k2), 0);
-	cr_assert(memcmp(k2.key, want, 32) != 0);
-	t.h.flags = 0;
-	cr_assert_eq(store_file_key(t.dek, &t.h, &k2), 0);
-	cr_assert(memcmp(k2.key, want, 32) == 0);
-	cr_assert_neq(k2.id, t.key.id);
-	tfile_destroy(&t);
-}
-
 struct reader_arg {
 	struct tfile *t;
 	const uint8_t *model;

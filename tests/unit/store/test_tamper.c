@@ -33,17 +33,14 @@ static ssize_t open_and_read(const struct tfile *t, uint8_t *b, size_t len,
 {
 	struct file_header h;
 	struct aead_key k;
-	struct store_file f = { .fd = t->f.fd, .path = t->path };
+	struct store_file f;
 	ssize_t n;
 
 	memset(b, SENTINEL, len);
 	if (store_read_header(t->f.fd, &h) != 0)
 		return -EIO;
-	cr_assert_eq(store_file_key(t->dek, &h, &k), 0);
-	f.seg_size = h.seg_size;
-	f.strict_holes = h.flags & COFFRE_HDR_STRICT_HOLES;
-	f.key = &k;
-	if (store_load_size(&f) != 0)
+	cr_assert_eq(test_file_key(t->dek, &h, &k), 0);
+	if (store_file_init(&f, t->f.fd, &h, false, &k, t->path) != 0)
 		return -EIO;
 	n = store_read(&f, b, len, off);
 	if (n < 0)
