@@ -65,40 +65,180 @@ static int open_all(const struct volume_init_opts *o, struct hsm **h,
 	return 0;
 }
 
+/* The options a volume is made with, checked before anything is touched. */
+static int init_check_opts(const struct volume_init_opts *o, char *err,
+			   size_t errlen)
+{
+	if (o->n_hsms == 0 || o->n_hsms > COFFRE_MAX_HSMS)
+		return keys_fail(err, errlen, -EINVAL, "give 1 to %d HSMs", COFFRE_MAX_HSMS);
+	if (o->seg_size && !seg_size_valid(o->seg_size))
+		return keys_fail(err, errlen, -EINVAL,
+			    "segment size must be a power of two from 4096 to 65536");
+	return 0;
+}
+
+/* Create (or take) the backing root, which must be empty; *root is its fd. */
+static int init_open_root(const char *backing, int *root, char *err,
+			  size_t errlen)
+{
+	int ret;
+
+	if (mkdir(backing, 0755) && errno != EEXIST)
+		return keys_fail(err, errlen, -errno, "cannot create %s: %s", backing,
+			    strerror(errno));
+	*root = open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*root < 0)
+		return keys_fail(err, errlen, -errno, "cannot open %s: %s", backing,
+			    strerror(errno));
+	ret = check_empty(*root);
+	if (ret)
+		keys_fail(err, errlen, ret, "%s is not empty: a volume is made in an "
+		     "empty directory", backing);
+	return ret;
+}
+
+/* Fill in the new config from the options: HSMs, bucket, fresh ids. */
+static int init_conf_fill(struct volume_conf *conf,
+			  const struct volume_init_opts *o, char *err,
+			  size_t errlen)
+{
+	unsigned i;
+	int ret;
+
+	conf->format = COFFRE_FORMAT_VERSION;
+	conf->seg_size = o->seg_size ? o->seg_size : COFFRE_SEG_DEFAULT;
+	conf->strict_holes = o->strict_holes;
+	conf->mk_version = 1;
+	conf->n_hsms = o->n_hsms;
+	for (i = 0; i < o->n_hsms; i++)
+		snprintf(conf->hsm[i], COFFRE_URI_MAX, "%s", o->hsm_uris[i]);
+	if (o->bucket) {
+		if (o->bucket[0] != '/' || strlen(o->bucket) >= sizeof(conf->bucket))
+			return keys_fail(err, errlen, -EINVAL, "the bucket must be an "
+					 "absolute path");
+		snprintf(conf->bucket, sizeof(conf->bucket), "%s", o->bucket);
+	}
+	ret = random_bytes(conf->uuid, COFFRE_ID_LEN);
+	if (!ret)
+		ret = random_bytes(conf->root_id, COFFRE_ID_LEN);
+	if (ret)
+		keys_fail(err, errlen, ret, "no randomness: %s", strerror(-ret));
+	return ret;
+}
+
+/* With --shares-dir: the recovery key pair (its public half in the config). */
+static int init_recovery_key(struct volume_conf *conf,
+			     const struct volume_init_opts *o, uint8_t **rk_priv,
+			     char *err, size_t errlen)
+{
+	int ret;
+
+	if (!o->shares_dir)
+		return 0;
+	*rk_priv = secmem_alloc(32);
+	ret = *rk_priv ? recovery_keypair(*rk_priv, conf->recovery_pub) : -ENOMEM;
+	if (ret)
+		return keys_fail(err, errlen, ret, "cannot make the recovery key");
+	conf->has_recovery = true;
+	conf->shares_k = (uint8_t)o->shares_k;
+	conf->shares_n = (uint8_t)o->shares_n;
+	return 0;
+}
+
+/* The state and keys dirs, a fresh root DEK and its sealed key record. */
+static int init_root_key(int root, const char *backing, struct hsm_pool *pool,
+			 const struct volume_conf *conf, uint8_t *root_dek,
+			 char *err, size_t errlen)
+{
+	struct key_record rec;
+	int keys, ret;
+
+	if (mkdirat(root, COFFRE_STATE_DIR, 0700) ||
+	    mkdirat(root, COFFRE_KEYS_DIR, 0700))
+		return keys_fail(err, errlen, -errno, "cannot create %s/%s: %s", backing,
+			   COFFRE_KEYS_DIR, strerror(errno));
+	keys = openat(root, COFFRE_KEYS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ret = keys < 0 ? -errno : random_bytes(root_dek, COFFRE_KEY_LEN);
+	if (!ret)
+		ret = keyrec_seal(pool, conf->uuid, conf->mk_version, conf->root_id, 1,
+				  root_dek, &rec);
+	if (!ret)
+		ret = keystore_write(keys, &rec);
+	if (keys >= 0)
+		close(keys);
+	if (ret)
+		keys_fail(err, errlen, ret, "cannot write the root key record: %s",
+		     strerror(-ret));
+	return ret;
+}
+
+/* With a recovery key: the MK escrow and the custodians' shares. */
+static int init_escrow(int root, const struct volume_init_opts *o,
+		       const struct escrow_blob *escrow, const uint8_t *rk_priv,
+		       char *err, size_t errlen)
+{
+	int ret;
+
+	ret = escrow_store(root, escrow);
+	if (!ret)
+		ret = shares_issue(o->shares_dir, o->shares_n, o->shares_k,
+				   rk_priv, err, errlen);
+	if (ret && !err[0])
+		keys_fail(err, errlen, ret, "cannot write the escrow: %s",
+			  strerror(-ret));
+	return ret;
+}
+
+/* The root directory's dir file. */
+static int init_dir_file(int root, const struct volume_conf *conf, char *err,
+			 size_t errlen)
+{
+	uint8_t dirfile[COFFRE_DIR_FILE_LEN];
+	int ret;
+
+	dir_file_write(conf->root_id, dirfile);
+	ret = write_atomic(root, COFFRE_DIR_FILE, dirfile, sizeof(dirfile), 0600);
+	if (ret)
+		keys_fail(err, errlen, ret, "cannot write %s: %s", COFFRE_DIR_FILE,
+		     strerror(-ret));
+	return ret;
+}
+
+/* Nothing usable was made: take the key out of the HSMs again. */
+static void init_undo_key(struct hsm **h, struct hsm_pool *pool, unsigned n,
+			  const char *label)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		struct hsm *x = h[i] ? h[i] :
+			pool ? hsm_pool_member(pool, i) : NULL;
+
+		if (x)
+			hsm_destroy_key(x, label);
+	}
+}
+
 int volume_init(const char *backing, struct volume_init_opts *o,
 		char *err, size_t errlen)
 {
 	struct volume_conf *conf = NULL;
 	struct hsm *h[COFFRE_MAX_HSMS] = { NULL };
 	struct hsm_pool *pool = NULL;
-	struct key_record rec;
 	uint8_t *root_dek = NULL, *rk_priv = NULL;
-	uint8_t dirfile[COFFRE_DIR_FILE_LEN];
 	struct escrow_blob escrow;
 	char label[COFFRE_MK_LABEL_MAX];
-	int root = -1, keys = -1, ret;
+	int root = -1, ret;
 	bool made_key = false, degraded;
 	unsigned i;
 
 	err[0] = '\0';
-	if (o->n_hsms == 0 || o->n_hsms > COFFRE_MAX_HSMS)
-		return keys_fail(err, errlen, -EINVAL, "give 1 to %d HSMs", COFFRE_MAX_HSMS);
-	if (o->seg_size && !seg_size_valid(o->seg_size))
-		return keys_fail(err, errlen, -EINVAL,
-			    "segment size must be a power of two from 4096 to 65536");
-	if (mkdir(backing, 0755) && errno != EEXIST)
-		return keys_fail(err, errlen, -errno, "cannot create %s: %s", backing,
-			    strerror(errno));
-	root = open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (root < 0)
-		return keys_fail(err, errlen, -errno, "cannot open %s: %s", backing,
-			    strerror(errno));
-	ret = check_empty(root);
-	if (ret) {
-		keys_fail(err, errlen, ret, "%s is not empty: a volume is made in an "
-		     "empty directory", backing);
+	ret = init_check_opts(o, err, errlen);
+	if (ret)
+		return ret;
+	ret = init_open_root(backing, &root, err, errlen);
+	if (ret)
 		goto out;
-	}
 	ret = open_all(o, h, err, errlen);
 	if (ret)
 		goto out;
@@ -109,40 +249,13 @@ int volume_init(const char *backing, struct volume_init_opts *o,
 		ret = keys_fail(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
-	conf->format = COFFRE_FORMAT_VERSION;
-	conf->seg_size = o->seg_size ? o->seg_size : COFFRE_SEG_DEFAULT;
-	conf->strict_holes = o->strict_holes;
-	conf->mk_version = 1;
-	conf->n_hsms = o->n_hsms;
-	for (i = 0; i < o->n_hsms; i++)
-		snprintf(conf->hsm[i], COFFRE_URI_MAX, "%s", o->hsm_uris[i]);
-	if (o->bucket) {
-		if (o->bucket[0] != '/' || strlen(o->bucket) >= sizeof(conf->bucket)) {
-			ret = keys_fail(err, errlen, -EINVAL, "the bucket must be an "
-					"absolute path");
-			goto out;
-		}
-		snprintf(conf->bucket, sizeof(conf->bucket), "%s", o->bucket);
-	}
-	ret = random_bytes(conf->uuid, COFFRE_ID_LEN);
-	if (!ret)
-		ret = random_bytes(conf->root_id, COFFRE_ID_LEN);
-	if (ret) {
-		keys_fail(err, errlen, ret, "no randomness: %s", strerror(-ret));
+	ret = init_conf_fill(conf, o, err, errlen);
+	if (ret)
 		goto out;
-	}
 	mk_label(conf->uuid, conf->mk_version, label);
-	if (o->shares_dir) {
-		rk_priv = secmem_alloc(32);
-		ret = rk_priv ? recovery_keypair(rk_priv, conf->recovery_pub) : -ENOMEM;
-		if (ret) {
-			keys_fail(err, errlen, ret, "cannot make the recovery key");
-			goto out;
-		}
-		conf->has_recovery = true;
-		conf->shares_k = (uint8_t)o->shares_k;
-		conf->shares_n = (uint8_t)o->shares_n;
-	}
+	ret = init_recovery_key(conf, o, &rk_priv, err, errlen);
+	if (ret)
+		goto out;
 	ret = mk_ceremony(h, o->n_hsms, conf->uuid, conf->mk_version,
 			  conf->has_recovery ? conf->recovery_pub : NULL, conf->kcv,
 			  &escrow, err, errlen);
@@ -158,43 +271,13 @@ int volume_init(const char *backing, struct volume_init_opts *o,
 	if (ret)
 		goto out;
 
-	if (mkdirat(root, COFFRE_STATE_DIR, 0700) ||
-	    mkdirat(root, COFFRE_KEYS_DIR, 0700)) {
-		ret = keys_fail(err, errlen, -errno, "cannot create %s/%s: %s", backing,
-			   COFFRE_KEYS_DIR, strerror(errno));
-		goto out;
-	}
-	keys = openat(root, COFFRE_KEYS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ret = keys < 0 ? -errno : random_bytes(root_dek, COFFRE_KEY_LEN);
+	ret = init_root_key(root, backing, pool, conf, root_dek, err, errlen);
+	if (!ret && conf->has_recovery)
+		ret = init_escrow(root, o, &escrow, rk_priv, err, errlen);
 	if (!ret)
-		ret = keyrec_seal(pool, conf->uuid, conf->mk_version, conf->root_id, 1,
-				  root_dek, &rec);
-	if (!ret)
-		ret = keystore_write(keys, &rec);
-	if (ret) {
-		keys_fail(err, errlen, ret, "cannot write the root key record: %s",
-		     strerror(-ret));
+		ret = init_dir_file(root, conf, err, errlen);
+	if (ret)
 		goto out;
-	}
-	if (conf->has_recovery) {
-		ret = escrow_store(root, &escrow);
-		if (!ret)
-			ret = shares_issue(o->shares_dir, o->shares_n, o->shares_k,
-					   rk_priv, err, errlen);
-		if (ret) {
-			if (!err[0])
-				keys_fail(err, errlen, ret, "cannot write the escrow: %s",
-					  strerror(-ret));
-			goto out;
-		}
-	}
-	dir_file_write(conf->root_id, dirfile);
-	ret = write_atomic(root, COFFRE_DIR_FILE, dirfile, sizeof(dirfile), 0600);
-	if (ret) {
-		keys_fail(err, errlen, ret, "cannot write %s: %s", COFFRE_DIR_FILE,
-		     strerror(-ret));
-		goto out;
-	}
 
 	ret = conf_store(root, conf, root_dek);
 	if (!ret)
@@ -203,21 +286,11 @@ int volume_init(const char *backing, struct volume_init_opts *o,
 		keys_fail(err, errlen, ret, "cannot write %s: %s", COFFRE_CONF_FILE,
 			  strerror(-ret));
 out:
-	if (ret && made_key) {
-		/* Nothing usable was made: take the key out of the HSMs again. */
-		for (i = 0; i < o->n_hsms; i++) {
-			struct hsm *x = h[i] ? h[i] :
-				pool ? hsm_pool_member(pool, i) : NULL;
-
-			if (x)
-				hsm_destroy_key(x, label);
-		}
-	}
+	if (ret && made_key)
+		init_undo_key(h, pool, o->n_hsms, label);
 	secmem_free(root_dek, COFFRE_KEY_LEN);
 	secmem_free(rk_priv, 32);
 	free(conf);
-	if (keys >= 0)
-		close(keys);
 	if (root >= 0)
 		close(root);
 	for (i = 0; i < COFFRE_MAX_HSMS; i++)
