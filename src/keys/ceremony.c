@@ -190,18 +190,109 @@ out:
 	return ret;
 }
 
+/* From K custodians' shares, the recovery key rk and then, from the
+ * escrow, the master key mk of the volume's current version. */
+static int enroll_open_escrow(struct volume *v, const char *const *share_files,
+			      unsigned m, uint8_t *rk, uint8_t *mk, char *err,
+			      size_t errlen)
+{
+	struct escrow_blob e;
+	int ret;
+
+	if (!v->conf.has_recovery)
+		return keys_fail(err, errlen, -ENOKEY, "this volume has no recovery key "
+				 "(made without --shares-dir): an HSM can only be cloned "
+				 "from the custodians' shares");
+	ret = shares_recover(share_files, m, v->conf.recovery_pub, rk, err, errlen);
+	if (ret)
+		return ret;
+	ret = escrow_load(v->root_fd, v->conf.mk_version, &e);
+	if (!ret)
+		ret = escrow_open(rk, &e, mk);
+	if (ret || memcmp(e.fs_uuid, v->conf.uuid, COFFRE_ID_LEN) ||
+	    CRYPTO_memcmp(e.kcv, v->conf.kcv, sizeof(e.kcv)))
+		return keys_fail(err, errlen, -EIO, "the escrow of master key v%u is "
+				 "missing or does not open", v->conf.mk_version);
+	return 0;
+}
+
+/* Import mk into the token h (or find it there) and check its KCV;
+ * *imported says whether this call created it. */
+static int enroll_import(struct volume *v, struct hsm *h, const uint8_t *mk,
+			 bool *imported, char *err, size_t errlen)
+{
+	uint8_t kcv[8];
+	int ret;
+
+	mk_label(v->conf.uuid, v->conf.mk_version, v->mk_label);
+	ret = hsm_import_key(h, v->mk_label, mk);
+	*imported = ret == 0;
+	if (ret == -EEXIST)
+		ret = 0;   /* already there: the check value decides */
+	if (!ret)
+		ret = hsm_kcv(h, v->mk_label, kcv);
+	if (ret || CRYPTO_memcmp(kcv, v->conf.kcv, sizeof(kcv)))
+		return keys_fail(err, errlen, ret ? ret : -EKEYREJECTED, "token %s: the "
+				 "master key does not check out", hsm_label(h));
+	return 0;
+}
+
+/* Authenticate the config (text) with the new HSM alone; the root DEK
+ * is left in root_dek. */
+static int enroll_check_conf(struct volume *v, const char *uri, const char *pin,
+			     size_t pin_len, const char *text, uint8_t *root_dek,
+			     char *err, size_t errlen)
+{
+	bool degraded;
+	int ret;
+
+	ret = hsm_pool_open(&uri, 1, pin, pin_len, v->mk_label, v->conf.kcv,
+			    &v->hsm, &degraded, err, errlen);
+	if (ret)
+		return ret;
+	v->keys_fd = openat(v->root_fd, COFFRE_KEYS_DIR,
+			    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	v->keys = v->keys_fd < 0 ? NULL :
+		keyring_new(v->hsm, v->keys_fd, v->conf.uuid, v->conf.mk_version, 0);
+	ret = v->keys ? keyring_dek(v->keys, v->conf.root_id, 1, root_dek) : -EIO;
+	if (!ret)
+		ret = conf_verify(&v->conf, text, root_dek);
+	if (ret)
+		return keys_fail(err, errlen, -EKEYREJECTED, "%s does not authenticate",
+				 COFFRE_CONF_FILE);
+	return 0;
+}
+
+/* List uri in the config, unless it is there already. */
+static int enroll_add_uri(struct volume *v, const char *uri,
+			  const uint8_t *root_dek, char *err, size_t errlen)
+{
+	unsigned i;
+	int ret;
+
+	for (i = 0; i < v->conf.n_hsms; i++)
+		if (!strcmp(v->conf.hsm[i], uri))
+			return 0;
+	if (v->conf.n_hsms == COFFRE_MAX_HSMS)
+		return keys_fail(err, errlen, -ENOSPC, "the volume already lists "
+				 "%d HSMs", COFFRE_MAX_HSMS);
+	snprintf(v->conf.hsm[v->conf.n_hsms++], COFFRE_URI_MAX, "%s", uri);
+	ret = conf_store(v->root_fd, &v->conf, root_dek);
+	if (ret)
+		keys_fail(err, errlen, ret, "cannot update %s", COFFRE_CONF_FILE);
+	return ret;
+}
+
 int volume_enroll(const char *backing, const char *uri, const char *pin,
 		  size_t pin_len, const char *const *share_files, unsigned m,
 		  char *err, size_t errlen)
 {
 	struct volume *v = calloc(1, sizeof(*v));
 	uint8_t *rk = secmem_alloc(32), *mk = secmem_alloc(COFFRE_KEY_LEN);
-	uint8_t *root_dek = secmem_alloc(COFFRE_KEY_LEN), kcv[8];
-	struct escrow_blob e;
+	uint8_t *root_dek = secmem_alloc(COFFRE_KEY_LEN);
 	struct hsm *h = NULL;
-	bool imported = false, degraded;
+	bool imported = false;
 	char *text = NULL;
-	unsigned i;
 	int ret;
 
 	if (!v || !rk || !mk || !root_dek) {
@@ -213,77 +304,23 @@ int volume_enroll(const char *backing, const char *uri, const char *pin,
 		goto out;
 	}
 	ret = volume_open_conf(backing, v, &text, err, errlen);
-	if (ret)
-		goto out;
-	if (!v->conf.has_recovery) {
-		ret = keys_fail(err, errlen, -ENOKEY, "this volume has no recovery key "
-				"(made without --shares-dir): an HSM can only be cloned "
-				"from the custodians' shares");
-		goto out;
-	}
-	ret = shares_recover(share_files, m, v->conf.recovery_pub, rk, err, errlen);
-	if (ret)
-		goto out;
-	ret = escrow_load(v->root_fd, v->conf.mk_version, &e);
 	if (!ret)
-		ret = escrow_open(rk, &e, mk);
-	if (ret || memcmp(e.fs_uuid, v->conf.uuid, COFFRE_ID_LEN) ||
-	    CRYPTO_memcmp(e.kcv, v->conf.kcv, sizeof(kcv))) {
-		ret = keys_fail(err, errlen, -EIO, "the escrow of master key v%u is "
-				"missing or does not open", v->conf.mk_version);
-		goto out;
-	}
-	ret = hsm_open(uri, pin, pin_len, &h, err, errlen);
+		ret = enroll_open_escrow(v, share_files, m, rk, mk, err, errlen);
+	if (!ret)
+		ret = hsm_open(uri, pin, pin_len, &h, err, errlen);
+	if (!ret)
+		ret = enroll_import(v, h, mk, &imported, err, errlen);
 	if (ret)
 		goto out;
-	mk_label(v->conf.uuid, v->conf.mk_version, v->mk_label);
-	ret = hsm_import_key(h, v->mk_label, mk);
-	imported = ret == 0;
-	if (ret == -EEXIST)
-		ret = 0;   /* already there: the check value decides */
-	if (!ret)
-		ret = hsm_kcv(h, v->mk_label, kcv);
-	if (ret || CRYPTO_memcmp(kcv, v->conf.kcv, sizeof(kcv))) {
-		ret = keys_fail(err, errlen, ret ? ret : -EKEYREJECTED, "token %s: the "
-				"master key does not check out", hsm_label(h));
-		goto out;
-	}
 	secmem_wipe(mk, COFFRE_KEY_LEN);
 	secmem_wipe(rk, 32);
 
 	/* Authenticate the config with the new HSM alone, then add it.  Until
 	 * then the imported key is not trusted: a forged config and escrow
 	 * (the recovery key is public) must not leave a key behind. */
-	ret = hsm_pool_open(&uri, 1, pin, pin_len, v->mk_label, v->conf.kcv,
-			    &v->hsm, &degraded, err, errlen);
-	if (ret)
-		goto out;
-	v->keys_fd = openat(v->root_fd, COFFRE_KEYS_DIR,
-			    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	v->keys = v->keys_fd < 0 ? NULL :
-		keyring_new(v->hsm, v->keys_fd, v->conf.uuid, v->conf.mk_version, 0);
-	ret = v->keys ? keyring_dek(v->keys, v->conf.root_id, 1, root_dek) : -EIO;
+	ret = enroll_check_conf(v, uri, pin, pin_len, text, root_dek, err, errlen);
 	if (!ret)
-		ret = conf_verify(&v->conf, text, root_dek);
-	if (ret) {
-		ret = keys_fail(err, errlen, -EKEYREJECTED, "%s does not authenticate",
-				COFFRE_CONF_FILE);
-		goto out;
-	}
-	for (i = 0; i < v->conf.n_hsms; i++)
-		if (!strcmp(v->conf.hsm[i], uri))
-			break;
-	if (i == v->conf.n_hsms) {
-		if (v->conf.n_hsms == COFFRE_MAX_HSMS) {
-			ret = keys_fail(err, errlen, -ENOSPC, "the volume already lists "
-					"%d HSMs", COFFRE_MAX_HSMS);
-			goto out;
-		}
-		snprintf(v->conf.hsm[v->conf.n_hsms++], COFFRE_URI_MAX, "%s", uri);
-		ret = conf_store(v->root_fd, &v->conf, root_dek);
-		if (ret)
-			keys_fail(err, errlen, ret, "cannot update %s", COFFRE_CONF_FILE);
-	}
+		ret = enroll_add_uri(v, uri, root_dek, err, errlen);
 out:
 	if (ret && imported && h)
 		hsm_destroy_key(h, v->mk_label);
