@@ -136,7 +136,6 @@ int hsm_pool_gcm_open(struct hsm_pool *p, const char *label, const uint8_t iv[12
 		      const uint8_t *aad, size_t aad_len, const uint8_t *in,
 		      size_t in_len, uint8_t *out);
 int hsm_pool_kcv(struct hsm_pool *p, const char *label, uint8_t kcv[8]);
-int hsm_pool_random(struct hsm_pool *p, void *buf, size_t n);
 
 /* Whether pin is the PIN the pool logged in with (constant time): how the
  * daemon re-authenticates destructive commands. */

@@ -183,7 +183,6 @@ struct replica_status;
 /* Start replication to bucket (NULL or "": none). */
 int fs_replica_start(const char *bucket, char *err, size_t errlen);
 void fs_replica_stop(void);
-bool fs_replica_on(void);
 /* A backing path (relative to the root) changed or vanished. */
 void note(const char *rel);
 /* name in the backing directory dirfd (NULL: the directory itself). */
