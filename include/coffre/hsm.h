@@ -104,6 +104,9 @@ enum hsm_state {
 	HSM_NO_KEY,        /* answers but lacks the master key; retried */
 	HSM_PIN_REJECTED,  /* never retried */
 };
+/* "up", "down", "no-key", "pin-rejected": the one name of a state, in
+ * `coffrectl status` (text and JSON) and `coffrectl hsm show`. */
+const char *hsm_state_name(enum hsm_state s);
 
 #define HSM_REASON_MAX 160
 struct hsm_member_status {

@@ -38,17 +38,6 @@ static struct {
 	const struct fs_opts *opts;
 } ctl = { .fd = -1 };
 
-static const char *state_name(enum hsm_state s)
-{
-	switch (s) {
-	case HSM_UP: return "up";
-	case HSM_DOWN: return "down";
-	case HSM_NO_KEY: return "no-key";
-	case HSM_PIN_REJECTED: return "pin-rejected";
-	}
-	return "?";
-}
-
 static void status(FILE *f, bool json)
 {
 	struct hsm_member_status st[COFFRE_MAX_HSMS];
@@ -70,7 +59,7 @@ static void status(FILE *f, bool json)
 		for (i = 0; i < n; i++)
 			fprintf(f, "  hsm %u: %s token=%s state=%s failovers=%lu (%s)\n",
 				i + 1, st[i].uri, st[i].token[0] ? st[i].token : "?",
-				state_name(st[i].state), st[i].failovers, st[i].reason);
+				hsm_state_name(st[i].state), st[i].failovers, st[i].reason);
 		fprintf(f, "key cache: %zu keys, %llu HSM unseals\n", entries,
 			(unsigned long long)unseals);
 		if (!have_rep) {
@@ -103,7 +92,7 @@ static void status(FILE *f, bool json)
 		fprintf(f, ", \"token\": ");
 		json_write_str(f, st[i].token);
 		fprintf(f, ", \"state\": \"%s\", \"failovers\": %lu, \"reason\": ",
-			state_name(st[i].state), st[i].failovers);
+			hsm_state_name(st[i].state), st[i].failovers);
 		json_write_str(f, st[i].reason);
 		fputc('}', f);
 	}

@@ -318,6 +318,17 @@ struct hsm *hsm_pool_member(struct hsm_pool *p, unsigned i)
 	return h;
 }
 
+const char *hsm_state_name(enum hsm_state s)
+{
+	switch (s) {
+	case HSM_UP: return "up";
+	case HSM_DOWN: return "down";
+	case HSM_NO_KEY: return "no-key";
+	case HSM_PIN_REJECTED: return "pin-rejected";
+	}
+	return "?";
+}
+
 unsigned hsm_pool_status(struct hsm_pool *p, struct hsm_member_status *out,
 			 unsigned max)
 {
