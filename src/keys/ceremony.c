@@ -367,8 +367,11 @@ static int rewrap_all(struct volume *v, uint32_t version,
 	for (int pass = 0; pass < 2 && !ret; pass++) {
 		fd = openat(v->keys_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		d = fd < 0 ? NULL : fdopendir(fd);
-		if (!d)
+		if (!d) {
+			if (fd >= 0)
+				close(fd);
 			return keys_fail(err, errlen, -EIO, "cannot list %s", COFFRE_KEYS_DIR);
+		}
 		while (!ret && (de = readdir(d))) {
 			dot = strchr(de->d_name, '.');
 			if (!dot || dot - de->d_name != 2 * COFFRE_ID_LEN ||
