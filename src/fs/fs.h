@@ -175,8 +175,8 @@ int xattr_rekey(const char *from, const struct file_header *oh, const char *to,
 extern const struct fuse_lowlevel_ops coffre_ops;
 void ops_entry_reply(fuse_req_t req, struct inode *i, const struct stat *st);
 /* Owner for a new object: the caller, with the group of a setgid parent. */
-void new_owner(fuse_req_t req, struct inode *parent, uid_t *uid, gid_t *gid,
-	       bool *inherit_sgid);
+void fs_new_owner(fuse_req_t req, struct inode *parent, uid_t *uid, gid_t *gid,
+		  bool *inherit_sgid);
 
 /* ---- replicate.c: telling the replicator what changed */
 struct replica_status;

@@ -39,12 +39,12 @@ int mk_ceremony(struct hsm **h, unsigned n, const uint8_t uuid[COFFRE_ID_LEN],
 	int ret;
 
 	if (!mk)
-		return keys_fail(err, errlen, -ENOMEM, "out of memory");
+		return keys_set_err(err, errlen, -ENOMEM, "out of memory");
 	mk_label(uuid, version, label);
 	ret = hsm_random(h[0], mk, COFFRE_KEY_LEN);
 	if (ret)
-		keys_fail(err, errlen, ret, "cannot draw the master key from token "
-			  "%s: %s", hsm_label(h[0]), strerror(-ret));
+		keys_set_err(err, errlen, ret, "cannot draw the master key from token "
+			     "%s: %s", hsm_label(h[0]), strerror(-ret));
 	for (i = 0; !ret && i < n; i++) {
 		ret = hsm_import_key(h[i], label, mk);
 		if (!ret)
@@ -52,13 +52,13 @@ int mk_ceremony(struct hsm **h, unsigned n, const uint8_t uuid[COFFRE_ID_LEN],
 		if (!ret && i && CRYPTO_memcmp(other, kcv, sizeof(other)))
 			ret = -EKEYREJECTED;
 		if (ret)
-			keys_fail(err, errlen, ret, "cannot create the master key on "
-				  "token %s: %s", hsm_label(h[i]), strerror(-ret));
+			keys_set_err(err, errlen, ret, "cannot create the master key on "
+				     "token %s: %s", hsm_label(h[i]), strerror(-ret));
 	}
 	if (!ret && rk_pub) {
 		ret = escrow_seal(rk_pub, uuid, version, kcv, mk, escrow);
 		if (ret)
-			keys_fail(err, errlen, ret, "cannot escrow the master key");
+			keys_set_err(err, errlen, ret, "cannot escrow the master key");
 	}
 	secmem_free(mk, COFFRE_KEY_LEN);
 	if (ret)
@@ -76,18 +76,18 @@ int shares_issue(const char *dir, unsigned n, unsigned k, const uint8_t rk_priv[
 	int ret, fd, len;
 
 	if (!sh || !text) {
-		ret = keys_fail(err, errlen, -ENOMEM, "out of memory");
+		ret = keys_set_err(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	if (mkdir(dir, 0700) && errno != EEXIST) {
-		ret = keys_fail(err, errlen, -errno, "cannot create %s: %s", dir,
-				strerror(errno));
+		ret = keys_set_err(err, errlen, -errno, "cannot create %s: %s", dir,
+				   strerror(errno));
 		goto out;
 	}
 	ret = shamir_split(rk_priv, 32, n, k, sh);
 	if (ret) {
-		keys_fail(err, errlen, ret, "cannot split the recovery key (%u of %u)",
-			  k, n);
+		keys_set_err(err, errlen, ret, "cannot split the recovery key (%u of %u)",
+			     k, n);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
@@ -96,14 +96,14 @@ int shares_issue(const char *dir, unsigned n, unsigned k, const uint8_t rk_priv[
 		fd = len < 0 ? -1 : open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 					 0400);
 		if (fd < 0) {
-			ret = keys_fail(err, errlen, len < 0 ? len : -errno,
-					"cannot write %s: %s", path,
-					len < 0 ? "encoding" : strerror(errno));
+			ret = keys_set_err(err, errlen, len < 0 ? len : -errno,
+					   "cannot write %s: %s", path,
+					   len < 0 ? "encoding" : strerror(errno));
 			goto out;
 		}
 		written++;
 		if (write(fd, text, (size_t)len) != len || fsync(fd)) {
-			ret = keys_fail(err, errlen, -EIO, "cannot write %s", path);
+			ret = keys_set_err(err, errlen, -EIO, "cannot write %s", path);
 			close(fd);
 			goto out;
 		}
@@ -128,20 +128,20 @@ static int read_share(const char *file, struct shamir_share *s, char *err,
 	int fd, ret;
 
 	if (!buf)
-		return keys_fail(err, errlen, -ENOMEM, "out of memory");
+		return keys_set_err(err, errlen, -ENOMEM, "out of memory");
 	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	n = fd < 0 ? -1 : read(fd, buf, SHARE_FILE_MAX);
 	if (fd >= 0)
 		close(fd);
 	if (n < 0 || n == SHARE_FILE_MAX) {
-		ret = keys_fail(err, errlen, -EINVAL, "cannot read share %s%s", file,
-				n == SHARE_FILE_MAX ? ": too large" : "");
+		ret = keys_set_err(err, errlen, -EINVAL, "cannot read share %s%s", file,
+				   n == SHARE_FILE_MAX ? ": too large" : "");
 		goto out;
 	}
 	ret = shamir_share_parse_text(buf, (size_t)n, s);
 	if (ret)
-		keys_fail(err, errlen, ret, "share %s is %s", file,
-			  ret == -EBADMSG ? "corrupted (checksum)" : "not a coffre share");
+		keys_set_err(err, errlen, ret, "share %s is %s", file,
+			     ret == -EBADMSG ? "corrupted (checksum)" : "not a coffre share");
 out:
 	secmem_free(buf, SHARE_FILE_MAX);
 	return ret;
@@ -158,10 +158,10 @@ int shares_recover(const char *const *files, unsigned m, const uint8_t rk_pub[32
 	int ret = 0;
 
 	if (!sh)
-		return keys_fail(err, errlen, -ENOMEM, "out of memory");
+		return keys_set_err(err, errlen, -ENOMEM, "out of memory");
 	if (m == 0) {
-		ret = keys_fail(err, errlen, -EINVAL, "give the custodians' shares "
-				"with --share FILE (one per custodian)");
+		ret = keys_set_err(err, errlen, -EINVAL, "give the custodians' shares "
+				   "with --share FILE (one per custodian)");
 		goto out;
 	}
 	for (i = 0; i < m && !ret; i++)
@@ -170,15 +170,15 @@ int shares_recover(const char *const *files, unsigned m, const uint8_t rk_pub[32
 		goto out;
 	ret = shamir_combine(sh, m, rk_priv, 32, &len, why, sizeof(why));
 	if (ret || len != 32) {
-		ret = keys_fail(err, errlen, ret ? ret : -EINVAL, "shares rejected: %s",
-				why[0] ? why : "wrong secret length");
+		ret = keys_set_err(err, errlen, ret ? ret : -EINVAL, "shares rejected: %s",
+				   why[0] ? why : "wrong secret length");
 		goto out;
 	}
 	/* The rebuilt key must be this volume's recovery key. */
 	ret = recovery_pub_of(rk_priv, pub);
 	if (ret || CRYPTO_memcmp(pub, rk_pub, 32)) {
-		ret = keys_fail(err, errlen, -EKEYREJECTED, "the shares are not this "
-				"volume's (their recovery key does not match)");
+		ret = keys_set_err(err, errlen, -EKEYREJECTED, "the shares are not this "
+				   "volume's (their recovery key does not match)");
 		goto out;
 	}
 out:
@@ -200,9 +200,9 @@ static int enroll_open_escrow(struct volume *v, const char *const *share_files,
 	int ret;
 
 	if (!v->conf.has_recovery)
-		return keys_fail(err, errlen, -ENOKEY, "this volume has no recovery key "
-				 "(made without --shares-dir): an HSM can only be cloned "
-				 "from the custodians' shares");
+		return keys_set_err(err, errlen, -ENOKEY, "this volume has no recovery key "
+				    "(made without --shares-dir): an HSM can only be cloned "
+				    "from the custodians' shares");
 	ret = shares_recover(share_files, m, v->conf.recovery_pub, rk, err, errlen);
 	if (ret)
 		return ret;
@@ -211,8 +211,8 @@ static int enroll_open_escrow(struct volume *v, const char *const *share_files,
 		ret = escrow_open(rk, &e, mk);
 	if (ret || memcmp(e.fs_uuid, v->conf.uuid, COFFRE_ID_LEN) ||
 	    CRYPTO_memcmp(e.kcv, v->conf.kcv, sizeof(e.kcv)))
-		return keys_fail(err, errlen, -EIO, "the escrow of master key v%u is "
-				 "missing or does not open", v->conf.mk_version);
+		return keys_set_err(err, errlen, -EIO, "the escrow of master key v%u is "
+				    "missing or does not open", v->conf.mk_version);
 	return 0;
 }
 
@@ -232,8 +232,8 @@ static int enroll_import(struct volume *v, struct hsm *h, const uint8_t *mk,
 	if (!ret)
 		ret = hsm_kcv(h, v->mk_label, kcv);
 	if (ret || CRYPTO_memcmp(kcv, v->conf.kcv, sizeof(kcv)))
-		return keys_fail(err, errlen, ret ? ret : -EKEYREJECTED, "token %s: the "
-				 "master key does not check out", hsm_label(h));
+		return keys_set_err(err, errlen, ret ? ret : -EKEYREJECTED, "token %s: the "
+				    "master key does not check out", hsm_label(h));
 	return 0;
 }
 
@@ -258,8 +258,8 @@ static int enroll_check_conf(struct volume *v, const char *uri, const char *pin,
 	if (!ret)
 		ret = conf_verify(&v->conf, text, root_dek);
 	if (ret)
-		return keys_fail(err, errlen, -EKEYREJECTED, "%s does not authenticate",
-				 COFFRE_CONF_FILE);
+		return keys_set_err(err, errlen, -EKEYREJECTED, "%s does not authenticate",
+				    COFFRE_CONF_FILE);
 	return 0;
 }
 
@@ -274,12 +274,12 @@ static int enroll_add_uri(struct volume *v, const char *uri,
 		if (!strcmp(v->conf.hsm[i], uri))
 			return 0;
 	if (v->conf.n_hsms == COFFRE_MAX_HSMS)
-		return keys_fail(err, errlen, -ENOSPC, "the volume already lists "
-				 "%d HSMs", COFFRE_MAX_HSMS);
+		return keys_set_err(err, errlen, -ENOSPC, "the volume already lists "
+				    "%d HSMs", COFFRE_MAX_HSMS);
 	snprintf(v->conf.hsm[v->conf.n_hsms++], COFFRE_URI_MAX, "%s", uri);
 	ret = conf_store(v->root_fd, &v->conf, root_dek);
 	if (ret)
-		keys_fail(err, errlen, ret, "cannot update %s", COFFRE_CONF_FILE);
+		keys_set_err(err, errlen, ret, "cannot update %s", COFFRE_CONF_FILE);
 	return ret;
 }
 
@@ -296,11 +296,11 @@ int volume_enroll(const char *backing, const char *uri, const char *pin,
 	int ret;
 
 	if (!v || !rk || !mk || !root_dek) {
-		ret = keys_fail(err, errlen, -ENOMEM, "out of memory");
+		ret = keys_set_err(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	if (strlen(uri) >= COFFRE_URI_MAX) {
-		ret = keys_fail(err, errlen, -EINVAL, "HSM URI too long");
+		ret = keys_set_err(err, errlen, -EINVAL, "HSM URI too long");
 		goto out;
 	}
 	ret = volume_open_conf(backing, v, &text, err, errlen);
@@ -343,9 +343,9 @@ static int all_members(struct volume *v, struct hsm **h, unsigned *n, char *err,
 	for (i = 0; i < *n; i++) {
 		h[i] = hsm_pool_member(v->hsm, i);
 		if (!h[i])
-			return keys_fail(err, errlen, -ENODEV, "HSM %s is down: this "
-					 "ceremony needs every HSM of the volume",
-					 v->conf.hsm[i]);
+			return keys_set_err(err, errlen, -ENODEV, "HSM %s is down: this "
+					    "ceremony needs every HSM of the volume",
+					    v->conf.hsm[i]);
 	}
 	return 0;
 }
@@ -370,7 +370,7 @@ static int rewrap_all(struct volume *v, uint32_t version,
 		if (!d) {
 			if (fd >= 0)
 				close(fd);
-			return keys_fail(err, errlen, -EIO, "cannot list %s", COFFRE_KEYS_DIR);
+			return keys_set_err(err, errlen, -EIO, "cannot list %s", COFFRE_KEYS_DIR);
 		}
 		while (!ret && (de = readdir(d))) {
 			dot = strchr(de->d_name, '.');
@@ -394,8 +394,8 @@ static int rewrap_all(struct volume *v, uint32_t version,
 					ret = keystore_write(v->keys_fd, &fresh);
 			}
 			if (ret)
-				keys_fail(err, errlen, ret, "cannot rewrap %s/%s: %s",
-					  COFFRE_KEYS_DIR, de->d_name, strerror(-ret));
+				keys_set_err(err, errlen, ret, "cannot rewrap %s/%s: %s",
+					     COFFRE_KEYS_DIR, de->d_name, strerror(-ret));
 			if (progress)
 				progress(++done, total, ctx);
 		}
@@ -419,7 +419,7 @@ int volume_rotate_master(struct volume *v, const struct rotate_opts *o,
 
 	err[0] = '\0';
 	if (!root_dek)
-		return keys_fail(err, errlen, -ENOMEM, "out of memory");
+		return keys_set_err(err, errlen, -ENOMEM, "out of memory");
 	ret = all_members(v, h, &n, err, errlen);
 	if (ret)
 		goto out;
@@ -460,8 +460,8 @@ int volume_rotate_master(struct volume *v, const struct rotate_opts *o,
 	}
 	if (ret) {
 		if (!err[0])
-			keys_fail(err, errlen, ret, "master key ceremony failed: %s",
-				  strerror(-ret));
+			keys_set_err(err, errlen, ret, "master key ceremony failed: %s",
+				     strerror(-ret));
 		goto out;
 	}
 	/* From here on new directories are sealed under the new key. */
@@ -476,7 +476,7 @@ int volume_rotate_master(struct volume *v, const struct rotate_opts *o,
 		ret = conf_store(v->root_fd, &conf, root_dek);
 	if (ret) {
 		if (!err[0])
-			keys_fail(err, errlen, ret, "cannot update %s", COFFRE_CONF_FILE);
+			keys_set_err(err, errlen, ret, "cannot update %s", COFFRE_CONF_FILE);
 		goto out;
 	}
 	v->conf = conf;
@@ -509,12 +509,12 @@ int volume_reissue_shares(struct volume *v, const char *const *share_files,
 
 	err[0] = '\0';
 	if (!old || !fresh || !mk || !root_dek) {
-		ret = keys_fail(err, errlen, -ENOMEM, "out of memory");
+		ret = keys_set_err(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	if (!conf.has_recovery) {
-		ret = keys_fail(err, errlen, -ENOKEY, "this volume has no recovery key; "
-				"add one with `coffrectl key rotate-master --shares-dir`");
+		ret = keys_set_err(err, errlen, -ENOKEY, "this volume has no recovery key; "
+				   "add one with `coffrectl key rotate-master --shares-dir`");
 		goto out;
 	}
 	ret = shares_recover(share_files, m, conf.recovery_pub, old, err, errlen);
@@ -531,8 +531,8 @@ int volume_reissue_shares(struct volume *v, const char *const *share_files,
 				  mk, &ne);
 	secmem_wipe(mk, COFFRE_KEY_LEN);
 	if (ret) {
-		keys_fail(err, errlen, ret, "cannot redo the escrow of master key v%u",
-			  conf.mk_version);
+		keys_set_err(err, errlen, ret, "cannot redo the escrow of master key v%u",
+			     conf.mk_version);
 		goto out;
 	}
 	conf.shares_k = (uint8_t)k;
@@ -548,8 +548,8 @@ int volume_reissue_shares(struct volume *v, const char *const *share_files,
 	if (!ret)
 		ret = conf_store(v->root_fd, &conf, root_dek);
 	if (ret) {
-		keys_fail(err, errlen, ret, "cannot store the new escrow: %s",
-			  strerror(-ret));
+		keys_set_err(err, errlen, ret, "cannot store the new escrow: %s",
+			     strerror(-ret));
 		goto out;
 	}
 	v->conf = conf;

@@ -57,7 +57,7 @@ static int open_all(const struct volume_init_opts *o, struct hsm **h,
 
 	for (i = 0; i < o->n_hsms; i++) {
 		if (strlen(o->hsm_uris[i]) >= COFFRE_URI_MAX)
-			return keys_fail(err, errlen, -EINVAL, "HSM URI too long");
+			return keys_set_err(err, errlen, -EINVAL, "HSM URI too long");
 		ret = hsm_open(o->hsm_uris[i], o->pin, o->pin_len, &h[i], err, errlen);
 		if (ret)
 			return ret;
@@ -70,9 +70,9 @@ static int init_check_opts(const struct volume_init_opts *o, char *err,
 			   size_t errlen)
 {
 	if (o->n_hsms == 0 || o->n_hsms > COFFRE_MAX_HSMS)
-		return keys_fail(err, errlen, -EINVAL, "give 1 to %d HSMs", COFFRE_MAX_HSMS);
+		return keys_set_err(err, errlen, -EINVAL, "give 1 to %d HSMs", COFFRE_MAX_HSMS);
 	if (o->seg_size && !seg_size_valid(o->seg_size))
-		return keys_fail(err, errlen, -EINVAL,
+		return keys_set_err(err, errlen, -EINVAL,
 			    "segment size must be a power of two from 4096 to 65536");
 	return 0;
 }
@@ -84,15 +84,15 @@ static int init_open_root(const char *backing, int *root, char *err,
 	int ret;
 
 	if (mkdir(backing, 0755) && errno != EEXIST)
-		return keys_fail(err, errlen, -errno, "cannot create %s: %s", backing,
+		return keys_set_err(err, errlen, -errno, "cannot create %s: %s", backing,
 			    strerror(errno));
 	*root = open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (*root < 0)
-		return keys_fail(err, errlen, -errno, "cannot open %s: %s", backing,
+		return keys_set_err(err, errlen, -errno, "cannot open %s: %s", backing,
 			    strerror(errno));
 	ret = check_empty(*root);
 	if (ret)
-		keys_fail(err, errlen, ret, "%s is not empty: a volume is made in an "
+		keys_set_err(err, errlen, ret, "%s is not empty: a volume is made in an "
 		     "empty directory", backing);
 	return ret;
 }
@@ -114,15 +114,15 @@ static int init_conf_fill(struct volume_conf *conf,
 		snprintf(conf->hsm[i], COFFRE_URI_MAX, "%s", o->hsm_uris[i]);
 	if (o->bucket) {
 		if (o->bucket[0] != '/' || strlen(o->bucket) >= sizeof(conf->bucket))
-			return keys_fail(err, errlen, -EINVAL, "the bucket must be an "
-					 "absolute path");
+			return keys_set_err(err, errlen, -EINVAL, "the bucket must be an "
+					    "absolute path");
 		snprintf(conf->bucket, sizeof(conf->bucket), "%s", o->bucket);
 	}
 	ret = random_bytes(conf->uuid, COFFRE_ID_LEN);
 	if (!ret)
 		ret = random_bytes(conf->root_id, COFFRE_ID_LEN);
 	if (ret)
-		keys_fail(err, errlen, ret, "no randomness: %s", strerror(-ret));
+		keys_set_err(err, errlen, ret, "no randomness: %s", strerror(-ret));
 	return ret;
 }
 
@@ -138,7 +138,7 @@ static int init_recovery_key(struct volume_conf *conf,
 	*rk_priv = secmem_alloc(32);
 	ret = *rk_priv ? recovery_keypair(*rk_priv, conf->recovery_pub) : -ENOMEM;
 	if (ret)
-		return keys_fail(err, errlen, ret, "cannot make the recovery key");
+		return keys_set_err(err, errlen, ret, "cannot make the recovery key");
 	conf->has_recovery = true;
 	conf->shares_k = (uint8_t)o->shares_k;
 	conf->shares_n = (uint8_t)o->shares_n;
@@ -155,7 +155,7 @@ static int init_root_key(int root, const char *backing, struct hsm_pool *pool,
 
 	if (mkdirat(root, COFFRE_STATE_DIR, 0700) ||
 	    mkdirat(root, COFFRE_KEYS_DIR, 0700))
-		return keys_fail(err, errlen, -errno, "cannot create %s/%s: %s", backing,
+		return keys_set_err(err, errlen, -errno, "cannot create %s/%s: %s", backing,
 			   COFFRE_KEYS_DIR, strerror(errno));
 	keys = openat(root, COFFRE_KEYS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	ret = keys < 0 ? -errno : random_bytes(root_dek, COFFRE_KEY_LEN);
@@ -167,7 +167,7 @@ static int init_root_key(int root, const char *backing, struct hsm_pool *pool,
 	if (keys >= 0)
 		close(keys);
 	if (ret)
-		keys_fail(err, errlen, ret, "cannot write the root key record: %s",
+		keys_set_err(err, errlen, ret, "cannot write the root key record: %s",
 		     strerror(-ret));
 	return ret;
 }
@@ -184,8 +184,8 @@ static int init_escrow(int root, const struct volume_init_opts *o,
 		ret = shares_issue(o->shares_dir, o->shares_n, o->shares_k,
 				   rk_priv, err, errlen);
 	if (ret && !err[0])
-		keys_fail(err, errlen, ret, "cannot write the escrow: %s",
-			  strerror(-ret));
+		keys_set_err(err, errlen, ret, "cannot write the escrow: %s",
+			     strerror(-ret));
 	return ret;
 }
 
@@ -199,7 +199,7 @@ static int init_dir_file(int root, const struct volume_conf *conf, char *err,
 	dir_file_write(conf->root_id, dirfile);
 	ret = write_atomic(root, COFFRE_DIR_FILE, dirfile, sizeof(dirfile), 0600);
 	if (ret)
-		keys_fail(err, errlen, ret, "cannot write %s: %s", COFFRE_DIR_FILE,
+		keys_set_err(err, errlen, ret, "cannot write %s: %s", COFFRE_DIR_FILE,
 		     strerror(-ret));
 	return ret;
 }
@@ -246,7 +246,7 @@ int volume_init(const char *backing, struct volume_init_opts *o,
 	conf = calloc(1, sizeof(*conf));
 	root_dek = secmem_alloc(COFFRE_KEY_LEN);
 	if (!conf || !root_dek) {
-		ret = keys_fail(err, errlen, -ENOMEM, "out of memory");
+		ret = keys_set_err(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	ret = init_conf_fill(conf, o, err, errlen);
@@ -283,8 +283,8 @@ int volume_init(const char *backing, struct volume_init_opts *o,
 	if (!ret)
 		memcpy(o->uuid, conf->uuid, COFFRE_ID_LEN);
 	if (ret)
-		keys_fail(err, errlen, ret, "cannot write %s: %s", COFFRE_CONF_FILE,
-			  strerror(-ret));
+		keys_set_err(err, errlen, ret, "cannot write %s: %s", COFFRE_CONF_FILE,
+			     strerror(-ret));
 out:
 	if (ret && made_key)
 		init_undo_key(h, pool, o->n_hsms, label);
@@ -305,16 +305,16 @@ int volume_open_conf(const char *backing, struct volume *v, char **text,
 	v->keys_fd = v->lock_fd = -1;
 	v->root_fd = open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (v->root_fd < 0)
-		return keys_fail(err, errlen, -errno, "cannot open %s: %s", backing,
-				 strerror(errno));
+		return keys_set_err(err, errlen, -errno, "cannot open %s: %s", backing,
+				    strerror(errno));
 	v->lock_fd = openat(v->root_fd, COFFRE_LOCK_FILE,
 			    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (v->lock_fd < 0)
-		return keys_fail(err, errlen, -errno, "no volume at %s (%s: %s)",
-				 backing, COFFRE_LOCK_FILE, strerror(errno));
+		return keys_set_err(err, errlen, -errno, "no volume at %s (%s: %s)",
+				    backing, COFFRE_LOCK_FILE, strerror(errno));
 	if (volume_lock(v->lock_fd))
-		return keys_fail(err, errlen, -EBUSY, "%s is in use (mounted, or "
-				 "another coffrectl holds its lock)", backing);
+		return keys_set_err(err, errlen, -EBUSY, "%s is in use (mounted, or "
+				    "another coffrectl holds its lock)", backing);
 	return conf_read(v->root_fd, &v->conf, text, err, errlen);
 }
 
@@ -341,14 +341,14 @@ static int open_keys(struct volume *v, const char *const *uris, unsigned n_uris,
 		keyring_new(v->hsm, v->keys_fd, v->conf.uuid, v->conf.mk_version, 0);
 	root_dek = secmem_alloc(COFFRE_KEY_LEN);
 	if (!v->keys || !root_dek) {
-		ret = keys_fail(err, errlen, -EIO, "cannot open %s", COFFRE_KEYS_DIR);
+		ret = keys_set_err(err, errlen, -EIO, "cannot open %s", COFFRE_KEYS_DIR);
 		goto out;
 	}
 	ret = keyring_dek(v->keys, v->conf.root_id, 1, root_dek);
 	if (!ret)
 		ret = conf_verify(&v->conf, text, root_dek);
 	if (ret) {
-		ret = keys_fail(err, errlen, -EKEYREJECTED, "%s does not authenticate "
+		ret = keys_set_err(err, errlen, -EKEYREJECTED, "%s does not authenticate "
 			   "(tampered config or root key record)", COFFRE_CONF_FILE);
 		goto out;
 	}
@@ -358,7 +358,7 @@ static int open_keys(struct volume *v, const char *const *uris, unsigned n_uris,
 		close(fd);
 	if (n < 0 || dir_file_parse(dirbuf, (size_t)n, dir_id) ||
 	    memcmp(dir_id, v->conf.root_id, COFFRE_ID_LEN)) {
-		ret = keys_fail(err, errlen, -EIO, "root %s is missing or does not match "
+		ret = keys_set_err(err, errlen, -EIO, "root %s is missing or does not match "
 			   "the config", COFFRE_DIR_FILE);
 		goto out;
 	}
@@ -378,7 +378,7 @@ int volume_open(const char *backing, const char *pin, size_t pin_len,
 	int ret;
 
 	if (!v)
-		return keys_fail(err, errlen, -ENOMEM, "out of memory");
+		return keys_set_err(err, errlen, -ENOMEM, "out of memory");
 	ret = volume_open_conf(backing, v, &text, err, errlen);
 	if (ret)
 		goto out;
@@ -406,19 +406,19 @@ int volume_open_ro(const char *dir, const char *const *uris, unsigned n_uris,
 
 	*out = NULL;
 	if (n_uris == 0 || n_uris > COFFRE_MAX_HSMS)
-		return keys_fail(err, errlen, -EINVAL, "give 1 to %d HSMs",
-				 COFFRE_MAX_HSMS);
+		return keys_set_err(err, errlen, -EINVAL, "give 1 to %d HSMs",
+				    COFFRE_MAX_HSMS);
 	for (i = 0; i < n_uris; i++)
 		if (strlen(uris[i]) >= COFFRE_URI_MAX)
-			return keys_fail(err, errlen, -EINVAL, "HSM URI too long");
+			return keys_set_err(err, errlen, -EINVAL, "HSM URI too long");
 	v = calloc(1, sizeof(*v));
 	if (!v)
-		return keys_fail(err, errlen, -ENOMEM, "out of memory");
+		return keys_set_err(err, errlen, -ENOMEM, "out of memory");
 	v->keys_fd = v->lock_fd = -1;
 	v->root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (v->root_fd < 0) {
-		ret = keys_fail(err, errlen, -errno, "cannot open %s: %s", dir,
-				strerror(errno));
+		ret = keys_set_err(err, errlen, -errno, "cannot open %s: %s", dir,
+				   strerror(errno));
 		goto out;
 	}
 	/* The config's own hsm lines are never used: a copy of a volume in
