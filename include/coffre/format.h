@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define COFFRE_FORMAT_VERSION 1
 #define COFFRE_ID_LEN 16
@@ -174,5 +175,10 @@ void hex_encode(const uint8_t *in, size_t len, char *out /* 2*len + 1 */);
 /* Strict: len must be 2*out_len, digits 0-9a-f only; -EINVAL otherwise
  * (out is then zeroed). */
 int hex_decode(const char *in, size_t len, uint8_t *out, size_t out_len);
+
+/* ---- json.c: the JSON string writer (daemon status and the CLI) */
+/* s as a quoted JSON string: always valid JSON, UTF-8 kept, other bytes
+ * \u00XX. */
+void json_write_str(FILE *f, const char *s);
 
 #endif

@@ -104,6 +104,9 @@ enum hsm_state {
 	HSM_NO_KEY,        /* answers but lacks the master key; retried */
 	HSM_PIN_REJECTED,  /* never retried */
 };
+/* "up", "down", "no-key", "pin-rejected": the one name of a state, in
+ * `coffrectl status` (text and JSON) and `coffrectl hsm show`. */
+const char *hsm_state_name(enum hsm_state s);
 
 #define HSM_REASON_MAX 160
 struct hsm_member_status {
@@ -136,7 +139,6 @@ int hsm_pool_gcm_open(struct hsm_pool *p, const char *label, const uint8_t iv[12
 		      const uint8_t *aad, size_t aad_len, const uint8_t *in,
 		      size_t in_len, uint8_t *out);
 int hsm_pool_kcv(struct hsm_pool *p, const char *label, uint8_t kcv[8]);
-int hsm_pool_random(struct hsm_pool *p, void *buf, size_t n);
 
 /* Whether pin is the PIN the pool logged in with (constant time): how the
  * daemon re-authenticates destructive commands. */

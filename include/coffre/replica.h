@@ -178,8 +178,6 @@ int manifest_foreach(const struct manifest *m,
 		     int (*fn)(const struct manifest_entry *e, void *arg),
 		     void *arg);
 void manifest_entry_free(struct manifest_entry *e);
-/* Deep copy, NULL on ENOMEM. */
-struct manifest_entry *manifest_entry_dup(const struct manifest_entry *e);
 
 /*
  * Serialise (entries sorted by path) with an HMAC-SHA256 under key.

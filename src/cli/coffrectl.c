@@ -385,12 +385,6 @@ static int cmd_init(struct cli *c)
 	return 0;
 }
 
-static const char *state_text(enum hsm_state s)
-{
-	return s == HSM_UP ? "up" : s == HSM_DOWN ? "down" :
-	       s == HSM_NO_KEY ? "no master key" : "PIN rejected";
-}
-
 static int cmd_hsm_show(struct cli *c)
 {
 	struct hsm_member_status st[COFFRE_MAX_HSMS];
@@ -413,7 +407,7 @@ static int cmd_hsm_show(struct cli *c)
 		struct hsm *h = hsm_pool_member(v->hsm, i);
 
 		printf("\nhsm %u: %s\ntoken: %s\nstate: %s%s%s\n", i + 1, st[i].uri,
-		       st[i].token[0] ? st[i].token : "?", state_text(st[i].state),
+		       st[i].token[0] ? st[i].token : "?", hsm_state_name(st[i].state),
 		       st[i].state == HSM_UP ? "" : ": ",
 		       st[i].state == HSM_UP ? "" : st[i].reason);
 		if (!h)

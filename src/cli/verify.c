@@ -105,22 +105,6 @@ void print_safe(FILE *f, const char *s)
 	}
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
-
 void bucket_check_report(const struct bucket_check *c, FILE *f, bool json)
 {
 	size_t i;
@@ -135,9 +119,9 @@ void bucket_check_report(const struct bucket_check *c, FILE *f, bool json)
 			c->man ? manifest_generation(c->man) : 0);
 		for (i = 0; i < c->n_problems; i++) {
 			fputs(i ? ", {\"path\": " : "{\"path\": ", f);
-			json_str(f, c->problems[i].path);
+			json_write_str(f, c->problems[i].path);
 			fputs(", \"problem\": ", f);
-			json_str(f, c->problems[i].what);
+			json_write_str(f, c->problems[i].what);
 			fputc('}', f);
 		}
 		fputs("]}\n", f);

@@ -38,32 +38,6 @@ static struct {
 	const struct fs_opts *opts;
 } ctl = { .fd = -1 };
 
-static const char *state_name(enum hsm_state s)
-{
-	switch (s) {
-	case HSM_UP: return "up";
-	case HSM_DOWN: return "down";
-	case HSM_NO_KEY: return "no-key";
-	case HSM_PIN_REJECTED: return "pin-rejected";
-	}
-	return "?";
-}
-
-/* JSON string body: escape quotes, backslashes and control characters. */
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 static void status(FILE *f, bool json)
 {
 	struct hsm_member_status st[COFFRE_MAX_HSMS];
@@ -85,7 +59,7 @@ static void status(FILE *f, bool json)
 		for (i = 0; i < n; i++)
 			fprintf(f, "  hsm %u: %s token=%s state=%s failovers=%lu (%s)\n",
 				i + 1, st[i].uri, st[i].token[0] ? st[i].token : "?",
-				state_name(st[i].state), st[i].failovers, st[i].reason);
+				hsm_state_name(st[i].state), st[i].failovers, st[i].reason);
 		fprintf(f, "key cache: %zu keys, %llu HSM unseals\n", entries,
 			(unsigned long long)unseals);
 		if (!have_rep) {
@@ -107,19 +81,19 @@ static void status(FILE *f, bool json)
 		return;
 	}
 	fprintf(f, "ok\n{\"mount\": ");
-	json_str(f, ctl.opts->mountpoint);
+	json_write_str(f, ctl.opts->mountpoint);
 	fprintf(f, ", \"backing\": ");
-	json_str(f, ctl.opts->backing);
+	json_write_str(f, ctl.opts->backing);
 	fprintf(f, ", \"volume\": \"%s\", \"segment_size\": %u, \"degraded\": %s, "
 		"\"hsms\": [", uuid, g_fs.seg_size, up < n ? "true" : "false");
 	for (i = 0; i < n; i++) {
 		fprintf(f, "%s{\"uri\": ", i ? ", " : "");
-		json_str(f, st[i].uri);
+		json_write_str(f, st[i].uri);
 		fprintf(f, ", \"token\": ");
-		json_str(f, st[i].token);
+		json_write_str(f, st[i].token);
 		fprintf(f, ", \"state\": \"%s\", \"failovers\": %lu, \"reason\": ",
-			state_name(st[i].state), st[i].failovers);
-		json_str(f, st[i].reason);
+			hsm_state_name(st[i].state), st[i].failovers);
+		json_write_str(f, st[i].reason);
 		fputc('}', f);
 	}
 	fprintf(f, "], \"key_cache\": {\"entries\": %zu, \"unseals\": %llu}",
@@ -137,7 +111,7 @@ static void status(FILE *f, bool json)
 			(unsigned long long)rs.deleted,
 			(unsigned long long)rs.generation,
 			rs.manifest_suspicious ? "true" : "false");
-		json_str(f, rs.last_error);
+		json_write_str(f, rs.last_error);
 		fputc('}', f);
 	}
 	fprintf(f, "}\n");

@@ -193,48 +193,53 @@ static bool already_mounted(const char *backing)
 	return found;
 }
 
-static int serve(struct fs_opts *o)
+/*
+ * Locked memory, the backing dir's real path into backing, logging set up,
+ * the PIN read and the volume opened into g_fs.vol.  On failure the reason
+ * has been reported and nothing is left to undo.
+ */
+static int serve_open_volume(const struct fs_opts *o, char *backing)
 {
-	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	struct fuse_loop_config *cfg = NULL;
-	struct fuse_session *se = NULL;
-	char err[512] = "", *pin, backing[PATH_MAX], opts[2 * PATH_MAX + 4096 + 128];
-	char mnt[PATH_MAX], fsname[2 * PATH_MAX];
-	struct stat st;
+	char err[512] = "", *pin;
 	int ret, pin_len;
 
-	umask(0);
-	raise_fd_limit();
 	if (secmem_init(SECURE_HEAP)) {
 		report("cannot set up locked memory for keys (RLIMIT_MEMLOCK?)");
-		return 1;
+		return -ENOMEM;
 	}
 	pin = secmem_alloc(COFFRE_PIN_MAX + 1);
 	if (!pin || !realpath(o->backing, backing)) {
 		report("cannot open backing directory %s: %s", o->backing,
 		       strerror(errno));
 		secmem_free(pin, COFFRE_PIN_MAX + 1);
-		return 1;
+		return -ENOENT;
 	}
 	if (already_mounted(backing)) {
 		secmem_free(pin, COFFRE_PIN_MAX + 1);
-		return 1;
+		return -EBUSY;
 	}
 	/* From here on, what the lower layers log goes to the log (the
 	 * parent only gets report()'s one line), unless in the foreground. */
 	if (redirect_stdio(o)) {
 		report("cannot set up logging (log_file=%s)", o->log_file ? o->log_file : "");
 		secmem_free(pin, COFFRE_PIN_MAX + 1);
-		return 1;
+		return -EIO;
 	}
 	pin_len = read_pin(o, pin, err, sizeof(err));
 	ret = pin_len < 0 ? pin_len :
 	      volume_open(backing, pin, (size_t)pin_len, &g_fs.vol, err, sizeof(err));
 	secmem_free(pin, COFFRE_PIN_MAX + 1);
-	if (ret) {
+	if (ret)
 		report("%s", err);
-		return 1;
-	}
+	return ret;
+}
+
+/* The file system's state: settings, crypto threads, inodes, replication. */
+static int serve_fs_init(const struct fs_opts *o)
+{
+	char err[512] = "";
+	int ret;
+
 	g_fs.seg_size = g_fs.vol->conf.seg_size;
 	g_fs.strict_holes = g_fs.vol->conf.strict_holes;
 	g_fs.timeout = 1.0;
@@ -248,20 +253,26 @@ static int serve(struct fs_opts *o)
 	ret = inode_table_init(g_fs.vol->root_fd);
 	if (ret) {
 		report("cannot open the backing root: %s", strerror(-ret));
-		goto out;
+		return ret;
 	}
 	/* Replication never blocks the mount: a bucket that is down is an
 	 * outage the worker rides out, reported by `coffrectl status`. */
 	ret = fs_replica_start(o->bucket ? o->bucket : g_fs.vol->conf.bucket, err,
 			       sizeof(err));
-	if (ret) {
+	if (ret)
 		report("cannot start replication: %s", err);
-		goto out;
-	}
+	return ret;
+}
+
+/* libfuse's arguments: fsname=coffre:BACKING, the user's -o options, -d. */
+static int serve_fuse_args(const struct fs_opts *o, const char *backing,
+			   struct fuse_args *args)
+{
+	char opts[2 * PATH_MAX + 4096 + 128], fsname[2 * PATH_MAX];
+
 	if (strchr(backing, ',')) {
 		report("backing path must not contain a comma");
-		ret = -EINVAL;
-		goto out;
+		return -EINVAL;
 	}
 	/* libfuse's option parser takes a backslash as an escape. */
 	for (size_t k = 0, w = 0; w + 2 < sizeof(fsname); k++) {
@@ -275,21 +286,90 @@ static int serve(struct fs_opts *o)
 	snprintf(opts, sizeof(opts), "fsname=coffre:%s,subtype=coffre,"
 		 "default_permissions%s%s", fsname, o->fuse_opts[0] ? "," : "",
 		 o->fuse_opts);
-	if (fuse_opt_add_arg(&args, "coffre") || fuse_opt_add_arg(&args, "-o") ||
-	    fuse_opt_add_arg(&args, opts) ||
-	    (o->debug && fuse_opt_add_arg(&args, "-d"))) {
+	if (fuse_opt_add_arg(args, "coffre") || fuse_opt_add_arg(args, "-o") ||
+	    fuse_opt_add_arg(args, opts) ||
+	    (o->debug && fuse_opt_add_arg(args, "-d"))) {
 		report("out of memory");
-		ret = -ENOMEM;
-		goto out;
+		return -ENOMEM;
 	}
+	return 0;
+}
+
+/* The mount point must be a directory; its real path into mnt. */
+static int serve_mountpoint(const struct fs_opts *o, char *mnt)
+{
+	struct stat st;
+
 	errno = 0;
 	if (stat(o->mountpoint, &st) || !S_ISDIR(st.st_mode) ||
 	    !realpath(o->mountpoint, mnt)) {
 		report("mount point %s: %s", o->mountpoint,
 		       errno ? strerror(errno) : "not a directory");
-		ret = -ENOENT;
-		goto out;
+		return -ENOENT;
 	}
+	return 0;
+}
+
+/* Mounted: tune the bdi, log, start the monitor and the control socket,
+ * and tell the parent. */
+static void serve_mounted(const struct fs_opts *o, const char *backing,
+			  const char *mnt)
+{
+	int ret;
+
+	ret = bdi_tune(mnt, "fuse.coffre", o->readahead_kb, o->max_dirty_ratio);
+	if (ret)
+		fprintf(stderr, "coffre: readahead and dirty limit left at the "
+			"kernel's defaults: %s\n", strerror(-ret));
+	fprintf(stderr, "coffre: mounted %s on %s%s\n", backing, o->mountpoint,
+		g_fs.vol->degraded ? " (DEGRADED: not every HSM answers; "
+		"see `coffrectl status`)" : "");
+	hsm_pool_monitor(g_fs.vol->hsm, 5);
+	ret = control_start(o);
+	if (ret)
+		fprintf(stderr, "coffre: no control socket (%s): `coffrectl status` "
+			"will not reach this mount\n", strerror(-ret));
+	report("ok");
+	if (chdir("/"))
+		fprintf(stderr, "coffre: chdir /: %s\n", strerror(errno));
+}
+
+/* The session loop, until unmounted or signalled. */
+static int serve_loop(const struct fs_opts *o, struct fuse_session *se)
+{
+	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	int ret;
+
+	if (!cfg)
+		return -ENOMEM;
+	fuse_loop_cfg_set_clone_fd(cfg, 0);
+	fuse_loop_cfg_set_max_threads(cfg, worker_threads());
+	fuse_loop_cfg_set_idle_threads(cfg, worker_threads());
+	ret = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	fprintf(stderr, "coffre: unmounting %s\n", o->mountpoint);
+	control_stop();
+	return ret;
+}
+
+static int serve(struct fs_opts *o)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_session *se = NULL;
+	char backing[PATH_MAX], mnt[PATH_MAX];
+	int ret;
+
+	umask(0);
+	raise_fd_limit();
+	if (serve_open_volume(o, backing))
+		return 1;
+	ret = serve_fs_init(o);
+	if (!ret)
+		ret = serve_fuse_args(o, backing, &args);
+	if (!ret)
+		ret = serve_mountpoint(o, mnt);
+	if (ret)
+		goto out;
 	se = fuse_session_new(&args, &coffre_ops, sizeof(coffre_ops), NULL);
 	if (!se) {
 		report("cannot create the FUSE session (bad mount option?)");
@@ -306,34 +386,8 @@ static int serve(struct fs_opts *o)
 		ret = -EIO;
 		goto out_handlers;
 	}
-	ret = bdi_tune(mnt, "fuse.coffre", o->readahead_kb, o->max_dirty_ratio);
-	if (ret)
-		fprintf(stderr, "coffre: readahead and dirty limit left at the "
-			"kernel's defaults: %s\n", strerror(-ret));
-	fprintf(stderr, "coffre: mounted %s on %s%s\n", backing, o->mountpoint,
-		g_fs.vol->degraded ? " (DEGRADED: not every HSM answers; "
-		"see `coffrectl status`)" : "");
-	hsm_pool_monitor(g_fs.vol->hsm, 5);
-	ret = control_start(o);
-	if (ret)
-		fprintf(stderr, "coffre: no control socket (%s): `coffrectl status` "
-			"will not reach this mount\n", strerror(-ret));
-	report("ok");
-	if (chdir("/"))
-		fprintf(stderr, "coffre: chdir /: %s\n", strerror(errno));
-	cfg = fuse_loop_cfg_create();
-	if (!cfg) {
-		ret = -ENOMEM;
-		goto out_unmount;
-	}
-	fuse_loop_cfg_set_clone_fd(cfg, 0);
-	fuse_loop_cfg_set_max_threads(cfg, worker_threads());
-	fuse_loop_cfg_set_idle_threads(cfg, worker_threads());
-	ret = fuse_session_loop_mt(se, cfg);
-	fuse_loop_cfg_destroy(cfg);
-	fprintf(stderr, "coffre: unmounting %s\n", o->mountpoint);
-	control_stop();
-out_unmount:
+	serve_mounted(o, backing, mnt);
+	ret = serve_loop(o, se);
 	fuse_session_unmount(se);
 out_handlers:
 	fuse_remove_signal_handlers(se);

@@ -178,15 +178,14 @@ int xattr_rekey(const char *from, const struct file_header *oh, const char *to,
 extern const struct fuse_lowlevel_ops coffre_ops;
 void ops_entry_reply(fuse_req_t req, struct inode *i, const struct stat *st);
 /* Owner for a new object: the caller, with the group of a setgid parent. */
-void new_owner(fuse_req_t req, struct inode *parent, uid_t *uid, gid_t *gid,
-	       bool *inherit_sgid);
+void fs_new_owner(fuse_req_t req, struct inode *parent, uid_t *uid, gid_t *gid,
+		  bool *inherit_sgid);
 
 /* ---- replicate.c: telling the replicator what changed */
 struct replica_status;
 /* Start replication to bucket (NULL or "": none). */
 int fs_replica_start(const char *bucket, char *err, size_t errlen);
 void fs_replica_stop(void);
-bool fs_replica_on(void);
 /* A backing path (relative to the root) changed or vanished. */
 void note(const char *rel);
 /* name in the backing directory dirfd (NULL: the directory itself). */

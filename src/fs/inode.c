@@ -49,8 +49,14 @@ int inode_table_init(int root_fd)
 	struct stat st;
 	int fd = openat(root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 
-	if (fd < 0 || fstat(fd, &st))
+	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
 	inode_setup(&root_inode, fd, &st);
 	root_inode.nlookup = 1;
 	g_fs.root = &root_inode;

@@ -241,8 +241,11 @@ static int rekey_dir(int dfd, const uint8_t id[COFFRE_ID_LEN], bool deep,
 	DIR *d;
 
 	r = keyring_current_version(g_fs.vol->keys, id, &version);
-	if (r)
+	if (r) {
+		if (fd >= 0)
+			close(fd);
 		return r;
+	}
 	d = fd < 0 ? NULL : fdopendir(fd);
 	if (!d) {
 		if (fd >= 0)
@@ -345,12 +348,18 @@ static int collect_ids(int dfd, const uint8_t id[COFFRE_ID_LEN], struct id_set *
 	struct dirent *de;
 	DIR *d;
 
-	if (set->n == MAX_SHRED_DIRS)
+	if (set->n == MAX_SHRED_DIRS) {
+		if (fd >= 0)
+			close(fd);
 		return -E2BIG;
+	}
 	memcpy(set->ids[set->n++], id, COFFRE_ID_LEN);
 	d = fd < 0 ? NULL : fdopendir(fd);
-	if (!d)
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
 		return -EIO;
+	}
 	while ((de = readdir(d))) {
 		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") ||
 		    !strcmp(de->d_name, "..") || entry_is_internal(de->d_name))
@@ -378,8 +387,11 @@ static unsigned count_outside(int dfd, const struct id_set *set, ino_t skip)
 	struct stat st;
 	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 
-	if (!d)
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
 		return 0;
+	}
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
 		    entry_is_internal(de->d_name))

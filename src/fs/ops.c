@@ -32,8 +32,8 @@ void ops_entry_reply(fuse_req_t req, struct inode *i, const struct stat *st)
 		inode_forget(i, 1);   /* the kernel did not take the reference */
 }
 
-void new_owner(fuse_req_t req, struct inode *parent, uid_t *uid, gid_t *gid,
-	       bool *inherit_sgid)
+void fs_new_owner(fuse_req_t req, struct inode *parent, uid_t *uid, gid_t *gid,
+		  bool *inherit_sgid)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct stat st;

@@ -45,7 +45,7 @@ static int set_owner(fuse_req_t req, struct inode *parent, const char *bname,
 	uid_t uid;
 	gid_t gid;
 
-	new_owner(req, parent, &uid, &gid, &sgid);
+	fs_new_owner(req, parent, &uid, &gid, &sgid);
 	if (fchownat(parent->fd, bname, uid, gid, AT_SYMLINK_NOFOLLOW))
 		return -errno;
 	if (S_ISLNK(mode))

@@ -107,11 +107,6 @@ void fs_replica_stop(void)
 	rep.r = NULL;
 }
 
-bool fs_replica_on(void)
-{
-	return rep.r != NULL;
-}
-
 void note(const char *rel)
 {
 	int err;

@@ -303,25 +303,6 @@ int hsm_pool_kcv(struct hsm_pool *p, const char *label, uint8_t kcv[8])
 	return with_member(p, kcv_op, &a);
 }
 
-struct rand_args {
-	void *buf;
-	size_t n;
-};
-
-static int rand_op(struct hsm *h, void *arg)
-{
-	struct rand_args *a = arg;
-
-	return hsm_random(h, a->buf, a->n);
-}
-
-int hsm_pool_random(struct hsm_pool *p, void *buf, size_t n)
-{
-	struct rand_args a = { buf, n };
-
-	return with_member(p, rand_op, &a);
-}
-
 unsigned hsm_pool_size(const struct hsm_pool *p)
 {
 	return p->n;
@@ -335,6 +316,17 @@ struct hsm *hsm_pool_member(struct hsm_pool *p, unsigned i)
 	h = i < p->n && p->m[i].state == HSM_UP ? p->m[i].h : NULL;
 	pthread_mutex_unlock(&p->lock);
 	return h;
+}
+
+const char *hsm_state_name(enum hsm_state s)
+{
+	switch (s) {
+	case HSM_UP: return "up";
+	case HSM_DOWN: return "down";
+	case HSM_NO_KEY: return "no-key";
+	case HSM_PIN_REJECTED: return "pin-rejected";
+	}
+	return "?";
 }
 
 unsigned hsm_pool_status(struct hsm_pool *p, struct hsm_member_status *out,

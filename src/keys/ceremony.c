@@ -39,12 +39,12 @@ int mk_ceremony(struct hsm **h, unsigned n, const uint8_t uuid[COFFRE_ID_LEN],
 	int ret;
 
 	if (!mk)
-		return keys_fail(err, errlen, -ENOMEM, "out of memory");
+		return keys_set_err(err, errlen, -ENOMEM, "out of memory");
 	mk_label(uuid, version, label);
 	ret = hsm_random(h[0], mk, COFFRE_KEY_LEN);
 	if (ret)
-		keys_fail(err, errlen, ret, "cannot draw the master key from token "
-			  "%s: %s", hsm_label(h[0]), strerror(-ret));
+		keys_set_err(err, errlen, ret, "cannot draw the master key from token "
+			     "%s: %s", hsm_label(h[0]), strerror(-ret));
 	for (i = 0; !ret && i < n; i++) {
 		ret = hsm_import_key(h[i], label, mk);
 		if (!ret)
@@ -52,13 +52,13 @@ int mk_ceremony(struct hsm **h, unsigned n, const uint8_t uuid[COFFRE_ID_LEN],
 		if (!ret && i && CRYPTO_memcmp(other, kcv, sizeof(other)))
 			ret = -EKEYREJECTED;
 		if (ret)
-			keys_fail(err, errlen, ret, "cannot create the master key on "
-				  "token %s: %s", hsm_label(h[i]), strerror(-ret));
+			keys_set_err(err, errlen, ret, "cannot create the master key on "
+				     "token %s: %s", hsm_label(h[i]), strerror(-ret));
 	}
 	if (!ret && rk_pub) {
 		ret = escrow_seal(rk_pub, uuid, version, kcv, mk, escrow);
 		if (ret)
-			keys_fail(err, errlen, ret, "cannot escrow the master key");
+			keys_set_err(err, errlen, ret, "cannot escrow the master key");
 	}
 	secmem_free(mk, COFFRE_KEY_LEN);
 	if (ret)
@@ -76,18 +76,18 @@ int shares_issue(const char *dir, unsigned n, unsigned k, const uint8_t rk_priv[
 	int ret, fd, len;
 
 	if (!sh || !text) {
-		ret = keys_fail(err, errlen, -ENOMEM, "out of memory");
+		ret = keys_set_err(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	if (mkdir(dir, 0700) && errno != EEXIST) {
-		ret = keys_fail(err, errlen, -errno, "cannot create %s: %s", dir,
-				strerror(errno));
+		ret = keys_set_err(err, errlen, -errno, "cannot create %s: %s", dir,
+				   strerror(errno));
 		goto out;
 	}
 	ret = shamir_split(rk_priv, 32, n, k, sh);
 	if (ret) {
-		keys_fail(err, errlen, ret, "cannot split the recovery key (%u of %u)",
-			  k, n);
+		keys_set_err(err, errlen, ret, "cannot split the recovery key (%u of %u)",
+			     k, n);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
@@ -96,14 +96,14 @@ int shares_issue(const char *dir, unsigned n, unsigned k, const uint8_t rk_priv[
 		fd = len < 0 ? -1 : open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 					 0400);
 		if (fd < 0) {
-			ret = keys_fail(err, errlen, len < 0 ? len : -errno,
-					"cannot write %s: %s", path,
-					len < 0 ? "encoding" : strerror(errno));
+			ret = keys_set_err(err, errlen, len < 0 ? len : -errno,
+					   "cannot write %s: %s", path,
+					   len < 0 ? "encoding" : strerror(errno));
 			goto out;
 		}
 		written++;
 		if (write(fd, text, (size_t)len) != len || fsync(fd)) {
-			ret = keys_fail(err, errlen, -EIO, "cannot write %s", path);
+			ret = keys_set_err(err, errlen, -EIO, "cannot write %s", path);
 			close(fd);
 			goto out;
 		}
@@ -128,20 +128,20 @@ static int read_share(const char *file, struct shamir_share *s, char *err,
 	int fd, ret;
 
 	if (!buf)
-		return keys_fail(err, errlen, -ENOMEM, "out of memory");
+		return keys_set_err(err, errlen, -ENOMEM, "out of memory");
 	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	n = fd < 0 ? -1 : read(fd, buf, SHARE_FILE_MAX);
 	if (fd >= 0)
 		close(fd);
 	if (n < 0 || n == SHARE_FILE_MAX) {
-		ret = keys_fail(err, errlen, -EINVAL, "cannot read share %s%s", file,
-				n == SHARE_FILE_MAX ? ": too large" : "");
+		ret = keys_set_err(err, errlen, -EINVAL, "cannot read share %s%s", file,
+				   n == SHARE_FILE_MAX ? ": too large" : "");
 		goto out;
 	}
 	ret = shamir_share_parse_text(buf, (size_t)n, s);
 	if (ret)
-		keys_fail(err, errlen, ret, "share %s is %s", file,
-			  ret == -EBADMSG ? "corrupted (checksum)" : "not a coffre share");
+		keys_set_err(err, errlen, ret, "share %s is %s", file,
+			     ret == -EBADMSG ? "corrupted (checksum)" : "not a coffre share");
 out:
 	secmem_free(buf, SHARE_FILE_MAX);
 	return ret;
@@ -158,10 +158,10 @@ int shares_recover(const char *const *files, unsigned m, const uint8_t rk_pub[32
 	int ret = 0;
 
 	if (!sh)
-		return keys_fail(err, errlen, -ENOMEM, "out of memory");
+		return keys_set_err(err, errlen, -ENOMEM, "out of memory");
 	if (m == 0) {
-		ret = keys_fail(err, errlen, -EINVAL, "give the custodians' shares "
-				"with --share FILE (one per custodian)");
+		ret = keys_set_err(err, errlen, -EINVAL, "give the custodians' shares "
+				   "with --share FILE (one per custodian)");
 		goto out;
 	}
 	for (i = 0; i < m && !ret; i++)
@@ -170,15 +170,15 @@ int shares_recover(const char *const *files, unsigned m, const uint8_t rk_pub[32
 		goto out;
 	ret = shamir_combine(sh, m, rk_priv, 32, &len, why, sizeof(why));
 	if (ret || len != 32) {
-		ret = keys_fail(err, errlen, ret ? ret : -EINVAL, "shares rejected: %s",
-				why[0] ? why : "wrong secret length");
+		ret = keys_set_err(err, errlen, ret ? ret : -EINVAL, "shares rejected: %s",
+				   why[0] ? why : "wrong secret length");
 		goto out;
 	}
 	/* The rebuilt key must be this volume's recovery key. */
 	ret = recovery_pub_of(rk_priv, pub);
 	if (ret || CRYPTO_memcmp(pub, rk_pub, 32)) {
-		ret = keys_fail(err, errlen, -EKEYREJECTED, "the shares are not this "
-				"volume's (their recovery key does not match)");
+		ret = keys_set_err(err, errlen, -EKEYREJECTED, "the shares are not this "
+				   "volume's (their recovery key does not match)");
 		goto out;
 	}
 out:
@@ -190,74 +190,66 @@ out:
 	return ret;
 }
 
-int volume_enroll(const char *backing, const char *uri, const char *pin,
-		  size_t pin_len, const char *const *share_files, unsigned m,
-		  char *err, size_t errlen)
+/* From K custodians' shares, the recovery key rk and then, from the
+ * escrow, the master key mk of the volume's current version. */
+static int enroll_open_escrow(struct volume *v, const char *const *share_files,
+			      unsigned m, uint8_t *rk, uint8_t *mk, char *err,
+			      size_t errlen)
 {
-	struct volume *v = calloc(1, sizeof(*v));
-	uint8_t *rk = secmem_alloc(32), *mk = secmem_alloc(COFFRE_KEY_LEN);
-	uint8_t *root_dek = secmem_alloc(COFFRE_KEY_LEN), kcv[8];
 	struct escrow_blob e;
-	struct hsm *h = NULL;
-	bool imported = false, degraded;
-	char *text = NULL;
-	unsigned i;
 	int ret;
 
-	if (!v || !rk || !mk || !root_dek) {
-		ret = keys_fail(err, errlen, -ENOMEM, "out of memory");
-		goto out;
-	}
-	if (strlen(uri) >= COFFRE_URI_MAX) {
-		ret = keys_fail(err, errlen, -EINVAL, "HSM URI too long");
-		goto out;
-	}
-	ret = volume_open_conf(backing, v, &text, err, errlen);
-	if (ret)
-		goto out;
-	if (!v->conf.has_recovery) {
-		ret = keys_fail(err, errlen, -ENOKEY, "this volume has no recovery key "
-				"(made without --shares-dir): an HSM can only be cloned "
-				"from the custodians' shares");
-		goto out;
-	}
+	if (!v->conf.has_recovery)
+		return keys_set_err(err, errlen, -ENOKEY, "this volume has no recovery key "
+				    "(made without --shares-dir): an HSM can only be cloned "
+				    "from the custodians' shares");
 	ret = shares_recover(share_files, m, v->conf.recovery_pub, rk, err, errlen);
 	if (ret)
-		goto out;
+		return ret;
 	ret = escrow_load(v->root_fd, v->conf.mk_version, &e);
 	if (!ret)
 		ret = escrow_open(rk, &e, mk);
 	if (ret || memcmp(e.fs_uuid, v->conf.uuid, COFFRE_ID_LEN) ||
-	    CRYPTO_memcmp(e.kcv, v->conf.kcv, sizeof(kcv))) {
-		ret = keys_fail(err, errlen, -EIO, "the escrow of master key v%u is "
-				"missing or does not open", v->conf.mk_version);
-		goto out;
-	}
-	ret = hsm_open(uri, pin, pin_len, &h, err, errlen);
-	if (ret)
-		goto out;
+	    CRYPTO_memcmp(e.kcv, v->conf.kcv, sizeof(e.kcv)))
+		return keys_set_err(err, errlen, -EIO, "the escrow of master key v%u is "
+				    "missing or does not open", v->conf.mk_version);
+	return 0;
+}
+
+/* Import mk into the token h (or find it there) and check its KCV;
+ * *imported says whether this call created it. */
+static int enroll_import(struct volume *v, struct hsm *h, const uint8_t *mk,
+			 bool *imported, char *err, size_t errlen)
+{
+	uint8_t kcv[8];
+	int ret;
+
 	mk_label(v->conf.uuid, v->conf.mk_version, v->mk_label);
 	ret = hsm_import_key(h, v->mk_label, mk);
-	imported = ret == 0;
+	*imported = ret == 0;
 	if (ret == -EEXIST)
 		ret = 0;   /* already there: the check value decides */
 	if (!ret)
 		ret = hsm_kcv(h, v->mk_label, kcv);
-	if (ret || CRYPTO_memcmp(kcv, v->conf.kcv, sizeof(kcv))) {
-		ret = keys_fail(err, errlen, ret ? ret : -EKEYREJECTED, "token %s: the "
-				"master key does not check out", hsm_label(h));
-		goto out;
-	}
-	secmem_wipe(mk, COFFRE_KEY_LEN);
-	secmem_wipe(rk, 32);
+	if (ret || CRYPTO_memcmp(kcv, v->conf.kcv, sizeof(kcv)))
+		return keys_set_err(err, errlen, ret ? ret : -EKEYREJECTED, "token %s: the "
+				    "master key does not check out", hsm_label(h));
+	return 0;
+}
 
-	/* Authenticate the config with the new HSM alone, then add it.  Until
-	 * then the imported key is not trusted: a forged config and escrow
-	 * (the recovery key is public) must not leave a key behind. */
+/* Authenticate the config (text) with the new HSM alone; the root DEK
+ * is left in root_dek. */
+static int enroll_check_conf(struct volume *v, const char *uri, const char *pin,
+			     size_t pin_len, const char *text, uint8_t *root_dek,
+			     char *err, size_t errlen)
+{
+	bool degraded;
+	int ret;
+
 	ret = hsm_pool_open(&uri, 1, pin, pin_len, v->mk_label, v->conf.kcv,
 			    &v->hsm, &degraded, err, errlen);
 	if (ret)
-		goto out;
+		return ret;
 	v->keys_fd = openat(v->root_fd, COFFRE_KEYS_DIR,
 			    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	v->keys = v->keys_fd < 0 ? NULL :
@@ -265,25 +257,70 @@ int volume_enroll(const char *backing, const char *uri, const char *pin,
 	ret = v->keys ? keyring_dek(v->keys, v->conf.root_id, 1, root_dek) : -EIO;
 	if (!ret)
 		ret = conf_verify(&v->conf, text, root_dek);
-	if (ret) {
-		ret = keys_fail(err, errlen, -EKEYREJECTED, "%s does not authenticate",
-				COFFRE_CONF_FILE);
-		goto out;
-	}
+	if (ret)
+		return keys_set_err(err, errlen, -EKEYREJECTED, "%s does not authenticate",
+				    COFFRE_CONF_FILE);
+	return 0;
+}
+
+/* List uri in the config, unless it is there already. */
+static int enroll_add_uri(struct volume *v, const char *uri,
+			  const uint8_t *root_dek, char *err, size_t errlen)
+{
+	unsigned i;
+	int ret;
+
 	for (i = 0; i < v->conf.n_hsms; i++)
 		if (!strcmp(v->conf.hsm[i], uri))
-			break;
-	if (i == v->conf.n_hsms) {
-		if (v->conf.n_hsms == COFFRE_MAX_HSMS) {
-			ret = keys_fail(err, errlen, -ENOSPC, "the volume already lists "
-					"%d HSMs", COFFRE_MAX_HSMS);
-			goto out;
-		}
-		snprintf(v->conf.hsm[v->conf.n_hsms++], COFFRE_URI_MAX, "%s", uri);
-		ret = conf_store(v->root_fd, &v->conf, root_dek);
-		if (ret)
-			keys_fail(err, errlen, ret, "cannot update %s", COFFRE_CONF_FILE);
+			return 0;
+	if (v->conf.n_hsms == COFFRE_MAX_HSMS)
+		return keys_set_err(err, errlen, -ENOSPC, "the volume already lists "
+				    "%d HSMs", COFFRE_MAX_HSMS);
+	snprintf(v->conf.hsm[v->conf.n_hsms++], COFFRE_URI_MAX, "%s", uri);
+	ret = conf_store(v->root_fd, &v->conf, root_dek);
+	if (ret)
+		keys_set_err(err, errlen, ret, "cannot update %s", COFFRE_CONF_FILE);
+	return ret;
+}
+
+int volume_enroll(const char *backing, const char *uri, const char *pin,
+		  size_t pin_len, const char *const *share_files, unsigned m,
+		  char *err, size_t errlen)
+{
+	struct volume *v = calloc(1, sizeof(*v));
+	uint8_t *rk = secmem_alloc(32), *mk = secmem_alloc(COFFRE_KEY_LEN);
+	uint8_t *root_dek = secmem_alloc(COFFRE_KEY_LEN);
+	struct hsm *h = NULL;
+	bool imported = false;
+	char *text = NULL;
+	int ret;
+
+	if (!v || !rk || !mk || !root_dek) {
+		ret = keys_set_err(err, errlen, -ENOMEM, "out of memory");
+		goto out;
 	}
+	if (strlen(uri) >= COFFRE_URI_MAX) {
+		ret = keys_set_err(err, errlen, -EINVAL, "HSM URI too long");
+		goto out;
+	}
+	ret = volume_open_conf(backing, v, &text, err, errlen);
+	if (!ret)
+		ret = enroll_open_escrow(v, share_files, m, rk, mk, err, errlen);
+	if (!ret)
+		ret = hsm_open(uri, pin, pin_len, &h, err, errlen);
+	if (!ret)
+		ret = enroll_import(v, h, mk, &imported, err, errlen);
+	if (ret)
+		goto out;
+	secmem_wipe(mk, COFFRE_KEY_LEN);
+	secmem_wipe(rk, 32);
+
+	/* Authenticate the config with the new HSM alone, then add it.  Until
+	 * then the imported key is not trusted: a forged config and escrow
+	 * (the recovery key is public) must not leave a key behind. */
+	ret = enroll_check_conf(v, uri, pin, pin_len, text, root_dek, err, errlen);
+	if (!ret)
+		ret = enroll_add_uri(v, uri, root_dek, err, errlen);
 out:
 	if (ret && imported && h)
 		hsm_destroy_key(h, v->mk_label);
@@ -306,9 +343,9 @@ static int all_members(struct volume *v, struct hsm **h, unsigned *n, char *err,
 	for (i = 0; i < *n; i++) {
 		h[i] = hsm_pool_member(v->hsm, i);
 		if (!h[i])
-			return keys_fail(err, errlen, -ENODEV, "HSM %s is down: this "
-					 "ceremony needs every HSM of the volume",
-					 v->conf.hsm[i]);
+			return keys_set_err(err, errlen, -ENODEV, "HSM %s is down: this "
+					    "ceremony needs every HSM of the volume",
+					    v->conf.hsm[i]);
 	}
 	return 0;
 }
@@ -330,8 +367,11 @@ static int rewrap_all(struct volume *v, uint32_t version,
 	for (int pass = 0; pass < 2 && !ret; pass++) {
 		fd = openat(v->keys_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		d = fd < 0 ? NULL : fdopendir(fd);
-		if (!d)
-			return keys_fail(err, errlen, -EIO, "cannot list %s", COFFRE_KEYS_DIR);
+		if (!d) {
+			if (fd >= 0)
+				close(fd);
+			return keys_set_err(err, errlen, -EIO, "cannot list %s", COFFRE_KEYS_DIR);
+		}
 		while (!ret && (de = readdir(d))) {
 			dot = strchr(de->d_name, '.');
 			if (!dot || dot - de->d_name != 2 * COFFRE_ID_LEN ||
@@ -354,8 +394,8 @@ static int rewrap_all(struct volume *v, uint32_t version,
 					ret = keystore_write(v->keys_fd, &fresh);
 			}
 			if (ret)
-				keys_fail(err, errlen, ret, "cannot rewrap %s/%s: %s",
-					  COFFRE_KEYS_DIR, de->d_name, strerror(-ret));
+				keys_set_err(err, errlen, ret, "cannot rewrap %s/%s: %s",
+					     COFFRE_KEYS_DIR, de->d_name, strerror(-ret));
 			if (progress)
 				progress(++done, total, ctx);
 		}
@@ -379,7 +419,7 @@ int volume_rotate_master(struct volume *v, const struct rotate_opts *o,
 
 	err[0] = '\0';
 	if (!root_dek)
-		return keys_fail(err, errlen, -ENOMEM, "out of memory");
+		return keys_set_err(err, errlen, -ENOMEM, "out of memory");
 	ret = all_members(v, h, &n, err, errlen);
 	if (ret)
 		goto out;
@@ -420,8 +460,8 @@ int volume_rotate_master(struct volume *v, const struct rotate_opts *o,
 	}
 	if (ret) {
 		if (!err[0])
-			keys_fail(err, errlen, ret, "master key ceremony failed: %s",
-				  strerror(-ret));
+			keys_set_err(err, errlen, ret, "master key ceremony failed: %s",
+				     strerror(-ret));
 		goto out;
 	}
 	/* From here on new directories are sealed under the new key. */
@@ -436,7 +476,7 @@ int volume_rotate_master(struct volume *v, const struct rotate_opts *o,
 		ret = conf_store(v->root_fd, &conf, root_dek);
 	if (ret) {
 		if (!err[0])
-			keys_fail(err, errlen, ret, "cannot update %s", COFFRE_CONF_FILE);
+			keys_set_err(err, errlen, ret, "cannot update %s", COFFRE_CONF_FILE);
 		goto out;
 	}
 	v->conf = conf;
@@ -469,12 +509,12 @@ int volume_reissue_shares(struct volume *v, const char *const *share_files,
 
 	err[0] = '\0';
 	if (!old || !fresh || !mk || !root_dek) {
-		ret = keys_fail(err, errlen, -ENOMEM, "out of memory");
+		ret = keys_set_err(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	if (!conf.has_recovery) {
-		ret = keys_fail(err, errlen, -ENOKEY, "this volume has no recovery key; "
-				"add one with `coffrectl key rotate-master --shares-dir`");
+		ret = keys_set_err(err, errlen, -ENOKEY, "this volume has no recovery key; "
+				   "add one with `coffrectl key rotate-master --shares-dir`");
 		goto out;
 	}
 	ret = shares_recover(share_files, m, conf.recovery_pub, old, err, errlen);
@@ -491,8 +531,8 @@ int volume_reissue_shares(struct volume *v, const char *const *share_files,
 				  mk, &ne);
 	secmem_wipe(mk, COFFRE_KEY_LEN);
 	if (ret) {
-		keys_fail(err, errlen, ret, "cannot redo the escrow of master key v%u",
-			  conf.mk_version);
+		keys_set_err(err, errlen, ret, "cannot redo the escrow of master key v%u",
+			     conf.mk_version);
 		goto out;
 	}
 	conf.shares_k = (uint8_t)k;
@@ -508,8 +548,8 @@ int volume_reissue_shares(struct volume *v, const char *const *share_files,
 	if (!ret)
 		ret = conf_store(v->root_fd, &conf, root_dek);
 	if (ret) {
-		keys_fail(err, errlen, ret, "cannot store the new escrow: %s",
-			  strerror(-ret));
+		keys_set_err(err, errlen, ret, "cannot store the new escrow: %s",
+			     strerror(-ret));
 		goto out;
 	}
 	v->conf = conf;

@@ -19,7 +19,7 @@
 
 #include "keys_private.h"
 
-int keys_fail(char *err, size_t errlen, int code, const char *fmt, ...)
+int keys_set_err(char *err, size_t errlen, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -29,8 +29,9 @@ int keys_fail(char *err, size_t errlen, int code, const char *fmt, ...)
 	return code;
 }
 
-int config_mac(const uint8_t root_dek[COFFRE_KEY_LEN], const char *body,
-		      size_t len, uint8_t mac[32])
+/* HMAC-SHA256 of the config text under HKDF-SHA256(root DEK, KDF_INFO_CONFIG). */
+static int conf_mac(const uint8_t root_dek[COFFRE_KEY_LEN], const char *body,
+		    size_t len, uint8_t mac[32])
 {
 	uint8_t key[32];
 	int err;
@@ -77,30 +78,30 @@ int conf_read(int root, struct volume_conf *conf, char **text_out,
 	int fd, ret;
 
 	if (!text)
-		return keys_fail(err, errlen, -ENOMEM, "out of memory");
+		return keys_set_err(err, errlen, -ENOMEM, "out of memory");
 	fd = openat(root, COFFRE_CONF_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		ret = keys_fail(err, errlen, -errno, "no volume here (%s: %s); run "
+		ret = keys_set_err(err, errlen, -errno, "no volume here (%s: %s); run "
 			   "`coffrectl init` first", COFFRE_CONF_FILE, strerror(errno));
 		goto out;
 	}
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
 	    (st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 022)) {
 		close(fd);
-		ret = keys_fail(err, errlen, -EPERM, "%s must be a regular file owned by "
+		ret = keys_set_err(err, errlen, -EPERM, "%s must be a regular file owned by "
 			   "root and writable by no one else", COFFRE_CONF_FILE);
 		goto out;
 	}
 	n = read(fd, text, COFFRE_CONF_MAX + 1);
 	close(fd);
 	if (n < 0 || n > COFFRE_CONF_MAX) {
-		ret = keys_fail(err, errlen, -EINVAL, "%s is unreadable or too large",
+		ret = keys_set_err(err, errlen, -EINVAL, "%s is unreadable or too large",
 			   COFFRE_CONF_FILE);
 		goto out;
 	}
 	ret = volume_conf_parse(text, (size_t)n, conf);
 	if (ret) {
-		keys_fail(err, errlen, -EINVAL, "%s is malformed", COFFRE_CONF_FILE);
+		keys_set_err(err, errlen, -EINVAL, "%s is malformed", COFFRE_CONF_FILE);
 		ret = -EINVAL;
 		goto out;
 	}
@@ -138,7 +139,7 @@ int conf_store(int root_fd, const struct volume_conf *conf,
 	if (!text)
 		return -ENOMEM;
 	len = volume_conf_write_body(conf, text, COFFRE_CONF_MAX);
-	err = len < 0 ? len : config_mac(root_dek, text, (size_t)len, mac);
+	err = len < 0 ? len : conf_mac(root_dek, text, (size_t)len, mac);
 	if (!err)
 		len = volume_conf_write_mac(mac, text, (size_t)len, COFFRE_CONF_MAX);
 	if (!err)
@@ -152,7 +153,7 @@ int conf_verify(const struct volume_conf *conf, const char *text,
 		const uint8_t root_dek[COFFRE_KEY_LEN])
 {
 	uint8_t mac[32];
-	int err = config_mac(root_dek, text, conf->body_len, mac);
+	int err = conf_mac(root_dek, text, conf->body_len, mac);
 
 	if (!err && CRYPTO_memcmp(mac, conf->mac, sizeof(mac)))
 		err = -EKEYREJECTED;

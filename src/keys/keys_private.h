@@ -33,12 +33,10 @@ int keyring_dek(struct keyring *kr, const uint8_t dir_id[COFFRE_ID_LEN],
 		uint32_t version, uint8_t dek[COFFRE_KEY_LEN]);
 
 /* Fill err with a one-line reason and return code. */
-int keys_fail(char *err, size_t errlen, int code, const char *fmt, ...)
+int keys_set_err(char *err, size_t errlen, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 /* ---- conf.c */
-int config_mac(const uint8_t root_dek[COFFRE_KEY_LEN], const char *body,
-	       size_t len, uint8_t mac[32]);
 /* Temp file, fsync, rename, fsync dir. */
 int write_atomic(int dirfd, const char *name, const void *buf, size_t len,
 		 mode_t mode);

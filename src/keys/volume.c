@@ -57,7 +57,7 @@ static int open_all(const struct volume_init_opts *o, struct hsm **h,
 
 	for (i = 0; i < o->n_hsms; i++) {
 		if (strlen(o->hsm_uris[i]) >= COFFRE_URI_MAX)
-			return keys_fail(err, errlen, -EINVAL, "HSM URI too long");
+			return keys_set_err(err, errlen, -EINVAL, "HSM URI too long");
 		ret = hsm_open(o->hsm_uris[i], o->pin, o->pin_len, &h[i], err, errlen);
 		if (ret)
 			return ret;
@@ -65,50 +65,46 @@ static int open_all(const struct volume_init_opts *o, struct hsm **h,
 	return 0;
 }
 
-int volume_init(const char *backing, struct volume_init_opts *o,
-		char *err, size_t errlen)
+/* The options a volume is made with, checked before anything is touched. */
+static int init_check_opts(const struct volume_init_opts *o, char *err,
+			   size_t errlen)
 {
-	struct volume_conf *conf = NULL;
-	struct hsm *h[COFFRE_MAX_HSMS] = { NULL };
-	struct hsm_pool *pool = NULL;
-	struct key_record rec;
-	uint8_t *root_dek = NULL, *rk_priv = NULL;
-	uint8_t dirfile[COFFRE_DIR_FILE_LEN];
-	struct escrow_blob escrow;
-	char label[COFFRE_MK_LABEL_MAX];
-	int root = -1, keys = -1, ret;
-	bool made_key = false, degraded;
-	unsigned i;
-
-	err[0] = '\0';
 	if (o->n_hsms == 0 || o->n_hsms > COFFRE_MAX_HSMS)
-		return keys_fail(err, errlen, -EINVAL, "give 1 to %d HSMs", COFFRE_MAX_HSMS);
+		return keys_set_err(err, errlen, -EINVAL, "give 1 to %d HSMs", COFFRE_MAX_HSMS);
 	if (o->seg_size && !seg_size_valid(o->seg_size))
-		return keys_fail(err, errlen, -EINVAL,
+		return keys_set_err(err, errlen, -EINVAL,
 			    "segment size must be a power of two from 4096 to 65536");
-	if (mkdir(backing, 0755) && errno != EEXIST)
-		return keys_fail(err, errlen, -errno, "cannot create %s: %s", backing,
-			    strerror(errno));
-	root = open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (root < 0)
-		return keys_fail(err, errlen, -errno, "cannot open %s: %s", backing,
-			    strerror(errno));
-	ret = check_empty(root);
-	if (ret) {
-		keys_fail(err, errlen, ret, "%s is not empty: a volume is made in an "
-		     "empty directory", backing);
-		goto out;
-	}
-	ret = open_all(o, h, err, errlen);
-	if (ret)
-		goto out;
+	return 0;
+}
 
-	conf = calloc(1, sizeof(*conf));
-	root_dek = secmem_alloc(COFFRE_KEY_LEN);
-	if (!conf || !root_dek) {
-		ret = keys_fail(err, errlen, -ENOMEM, "out of memory");
-		goto out;
-	}
+/* Create (or take) the backing root, which must be empty; *root is its fd. */
+static int init_open_root(const char *backing, int *root, char *err,
+			  size_t errlen)
+{
+	int ret;
+
+	if (mkdir(backing, 0755) && errno != EEXIST)
+		return keys_set_err(err, errlen, -errno, "cannot create %s: %s", backing,
+			    strerror(errno));
+	*root = open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*root < 0)
+		return keys_set_err(err, errlen, -errno, "cannot open %s: %s", backing,
+			    strerror(errno));
+	ret = check_empty(*root);
+	if (ret)
+		keys_set_err(err, errlen, ret, "%s is not empty: a volume is made in an "
+		     "empty directory", backing);
+	return ret;
+}
+
+/* Fill in the new config from the options: HSMs, bucket, fresh ids. */
+static int init_conf_fill(struct volume_conf *conf,
+			  const struct volume_init_opts *o, char *err,
+			  size_t errlen)
+{
+	unsigned i;
+	int ret;
+
 	conf->format = COFFRE_FORMAT_VERSION;
 	conf->seg_size = o->seg_size ? o->seg_size : COFFRE_SEG_DEFAULT;
 	conf->strict_holes = o->strict_holes;
@@ -117,32 +113,149 @@ int volume_init(const char *backing, struct volume_init_opts *o,
 	for (i = 0; i < o->n_hsms; i++)
 		snprintf(conf->hsm[i], COFFRE_URI_MAX, "%s", o->hsm_uris[i]);
 	if (o->bucket) {
-		if (o->bucket[0] != '/' || strlen(o->bucket) >= sizeof(conf->bucket)) {
-			ret = keys_fail(err, errlen, -EINVAL, "the bucket must be an "
-					"absolute path");
-			goto out;
-		}
+		if (o->bucket[0] != '/' || strlen(o->bucket) >= sizeof(conf->bucket))
+			return keys_set_err(err, errlen, -EINVAL, "the bucket must be an "
+					    "absolute path");
 		snprintf(conf->bucket, sizeof(conf->bucket), "%s", o->bucket);
 	}
 	ret = random_bytes(conf->uuid, COFFRE_ID_LEN);
 	if (!ret)
 		ret = random_bytes(conf->root_id, COFFRE_ID_LEN);
-	if (ret) {
-		keys_fail(err, errlen, ret, "no randomness: %s", strerror(-ret));
+	if (ret)
+		keys_set_err(err, errlen, ret, "no randomness: %s", strerror(-ret));
+	return ret;
+}
+
+/* With --shares-dir: the recovery key pair (its public half in the config). */
+static int init_recovery_key(struct volume_conf *conf,
+			     const struct volume_init_opts *o, uint8_t **rk_priv,
+			     char *err, size_t errlen)
+{
+	int ret;
+
+	if (!o->shares_dir)
+		return 0;
+	*rk_priv = secmem_alloc(32);
+	ret = *rk_priv ? recovery_keypair(*rk_priv, conf->recovery_pub) : -ENOMEM;
+	if (ret)
+		return keys_set_err(err, errlen, ret, "cannot make the recovery key");
+	conf->has_recovery = true;
+	conf->shares_k = (uint8_t)o->shares_k;
+	conf->shares_n = (uint8_t)o->shares_n;
+	return 0;
+}
+
+/* The state and keys dirs, a fresh root DEK and its sealed key record. */
+static int init_root_key(int root, const char *backing, struct hsm_pool *pool,
+			 const struct volume_conf *conf, uint8_t *root_dek,
+			 char *err, size_t errlen)
+{
+	struct key_record rec;
+	int keys, ret;
+
+	if (mkdirat(root, COFFRE_STATE_DIR, 0700) ||
+	    mkdirat(root, COFFRE_KEYS_DIR, 0700))
+		return keys_set_err(err, errlen, -errno, "cannot create %s/%s: %s", backing,
+			   COFFRE_KEYS_DIR, strerror(errno));
+	keys = openat(root, COFFRE_KEYS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ret = keys < 0 ? -errno : random_bytes(root_dek, COFFRE_KEY_LEN);
+	if (!ret)
+		ret = keyrec_seal(pool, conf->uuid, conf->mk_version, conf->root_id, 1,
+				  root_dek, &rec);
+	if (!ret)
+		ret = keystore_write(keys, &rec);
+	if (keys >= 0)
+		close(keys);
+	if (ret)
+		keys_set_err(err, errlen, ret, "cannot write the root key record: %s",
+		     strerror(-ret));
+	return ret;
+}
+
+/* With a recovery key: the MK escrow and the custodians' shares. */
+static int init_escrow(int root, const struct volume_init_opts *o,
+		       const struct escrow_blob *escrow, const uint8_t *rk_priv,
+		       char *err, size_t errlen)
+{
+	int ret;
+
+	ret = escrow_store(root, escrow);
+	if (!ret)
+		ret = shares_issue(o->shares_dir, o->shares_n, o->shares_k,
+				   rk_priv, err, errlen);
+	if (ret && !err[0])
+		keys_set_err(err, errlen, ret, "cannot write the escrow: %s",
+			     strerror(-ret));
+	return ret;
+}
+
+/* The root directory's dir file. */
+static int init_dir_file(int root, const struct volume_conf *conf, char *err,
+			 size_t errlen)
+{
+	uint8_t dirfile[COFFRE_DIR_FILE_LEN];
+	int ret;
+
+	dir_file_write(conf->root_id, dirfile);
+	ret = write_atomic(root, COFFRE_DIR_FILE, dirfile, sizeof(dirfile), 0600);
+	if (ret)
+		keys_set_err(err, errlen, ret, "cannot write %s: %s", COFFRE_DIR_FILE,
+		     strerror(-ret));
+	return ret;
+}
+
+/* Nothing usable was made: take the key out of the HSMs again. */
+static void init_undo_key(struct hsm **h, struct hsm_pool *pool, unsigned n,
+			  const char *label)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		struct hsm *x = h[i] ? h[i] :
+			pool ? hsm_pool_member(pool, i) : NULL;
+
+		if (x)
+			hsm_destroy_key(x, label);
+	}
+}
+
+int volume_init(const char *backing, struct volume_init_opts *o,
+		char *err, size_t errlen)
+{
+	struct volume_conf *conf = NULL;
+	struct hsm *h[COFFRE_MAX_HSMS] = { NULL };
+	struct hsm_pool *pool = NULL;
+	uint8_t *root_dek = NULL, *rk_priv = NULL;
+	struct escrow_blob escrow;
+	char label[COFFRE_MK_LABEL_MAX];
+	int root = -1, ret;
+	bool made_key = false, degraded;
+	unsigned i;
+
+	err[0] = '\0';
+	ret = init_check_opts(o, err, errlen);
+	if (ret)
+		return ret;
+	ret = init_open_root(backing, &root, err, errlen);
+	if (ret)
+		goto out;
+	ret = open_all(o, h, err, errlen);
+	if (ret)
+		goto out;
+
+	conf = calloc(1, sizeof(*conf));
+	root_dek = secmem_alloc(COFFRE_KEY_LEN);
+	if (!conf || !root_dek) {
+		ret = keys_set_err(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
+	ret = init_conf_fill(conf, o, err, errlen);
+	if (ret)
+		goto out;
 	mk_label(conf->uuid, conf->mk_version, label);
-	if (o->shares_dir) {
-		rk_priv = secmem_alloc(32);
-		ret = rk_priv ? recovery_keypair(rk_priv, conf->recovery_pub) : -ENOMEM;
-		if (ret) {
-			keys_fail(err, errlen, ret, "cannot make the recovery key");
-			goto out;
-		}
-		conf->has_recovery = true;
-		conf->shares_k = (uint8_t)o->shares_k;
-		conf->shares_n = (uint8_t)o->shares_n;
-	}
+	ret = init_recovery_key(conf, o, &rk_priv, err, errlen);
+	if (ret)
+		goto out;
 	ret = mk_ceremony(h, o->n_hsms, conf->uuid, conf->mk_version,
 			  conf->has_recovery ? conf->recovery_pub : NULL, conf->kcv,
 			  &escrow, err, errlen);
@@ -158,66 +271,26 @@ int volume_init(const char *backing, struct volume_init_opts *o,
 	if (ret)
 		goto out;
 
-	if (mkdirat(root, COFFRE_STATE_DIR, 0700) ||
-	    mkdirat(root, COFFRE_KEYS_DIR, 0700)) {
-		ret = keys_fail(err, errlen, -errno, "cannot create %s/%s: %s", backing,
-			   COFFRE_KEYS_DIR, strerror(errno));
-		goto out;
-	}
-	keys = openat(root, COFFRE_KEYS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ret = keys < 0 ? -errno : random_bytes(root_dek, COFFRE_KEY_LEN);
+	ret = init_root_key(root, backing, pool, conf, root_dek, err, errlen);
+	if (!ret && conf->has_recovery)
+		ret = init_escrow(root, o, &escrow, rk_priv, err, errlen);
 	if (!ret)
-		ret = keyrec_seal(pool, conf->uuid, conf->mk_version, conf->root_id, 1,
-				  root_dek, &rec);
-	if (!ret)
-		ret = keystore_write(keys, &rec);
-	if (ret) {
-		keys_fail(err, errlen, ret, "cannot write the root key record: %s",
-		     strerror(-ret));
+		ret = init_dir_file(root, conf, err, errlen);
+	if (ret)
 		goto out;
-	}
-	if (conf->has_recovery) {
-		ret = escrow_store(root, &escrow);
-		if (!ret)
-			ret = shares_issue(o->shares_dir, o->shares_n, o->shares_k,
-					   rk_priv, err, errlen);
-		if (ret) {
-			if (!err[0])
-				keys_fail(err, errlen, ret, "cannot write the escrow: %s",
-					  strerror(-ret));
-			goto out;
-		}
-	}
-	dir_file_write(conf->root_id, dirfile);
-	ret = write_atomic(root, COFFRE_DIR_FILE, dirfile, sizeof(dirfile), 0600);
-	if (ret) {
-		keys_fail(err, errlen, ret, "cannot write %s: %s", COFFRE_DIR_FILE,
-		     strerror(-ret));
-		goto out;
-	}
 
 	ret = conf_store(root, conf, root_dek);
 	if (!ret)
 		memcpy(o->uuid, conf->uuid, COFFRE_ID_LEN);
 	if (ret)
-		keys_fail(err, errlen, ret, "cannot write %s: %s", COFFRE_CONF_FILE,
-			  strerror(-ret));
+		keys_set_err(err, errlen, ret, "cannot write %s: %s", COFFRE_CONF_FILE,
+			     strerror(-ret));
 out:
-	if (ret && made_key) {
-		/* Nothing usable was made: take the key out of the HSMs again. */
-		for (i = 0; i < o->n_hsms; i++) {
-			struct hsm *x = h[i] ? h[i] :
-				pool ? hsm_pool_member(pool, i) : NULL;
-
-			if (x)
-				hsm_destroy_key(x, label);
-		}
-	}
+	if (ret && made_key)
+		init_undo_key(h, pool, o->n_hsms, label);
 	secmem_free(root_dek, COFFRE_KEY_LEN);
 	secmem_free(rk_priv, 32);
 	free(conf);
-	if (keys >= 0)
-		close(keys);
 	if (root >= 0)
 		close(root);
 	for (i = 0; i < COFFRE_MAX_HSMS; i++)
@@ -232,16 +305,16 @@ int volume_open_conf(const char *backing, struct volume *v, char **text,
 	v->keys_fd = v->lock_fd = -1;
 	v->root_fd = open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (v->root_fd < 0)
-		return keys_fail(err, errlen, -errno, "cannot open %s: %s", backing,
-				 strerror(errno));
+		return keys_set_err(err, errlen, -errno, "cannot open %s: %s", backing,
+				    strerror(errno));
 	v->lock_fd = openat(v->root_fd, COFFRE_LOCK_FILE,
 			    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (v->lock_fd < 0)
-		return keys_fail(err, errlen, -errno, "no volume at %s (%s: %s)",
-				 backing, COFFRE_LOCK_FILE, strerror(errno));
+		return keys_set_err(err, errlen, -errno, "no volume at %s (%s: %s)",
+				    backing, COFFRE_LOCK_FILE, strerror(errno));
 	if (volume_lock(v->lock_fd))
-		return keys_fail(err, errlen, -EBUSY, "%s is in use (mounted, or "
-				 "another coffrectl holds its lock)", backing);
+		return keys_set_err(err, errlen, -EBUSY, "%s is in use (mounted, or "
+				    "another coffrectl holds its lock)", backing);
 	return conf_read(v->root_fd, &v->conf, text, err, errlen);
 }
 
@@ -268,14 +341,14 @@ static int open_keys(struct volume *v, const char *const *uris, unsigned n_uris,
 		keyring_new(v->hsm, v->keys_fd, v->conf.uuid, v->conf.mk_version, 0);
 	root_dek = secmem_alloc(COFFRE_KEY_LEN);
 	if (!v->keys || !root_dek) {
-		ret = keys_fail(err, errlen, -EIO, "cannot open %s", COFFRE_KEYS_DIR);
+		ret = keys_set_err(err, errlen, -EIO, "cannot open %s", COFFRE_KEYS_DIR);
 		goto out;
 	}
 	ret = keyring_dek(v->keys, v->conf.root_id, 1, root_dek);
 	if (!ret)
 		ret = conf_verify(&v->conf, text, root_dek);
 	if (ret) {
-		ret = keys_fail(err, errlen, -EKEYREJECTED, "%s does not authenticate "
+		ret = keys_set_err(err, errlen, -EKEYREJECTED, "%s does not authenticate "
 			   "(tampered config or root key record)", COFFRE_CONF_FILE);
 		goto out;
 	}
@@ -285,7 +358,7 @@ static int open_keys(struct volume *v, const char *const *uris, unsigned n_uris,
 		close(fd);
 	if (n < 0 || dir_file_parse(dirbuf, (size_t)n, dir_id) ||
 	    memcmp(dir_id, v->conf.root_id, COFFRE_ID_LEN)) {
-		ret = keys_fail(err, errlen, -EIO, "root %s is missing or does not match "
+		ret = keys_set_err(err, errlen, -EIO, "root %s is missing or does not match "
 			   "the config", COFFRE_DIR_FILE);
 		goto out;
 	}
@@ -305,7 +378,7 @@ int volume_open(const char *backing, const char *pin, size_t pin_len,
 	int ret;
 
 	if (!v)
-		return keys_fail(err, errlen, -ENOMEM, "out of memory");
+		return keys_set_err(err, errlen, -ENOMEM, "out of memory");
 	ret = volume_open_conf(backing, v, &text, err, errlen);
 	if (ret)
 		goto out;
@@ -333,19 +406,19 @@ int volume_open_ro(const char *dir, const char *const *uris, unsigned n_uris,
 
 	*out = NULL;
 	if (n_uris == 0 || n_uris > COFFRE_MAX_HSMS)
-		return keys_fail(err, errlen, -EINVAL, "give 1 to %d HSMs",
-				 COFFRE_MAX_HSMS);
+		return keys_set_err(err, errlen, -EINVAL, "give 1 to %d HSMs",
+				    COFFRE_MAX_HSMS);
 	for (i = 0; i < n_uris; i++)
 		if (strlen(uris[i]) >= COFFRE_URI_MAX)
-			return keys_fail(err, errlen, -EINVAL, "HSM URI too long");
+			return keys_set_err(err, errlen, -EINVAL, "HSM URI too long");
 	v = calloc(1, sizeof(*v));
 	if (!v)
-		return keys_fail(err, errlen, -ENOMEM, "out of memory");
+		return keys_set_err(err, errlen, -ENOMEM, "out of memory");
 	v->keys_fd = v->lock_fd = -1;
 	v->root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (v->root_fd < 0) {
-		ret = keys_fail(err, errlen, -errno, "cannot open %s: %s", dir,
-				strerror(errno));
+		ret = keys_set_err(err, errlen, -errno, "cannot open %s: %s", dir,
+				   strerror(errno));
 		goto out;
 	}
 	/* The config's own hsm lines are never used: a copy of a volume in

@@ -172,57 +172,6 @@ int manifest_foreach(const struct manifest *m,
 	return strmap_foreach(&m->map, foreach_cb, &c);
 }
 
-static void *dup_bytes(const void *p, size_t n, size_t extra)
-{
-	uint8_t *q = malloc(n + extra);
-
-	if (q) {
-		if (n)
-			memcpy(q, p, n);
-		if (extra)
-			q[n] = 0;
-	}
-	return q;
-}
-
-struct manifest_entry *manifest_entry_dup(const struct manifest_entry *e)
-{
-	struct manifest_entry *d = calloc(1, sizeof(*d));
-
-	if (!d)
-		return NULL;
-	*d = *e;
-	d->path = NULL;
-	d->target = NULL;
-	d->xattrs = NULL;
-	d->n_xattrs = 0;
-	if (!(d->path = dup_bytes(e->path, strlen(e->path), 1)))
-		goto fail;
-	if (e->target_len && !(d->target = dup_bytes(e->target, e->target_len, 1)))
-		goto fail;
-	if (e->n_xattrs) {
-		d->xattrs = calloc(e->n_xattrs, sizeof(*d->xattrs));
-		if (!d->xattrs)
-			goto fail;
-		for (; d->n_xattrs < e->n_xattrs; d->n_xattrs++) {
-			const struct manifest_xattr *x = &e->xattrs[d->n_xattrs];
-			struct manifest_xattr *y = &d->xattrs[d->n_xattrs];
-
-			y->value_len = x->value_len;
-			y->name = dup_bytes(x->name, strlen(x->name), 1);
-			y->value = dup_bytes(x->value, x->value_len, 1);
-			if (!y->name || !y->value) {
-				d->n_xattrs++;
-				goto fail;
-			}
-		}
-	}
-	return d;
-fail:
-	manifest_entry_free(d);
-	return NULL;
-}
-
 /* ---- serialise */
 
 static int cmp_entry(const void *a, const void *b)

@@ -48,9 +48,9 @@ static int load_one(struct replica *r, int dirfd, const char *path,
 	}
 	if (err) {
 		r->suspicious = true;
-		set_error(r, REPLICA_BUCKET_ERROR, "%s manifest %s refused: %s",
-			  where, path, err == -EBADMSG ? "fails authentication" :
-			  err == -EXDEV ? "belongs to another volume" : strerror(-err));
+		replica_set_error(r, REPLICA_BUCKET_ERROR, "%s manifest %s refused: %s",
+				  where, path, err == -EBADMSG ? "fails authentication" :
+				  err == -EXDEV ? "belongs to another volume" : strerror(-err));
 	}
 	return 0;
 }
@@ -61,17 +61,17 @@ int manifest_load(struct replica *r)
 	int bfd = -1;
 
 	load_one(r, r->backing_fd, COFFRE_MANIFEST_MIRROR, &local, "local");
-	if (open_bucket(r, &bfd) == 0) {
+	if (replica_open_bucket(r, &bfd) == 0) {
 		load_one(r, bfd, COFFRE_BUCKET_MANIFEST, &remote, "bucket");
 		close(bfd);
 	}
 	if (local && remote &&
 	    manifest_generation(remote) < manifest_generation(local)) {
 		r->suspicious = true;
-		set_error(r, REPLICA_BUCKET_ERROR,
-			  "bucket manifest rolled back (generation %llu < %llu)",
-			  (unsigned long long)manifest_generation(remote),
-			  (unsigned long long)manifest_generation(local));
+		replica_set_error(r, REPLICA_BUCKET_ERROR,
+				  "bucket manifest rolled back (generation %llu < %llu)",
+				  (unsigned long long)manifest_generation(remote),
+				  (unsigned long long)manifest_generation(local));
 	}
 	if (remote && (!local ||
 		       manifest_generation(remote) > manifest_generation(local))) {

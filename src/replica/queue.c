@@ -71,7 +71,7 @@ int queue_note_locked(struct replica *r, const char *path, bool light,
 	}
 	e->gen = 1;
 	e->seq_first = seq;
-	e->since = mono_ms() / 1000;
+	e->since = replica_mono_ms() / 1000;
 	e->light = light;
 	e->journaled = journaled;
 	e->prio = replica_path_priority(path);
@@ -112,7 +112,7 @@ void queue_done_locked(struct replica *r, struct qent *e, int res)
 		/* Noted again while being copied: what is in the bucket is
 		 * older than the last note. */
 		e->seq_first = e->renote_seq;
-		e->since = mono_ms() / 1000;
+		e->since = replica_mono_ms() / 1000;
 	}
 	e->renoted = false;
 	list_push(r, e, res == QRES_ERROR);

@@ -20,7 +20,7 @@
 
 #include "replica_private.h"
 
-uint64_t mono_ms(void)
+uint64_t replica_mono_ms(void)
 {
 	struct timespec ts;
 
@@ -28,8 +28,8 @@ uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-void set_error(struct replica *r, enum replica_bucket_state st,
-	       const char *fmt, ...)
+void replica_set_error(struct replica *r, enum replica_bucket_state st,
+		       const char *fmt, ...)
 {
 	va_list ap;
 
@@ -158,7 +158,7 @@ int replica_note(struct replica *r, const char *relpath)
 
 int replica_sync(struct replica *r, int timeout_ms)
 {
-	uint64_t deadline = mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+	uint64_t deadline = replica_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
 	int64_t target;
 	int err = 0;
 
@@ -172,7 +172,7 @@ int replica_sync(struct replica *r, int timeout_ms)
 			pthread_cond_wait(&r->done_cv, &r->lock);
 			continue;
 		}
-		uint64_t now = mono_ms();
+		uint64_t now = replica_mono_ms();
 		struct timespec ts;
 
 		if (now >= deadline) {
@@ -216,7 +216,7 @@ static int behind_cb(void *val, void *arg)
 void replica_status(struct replica *r, struct replica_status *st)
 {
 	struct behind b = { r, 0, UINT64_MAX, 0 };
-	uint64_t now = mono_ms() / 1000;
+	uint64_t now = replica_mono_ms() / 1000;
 
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&r->lock);

@@ -84,9 +84,9 @@ struct replica {
 	void *hook_arg;
 };
 
-uint64_t mono_ms(void);
-void set_error(struct replica *r, enum replica_bucket_state st,
-	       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+uint64_t replica_mono_ms(void);
+void replica_set_error(struct replica *r, enum replica_bucket_state st,
+		       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* path.c */
 bool replica_path_priority(const char *relpath);
@@ -136,7 +136,7 @@ bool manifest_entry_equal(const struct manifest_entry *a,
 int replica_scan(struct replica *r);
 
 /* worker.c */
-int open_bucket(struct replica *r, int *bfd);
+int replica_open_bucket(struct replica *r, int *bfd);
 void *replica_worker(void *arg);
 
 #endif

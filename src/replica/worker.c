@@ -56,28 +56,28 @@ static int enqueue(struct replica *r, const char *path, bool light, uint64_t seq
 	return err;
 }
 
-int open_bucket(struct replica *r, int *bfd)
+int replica_open_bucket(struct replica *r, int *bfd)
 {
 	int fd, err;
 
 	fd = open(r->bucket_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		err = -errno;
-		set_error(r, REPLICA_BUCKET_ERROR, "bucket %s: %s", r->bucket_dir,
-			  strerror(-err));
+		replica_set_error(r, REPLICA_BUCKET_ERROR, "bucket %s: %s", r->bucket_dir,
+				  strerror(-err));
 		return err;
 	}
 	if ((err = replica_check_marker(fd, r->uuid)) != 0) {
 		close(fd);
 		if (err == -ENOENT || err == -EXDEV || err == -EINVAL)
-			set_error(r, REPLICA_BUCKET_NO_MARKER,
-				  "bucket %s: %s %s (not mounted?)", r->bucket_dir,
-				  err == -ENOENT ? "no" : err == -EXDEV ?
-				  "another volume's" : "malformed",
-				  COFFRE_BUCKET_MARKER);
+			replica_set_error(r, REPLICA_BUCKET_NO_MARKER,
+					  "bucket %s: %s %s (not mounted?)", r->bucket_dir,
+					  err == -ENOENT ? "no" : err == -EXDEV ?
+					  "another volume's" : "malformed",
+					  COFFRE_BUCKET_MARKER);
 		else
-			set_error(r, REPLICA_BUCKET_ERROR, "bucket %s: %s: %s",
-				  r->bucket_dir, COFFRE_BUCKET_MARKER, strerror(-err));
+			replica_set_error(r, REPLICA_BUCKET_ERROR, "bucket %s: %s: %s",
+					  r->bucket_dir, COFFRE_BUCKET_MARKER, strerror(-err));
 		return err;
 	}
 	*bfd = fd;
@@ -314,9 +314,9 @@ again:
 		refresh_links(r, path, &st1, seq);
 out:
 	if (err && err != -EAGAIN)
-		set_error(r, REPLICA_BUCKET_ERROR, "%s %s: %s",
-			  what[0] == 'b' ? "copy to bucket" : "read backing", path,
-			  strerror(-err));
+		replica_set_error(r, REPLICA_BUCKET_ERROR, "%s %s: %s",
+				  what[0] == 'b' ? "copy to bucket" : "read backing", path,
+				  strerror(-err));
 	if (tfd >= 0)
 		close(tfd);
 	if (tmp_made)
@@ -351,8 +351,8 @@ static int do_dir(struct replica *r, int bfd, const char *path, uint64_t seq)
 	if ((err = manifest_entry_from_stat(r->backing_fd, path, &st, fd, &ne)) != 0)
 		goto out;
 	if ((err = bucket_mkdir(bfd, path)) != 0) {
-		set_error(r, REPLICA_BUCKET_ERROR, "mkdir in bucket %s: %s", path,
-			  strerror(-err));
+		replica_set_error(r, REPLICA_BUCKET_ERROR, "mkdir in bucket %s: %s", path,
+				  strerror(-err));
 		goto out;
 	}
 	me = manifest_get(r->man, path);
@@ -394,8 +394,8 @@ static int do_meta(struct replica *r, int bfd, const char *path,
 		return err == -ENOENT ? -EAGAIN : err;
 	/* No object for these; drop one left by an earlier type. */
 	if ((err = bucket_remove(bfd, path)) != 0) {
-		set_error(r, REPLICA_BUCKET_ERROR, "remove from bucket %s: %s", path,
-			  strerror(-err));
+		replica_set_error(r, REPLICA_BUCKET_ERROR, "remove from bucket %s: %s", path,
+				  strerror(-err));
 		manifest_entry_free(ne);
 		return err;
 	}
@@ -439,8 +439,8 @@ static int do_vanish(struct replica *r, int bfd, const char *path)
 	int err;
 
 	if ((err = bucket_remove(bfd, path)) != 0) {
-		set_error(r, REPLICA_BUCKET_ERROR, "remove from bucket %s: %s", path,
-			  strerror(-err));
+		replica_set_error(r, REPLICA_BUCKET_ERROR, "remove from bucket %s: %s", path,
+				  strerror(-err));
 		return err;
 	}
 	if (me) {
@@ -471,15 +471,15 @@ static int process(struct replica *r, const char *path, bool light, uint64_t seq
 	const char *slash;
 	int bfd, err;
 
-	if ((err = open_bucket(r, &bfd)) != 0)
+	if ((err = replica_open_bucket(r, &bfd)) != 0)
 		return err;
 	if (fstatat(r->backing_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		err = -errno;
 		if (err == -ENOENT || err == -ENOTDIR)
 			err = do_vanish(r, bfd, path);
 		else
-			set_error(r, REPLICA_BUCKET_ERROR, "stat backing %s: %s", path,
-				  strerror(-err));
+			replica_set_error(r, REPLICA_BUCKET_ERROR, "stat backing %s: %s", path,
+					  strerror(-err));
 		goto out;
 	}
 	if (S_ISREG(st.st_mode))
@@ -505,7 +505,7 @@ static void backoff_locked(struct replica *r)
 	r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : 100;
 	if (r->backoff_ms > COFFRE_REPLICA_BACKOFF_MAX_MS)
 		r->backoff_ms = COFFRE_REPLICA_BACKOFF_MAX_MS;
-	r->retry_at_ms = mono_ms() + r->backoff_ms;
+	r->retry_at_ms = replica_mono_ms() + r->backoff_ms;
 }
 
 static void success_locked(struct replica *r)
@@ -531,13 +531,13 @@ static void publish_locked(struct replica *r, int64_t covered)
 	int bfd, err;
 
 	pthread_mutex_unlock(&r->lock);
-	err = open_bucket(r, &bfd);
+	err = replica_open_bucket(r, &bfd);
 	if (err == 0) {
 		err = manifest_publish(r, bfd);
 		close(bfd);
 		if (err)
-			set_error(r, REPLICA_BUCKET_ERROR, "write manifest: %s",
-				  strerror(-err));
+			replica_set_error(r, REPLICA_BUCKET_ERROR, "write manifest: %s",
+					  strerror(-err));
 	}
 	pthread_mutex_lock(&r->lock);
 	if (err) {
@@ -547,7 +547,7 @@ static void publish_locked(struct replica *r, int64_t covered)
 	success_locked(r);
 	r->man_dirty = false;
 	r->generation = manifest_generation(r->man);
-	r->man_written_ms = mono_ms();
+	r->man_written_ms = replica_mono_ms();
 	r->since_man = 0;
 	if (covered > r->manifest_seq)
 		r->manifest_seq = covered;
@@ -562,7 +562,7 @@ void *replica_worker(void *arg)
 
 	pthread_mutex_lock(&r->lock);
 	while (!r->stop) {
-		uint64_t now = mono_ms();
+		uint64_t now = replica_mono_ms();
 
 		if (r->backoff_ms && now < r->retry_at_ms && !r->retry_now) {
 			wait_until(r, r->retry_at_ms);
@@ -573,8 +573,8 @@ void *replica_worker(void *arg)
 			pthread_mutex_unlock(&r->lock);
 			err = replica_scan(r);
 			if (err)
-				set_error(r, REPLICA_BUCKET_ERROR,
-					  "reconcile scan: %s", strerror(-err));
+				replica_set_error(r, REPLICA_BUCKET_ERROR,
+						  "reconcile scan: %s", strerror(-err));
 			pthread_mutex_lock(&r->lock);
 			if (err)
 				backoff_locked(r);
@@ -601,7 +601,7 @@ void *replica_worker(void *arg)
 				continue;
 			}
 			if (r->man_dirty && (r->sync_waiters || r->since_man >= 1000) &&
-			    mono_ms() - r->man_written_ms >= 1000)
+			    replica_mono_ms() - r->man_written_ms >= 1000)
 				publish_locked(r, (int64_t)queue_min_seq_locked(r) - 1);
 			continue;
 		}

@@ -214,3 +214,12 @@ Test(hsm_tokens, second_login_in_one_process_is_not_a_pin_check)
 	cr_assert_eq(hsm_open(fx_uri, "0000", 4, &h2, err, sizeof(err)),
 		     -EACCES);
 }
+
+Test(hsm_state, one_name_per_state)
+{
+	cr_assert_str_eq(hsm_state_name(HSM_UP), "up");
+	cr_assert_str_eq(hsm_state_name(HSM_DOWN), "down");
+	cr_assert_str_eq(hsm_state_name(HSM_NO_KEY), "no-key");
+	cr_assert_str_eq(hsm_state_name(HSM_PIN_REJECTED), "pin-rejected");
+	cr_assert_str_eq(hsm_state_name((enum hsm_state)99), "?");
+}
