@@ -16,9 +16,6 @@ int keys_fail(char *err, size_t errlen, int code, const char *fmt, ...)
 /* ---- conf.c */
 int config_mac(const uint8_t root_dek[COFFRE_KEY_LEN], const char *body,
 	       size_t len, uint8_t mac[32]);
-/* Temp file, fsync, rename, fsync dir. */
-int write_atomic(int dirfd, const char *name, const void *buf, size_t len,
-		 mode_t mode);
 /* Read, check ownership/mode and parse .coffre.conf; *text_out (malloc'd)
  * keeps the bytes for conf_verify. */
 int conf_read(int root, struct volume_conf *conf, char **text_out, char *err,
