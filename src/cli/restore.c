@@ -20,7 +20,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,9 +29,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include <xxhash.h>
-
 #include "bucketcheck.h"
+#include "coffre/io.h"
 
 #define COPY_CHUNK (1u << 16)
 
@@ -117,64 +115,60 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
+struct copy_out {
+	int fd;
+	int err;                      /* the write's, else 0 */
+};
+
+static int write_chunk(void *arg, const void *p, size_t n, uint64_t off)
+{
+	struct copy_out *c = arg;
+
+	if (!all_zero(p, n))
+		c->err = io_pwrite_full(c->fd, p, n, off);
+	return c->err;
+}
+
 /* Copy a bucket object, keeping zero blocks as holes, and check it is
  * still what the manifest lists. */
 static int copy_file(struct restore *r, const struct manifest_entry *e)
 {
-	XXH3_state_t *xs = XXH3_createState();
-	XXH128_canonical_t can;
-	uint64_t off = 0;
-	int in = -1, out = -1, err = 0;
+	struct copy_out c = { -1, 0 };
+	struct io_digest d = { .buf = r->buf, .buflen = COPY_CHUNK,
+			       .chunk = write_chunk, .arg = &c };
+	int in = -1, err = 0;
 
-	if (!xs)
-		return fail(e->path, "out of memory", -ENOMEM);
-	XXH3_128bits_reset(xs);
-	in = openat(r->c->bucket_fd, e->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	in = io_open_untrusted(r->c->bucket_fd, e->path, O_RDONLY, S_IFREG);
 	if (in < 0) {
-		err = fail(e->path, "cannot open in the bucket", -errno);
+		err = fail(e->path, "cannot open in the bucket", in);
 		goto out;
 	}
-	out = openat(r->root, e->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		     O_CLOEXEC, 0600);
-	if (out < 0) {
+	c.fd = openat(r->root, e->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		      O_CLOEXEC, 0600);
+	if (c.fd < 0) {
 		err = fail(e->path, "cannot create", -errno);
 		goto out;
 	}
-	for (;;) {
-		ssize_t n = pread(in, r->buf, COPY_CHUNK, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = fail(e->path, "cannot read the bucket", -errno);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		XXH3_128bits_update(xs, r->buf, (size_t)n);
-		if (!all_zero(r->buf, (size_t)n) &&
-		    pwrite(out, r->buf, (size_t)n, (off_t)off) != n) {
-			err = fail(e->path, "cannot write", errno ? -errno : -EIO);
-			goto out;
-		}
-		off += (uint64_t)n;
+	err = io_digest_fd(in, &d);
+	if (err) {
+		err = fail(e->path, c.err ? "cannot write" : "cannot read the bucket",
+			   err);
+		goto out;
 	}
-	if (ftruncate(out, (off_t)off)) {
+	if (ftruncate(c.fd, (off_t)d.size)) {
 		err = fail(e->path, "cannot write", -errno);
 		goto out;
 	}
-	XXH128_canonicalFromHash(&can, XXH3_128bits_digest(xs));
-	if (off != e->size || memcmp(can.digest, e->digest, 16)) {
+	if (d.size != e->size || memcmp(d.digest, e->digest, 16)) {
 		err = fail(e->path, "changed in the bucket since it was verified", 0);
 		goto out;
 	}
-	r->bytes += off;
+	r->bytes += d.size;
 out:
-	XXH3_freeState(xs);
 	if (in >= 0)
 		close(in);
-	if (out >= 0)
-		close(out);
+	if (c.fd >= 0)
+		close(c.fd);
 	return err;
 }
 
@@ -290,22 +284,10 @@ static int check_parents(struct restore *r)
 
 static int write_manifest(struct restore *r)
 {
-	const char *tmp = COFFRE_MANIFEST_MIRROR ".tmp.restore";
-	int fd, err = 0;
+	int err = io_replace(r->root, COFFRE_MANIFEST_MIRROR, r->c->man_bytes,
+			     r->c->man_len, 0600);
 
-	fd = openat(r->root, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		    0600);
-	if (fd < 0)
-		return fail(COFFRE_MANIFEST_MIRROR, "cannot create", -errno);
-	if (write(fd, r->c->man_bytes, r->c->man_len) != (ssize_t)r->c->man_len ||
-	    fsync(fd))
-		err = fail(COFFRE_MANIFEST_MIRROR, "cannot write", errno ? -errno : -EIO);
-	close(fd);
-	if (!err && renameat(r->root, tmp, r->root, COFFRE_MANIFEST_MIRROR))
-		err = fail(COFFRE_MANIFEST_MIRROR, "cannot write", -errno);
-	if (err)
-		unlinkat(r->root, tmp, 0);
-	return err;
+	return err ? fail(COFFRE_MANIFEST_MIRROR, "cannot write", err) : 0;
 }
 
 static int write_conf(struct restore *r)
@@ -331,29 +313,20 @@ static int write_conf(struct restore *r)
 /* NEWBACKING: made if absent, else it must be an empty directory. */
 static int open_target(const char *dir)
 {
-	struct dirent *de;
-	DIR *d;
-	int fd, dup_fd;
+	int fd, empty;
 
 	if (mkdir(dir, 0755) && errno != EEXIST)
 		return fail(dir, "cannot create", -errno);
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return fail(dir, "cannot open", -errno);
-	dup_fd = dup(fd);
-	d = dup_fd < 0 ? NULL : fdopendir(dup_fd);
-	if (!d) {
+	empty = io_dir_empty(fd, NULL);
+	if (empty != 1) {
 		close(fd);
-		return fail(dir, "cannot read", -errno);
+		return empty < 0 ? fail(dir, "cannot read", empty) :
+		       fail(dir, "is not empty (a volume is restored into an "
+			    "empty or new directory)", 0);
 	}
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-			closedir(d);
-			close(fd);
-			return fail(dir, "is not empty (a volume is restored into an "
-				    "empty or new directory)", 0);
-		}
-	closedir(d);
 	return fd;
 }
 

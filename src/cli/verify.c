@@ -29,9 +29,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <xxhash.h>
-
 #include "bucketcheck.h"
+#include "coffre/io.h"
 #include "coffre/store.h"
 
 #define READ_CHUNK (1u << 20)
@@ -225,12 +224,12 @@ static int collect(struct walk *w, int fd, char *path, size_t plen)
 			err = add_object(c, path, false, (uint64_t)st.st_size);
 			w->total_bytes += (uint64_t)st.st_size;
 		} else if (S_ISDIR(st.st_mode)) {
-			int sub = openat(dirfd(d), de->d_name,
-					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int sub = io_open_untrusted(dirfd(d), de->d_name, O_RDONLY,
+						    S_IFDIR);
 
 			err = add_object(c, path, true, 0);
 			if (!err && sub < 0)
-				problem(c, path, "cannot open: %s", strerror(errno));
+				problem(c, path, "cannot open: %s", strerror(-sub));
 			else if (!err)
 				err = collect(w, sub, path, len);
 		} else {
@@ -330,21 +329,6 @@ static bool is_long_sidecar(const char *base)
 	       !strcmp(base + COFFRE_LONGNAME_LEN, ".name");
 }
 
-/* Read a small bucket file (at most cap bytes); returns its length. */
-static ssize_t read_small(int bfd, const char *path, void *buf, size_t cap)
-{
-	int fd = openat(bfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, cap);
-	if (n < 0)
-		n = -errno;
-	close(fd);
-	return n;
-}
-
 /* Decrypt the name of entry `path` (base name base) in directory d. */
 static void check_name(struct walk *w, const char *path, const struct dir_rec *d,
 		       const char *base)
@@ -360,7 +344,7 @@ static void check_name(struct walk *w, const char *path, const struct dir_rec *d
 		return;               /* the directory's own problem is listed */
 	if (is_long_entry(base)) {
 		snprintf(side, sizeof(side), "%s.name", path);
-		n = read_small(c->bucket_fd, side, full, sizeof(full) - 1);
+		n = io_read_small(c->bucket_fd, side, full, sizeof(full) - 1);
 		if (n <= 0 || (size_t)n >= sizeof(full) - 1) {
 			problem(c, path, "long name without its .name sidecar");
 			return;
@@ -394,7 +378,7 @@ static void check_dir(struct walk *w, const char *path)
 
 	if (!d)
 		return;
-	fd = openat(c->bucket_fd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = io_open_untrusted(c->bucket_fd, path, O_RDONLY, S_IFDIR);
 	if (fd < 0 || store_dir_id(fd, d->id)) {
 		problem(c, path, "directory without a valid %s", COFFRE_DIR_FILE);
 		if (fd >= 0)
@@ -414,46 +398,23 @@ static void check_dir(struct walk *w, const char *path)
 
 /* ---- objects */
 
-/* XXH3-128 of a bucket file (as the manifest defines it) and the file id
- * of its coffre header, if it starts with one. */
+/* The object digest of a bucket file (io_digest_fd) and the file id of
+ * its coffre header, if it starts with one. */
 static int hash_object(struct walk *w, int fd, struct bucket_object *o)
 {
-	XXH3_state_t *xs = XXH3_createState();
 	uint8_t hdr[COFFRE_FILE_HEADER_LEN];
-	XXH128_canonical_t can;
+	struct io_digest d = { .buf = w->buf, .buflen = READ_CHUNK,
+			       .head = hdr, .head_len = sizeof(hdr) };
 	struct file_header h;
-	uint64_t off = 0;
-	int err = 0;
+	int err = io_digest_fd(fd, &d);
 
-	if (!xs)
-		return -ENOMEM;
-	XXH3_128bits_reset(xs);
-	for (;;) {
-		ssize_t n = pread(fd, w->buf, READ_CHUNK, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		if (off < sizeof(hdr))
-			memcpy(hdr + off, w->buf, (size_t)n < sizeof(hdr) - off ?
-			       (size_t)n : sizeof(hdr) - off);
-		XXH3_128bits_update(xs, w->buf, (size_t)n);
-		off += (uint64_t)n;
-	}
-	if (!err) {
-		XXH128_canonicalFromHash(&can, XXH3_128bits_digest(xs));
-		memcpy(o->digest, can.digest, 16);
-		if (off >= sizeof(hdr) && !file_header_parse(hdr, sizeof(hdr), &h))
-			memcpy(o->file_id, h.file_id, 16);
-		o->size = off;
-	}
-	XXH3_freeState(xs);
-	return err;
+	if (err)
+		return err;
+	memcpy(o->digest, d.digest, 16);
+	if (d.size >= sizeof(hdr) && !file_header_parse(hdr, sizeof(hdr), &h))
+		memcpy(o->file_id, h.file_id, 16);
+	o->size = d.size;
+	return 0;
 }
 
 /* Find the first segment of [off, off + len) that does not authenticate. */
@@ -579,7 +540,7 @@ static void check_object(struct walk *w, struct bucket_object *o)
 	const char *base = split(o->path, parent);
 	bool encrypted_dir_entry = !is_internal(o->path) &&
 				   strcmp(o->path, COFFRE_CONF_FILE);
-	int fd;
+	int fd, err;
 
 	if (o->is_dir) {
 		c->dirs++;
@@ -592,13 +553,14 @@ static void check_object(struct walk *w, struct bucket_object *o)
 		check_dir(w, o->path);
 		return;
 	}
-	fd = openat(c->bucket_fd, o->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = io_open_untrusted(c->bucket_fd, o->path, O_RDONLY, S_IFREG);
 	if (fd < 0) {
-		problem(c, o->path, "cannot open: %s", strerror(errno));
+		problem(c, o->path, "cannot open: %s", strerror(-fd));
 		return;
 	}
-	if (hash_object(w, fd, o))
-		problem(c, o->path, "cannot read: %s", strerror(errno));
+	err = hash_object(w, fd, o);
+	if (err)
+		problem(c, o->path, "cannot read: %s", strerror(-err));
 	c->bytes += o->size;
 	if (!strcmp(parent, COFFRE_KEYS_DIR))
 		check_keyrec(w, o->path, base);
@@ -644,7 +606,7 @@ static void check_symlink(struct walk *w, const struct manifest_entry *e)
 			goto out;
 		}
 		snprintf(side, sizeof(side), "%s%s", SYMLINK_DIR, e->target + 1);
-		n = read_small(c->bucket_fd, side, blob, BLOB_MAX);
+		n = io_read_small(c->bucket_fd, side, blob, BLOB_MAX);
 		if (n < 0) {
 			problem(c, e->path, "its target's sidecar %s is missing", side);
 			goto out;
@@ -727,7 +689,7 @@ static void check_xattrs(struct walk *w, const struct manifest_entry *e)
 		memcpy(id, d->id, COFFRE_ID_LEN);
 		memcpy(dir_id, d->id, COFFRE_ID_LEN);
 	} else {
-		fd = openat(c->bucket_fd, e->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		fd = io_open_untrusted(c->bucket_fd, e->path, O_RDONLY, S_IFREG);
 		err = fd < 0 ? -EIO : store_read_header(fd, &h);
 		if (fd >= 0)
 			close(fd);
@@ -904,30 +866,18 @@ out:
 static int load_manifest(int dirfd, const char *path, const uint8_t key[32],
 			 struct manifest **out, uint8_t **bytes, size_t *len)
 {
-	struct stat st;
 	uint8_t *buf = NULL;
-	int fd, err;
-	ssize_t n;
+	size_t n;
+	int err;
 
 	*out = NULL;
-	fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > COFFRE_MANIFEST_MAX) {
-		close(fd);
-		return -EINVAL;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	n = buf ? pread(fd, buf, (size_t)st.st_size + 1, 0) : -1;
-	close(fd);
-	if (n != st.st_size) {
-		free(buf);
-		return -EIO;
-	}
-	err = manifest_parse(buf, (size_t)n, key, out);
+	err = io_read_alloc(dirfd, path, COFFRE_MANIFEST_MAX, &buf, &n);
+	if (err)
+		return err == -EFBIG ? -EINVAL : err;
+	err = manifest_parse(buf, n, key, out);
 	if (!err && bytes) {
 		*bytes = buf;
-		*len = (size_t)n;
+		*len = n;
 		buf = NULL;
 	}
 	free(buf);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "coffre/io.h"
 #include "fs.h"
 
 #define SIDECAR_SUFFIX ".name"
@@ -78,8 +79,7 @@ int entry_sidecar_write(int dirfd, const struct backing_name *b)
 		    0600);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, b->full, len) != (ssize_t)len)
-		err = errno ? -errno : -EIO;
+	err = io_write_full(fd, b->full, len);
 	close(fd);
 	return err;
 }
@@ -112,7 +112,6 @@ int entry_plain(int dirfd, const struct dir_keys *k, const char *backing,
 	char full[COFFRE_ENC_NAME_MAX + 1], side[COFFRE_ENC_NAME_MAX + 8];
 	char check[COFFRE_LONGNAME_LEN + 1];
 	ssize_t n;
-	int fd;
 
 	if (!strcmp(backing, ".") || !strcmp(backing, "..")) {
 		snprintf(out, COFFRE_NAME_MAX + 1, "%s", backing);
@@ -126,11 +125,7 @@ int entry_plain(int dirfd, const struct dir_keys *k, const char *backing,
 		return n < 0 ? (int)n : 0;
 	}
 	sidecar_name(backing, side, sizeof(side));
-	fd = openat(dirfd, side, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -EBADMSG;
-	n = read(fd, full, sizeof(full));
-	close(fd);
+	n = io_read_small(dirfd, side, full, sizeof(full) - 1);
 	if (n <= 0 || (size_t)n >= sizeof(full))
 		return -EBADMSG;
 	full[n] = '\0';

@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "coffre/io.h"
 #include "keyops.h"
 
 #define COPY_CHUNK STORE_MAX_REQUEST
@@ -65,9 +66,9 @@ int keyops_resolve(const char *rel, int *dfd_out, uint8_t id[COFFRE_ID_LEN])
 		dir_keys_wipe(&k);
 		if (err)
 			break;
-		next = openat(dfd, b.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		next = io_open_untrusted(dfd, b.name, O_RDONLY, S_IFDIR);
 		if (next < 0)
-			err = -errno;
+			err = next;
 		close(dfd);
 		dfd = next;
 	}
@@ -126,9 +127,9 @@ static int rekey_file(int dfd, const char *name, const uint8_t id[COFFRE_ID_LEN]
 	uint8_t rnd[8];
 	int fd, tfd = -1, pfd = -1, err;
 
-	fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	fd = io_open_untrusted(dfd, name, O_RDWR, S_IFREG);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	err = fstat(fd, &st) ? -errno : store_read_header(fd, &oh);
 	if (err)
 		goto out;
@@ -265,8 +266,7 @@ static int rekey_dir(int dfd, const uint8_t id[COFFRE_ID_LEN], bool deep,
 			else if (r < 0)
 				s->failed++;
 		} else if (de->d_type == DT_DIR && deep) {
-			sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-				     O_CLOEXEC);
+			sub = io_open_untrusted(dfd, de->d_name, O_RDONLY, S_IFDIR);
 			if (sub < 0)
 				continue;
 			if (store_dir_id(sub, sub_id) == 0)
@@ -364,8 +364,7 @@ static int collect_ids(int dfd, const uint8_t id[COFFRE_ID_LEN], struct id_set *
 		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") ||
 		    !strcmp(de->d_name, "..") || entry_is_internal(de->d_name))
 			continue;
-		sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-			     O_CLOEXEC);
+		sub = io_open_untrusted(dfd, de->d_name, O_RDONLY, S_IFDIR);
 		if (sub < 0)
 			continue;
 		if (store_dir_id(sub, sub_id) == 0)
@@ -399,15 +398,14 @@ static unsigned count_outside(int dfd, const struct id_set *set, ino_t skip)
 		if (de->d_type == DT_DIR) {
 			if (de->d_ino == skip)
 				continue;
-			sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-				     O_CLOEXEC);
+			sub = io_open_untrusted(dfd, de->d_name, O_RDONLY, S_IFDIR);
 			if (sub >= 0) {
 				if (fstat(sub, &st) == 0 && st.st_ino != skip)
 					count += count_outside(sub, set, skip);
 				close(sub);
 			}
 		} else if (de->d_type == DT_REG) {
-			fd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			fd = io_open_untrusted(dfd, de->d_name, O_RDONLY, S_IFREG);
 			if (fd >= 0 && store_read_header(fd, &h) == 0 && id_in(set, h.dir_id))
 				count++;
 			if (fd >= 0)

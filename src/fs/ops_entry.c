@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "coffre/io.h"
 #include "ops.h"
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -289,29 +290,6 @@ out:
 	fuse_reply_err(req, -err);
 }
 
-/* 0 if the backing directory holds nothing but its own files. */
-static int check_empty(int dfd)
-{
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct dirent *de;
-	DIR *d;
-	int err = 0;
-
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (!err && (de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-		    strcmp(de->d_name, COFFRE_DIR_FILE))
-			err = -ENOTEMPTY;
-	closedir(d);
-	return err;
-}
-
 /* Empty the backing directory bname in p of its .coffre.dir so that it can
  * be removed or replaced; *dfd and id allow putting it back. */
 static int detach_dir(struct inode *p, const char *bname, int *dfd,
@@ -322,7 +300,9 @@ static int detach_dir(struct inode *p, const char *bname, int *dfd,
 	*dfd = openat(p->fd, bname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (*dfd < 0)
 		return -errno;
-	err = check_empty(*dfd);
+	/* It must hold nothing but its own .coffre.dir. */
+	err = io_dir_empty(*dfd, COFFRE_DIR_FILE);
+	err = err == 1 ? 0 : err == 0 ? -ENOTEMPTY : err;
 	if (err)
 		goto fail;
 	if (store_dir_id(*dfd, id))

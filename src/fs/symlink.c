@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "coffre/io.h"
 #include "fs.h"
 
 #define SYMLINK_DIR ".coffre/symlinks"
@@ -97,7 +98,9 @@ int symlink_create(int dirfd, const char *name, struct inode *dir,
 			err = -errno;
 			goto out;
 		}
-		err = write(fd, blob, blen) == (ssize_t)blen && !fsync(fd) ? 0 : -EIO;
+		err = io_write_full(fd, blob, blen);
+		if (!err && fsync(fd))
+			err = -errno;
 		close(fd);
 		if (err)
 			goto out_unlink;
@@ -123,7 +126,7 @@ static ssize_t read_blob(int fd, uint8_t *blob, size_t cap)
 {
 	char link[PATH_MAX + 1];
 	ssize_t n = readlinkat(fd, "", link, sizeof(link) - 1);
-	int sfd, bfd, len;
+	int sfd, len;
 
 	if (n < 0)
 		return -errno;
@@ -135,12 +138,8 @@ static ssize_t read_blob(int fd, uint8_t *blob, size_t cap)
 	sfd = sidecar_dir();
 	if (sfd < 0)
 		return -EIO;
-	bfd = openat(sfd, link + 1, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	n = io_read_small(sfd, link + 1, blob, cap);
 	close(sfd);
-	if (bfd < 0)
-		return -EIO;
-	n = read(bfd, blob, cap);
-	close(bfd);
 	return n < 0 ? -EIO : n;
 }
 

@@ -24,6 +24,7 @@
 
 #include <openssl/crypto.h>
 
+#include "coffre/io.h"
 #include "coffre/shamir.h"
 #include "keys_private.h"
 
@@ -102,7 +103,7 @@ int shares_issue(const char *dir, unsigned n, unsigned k, const uint8_t rk_priv[
 			goto out;
 		}
 		written++;
-		if (write(fd, text, (size_t)len) != len || fsync(fd)) {
+		if (io_write_full(fd, text, (size_t)len) || fsync(fd)) {
 			ret = keys_set_err(err, errlen, -EIO, "cannot write %s", path);
 			close(fd);
 			goto out;
@@ -130,7 +131,7 @@ static int read_share(const char *file, struct shamir_share *s, char *err,
 	if (!buf)
 		return keys_set_err(err, errlen, -ENOMEM, "out of memory");
 	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	n = fd < 0 ? -1 : read(fd, buf, SHARE_FILE_MAX);
+	n = fd < 0 ? -1 : io_read_full(fd, buf, SHARE_FILE_MAX);
 	if (fd >= 0)
 		close(fd);
 	if (n < 0 || n == SHARE_FILE_MAX) {

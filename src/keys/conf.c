@@ -17,6 +17,7 @@
 
 #include <openssl/crypto.h>
 
+#include "coffre/io.h"
 #include "keys_private.h"
 
 int keys_set_err(char *err, size_t errlen, int code, const char *fmt, ...)
@@ -44,29 +45,6 @@ static int conf_mac(const uint8_t root_dek[COFFRE_KEY_LEN], const char *body,
 	return err;
 }
 
-/* Write a small file atomically (temp, fsync, rename, fsync dir). */
-int write_atomic(int dirfd, const char *name, const void *buf, size_t len,
-			mode_t mode)
-{
-	char tmp[256];
-	int fd, err = 0;
-
-	snprintf(tmp, sizeof(tmp), ".coffre.tmp.%s", name[0] == '.' ? name + 1 : name);
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, buf, len) != (ssize_t)len || fsync(fd))
-		err = errno ? -errno : -EIO;
-	close(fd);
-	if (!err && renameat(dirfd, tmp, dirfd, name))
-		err = -errno;
-	if (err) {
-		unlinkat(dirfd, tmp, 0);
-		return err;
-	}
-	return fsync(dirfd) ? -errno : 0;
-}
-
 /* Read and parse the config; it must be a regular file owned by root (or
  * us) and writable by nobody else: it names the HSM modules we load. */
 int conf_read(int root, struct volume_conf *conf, char **text_out,
@@ -79,20 +57,21 @@ int conf_read(int root, struct volume_conf *conf, char **text_out,
 
 	if (!text)
 		return keys_set_err(err, errlen, -ENOMEM, "out of memory");
-	fd = openat(root, COFFRE_CONF_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		ret = keys_set_err(err, errlen, -errno, "no volume here (%s: %s); run "
-			   "`coffrectl init` first", COFFRE_CONF_FILE, strerror(errno));
+	fd = io_open_untrusted(root, COFFRE_CONF_FILE, O_RDONLY, S_IFREG);
+	if (fd < 0 && fd != -EINVAL) {
+		ret = keys_set_err(err, errlen, fd, "no volume here (%s: %s); run "
+			   "`coffrectl init` first", COFFRE_CONF_FILE, strerror(-fd));
 		goto out;
 	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) ||
 	    (st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 022)) {
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		ret = keys_set_err(err, errlen, -EPERM, "%s must be a regular file owned by "
 			   "root and writable by no one else", COFFRE_CONF_FILE);
 		goto out;
 	}
-	n = read(fd, text, COFFRE_CONF_MAX + 1);
+	n = io_read_full(fd, text, COFFRE_CONF_MAX + 1);
 	close(fd);
 	if (n < 0 || n > COFFRE_CONF_MAX) {
 		ret = keys_set_err(err, errlen, -EINVAL, "%s is unreadable or too large",
@@ -144,7 +123,7 @@ int conf_store(int root_fd, const struct volume_conf *conf,
 		len = volume_conf_write_mac(mac, text, (size_t)len, COFFRE_CONF_MAX);
 	if (!err)
 		err = len < 0 ? len :
-		      write_atomic(root_fd, COFFRE_CONF_FILE, text, (size_t)len, 0600);
+		      io_replace(root_fd, COFFRE_CONF_FILE, text, (size_t)len, 0600);
 	free(text);
 	return err;
 }

@@ -20,6 +20,7 @@
 
 #include <openssl/evp.h>
 
+#include "coffre/io.h"
 #include "keys_private.h"
 
 
@@ -139,8 +140,8 @@ static void escrow_name(uint32_t mk_version, char out[64])
 int escrow_store(int root_fd, const struct escrow_blob *e)
 {
 	uint8_t buf[COFFRE_ESCROW_LEN];
-	char name[64], tmp[80];
-	int dir, fd, err = 0;
+	char name[64];
+	int dir, err;
 
 	if (mkdirat(root_fd, COFFRE_ESCROW_DIR, 0700) && errno != EEXIST)
 		return -errno;
@@ -149,22 +150,7 @@ int escrow_store(int root_fd, const struct escrow_blob *e)
 		return -errno;
 	escrow_write(e, buf);
 	escrow_name(e->mk_version, name);
-	snprintf(tmp, sizeof(tmp), ".tmp.%s", name);
-	fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		err = -errno;
-		goto out;
-	}
-	if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf) || fsync(fd))
-		err = errno ? -errno : -EIO;
-	close(fd);
-	if (!err && renameat(dir, tmp, dir, name))
-		err = -errno;
-	if (!err && fsync(dir))
-		err = -errno;
-	if (err)
-		unlinkat(dir, tmp, 0);
-out:
+	err = io_replace(dir, name, buf, sizeof(buf), 0600);
 	close(dir);
 	return err;
 }
@@ -174,15 +160,12 @@ int escrow_load(int root_fd, uint32_t mk_version, struct escrow_blob *e)
 	uint8_t buf[COFFRE_ESCROW_LEN + 1];
 	char name[64], path[128];
 	ssize_t n;
-	int fd;
 
 	escrow_name(mk_version, name);
 	snprintf(path, sizeof(path), "%s/%s", COFFRE_ESCROW_DIR, name);
-	fd = openat(root_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
+	n = io_read_small(root_fd, path, buf, sizeof(buf));
+	if (n < 0 && n != -EFBIG && n != -EINVAL)
+		return (int)n;
 	if (n < 0 || escrow_parse(buf, (size_t)n, e) || e->mk_version != mk_version)
 		return -EIO;
 	return 0;

@@ -37,9 +37,6 @@ int keys_set_err(char *err, size_t errlen, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 /* ---- conf.c */
-/* Temp file, fsync, rename, fsync dir. */
-int write_atomic(int dirfd, const char *name, const void *buf, size_t len,
-		 mode_t mode);
 /* Read, check ownership/mode and parse .coffre.conf; *text_out (malloc'd)
  * keeps the bytes for conf_verify. */
 int conf_read(int root, struct volume_conf *conf, char **text_out, char *err,

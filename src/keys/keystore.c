@@ -5,7 +5,8 @@
  * the HSM, with the record's 48-byte header (fs uuid, dir id, DEK version,
  * MK version) as AAD: the equivalent of a KMS encryption context, so a
  * record copied to another directory, volume or version does not unseal.
- * Records are written atomically (temp file, fsync, rename, fsync dir).
+ * Records are written atomically (io_replace: temp file, fsync, rename,
+ * fsync dir).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "coffre/hsm.h"
+#include "coffre/io.h"
 #include "coffre/keys.h"
 
 void mk_label(const uint8_t uuid[COFFRE_ID_LEN], uint32_t mk_version,
@@ -74,31 +76,11 @@ int keyrec_unseal(struct hsm_pool *h, const struct key_record *r,
 int keystore_write(int keys_dirfd, const struct key_record *r)
 {
 	uint8_t buf[COFFRE_KEYREC_LEN];
-	char name[64], tmp[80];
-	int fd, err = 0;
+	char name[64];
 
 	record_name(r->dir_id, r->dek_version, name);
-	snprintf(tmp, sizeof(tmp), ".tmp.%s", name);
 	keyrec_write(r, buf);
-	fd = openat(keys_dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (pwrite(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf) || fsync(fd)) {
-		err = errno ? -errno : -EIO;
-		close(fd);
-		goto out_unlink;
-	}
-	close(fd);
-	if (renameat(keys_dirfd, tmp, keys_dirfd, name)) {
-		err = -errno;
-		goto out_unlink;
-	}
-	if (fsync(keys_dirfd))
-		return -errno;
-	return 0;
-out_unlink:
-	unlinkat(keys_dirfd, tmp, 0);
-	return err;
+	return io_replace(keys_dirfd, name, buf, sizeof(buf), 0600);
 }
 
 int keystore_read(int keys_dirfd, const uint8_t uuid[COFFRE_ID_LEN],
@@ -108,16 +90,13 @@ int keystore_read(int keys_dirfd, const uint8_t uuid[COFFRE_ID_LEN],
 	uint8_t buf[COFFRE_KEYREC_LEN + 1];
 	char name[64];
 	ssize_t n;
-	int fd;
 
 	record_name(dir_id, dek_version, name);
-	fd = openat(keys_dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	n = pread(fd, buf, sizeof(buf), 0);
-	close(fd);
+	n = io_read_small(keys_dirfd, name, buf, sizeof(buf));
+	if (n == -EFBIG || n == -EINVAL)
+		return -EIO;          /* too long, or not a regular file */
 	if (n < 0)
-		return -EIO;
+		return (int)n;
 	if (keyrec_parse(buf, (size_t)n, out))
 		return -EIO;
 	if (memcmp(out->fs_uuid, uuid, COFFRE_ID_LEN) ||

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "coffre/io.h"
 #include "coffre/keys.h"
 
 int pin_read_file(const char *path, char *pin, char *err, size_t errlen)
@@ -37,7 +38,7 @@ int pin_read_file(const char *path, char *pin, char *err, size_t errlen)
 			 "root with mode 0600 or stricter", path);
 		return -EPERM;
 	}
-	n = read(fd, buf, sizeof(buf));
+	n = io_read_full(fd, buf, sizeof(buf));
 	close(fd);
 	if (n > 0 && buf[n - 1] == '\n')
 		n--;

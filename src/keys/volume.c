@@ -23,30 +23,8 @@
 #include <openssl/crypto.h>
 
 #include "coffre/hsm.h"
+#include "coffre/io.h"
 #include "keys_private.h"
-
-/* The backing root must be empty (a fresh volume never hides old data). */
-static int check_empty(int dirfd)
-{
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
-	struct dirent *de;
-	int err = 0;
-
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-		    strcmp(de->d_name, "lost+found"))
-			err = -ENOTEMPTY;
-	closedir(d);
-	return err;
-}
 
 /* Open every HSM named for a new volume: all must answer at init. */
 static int open_all(const struct volume_init_opts *o, struct hsm **h,
@@ -90,7 +68,9 @@ static int init_open_root(const char *backing, int *root, char *err,
 	if (*root < 0)
 		return keys_set_err(err, errlen, -errno, "cannot open %s: %s", backing,
 			    strerror(errno));
-	ret = check_empty(*root);
+	/* The backing root must be empty (a fresh volume never hides old data). */
+	ret = io_dir_empty(*root, "lost+found");
+	ret = ret == 1 ? 0 : ret == 0 ? -ENOTEMPTY : ret;
 	if (ret)
 		keys_set_err(err, errlen, ret, "%s is not empty: a volume is made in an "
 		     "empty directory", backing);
@@ -197,7 +177,7 @@ static int init_dir_file(int root, const struct volume_conf *conf, char *err,
 	int ret;
 
 	dir_file_write(conf->root_id, dirfile);
-	ret = write_atomic(root, COFFRE_DIR_FILE, dirfile, sizeof(dirfile), 0600);
+	ret = io_replace(root, COFFRE_DIR_FILE, dirfile, sizeof(dirfile), 0600);
 	if (ret)
 		keys_set_err(err, errlen, ret, "cannot write %s: %s", COFFRE_DIR_FILE,
 		     strerror(-ret));
@@ -328,7 +308,7 @@ static int open_keys(struct volume *v, const char *const *uris, unsigned n_uris,
 	uint8_t *root_dek = NULL, dirbuf[COFFRE_DIR_FILE_LEN + 1];
 	uint8_t dir_id[COFFRE_ID_LEN];
 	ssize_t n;
-	int ret, fd;
+	int ret;
 
 	mk_label(v->conf.uuid, v->conf.mk_version, v->mk_label);
 	ret = hsm_pool_open(uris, n_uris, pin, pin_len, v->mk_label, v->conf.kcv,
@@ -352,10 +332,7 @@ static int open_keys(struct volume *v, const char *const *uris, unsigned n_uris,
 			   "(tampered config or root key record)", COFFRE_CONF_FILE);
 		goto out;
 	}
-	fd = openat(v->root_fd, COFFRE_DIR_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	n = fd < 0 ? -1 : read(fd, dirbuf, sizeof(dirbuf));
-	if (fd >= 0)
-		close(fd);
+	n = io_read_small(v->root_fd, COFFRE_DIR_FILE, dirbuf, sizeof(dirbuf));
 	if (n < 0 || dir_file_parse(dirbuf, (size_t)n, dir_id) ||
 	    memcmp(dir_id, v->conf.root_id, COFFRE_ID_LEN)) {
 		ret = keys_set_err(err, errlen, -EIO, "root %s is missing or does not match "

@@ -6,7 +6,8 @@
  * always written to `<dir>/.coffre.tmp.<32 hex random>`, fsynced, renamed
  * over its name and the directory fsynced, so the bucket only ever holds
  * complete versions.  Directory fsync errors of EINVAL (filesystems that
- * cannot fsync a directory) are ignored.  libc and random_bytes().
+ * cannot fsync a directory) are ignored (io_fsync_dir).  src/io and
+ * random_bytes().
  */
 #include <dirent.h>
 #include <errno.h>
@@ -18,35 +19,9 @@
 #include <unistd.h>
 
 #include "coffre/crypto.h"
+#include "coffre/io.h"
 #include "coffre/replica.h"
 #include "replica_private.h"
-
-int write_full(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-int fsync_dir(int dfd)
-{
-	if (fsync(dfd) < 0 && errno != EINVAL)
-		return -errno;
-	return 0;
-}
 
 int bucket_open_parent(int root_fd, const char *relpath, bool create,
 		       int *dfd_out, const char **base_out)
@@ -66,18 +41,18 @@ int bucket_open_parent(int root_fd, const char *relpath, bool create,
 		}
 		memcpy(comp, p, n);
 		comp[n] = '\0';
-		nfd = openat(dfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (nfd < 0 && errno == ENOENT && create) {
+		nfd = io_open_untrusted(dfd, comp, O_RDONLY, S_IFDIR);
+		if (nfd == -ENOENT && create) {
 			if (mkdirat(dfd, comp, 0700) < 0 && errno != EEXIST) {
 				err = -errno;
 				goto fail;
 			}
-			if ((err = fsync_dir(dfd)) != 0)
+			if ((err = io_fsync_dir(dfd)) != 0)
 				goto fail;
-			nfd = openat(dfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			nfd = io_open_untrusted(dfd, comp, O_RDONLY, S_IFDIR);
 		}
 		if (nfd < 0) {
-			err = errno == ELOOP ? -ENOTDIR : -errno;
+			err = nfd == -ELOOP ? -ENOTDIR : nfd;
 			goto fail;
 		}
 		close(dfd);
@@ -123,9 +98,9 @@ int bucket_remove_at(int dfd, const char *name)
 		return 0;
 	if (errno != EISDIR && errno != EPERM)
 		return -errno;
-	sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	sub = io_open_untrusted(dfd, name, O_RDONLY, S_IFDIR);
 	if (sub < 0)
-		return errno == ENOENT ? 0 : -errno;
+		return sub == -ENOENT ? 0 : sub;
 	d = fdopendir(sub);
 	if (!d) {
 		err = -errno;
@@ -157,7 +132,7 @@ int bucket_commit(int dfd, const char *tmp, const char *base)
 		if (renameat(dfd, tmp, dfd, base) < 0)
 			return -errno;
 	}
-	return fsync_dir(dfd);
+	return io_fsync_dir(dfd);
 }
 
 int atomic_put(int root_fd, const char *relpath, const void *buf, size_t len)
@@ -172,7 +147,7 @@ int atomic_put(int root_fd, const char *relpath, const void *buf, size_t len)
 		err = fd;
 		goto out;
 	}
-	if ((err = write_full(fd, buf, len)) != 0)
+	if ((err = io_write_full(fd, buf, len)) != 0)
 		goto out_unlink;
 	if (fsync(fd) < 0) {
 		err = -errno;
@@ -204,7 +179,7 @@ int bucket_mkdir(int root_fd, const char *relpath)
 	if ((err = bucket_open_parent(root_fd, relpath, true, &dfd, &base)) != 0)
 		return err;
 	if (mkdirat(dfd, base, 0700) == 0) {
-		err = fsync_dir(dfd);
+		err = io_fsync_dir(dfd);
 	} else if (errno != EEXIST) {
 		err = -errno;
 	} else if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -212,7 +187,7 @@ int bucket_mkdir(int root_fd, const char *relpath)
 	} else if (!S_ISDIR(st.st_mode)) {
 		/* A file where the directory goes: the type changed. */
 		if ((err = bucket_remove_at(dfd, base)) == 0) {
-			err = mkdirat(dfd, base, 0700) < 0 ? -errno : fsync_dir(dfd);
+			err = mkdirat(dfd, base, 0700) < 0 ? -errno : io_fsync_dir(dfd);
 		}
 	}
 	close(dfd);
@@ -230,57 +205,7 @@ int bucket_remove(int root_fd, const char *relpath)
 	if (err)
 		return err;
 	if ((err = bucket_remove_at(dfd, base)) == 0)
-		err = fsync_dir(dfd);
+		err = io_fsync_dir(dfd);
 	close(dfd);
-	return err;
-}
-
-int read_small_file(int dirfd, const char *relpath, size_t max,
-		    uint8_t **out, size_t *out_len)
-{
-	struct stat st;
-	uint8_t *buf = NULL;
-	size_t off = 0;
-	int fd, err = 0;
-
-	fd = openat(dirfd, relpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		err = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
-		err = S_ISREG(st.st_mode) ? -EFBIG : -EINVAL;
-		goto out;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = read(fd, buf + off, (size_t)st.st_size + 1 - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		off += (size_t)n;
-		if (off > (size_t)st.st_size) {
-			err = -EAGAIN;        /* grew while read */
-			goto out;
-		}
-	}
-	*out = buf;
-	*out_len = off;
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
 	return err;
 }

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "coffre/io.h"
 #include "replica_private.h"
 
 #define JOURNAL_TMP ".coffre/journal.tmp"
@@ -78,7 +79,7 @@ int journal_open(struct replica *r)
 		int dfd = openat(r->backing_fd, COFFRE_STATE_DIR_NAME,
 				 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-		if (dfd < 0 || (err = fsync_dir(dfd)) != 0) {
+		if (dfd < 0 || (err = io_fsync_dir(dfd)) != 0) {
 			err = dfd < 0 ? -errno : err;
 			if (dfd >= 0)
 				close(dfd);
@@ -86,8 +87,8 @@ int journal_open(struct replica *r)
 		}
 		close(dfd);
 	}
-	err = read_small_file(r->backing_fd, COFFRE_JOURNAL_FILE, JOURNAL_MAX,
-			      &buf, &len);
+	err = io_read_alloc(r->backing_fd, COFFRE_JOURNAL_FILE, JOURNAL_MAX,
+			    &buf, &len);
 	if (err)
 		goto out;
 	if ((err = replay(r, buf, len, &good)) != 0)
@@ -154,7 +155,7 @@ static void flush_batch(struct replica *r)
 	r->jspare_cap = 0;
 	pthread_mutex_unlock(&r->lock);
 
-	err = write_full(r->jfd, buf, len);
+	err = io_write_full(r->jfd, buf, len);
 	if (err == 0 && fdatasync(r->jfd) < 0)
 		err = -errno;
 	if (err && ftruncate(r->jfd, (off_t)r->jsize) < 0) {
@@ -217,7 +218,7 @@ int journal_compact_locked(struct replica *r)
 	int dfd = openat(r->backing_fd, COFFRE_STATE_DIR_NAME,
 			 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
-		err = fsync_dir(dfd);
+		err = io_fsync_dir(dfd);
 		close(dfd);
 	}
 	return err;

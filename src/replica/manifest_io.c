@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "coffre/format.h"
+#include "coffre/io.h"
 #include "replica_private.h"
 
 static int load_one(struct replica *r, int dirfd, const char *path,
@@ -32,7 +33,7 @@ static int load_one(struct replica *r, int dirfd, const char *path,
 	int err;
 
 	*out = NULL;
-	err = read_small_file(dirfd, path, COFFRE_MANIFEST_MAX, &buf, &len);
+	err = io_read_alloc(dirfd, path, COFFRE_MANIFEST_MAX, &buf, &len);
 	if (err == -ENOENT)
 		return 0;
 	if (err == 0)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "coffre/format.h"
+#include "coffre/io.h"
 #include "coffre/replica.h"
 #include "replica_private.h"
 
@@ -69,7 +70,7 @@ int replica_check_marker(int bucket_fd, const uint8_t volume_uuid[16])
 	size_t len;
 	int err;
 
-	err = read_small_file(bucket_fd, COFFRE_BUCKET_MARKER, 4096, &buf, &len);
+	err = io_read_alloc(bucket_fd, COFFRE_BUCKET_MARKER, 4096, &buf, &len);
 	if (err == -EFBIG)
 		err = -EINVAL;
 	if (err)

@@ -42,7 +42,8 @@ bool replica_path_excluded(const char *p)
 	const char *base = strrchr(p, '/');
 
 	base = base ? base + 1 : p;
-	/* Temp files of every module: conf.c, keyops.c, ours, keystore.c. */
+	/* Temp files: io_replace's and ours, keyops.c's, and (below) the
+	 * `.tmp.*` of older keystore.c and escrow.c. */
 	if (has_prefix(base, ".coffre.tmp.") || has_prefix(base, ".coffre.rekey."))
 		return true;
 	if (strcmp(p, COFFRE_BUCKET_MARKER) == 0 ||

@@ -92,8 +92,6 @@ void replica_set_error(struct replica *r, enum replica_bucket_state st,
 bool replica_path_priority(const char *relpath);
 
 /* bucket.c: object-store primitives, paths relative to root_fd */
-int write_full(int fd, const void *buf, size_t len);
-int fsync_dir(int dfd);
 int bucket_open_parent(int root_fd, const char *relpath, bool create,
 		       int *dfd, const char **base);
 int bucket_tmp_create(int dfd, char name[TMP_NAME_LEN]);
@@ -102,8 +100,6 @@ int bucket_remove_at(int dfd, const char *name);
 int bucket_remove(int root_fd, const char *relpath);
 int bucket_mkdir(int root_fd, const char *relpath);
 int atomic_put(int root_fd, const char *relpath, const void *buf, size_t len);
-int read_small_file(int dirfd, const char *relpath, size_t max,
-		    uint8_t **out, size_t *out_len);
 
 /* queue.c (r->lock held) */
 int queue_note_locked(struct replica *r, const char *path, bool light,

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "coffre/io.h"
 #include "replica_private.h"
 
 static int note(struct replica *r, const char *path)
@@ -66,13 +67,13 @@ static int walk(struct replica *r, int fd, char *path, size_t plen)
 		if (!me || !manifest_stat_matches(me, &st))
 			err = note(r, path);
 		if (!err && S_ISDIR(st.st_mode)) {
-			int sub = openat(dirfd(d), de->d_name,
-					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int sub = io_open_untrusted(dirfd(d), de->d_name, O_RDONLY,
+						    S_IFDIR);
 
 			if (sub >= 0)
 				err = walk(r, sub, path, len);
-			else if (errno != ENOENT && errno != ENOTDIR)
-				err = -errno;
+			else if (sub != -ENOENT && sub != -ENOTDIR)
+				err = sub;
 		}
 next:
 		path[plen] = '\0';

@@ -20,7 +20,8 @@
  * queued and backs off exponentially (100 ms doubling to 30 s); a
  * replica_sync() cuts the wait short.  The manifest is published when the
  * queue drains, or every second while syncs wait or after 1,000 objects.
- * Never decrypts: ciphertext is copied as is.  libxxhash, src/format.
+ * Never decrypts: ciphertext is copied as is.  src/io (the digest),
+ * src/format.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -30,9 +31,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include "coffre/format.h"
+#include "coffre/io.h"
 #include "replica_private.h"
 
 #define COPY_BUF (1u << 20)
@@ -84,53 +85,46 @@ int replica_open_bucket(struct replica *r, int *bfd)
 	return 0;
 }
 
+struct copy_to {
+	int fd;
+	bool failed;
+};
+
+static int copy_chunk(void *arg, const void *p, size_t n, uint64_t off)
+{
+	struct copy_to *c = arg;
+	int err = io_write_full(c->fd, p, n);
+
+	(void)off;
+	c->failed = err != 0;
+	return err;
+}
+
 /* Read fd from the start to EOF, hashing it (and copying it to out_fd). */
 static int hash_copy(int fd, int out_fd, uint8_t digest[16],
 		     uint8_t file_id[16], bool *write_err)
 {
-	XXH3_state_t *xs = XXH3_createState();
-	uint8_t *buf = malloc(COPY_BUF), hdr[COFFRE_FILE_HEADER_LEN];
-	XXH128_canonical_t c;
+	uint8_t hdr[COFFRE_FILE_HEADER_LEN];
+	struct copy_to c = { out_fd, false };
+	struct io_digest d = { .buf = malloc(COPY_BUF), .buflen = COPY_BUF,
+			       .head = hdr, .head_len = sizeof(hdr),
+			       .chunk = out_fd >= 0 ? copy_chunk : NULL, .arg = &c };
 	struct file_header h;
-	uint64_t off = 0;
-	int err = 0;
+	int err;
 
 	*write_err = false;
-	if (!xs || !buf) {
-		err = -ENOMEM;
-		goto out;
-	}
-	XXH3_128bits_reset(xs);
-	for (;;) {
-		ssize_t n = pread(fd, buf, COPY_BUF, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if (off < sizeof(hdr))
-			memcpy(hdr + off, buf, (size_t)n < sizeof(hdr) - off ?
-			       (size_t)n : sizeof(hdr) - off);
-		XXH3_128bits_update(xs, buf, (size_t)n);
-		if (out_fd >= 0 && (err = write_full(out_fd, buf, (size_t)n)) != 0) {
-			*write_err = true;
-			goto out;
-		}
-		off += (uint64_t)n;
-	}
-	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(xs));
-	memcpy(digest, c.digest, 16);
+	if (!d.buf)
+		return -ENOMEM;
+	err = io_digest_fd(fd, &d);
+	free(d.buf);
+	*write_err = c.failed;
+	if (err)
+		return err;
+	memcpy(digest, d.digest, 16);
 	memset(file_id, 0, 16);
-	if (off >= sizeof(hdr) && file_header_parse(hdr, sizeof(hdr), &h) == 0)
+	if (d.size >= sizeof(hdr) && file_header_parse(hdr, sizeof(hdr), &h) == 0)
 		memcpy(file_id, h.file_id, 16);
-out:
-	free(buf);
-	XXH3_freeState(xs);
-	return err;
+	return 0;
 }
 
 static bool stat_changed(const struct stat *a, const struct stat *b)
@@ -211,10 +205,11 @@ static int do_reg(struct replica *r, int bfd, const char *path, bool light,
 	bool werr, tmp_made = false;
 
 	for (int tries = 0;; tries++) {
-		fd = openat(r->backing_fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		/* Raced if it vanished or changed type. */
+		fd = io_open_untrusted(r->backing_fd, path, O_RDONLY, S_IFREG);
 		if (fd < 0)
-			return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ?
-			       -EAGAIN : -errno;   /* raced: it vanished or changed type */
+			return fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP ||
+			       fd == -EINVAL ? -EAGAIN : fd;
 		if (fstat(fd, &st1) < 0) {
 			err = -errno;
 			goto out;
@@ -340,10 +335,9 @@ static int do_dir(struct replica *r, int bfd, const char *path, uint64_t seq)
 	DIR *d = NULL;
 	int fd, err;
 
-	fd = openat(r->backing_fd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = io_open_untrusted(r->backing_fd, path, O_RDONLY, S_IFDIR);
 	if (fd < 0)
-		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ?
-		       -EAGAIN : -errno;
+		return fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP ? -EAGAIN : fd;
 	if (fstat(fd, &st) < 0) {
 		err = -errno;
 		goto out;

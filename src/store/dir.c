@@ -7,18 +7,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "coffre/io.h"
 #include "coffre/store.h"
 
 int store_dir_id(int dirfd, uint8_t id[COFFRE_ID_LEN])
 {
 	uint8_t buf[COFFRE_DIR_FILE_LEN + 1];
-	int fd = openat(dirfd, COFFRE_DIR_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	ssize_t n;
+	ssize_t n = io_read_small(dirfd, COFFRE_DIR_FILE, buf, sizeof(buf));
 
-	if (fd < 0)
-		return -EIO;
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
 	return n < 0 || dir_file_parse(buf, (size_t)n, id) ? -EIO : 0;
 }
 
@@ -32,8 +28,9 @@ int store_dir_id_create(int dirfd, const uint8_t id[COFFRE_ID_LEN])
 		    0600);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf) || fsync(fd))
-		err = errno ? -errno : -EIO;
+	err = io_write_full(fd, buf, sizeof(buf));
+	if (!err && fsync(fd))
+		err = -errno;
 	close(fd);
 	return err;
 }

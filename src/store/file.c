@@ -42,6 +42,7 @@
 
 #include <openssl/crypto.h>
 
+#include "coffre/io.h"
 #include "coffre/store.h"
 #include "store/par.h"
 #include "store/segbuf.h"
@@ -73,45 +74,11 @@ static bool size_ok(uint32_t seg_size, uint64_t size)
 }
 
 /* Return: 0, -ENODATA if the file ends first, or -errno. */
-static int pread_full(int fd, void *buf, size_t len, uint64_t off)
+static inline int pread_full(int fd, void *buf, size_t len, uint64_t off)
 {
-	uint8_t *p = buf;
+	ssize_t n = io_pread_full(fd, buf, len, off);
 
-	while (len > 0) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -ENODATA;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
-/* Return: 0 or -errno (-EIO if the kernel accepts nothing). */
-static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
+	return n < 0 ? (int)n : (size_t)n < len ? -ENODATA : 0;
 }
 
 /* Log "coffre: WHAT: FILE[ segment N]" (seg < 0: none), naming the file
@@ -200,8 +167,8 @@ static int seal_write_edge(struct store_file *f, struct segbuf *sb,
 	err = seg_seal(f->key, i, is_last, sb->edge_plain, pl, sb->edge_cipher);
 	if (err)
 		return err;
-	return pwrite_full(f->fd, sb->edge_cipher, pl + OVH,
-			   seg_offset(f->seg_size, i));
+	return io_pwrite_full(f->fd, sb->edge_cipher, pl + OVH,
+			      seg_offset(f->seg_size, i));
 }
 
 /*
@@ -471,7 +438,7 @@ static int write_pass(struct store_file *f, struct segbuf *sb,
 			goto fail;
 		f->size = (old_last + 1) * s;
 	}
-	err = pwrite_full(f->fd, sb->cipher, span, seg_offset(s, first));
+	err = io_pwrite_full(f->fd, sb->cipher, span, seg_offset(s, first));
 	if (err)
 		goto fail;
 	f->size = new_size;
@@ -573,8 +540,8 @@ static int shrink(struct store_file *f, struct segbuf *sb, uint64_t size)
 		return err;
 	if (pl == s) {
 		/* Full: flagged in place first is a valid (residue) state. */
-		err = pwrite_full(f->fd, sb->edge_cipher, pl + OVH,
-				  seg_offset(s, m));
+		err = io_pwrite_full(f->fd, sb->edge_cipher, pl + OVH,
+				     seg_offset(s, m));
 		if (err)
 			return err;
 		if (ftruncate(f->fd, (off_t)cipher_size(s, size)) != 0)
@@ -585,7 +552,7 @@ static int shrink(struct store_file *f, struct segbuf *sb, uint64_t size)
 	if (ftruncate(f->fd, (off_t)cipher_size(s, size)) != 0)
 		return -errno;
 	f->size = size;
-	return pwrite_full(f->fd, sb->edge_cipher, pl + OVH, seg_offset(s, m));
+	return io_pwrite_full(f->fd, sb->edge_cipher, pl + OVH, seg_offset(s, m));
 }
 
 int store_truncate(struct store_file *f, uint64_t size)
@@ -625,7 +592,7 @@ int store_create(int fd, const struct file_header *h, const struct aead_key *key
 	err = seg_seal(key, 0, true, NULL, 0, buf + COFFRE_FILE_HEADER_LEN);
 	if (err)
 		return err;
-	return pwrite_full(fd, buf, sizeof(buf), 0);
+	return io_pwrite_full(fd, buf, sizeof(buf), 0);
 }
 
 int store_read_header(int fd, struct file_header *h)

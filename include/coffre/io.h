@@ -1,0 +1,86 @@
+/*
+ * coffre io: the file I/O every module shares, on libc and libxxhash only.
+ * Whole reads and writes (EINTR retried, short counts looped), atomic
+ * replace of a small file, reading a small file, checking a directory is
+ * empty, the one open of anything from untrusted storage (the backing
+ * directory, the bucket), and the XXH3-128 object digest of the manifest
+ * (doc/FORMAT.md).  Functions return 0 (or a count) or -errno.
+ */
+#ifndef COFFRE_IO_H
+#define COFFRE_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Read len bytes (from the file offset, or at off).  Return: the count,
+ * which is less than len only if the file ended first, or -errno. */
+ssize_t io_read_full(int fd, void *buf, size_t len);
+ssize_t io_pread_full(int fd, void *buf, size_t len, uint64_t off);
+
+/* Write all of buf.  Return: 0 or -errno; -EIO if the kernel accepts
+ * nothing (a short write sets no errno). */
+int io_write_full(int fd, const void *buf, size_t len);
+int io_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+
+/*
+ * Open name under dirfd from untrusted storage: O_NOFOLLOW | O_CLOEXEC
+ * added to flags (O_RDONLY, O_WRONLY or O_RDWR, maybe O_APPEND; never
+ * O_CREAT), and the type checked before the fd is used.  want is S_IFREG
+ * or S_IFDIR.  A regular file is opened O_NONBLOCK (a FIFO does not block
+ * the open), which is cleared again once it is known to be regular; a
+ * directory is opened with O_DIRECTORY.  Return: the fd, or -ELOOP (a
+ * symlink), -ENOTDIR (not a directory where one is wanted), -EINVAL
+ * (anything but a regular file where one is wanted: a directory, FIFO,
+ * device or socket), or another -errno.
+ */
+int io_open_untrusted(int dirfd, const char *name, int flags, mode_t want);
+
+/* Read the regular file name (io_open_untrusted) into buf.  Return: its
+ * length, -EFBIG if it holds more than cap bytes, or -errno. */
+ssize_t io_read_small(int dirfd, const char *name, void *buf, size_t cap);
+
+/* The same into a malloc'd buffer (one spare byte at the end, for a NUL)
+ * of at most max bytes: -EFBIG if larger, -EAGAIN if it grew while read. */
+int io_read_alloc(int dirfd, const char *name, size_t max, uint8_t **out,
+		  size_t *out_len);
+
+/*
+ * Replace name under dirfd with buf atomically: written to a temp file
+ * `.coffre.tmp.<name without its leading dot>` in the same directory
+ * (created O_EXCL | O_NOFOLLOW with mode, a stale one removed first),
+ * fsynced, renamed over name, and the directory fsynced.  name may hold
+ * a directory part ("a/b": the temp is a/.coffre.tmp.b).  On failure the
+ * temp is removed and name is untouched.  Return: 0 or -errno.
+ */
+int io_replace(int dirfd, const char *name, const void *buf, size_t len,
+	       mode_t mode);
+
+/* fsync a directory; EINVAL (a filesystem that cannot) is not an error. */
+int io_fsync_dir(int dfd);
+
+/* Whether directory dirfd holds nothing but ".", ".." and ignore (NULL:
+ * nothing else).  Return: 1 empty, 0 not, or -errno. */
+int io_dir_empty(int dirfd, const char *ignore);
+
+/*
+ * The object digest of the manifest: XXH3-128 of the whole file, from
+ * offset 0 to EOF, as canonical (big-endian) bytes.  The caller gives the
+ * read buffer; head (optional) receives the first head_len bytes; chunk
+ * (optional) sees every piece read, at its offset, and a nonzero return
+ * stops the walk with that value.
+ */
+struct io_digest {
+	void *buf;                    /* read buffer, buflen bytes */
+	size_t buflen;
+	uint8_t *head;                /* NULL, or head_len bytes */
+	size_t head_len;
+	int (*chunk)(void *arg, const void *p, size_t n, uint64_t off);
+	void *arg;
+	uint8_t digest[16];           /* out: XXH3-128, canonical */
+	uint64_t size;                /* out: bytes hashed */
+};
+/* Return: 0, -errno of a read, -ENOMEM, or what chunk returned. */
+int io_digest_fd(int fd, struct io_digest *d);
+
+#endif

@@ -1,0 +1,267 @@
+/*
+ * io.c — whole reads and writes, the one open of untrusted storage, small
+ * files (read, atomic replace) and the empty-directory check.  libc only.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "coffre/io.h"
+
+ssize_t io_read_full(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = read(fd, p + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t io_pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	uint8_t *p = buf;
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, p + done, len - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+int io_write_full(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int io_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+int io_open_untrusted(int dirfd, const char *name, int flags, mode_t want)
+{
+	struct stat st;
+	int fd;
+
+	if ((flags & (O_CREAT | O_TMPFILE)) || (want != S_IFREG && want != S_IFDIR))
+		return -EINVAL;
+	flags |= O_NOFOLLOW | O_CLOEXEC;
+	if (want == S_IFDIR) {
+		/* The kernel checks the type: nothing else is opened. */
+		fd = openat(dirfd, name, flags | O_DIRECTORY);
+		return fd < 0 ? -errno : fd;
+	}
+	fd = openat(dirfd, name, flags | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	/* F_SETFL takes only the status flags (O_APPEND, O_NONBLOCK, ...). */
+	if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+ssize_t io_read_small(int dirfd, const char *name, void *buf, size_t cap)
+{
+	int fd = io_open_untrusted(dirfd, name, O_RDONLY, S_IFREG);
+	ssize_t n;
+	uint8_t more;
+
+	if (fd < 0)
+		return fd;
+	n = io_read_full(fd, buf, cap);
+	if (n == (ssize_t)cap) {
+		ssize_t m = io_read_full(fd, &more, 1);
+
+		n = m < 0 ? m : m > 0 ? -EFBIG : n;
+	}
+	close(fd);
+	return n;
+}
+
+int io_read_alloc(int dirfd, const char *name, size_t max, uint8_t **out,
+		  size_t *out_len)
+{
+	struct stat st;
+	uint8_t *buf = NULL;
+	ssize_t n;
+	int fd, err = 0;
+
+	fd = io_open_untrusted(dirfd, name, O_RDONLY, S_IFREG);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		err = -EFBIG;
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* One byte more than its size: growth while read shows. */
+	n = io_read_full(fd, buf, (size_t)st.st_size + 1);
+	if (n < 0) {
+		err = (int)n;
+		goto out;
+	}
+	if (n > st.st_size) {
+		err = -EAGAIN;
+		goto out;
+	}
+	*out = buf;
+	*out_len = (size_t)n;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return err;
+}
+
+#define TMP_PREFIX ".coffre.tmp."
+
+int io_replace(int dirfd, const char *name, const void *buf, size_t len,
+	       mode_t mode)
+{
+	const char *slash = strrchr(name, '/'), *base;
+	char tmp[NAME_MAX + 1];
+	int dfd = dirfd, fd, err;
+
+	if (slash) {
+		char parent[PATH_MAX];
+
+		if ((size_t)(slash - name) >= sizeof(parent))
+			return -ENAMETOOLONG;
+		memcpy(parent, name, (size_t)(slash - name));
+		parent[slash - name] = '\0';
+		dfd = openat(dirfd, parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			return -errno;
+		err = io_replace(dfd, slash + 1, buf, len, mode);
+		close(dfd);
+		return err;
+	}
+	base = name[0] == '.' ? name + 1 : name;
+	if (!*name || strlen(TMP_PREFIX) + strlen(base) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s", base);
+	unlinkat(dfd, tmp, 0);                /* left by a crash */
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    mode);
+	if (fd < 0)
+		return -errno;
+	err = io_write_full(fd, buf, len);
+	if (!err && fsync(fd) < 0)
+		err = -errno;
+	if (close(fd) < 0 && !err)
+		err = -errno;
+	if (!err && renameat(dfd, tmp, dfd, name) < 0)
+		err = -errno;
+	if (err) {
+		unlinkat(dfd, tmp, 0);
+		return err;
+	}
+	return fsync(dfd) < 0 ? -errno : 0;
+}
+
+int io_fsync_dir(int dfd)
+{
+	return fsync(dfd) < 0 && errno != EINVAL ? -errno : 0;
+}
+
+int io_dir_empty(int dirfd, const char *ignore)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	int empty = 1;
+	DIR *d;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	errno = 0;
+	while (empty && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    (!ignore || strcmp(de->d_name, ignore)))
+			empty = 0;
+	if (empty && errno)
+		empty = -errno;
+	closedir(d);
+	return empty;
+}
