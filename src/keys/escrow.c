@@ -132,11 +132,6 @@ int escrow_open(const uint8_t rk_priv[32], const struct escrow_blob *e,
 	return err;
 }
 
-static void escrow_name(uint32_t mk_version, char out[64])
-{
-	snprintf(out, 64, "mk-v%u", mk_version);
-}
-
 int escrow_store(int root_fd, const struct escrow_blob *e)
 {
 	uint8_t buf[COFFRE_ESCROW_LEN];
@@ -149,7 +144,7 @@ int escrow_store(int root_fd, const struct escrow_blob *e)
 	if (dir < 0)
 		return -errno;
 	escrow_write(e, buf);
-	escrow_name(e->mk_version, name);
+	escrow_name_write(e->mk_version, name);
 	snprintf(tmp, sizeof(tmp), ".tmp.%s", name);
 	fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -177,7 +172,7 @@ int escrow_load(int root_fd, uint32_t mk_version, struct escrow_blob *e)
 	ssize_t n;
 	int fd;
 
-	escrow_name(mk_version, name);
+	escrow_name_write(mk_version, name);
 	snprintf(path, sizeof(path), "%s/%s", COFFRE_ESCROW_DIR, name);
 	fd = openat(root_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
@@ -193,7 +188,7 @@ int escrow_remove(int root_fd, uint32_t mk_version)
 {
 	char name[64], path[128];
 
-	escrow_name(mk_version, name);
+	escrow_name_write(mk_version, name);
 	snprintf(path, sizeof(path), "%s/%s", COFFRE_ESCROW_DIR, name);
 	return unlinkat(root_fd, path, 0) && errno != ENOENT ? -errno : 0;
 }

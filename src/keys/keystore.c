@@ -26,15 +26,6 @@ void mk_label(const uint8_t uuid[COFFRE_ID_LEN], uint32_t mk_version,
 	snprintf(out, COFFRE_MK_LABEL_MAX, "coffre-mk-%s-v%u", hex, mk_version);
 }
 
-static void record_name(const uint8_t dir_id[COFFRE_ID_LEN], uint32_t version,
-			char out[64])
-{
-	char hex[2 * COFFRE_ID_LEN + 1];
-
-	hex_encode(dir_id, COFFRE_ID_LEN, hex);
-	snprintf(out, 64, "%s.%u", hex, version);
-}
-
 int keyrec_seal(struct hsm_pool *h, const uint8_t uuid[COFFRE_ID_LEN],
 		uint32_t mk_version, const uint8_t dir_id[COFFRE_ID_LEN],
 		uint32_t dek_version, const uint8_t dek[COFFRE_KEY_LEN],
@@ -77,7 +68,7 @@ int keystore_write(int keys_dirfd, const struct key_record *r)
 	char name[64], tmp[80];
 	int fd, err = 0;
 
-	record_name(r->dir_id, r->dek_version, name);
+	keyrec_name_write(r->dir_id, r->dek_version, name);
 	snprintf(tmp, sizeof(tmp), ".tmp.%s", name);
 	keyrec_write(r, buf);
 	fd = openat(keys_dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -110,7 +101,7 @@ int keystore_read(int keys_dirfd, const uint8_t uuid[COFFRE_ID_LEN],
 	ssize_t n;
 	int fd;
 
-	record_name(dir_id, dek_version, name);
+	keyrec_name_write(dir_id, dek_version, name);
 	fd = openat(keys_dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
@@ -130,7 +121,6 @@ int keystore_read(int keys_dirfd, const uint8_t uuid[COFFRE_ID_LEN],
 int keystore_destroy_dir(int keys_dirfd, const uint8_t dir_id[COFFRE_ID_LEN],
 			 void (*gone)(const char *name, void *ctx), void *ctx)
 {
-	char hex[2 * COFFRE_ID_LEN + 1];
 	int fd = openat(keys_dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *de;
 	int n = 0, err = 0;
@@ -143,10 +133,8 @@ int keystore_destroy_dir(int keys_dirfd, const uint8_t dir_id[COFFRE_ID_LEN],
 		close(fd);
 		return -errno;
 	}
-	hex_encode(dir_id, COFFRE_ID_LEN, hex);
 	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, hex, 2 * COFFRE_ID_LEN) ||
-		    de->d_name[2 * COFFRE_ID_LEN] != '.')
+		if (!keyrec_name_of_dir(de->d_name, dir_id))
 			continue;
 		if (unlinkat(keys_dirfd, de->d_name, 0)) {
 			err = -errno;
