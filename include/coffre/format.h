@@ -181,6 +181,9 @@ int volume_conf_write_mac(const uint8_t mac[32], char *out, size_t body_len,
 /* Every backing name of the filesystem's own starts with this. */
 #define COFFRE_INTERNAL_PREFIX ".coffre"
 #define COFFRE_INTERNAL_PREFIX_LEN 7
+/* Scratch files (never replicated): temp + rename, and rekey copies. */
+#define COFFRE_TMP_PREFIX ".coffre.tmp."
+#define COFFRE_REKEY_TMP_PREFIX ".coffre.rekey."
 /* Key record "<32 hex dir id>.<DEK version>", escrow "mk-v<MK version>":
  * versions in canonical decimal, 1..UINT32_MAX, no leading zero. */
 #define COFFRE_KEYREC_NAME_MAX (2 * COFFRE_ID_LEN + 1 + 10 + 1)

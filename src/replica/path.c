@@ -44,7 +44,8 @@ bool replica_path_excluded(const char *p)
 
 	base = base ? base + 1 : p;
 	/* Temp files of every module: conf.c, keyops.c, ours, keystore.c. */
-	if (has_prefix(base, ".coffre.tmp.") || has_prefix(base, ".coffre.rekey."))
+	if (has_prefix(base, COFFRE_TMP_PREFIX) ||
+	    has_prefix(base, COFFRE_REKEY_TMP_PREFIX))
 		return true;
 	if (strcmp(p, COFFRE_BUCKET_MARKER) == 0 ||
 	    strcmp(p, COFFRE_BUCKET_MANIFEST) == 0)

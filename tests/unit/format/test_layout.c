@@ -18,6 +18,10 @@ Test(layout, names_are_the_old_spellings)
 	cr_assert_str_eq(COFFRE_SYMLINK_DIR, ".coffre/symlinks");
 	cr_assert_str_eq(COFFRE_DIR_FILE, ".coffre.dir");
 	cr_assert_str_eq(COFFRE_CONF_FILE, ".coffre.conf");
+	cr_assert_str_eq(COFFRE_TMP_PREFIX, ".coffre.tmp.");
+	cr_assert_str_eq(COFFRE_REKEY_TMP_PREFIX, ".coffre.rekey.");
+	cr_assert(name_is_internal(COFFRE_TMP_PREFIX "x"));
+	cr_assert(name_is_internal(COFFRE_REKEY_TMP_PREFIX "x"));
 }
 
 Test(layout, keyrec_name_round_trip)
