@@ -11,10 +11,13 @@
 #ifndef COFFRE_FORMAT_H
 #define COFFRE_FORMAT_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "coffre/crypto.h"
 
 #define COFFRE_FORMAT_VERSION 1
 #define COFFRE_ID_LEN 16
@@ -168,6 +171,146 @@ int volume_conf_write_body(const struct volume_conf *c, char *out, size_t cap);
  * body does not end with '\n'. */
 int volume_conf_write_mac(const uint8_t mac[32], char *out, size_t body_len,
 			  size_t cap);
+
+/* ---- layout.c: the names of the backing tree (doc/FORMAT.md §1) */
+
+#define COFFRE_STATE_DIR ".coffre"
+#define COFFRE_KEYS_DIR ".coffre/keys"
+#define COFFRE_LOCK_FILE ".coffre/lock"
+#define COFFRE_ESCROW_DIR ".coffre/escrow"
+#define COFFRE_SYMLINK_DIR ".coffre/symlinks"
+/* Every backing name of the filesystem's own starts with this. */
+#define COFFRE_INTERNAL_PREFIX ".coffre"
+#define COFFRE_INTERNAL_PREFIX_LEN 7
+/* Scratch files (never replicated): temp + rename, and rekey copies. */
+#define COFFRE_TMP_PREFIX ".coffre.tmp."
+#define COFFRE_REKEY_TMP_PREFIX ".coffre.rekey."
+/* Key record "<32 hex dir id>.<DEK version>", escrow "mk-v<MK version>":
+ * versions in canonical decimal, 1..UINT32_MAX, no leading zero. */
+#define COFFRE_KEYREC_NAME_MAX (2 * COFFRE_ID_LEN + 1 + 10 + 1)
+#define COFFRE_ESCROW_NAME_PREFIX "mk-v"
+#define COFFRE_ESCROW_NAME_MAX (4 + 10 + 1)
+/* A symlink sidecar .coffre/symlinks/<32 lowercase hex>. */
+#define COFFRE_SYMLINK_ID_LEN 16
+#define COFFRE_SYMLINK_ID_HEX (2 * COFFRE_SYMLINK_ID_LEN)
+
+/* Write the name (NUL-terminated); returns its length. */
+int keyrec_name_write(const uint8_t dir_id[COFFRE_ID_LEN], uint32_t version,
+		      char out[COFFRE_KEYREC_NAME_MAX]);
+/* Exact: -EINVAL unless name is 32 lowercase hex, '.', a canonical version. */
+int keyrec_name_parse(const char *name, uint8_t dir_id[COFFRE_ID_LEN],
+		      uint32_t *version);
+/* True if name starts "<hex dir id>." (every record of a directory). */
+bool keyrec_name_of_dir(const char *name, const uint8_t dir_id[COFFRE_ID_LEN]);
+int escrow_name_write(uint32_t mk_version, char out[COFFRE_ESCROW_NAME_MAX]);
+int escrow_name_parse(const char *name, uint32_t *mk_version);
+/* True if a backing entry name is the filesystem's own (".coffre*" but not
+ * a long-name entry): never shown, never a user's entry. */
+bool name_is_internal(const char *backing);
+/* out gets 32 lowercase hex digits and a NUL. */
+void symlink_id_write(const uint8_t id[COFFRE_SYMLINK_ID_LEN],
+		      char out[COFFRE_SYMLINK_ID_HEX + 1]);
+/* Exact: len must be 32, digits 0-9a-f; -EINVAL otherwise. */
+int symlink_id_parse(const char *hex, size_t len,
+		     uint8_t id[COFFRE_SYMLINK_ID_LEN]);
+
+/* ---- longname.c: long entry names and their sidecars (doc/FORMAT.md §7) */
+
+/* An entry is COFFRE_LONGNAME_PREFIX + 43 base64url (crypto/names.c); its
+ * sidecar is that + ".name" and holds the full encoding. */
+#define COFFRE_LONGNAME_SIDECAR_SUFFIX ".name"
+#define COFFRE_LONGNAME_SIDECAR_LEN (COFFRE_LONGNAME_LEN + 5)
+bool longname_is_entry(const char *backing);
+bool longname_is_sidecar(const char *backing);
+/* The sidecar's name for a long entry; -ENAMETOOLONG if cap is short. */
+int longname_sidecar_name(const char *entry, char *out, size_t cap);
+/* 0 if full[0..len) (a sidecar's content, 1..COFFRE_ENC_NAME_MAX bytes) is
+ * the encoding hashed into the long entry name; -EBADMSG otherwise. */
+int longname_sidecar_check(const char *entry, const char *full, size_t len);
+
+/* ---- symlink.c: symlink blob and backing link target (doc/FORMAT.md §9) */
+
+/* blob = dir id(16) || u32be(DEK version) || nonce || ct || tag; the 20
+ * header bytes are the GCM AAD. */
+#define COFFRE_SYMLINK_HDR_LEN (COFFRE_ID_LEN + 4)
+#define COFFRE_SYMLINK_OVERHEAD (COFFRE_SYMLINK_HDR_LEN + COFFRE_SEG_OVERHEAD)
+#define COFFRE_SYMLINK_TARGET_MAX (PATH_MAX - 1)   /* plaintext target */
+#define COFFRE_SYMLINK_BLOB_MAX (PATH_MAX + COFFRE_SYMLINK_OVERHEAD)
+/* Longest inline backing target; a longer encoding goes to a sidecar. */
+#define COFFRE_SYMLINK_INLINE_MAX (PATH_MAX - 1)
+/* Room for the inline encoding of any blob, with its NUL. */
+#define COFFRE_SYMLINK_ENC_MAX (COFFRE_SYMLINK_BLOB_MAX * 4 / 3 + 8)
+/* "@<32 hex>" ('@' is not base64url) names a sidecar. */
+#define COFFRE_SYMLINK_SIDECAR_MARK '@'
+#define COFFRE_SYMLINK_SIDECAR_TARGET_LEN (1 + COFFRE_SYMLINK_ID_HEX)
+struct symlink_hdr {
+	uint8_t dir_id[COFFRE_ID_LEN];
+	uint32_t dek_version;
+};
+void symlink_hdr_write(const struct symlink_hdr *h,
+		       uint8_t out[COFFRE_SYMLINK_HDR_LEN]);
+/* A whole blob: -EINVAL unless OVERHEAD < len <= BLOB_MAX; h from its
+ * header.  The target is len - COFFRE_SYMLINK_OVERHEAD bytes. */
+int symlink_blob_parse(const uint8_t *blob, size_t len, struct symlink_hdr *h);
+/* The inline target base64url(blob) into out; returns its length, or
+ * -ENAMETOOLONG if longer than COFFRE_SYMLINK_INLINE_MAX or cap. */
+int symlink_target_write(const uint8_t *blob, size_t len, char *out, size_t cap);
+/* The sidecar target "@<hex id>". */
+void symlink_target_write_sidecar(const uint8_t id[COFFRE_SYMLINK_ID_LEN],
+				  char out[COFFRE_SYMLINK_SIDECAR_TARGET_LEN + 1]);
+struct symlink_target {
+	bool sidecar;                      /* else inline */
+	uint8_t sidecar_id[COFFRE_SYMLINK_ID_LEN];
+	size_t blob_len;                   /* inline: the blob's length */
+};
+/*
+ * A backing link target t[0..len).  "@" + exactly 32 lowercase hex: a
+ * sidecar (id set).  Anything else is inline: decoded into blob (cap
+ * bytes), or, with blob NULL, only its decoded length computed (not
+ * validated).  -EINVAL for an empty target, a malformed sidecar reference
+ * or bad base64url, -ENAMETOOLONG if cap is short.
+ */
+int symlink_target_parse(const char *t, size_t len, uint8_t *blob, size_t cap,
+			 struct symlink_target *st);
+
+/* ---- xattr.c: user xattr record (doc/FORMAT.md §9) */
+
+/* Backing name "user." + base64url(SIV(N)), or, when that exceeds 255
+ * bytes, "user.#" + base64url(SHA-256(SIV(N))) with the value prefixed by
+ * u16be(len) || SIV(N).  Value AAD = identity || N. */
+#define COFFRE_XATTR_PREFIX "user."
+#define COFFRE_XATTR_PREFIX_LEN 5
+#define COFFRE_XATTR_LONG_MARK "user.#"
+#define COFFRE_XATTR_LONG_MARK_LEN 6
+#define COFFRE_XNAME_MAX 255               /* a backing or plaintext name */
+#define COFFRE_XATTR_SIV_MAX (COFFRE_XNAME_MAX + COFFRE_TAG_LEN)
+#define COFFRE_XVALUE_MAX 65536            /* a backing value */
+#define COFFRE_XATTR_AAD_MAX (COFFRE_ID_LEN + COFFRE_XNAME_MAX)
+/* HKDF output for an object's xattrs: SIV name key || GCM value key. */
+#define COFFRE_XATTR_KEY_LEN (COFFRE_SIV_KEY_LEN + COFFRE_KEY_LEN)
+/* The backing name for SIV(N) (siv_len <= COFFRE_XATTR_SIV_MAX); is_long
+ * tells which form.  Returns 0 or a negative errno. */
+int xattr_name_write(const uint8_t *siv, size_t siv_len,
+		     char out[COFFRE_XNAME_MAX + 1], bool *is_long);
+bool xattr_name_is_long(const char *backing);
+/* The value prefix of a long-form name (0 for a short one). */
+size_t xattr_value_prefix_len(size_t siv_len, bool is_long);
+void xattr_value_prefix_write(const uint8_t *siv, size_t siv_len, uint8_t *out);
+/* 0 if value[0..len) starts with the long-form prefix of siv; -EBADMSG. */
+int xattr_value_prefix_check(const uint8_t *value, size_t len,
+			     const uint8_t *siv, size_t siv_len);
+/*
+ * The SIV named by a backing xattr name: decoded from a short name, or
+ * read from the value's prefix of a long one (value may be NULL for a
+ * short name) and checked against the hash in the name; *pre gets the
+ * prefix length.  Returns the SIV length (> COFFRE_TAG_LEN), or -EBADMSG.
+ */
+int xattr_name_siv(const char *backing, const uint8_t *value, size_t value_len,
+		   uint8_t siv[COFFRE_XATTR_SIV_MAX], size_t *pre);
+/* identity || name[0..len) into out; returns its length, -ERANGE if len
+ * exceeds COFFRE_XNAME_MAX. */
+int xattr_value_aad(const uint8_t id[COFFRE_ID_LEN], const void *name,
+		    size_t len, uint8_t out[COFFRE_XATTR_AAD_MAX]);
 
 /* ---- hex helpers (shared by volume.c and the CLI) */
 /* Lowercase; out gets 2*len digits and a NUL. */

@@ -18,10 +18,6 @@
 struct hsm_pool;
 struct keyring;
 
-#define COFFRE_STATE_DIR ".coffre"
-#define COFFRE_KEYS_DIR ".coffre/keys"
-#define COFFRE_LOCK_FILE ".coffre/lock"
-#define COFFRE_ESCROW_DIR ".coffre/escrow"
 #define COFFRE_MK_LABEL_MAX 64
 #define COFFRE_PIN_MAX 256
 

@@ -34,13 +34,6 @@
 #include "coffre/store.h"
 
 #define READ_CHUNK (1u << 20)
-#define BLOB_HDR (COFFRE_ID_LEN + 4)
-#define BLOB_OVERHEAD (BLOB_HDR + COFFRE_SEG_OVERHEAD)
-#define BLOB_MAX (PATH_MAX + BLOB_OVERHEAD)
-#define SYMLINK_DIR ".coffre/symlinks/"
-#define XKEY_LEN (COFFRE_SIV_KEY_LEN + COFFRE_KEY_LEN)
-#define XNAME_MAX 255
-#define SIV_NAME_MAX (XNAME_MAX + COFFRE_TAG_LEN)
 
 /* An encrypted directory of the bucket and its id (sorted by path). */
 struct dir_rec {
@@ -316,45 +309,31 @@ static bool is_internal(const char *path)
 	       !strncmp(path, COFFRE_STATE_DIR "/", strlen(COFFRE_STATE_DIR) + 1);
 }
 
-static bool is_long_entry(const char *base)
-{
-	return !strncmp(base, COFFRE_LONGNAME_PREFIX, strlen(COFFRE_LONGNAME_PREFIX)) &&
-	       strlen(base) == COFFRE_LONGNAME_LEN;
-}
-
-static bool is_long_sidecar(const char *base)
-{
-	return !strncmp(base, COFFRE_LONGNAME_PREFIX, strlen(COFFRE_LONGNAME_PREFIX)) &&
-	       strlen(base) == COFFRE_LONGNAME_LEN + 5 &&
-	       !strcmp(base + COFFRE_LONGNAME_LEN, ".name");
-}
-
 /* Decrypt the name of entry `path` (base name base) in directory d. */
 static void check_name(struct walk *w, const char *path, const struct dir_rec *d,
 		       const char *base)
 {
 	struct bucket_check *c = w->c;
 	char full[COFFRE_ENC_NAME_MAX + 1], side[COFFRE_REPLICA_PATH_MAX + 8];
-	char check[COFFRE_LONGNAME_LEN + 1], plain[COFFRE_NAME_MAX + 1];
+	char plain[COFFRE_NAME_MAX + 1];
 	struct derived_key *key;
 	const char *enc = base;
 	ssize_t n;
 
 	if (!d || !d->ok)
 		return;               /* the directory's own problem is listed */
-	if (is_long_entry(base)) {
-		snprintf(side, sizeof(side), "%s.name", path);
-		n = io_read_small(c->bucket_fd, side, full, sizeof(full) - 1);
+	if (longname_is_entry(base)) {
+		n = longname_sidecar_name(path, side, sizeof(side)) ? -ENAMETOOLONG :
+		    io_read_small(c->bucket_fd, side, full, sizeof(full) - 1);
 		if (n <= 0 || (size_t)n >= sizeof(full) - 1) {
 			problem(c, path, "long name without its .name sidecar");
 			return;
 		}
-		full[n] = '\0';
-		if (name_long_hash(full, (size_t)n, check, sizeof(check)) < 0 ||
-		    strcmp(check, base)) {
+		if (longname_sidecar_check(base, full, (size_t)n)) {
 			problem(c, path, "the .name sidecar is not this entry's");
 			return;
 		}
+		full[n] = '\0';
 		enc = full;
 	}
 	if (keyring_name_key(c->vol->keys, d->id, &key)) {
@@ -373,7 +352,7 @@ static void check_dir(struct walk *w, const char *path)
 	struct bucket_check *c = w->c;
 	struct derived_key *key;
 	struct dir_rec *d = dir_add(w, path);
-	char hex[2 * COFFRE_ID_LEN + 1];
+	char name[COFFRE_KEYREC_NAME_MAX];
 	int fd;
 
 	if (!d)
@@ -387,9 +366,9 @@ static void check_dir(struct walk *w, const char *path)
 	}
 	close(fd);
 	if (keyring_name_key(c->vol->keys, d->id, &key)) {
-		hex_encode(d->id, COFFRE_ID_LEN, hex);
-		problem(c, path, "its key record %s/%s.1 is missing or does not unseal",
-			COFFRE_KEYS_DIR, hex);
+		keyrec_name_write(d->id, 1, name);
+		problem(c, path, "its key record %s/%s is missing or does not unseal",
+			COFFRE_KEYS_DIR, name);
 		return;
 	}
 	derived_key_free(key);
@@ -434,7 +413,7 @@ static void check_content(struct walk *w, int fd, const char *path)
 {
 	struct bucket_check *c = w->c;
 	struct aead_key *key = NULL;
-	char hex[2 * COFFRE_ID_LEN + 1];
+	char name[COFFRE_KEYREC_NAME_MAX];
 	struct store_file sf;
 	struct file_header h;
 	uint64_t off = 0;
@@ -446,9 +425,9 @@ static void check_content(struct walk *w, int fd, const char *path)
 	}
 	n = keyring_file_key(c->vol->keys, &h, &key);
 	if (n == -EIO) {
-		hex_encode(h.dir_id, COFFRE_ID_LEN, hex);
-		problem(c, path, "its key record %s/%s.%" PRIu32 " is missing or does "
-			"not unseal", COFFRE_KEYS_DIR, hex, h.dek_version);
+		keyrec_name_write(h.dir_id, h.dek_version, name);
+		problem(c, path, "its key record %s/%s is missing or does "
+			"not unseal", COFFRE_KEYS_DIR, name);
 		goto out;
 	}
 	if (n) {
@@ -487,21 +466,14 @@ static void check_keyrec(struct walk *w, const char *path, const char *base)
 	struct bucket_check *c = w->c;
 	uint8_t dir_id[COFFRE_ID_LEN];
 	struct key_record rec;
-	unsigned long ver;
-	char *end = NULL;
+	uint32_t ver;
 
 	c->keys++;
-	errno = 0;
-	ver = strlen(base) < 2 * COFFRE_ID_LEN + 2 || base[2 * COFFRE_ID_LEN] != '.' ||
-	      hex_decode(base, 2 * COFFRE_ID_LEN, dir_id, COFFRE_ID_LEN) ||
-	      base[2 * COFFRE_ID_LEN + 1] < '1' || base[2 * COFFRE_ID_LEN + 1] > '9' ? 0 :
-	      strtoul(base + 2 * COFFRE_ID_LEN + 1, &end, 10);
-	if (!ver || *end || errno || ver > UINT32_MAX) {
+	if (keyrec_name_parse(base, dir_id, &ver)) {
 		problem(c, path, "not a key record name");
 		return;
 	}
-	if (keystore_read(c->vol->keys_fd, c->vol->conf.uuid, dir_id, (uint32_t)ver,
-			  &rec)) {
+	if (keystore_read(c->vol->keys_fd, c->vol->conf.uuid, dir_id, ver, &rec)) {
 		problem(c, path, "malformed, or a record of another volume, "
 			"directory or version");
 		return;
@@ -514,17 +486,13 @@ static void check_escrow(struct walk *w, const char *path, const char *base)
 {
 	struct bucket_check *c = w->c;
 	struct escrow_blob e;
-	unsigned long ver;
-	char *end = NULL;
+	uint32_t ver;
 
-	errno = 0;
-	ver = strncmp(base, "mk-v", 4) || base[4] < '1' || base[4] > '9' ? 0 :
-	      strtoul(base + 4, &end, 10);
-	if (!ver || *end || errno || ver > UINT32_MAX) {
+	if (escrow_name_parse(base, &ver)) {
 		problem(c, path, "not an escrow blob name");
 		return;
 	}
-	if (escrow_load(c->vol->root_fd, (uint32_t)ver, &e) ||
+	if (escrow_load(c->vol->root_fd, ver, &e) ||
 	    memcmp(e.fs_uuid, c->vol->conf.uuid, COFFRE_ID_LEN))
 		problem(c, path, "malformed escrow blob, or another volume's");
 	else if (ver == c->vol->conf.mk_version &&
@@ -546,7 +514,7 @@ static void check_object(struct walk *w, struct bucket_object *o)
 		c->dirs++;
 		if (!encrypted_dir_entry)
 			return;
-		if (!strncmp(base, ".coffre", 7) && !is_long_entry(base))
+		if (name_is_internal(base))
 			problem(c, o->path, "unexpected filesystem directory");
 		else
 			check_name(w, o->path, dir_find(w, parent), base);
@@ -567,9 +535,9 @@ static void check_object(struct walk *w, struct bucket_object *o)
 	else if (!strcmp(parent, COFFRE_ESCROW_DIR))
 		check_escrow(w, o->path, base);
 	else if (encrypted_dir_entry) {
-		if (!strcmp(base, COFFRE_DIR_FILE) || is_long_sidecar(base))
+		if (!strcmp(base, COFFRE_DIR_FILE) || longname_is_sidecar(base))
 			;     /* read with its directory / its entry */
-		else if (!strncmp(base, ".coffre", 7) && !is_long_entry(base))
+		else if (name_is_internal(base))
 			problem(c, o->path, "unexpected filesystem file");
 		else {
 			c->files++;
@@ -585,13 +553,13 @@ static void check_object(struct walk *w, struct bucket_object *o)
 static void check_symlink(struct walk *w, const struct manifest_entry *e)
 {
 	struct bucket_check *c = w->c;
-	uint8_t *blob = malloc(BLOB_MAX), *plain = malloc(BLOB_MAX);
+	uint8_t *blob = malloc(COFFRE_SYMLINK_BLOB_MAX);
+	uint8_t *plain = malloc(COFFRE_SYMLINK_BLOB_MAX);
 	struct derived_key *key = NULL;
-	uint8_t sid[16];
-	char side[sizeof(SYMLINK_DIR) + 2 * 16];
-	struct rcur r;
-	uint8_t dir_id[COFFRE_ID_LEN];
-	uint32_t version;
+	char side[sizeof(COFFRE_SYMLINK_DIR) + 1 + COFFRE_SYMLINK_ID_HEX];
+	char hex[COFFRE_SYMLINK_ID_HEX + 1];
+	struct symlink_target t;
+	struct symlink_hdr h;
 	ssize_t n;
 	int err;
 
@@ -600,68 +568,38 @@ static void check_symlink(struct walk *w, const struct manifest_entry *e)
 		problem(c, e->path, "out of memory");
 		goto out;
 	}
-	if (e->target[0] == '@') {
-		if (e->target_len != 33 || hex_decode(e->target + 1, 32, sid, 16)) {
-			problem(c, e->path, "malformed symlink sidecar reference");
-			goto out;
-		}
-		snprintf(side, sizeof(side), "%s%s", SYMLINK_DIR, e->target + 1);
-		n = io_read_small(c->bucket_fd, side, blob, BLOB_MAX);
+	err = symlink_target_parse(e->target, e->target_len, blob,
+				   COFFRE_SYMLINK_BLOB_MAX, &t);
+	if (err && e->target_len && e->target[0] == COFFRE_SYMLINK_SIDECAR_MARK) {
+		problem(c, e->path, "malformed symlink sidecar reference");
+		goto out;
+	}
+	n = err ? err : (ssize_t)t.blob_len;
+	if (!err && t.sidecar) {
+		symlink_id_write(t.sidecar_id, hex);
+		snprintf(side, sizeof(side), "%s/%s", COFFRE_SYMLINK_DIR, hex);
+		n = io_read_small(c->bucket_fd, side, blob, COFFRE_SYMLINK_BLOB_MAX);
 		if (n < 0) {
 			problem(c, e->path, "its target's sidecar %s is missing", side);
 			goto out;
 		}
-	} else {
-		n = b64url_decode(e->target, e->target_len, blob, BLOB_MAX);
 	}
-	if (n < (ssize_t)BLOB_OVERHEAD + 1) {
+	if (n < 0 || symlink_blob_parse(blob, (size_t)n, &h)) {
 		problem(c, e->path, "malformed symlink target");
 		goto out;
 	}
-	rcur_init(&r, blob, BLOB_HDR);
-	rcur_bytes(&r, dir_id, sizeof(dir_id));
-	version = rcur_u32be(&r);
-	err = keyring_symlink_key(c->vol->keys, dir_id, version, &key);
+	err = keyring_symlink_key(c->vol->keys, h.dir_id, h.dek_version, &key);
 	if (!err)
-		err = aead_open(key->key, blob, BLOB_HDR, blob + BLOB_HDR,
-				(size_t)n - BLOB_HDR, plain);
+		err = aead_open(key->key, blob, COFFRE_SYMLINK_HDR_LEN,
+				blob + COFFRE_SYMLINK_HDR_LEN,
+				(size_t)n - COFFRE_SYMLINK_HDR_LEN, plain);
 	if (err)
 		problem(c, e->path, "the symlink target does not authenticate");
 	derived_key_free(key);
-	secmem_wipe(plain, BLOB_MAX);
+	secmem_wipe(plain, COFFRE_SYMLINK_BLOB_MAX);
 out:
 	free(blob);
 	free(plain);
-}
-
-/* The SIV of a backing xattr name (short form: decoded; long form: from the
- * value, checked against the hash in the name).  Returns its length. */
-static int xattr_siv(const struct manifest_xattr *x, uint8_t *siv, size_t *pre)
-{
-	char check[64];
-	uint8_t digest[32];
-	size_t len;
-	int n;
-
-	*pre = 0;
-	if (strncmp(x->name, "user.", 5))
-		return -EBADMSG;
-	if (strncmp(x->name, "user.#", 6)) {
-		n = b64url_decode(x->name + 5, strlen(x->name + 5), siv, SIV_NAME_MAX);
-		return n <= COFFRE_TAG_LEN ? -EBADMSG : n;
-	}
-	if (x->value_len < 2)
-		return -EBADMSG;
-	len = (size_t)x->value[0] << 8 | x->value[1];
-	if (len <= COFFRE_TAG_LEN || len > SIV_NAME_MAX || 2 + len > x->value_len)
-		return -EBADMSG;
-	memcpy(siv, x->value + 2, len);
-	if (sha256(siv, len, digest) ||
-	    b64url_encode(digest, sizeof(digest), check, sizeof(check)) < 0 ||
-	    strcmp(check, x->name + 6))
-		return -EBADMSG;
-	*pre = 2 + len;
-	return (int)len;
 }
 
 /* Every user xattr of a file or directory: name and value authenticate
@@ -670,9 +608,10 @@ static void check_xattrs(struct walk *w, const struct manifest_entry *e)
 {
 	struct bucket_check *c = w->c;
 	uint8_t id[COFFRE_ID_LEN], dir_id[COFFRE_ID_LEN];
-	uint8_t siv[SIV_NAME_MAX], aad[COFFRE_ID_LEN + XNAME_MAX];
+	uint8_t siv[COFFRE_XATTR_SIV_MAX];
 	struct derived_key *dk = NULL;
 	const uint8_t *xk;
+	uint8_t aad[COFFRE_XATTR_AAD_MAX];
 	uint8_t *plain = NULL;
 	uint32_t version = 1;
 	struct file_header h;
@@ -700,7 +639,7 @@ static void check_xattrs(struct walk *w, const struct manifest_entry *e)
 		version = h.dek_version;
 	}
 	err = keyring_xattr_keys(c->vol->keys, id, dir_id, version, &dk);
-	if (err || !(plain = malloc(COFFRE_REPLICA_XATTR_VALUE_MAX + XNAME_MAX))) {
+	if (err || !(plain = malloc(COFFRE_REPLICA_XATTR_VALUE_MAX + COFFRE_XNAME_MAX))) {
 		problem(c, e->path, "cannot derive its xattr keys");
 		goto out;
 	}
@@ -708,7 +647,7 @@ static void check_xattrs(struct walk *w, const struct manifest_entry *e)
 	for (i = 0; i < e->n_xattrs; i++) {
 		const struct manifest_xattr *x = &e->xattrs[i];
 
-		slen = xattr_siv(x, siv, &pre);
+		slen = xattr_name_siv(x->name, x->value, x->value_len, siv, &pre);
 		if (slen < 0 || siv_decrypt(xk, COFFRE_SIV_KEY_LEN, id, COFFRE_ID_LEN,
 					    siv, (size_t)slen, plain)) {
 			problem(c, e->path, "xattr %s: the name does not authenticate",
@@ -716,8 +655,7 @@ static void check_xattrs(struct walk *w, const struct manifest_entry *e)
 			continue;
 		}
 		plen = (size_t)slen - COFFRE_TAG_LEN;
-		memcpy(aad, id, COFFRE_ID_LEN);
-		memcpy(aad + COFFRE_ID_LEN, plain, plen);
+		xattr_value_aad(id, plain, plen, aad);
 		if (x->value_len < pre + COFFRE_SEG_OVERHEAD ||
 		    aead_open(xk + COFFRE_SIV_KEY_LEN, aad, COFFRE_ID_LEN + plen,
 			      x->value + pre, x->value_len - pre, plain))

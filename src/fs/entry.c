@@ -4,11 +4,11 @@
  * A name is encrypted under its parent directory's name key with the
  * parent's id as associated data (crypto/names.c: zero padding to 32 bytes,
  * AES-256-SIV, base64url).  An encoding longer than 255 bytes is stored
- * under ".coffre.L" + base64url(SHA-256(encoding)) with a sidecar file
- * "<that>.name" holding the full encoding.  A sidecar belongs to the name,
- * not to the object: it is written before the entry appears and removed
- * after it goes.  Everything else named ".coffre*" is the filesystem's own
- * and never shown.
+ * under a hashed long name with a sidecar holding the full encoding
+ * (format/longname.c).  A sidecar belongs to the name, not to the object:
+ * it is written before the entry appears and removed after it goes.
+ * Everything else named ".coffre*" is the filesystem's own and never shown
+ * (format/layout.c name_is_internal).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,8 +18,6 @@
 
 #include "coffre/io.h"
 #include "fs.h"
-
-#define SIDECAR_SUFFIX ".name"
 
 int dir_keys_get(struct inode *dir, struct dir_keys *k)
 {
@@ -61,11 +59,6 @@ int entry_name(const struct dir_keys *k, const char *name, struct backing_name *
 	return len < 0 ? len : 0;
 }
 
-static void sidecar_name(const char *backing, char *out, size_t cap)
-{
-	snprintf(out, cap, "%s%s", backing, SIDECAR_SUFFIX);
-}
-
 int entry_sidecar_write(int dirfd, const struct backing_name *b)
 {
 	char side[COFFRE_ENC_NAME_MAX + 8];
@@ -74,7 +67,8 @@ int entry_sidecar_write(int dirfd, const struct backing_name *b)
 
 	if (!b->is_long)
 		return 0;
-	sidecar_name(b->name, side, sizeof(side));
+	if (longname_sidecar_name(b->name, side, sizeof(side)))
+		return -ENAMETOOLONG;
 	fd = openat(dirfd, side, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 		    0600);
 	if (fd < 0)
@@ -88,29 +82,20 @@ void entry_sidecar_remove(int dirfd, const struct backing_name *b)
 {
 	char side[COFFRE_ENC_NAME_MAX + 8];
 
-	if (!b->is_long)
+	if (!b->is_long || longname_sidecar_name(b->name, side, sizeof(side)))
 		return;
-	sidecar_name(b->name, side, sizeof(side));
 	unlinkat(dirfd, side, 0);
-}
-
-static bool is_long_entry(const char *backing)
-{
-	return strncmp(backing, COFFRE_LONGNAME_PREFIX,
-		       strlen(COFFRE_LONGNAME_PREFIX)) == 0 &&
-	       strlen(backing) == COFFRE_LONGNAME_LEN;
 }
 
 bool entry_is_internal(const char *backing)
 {
-	return strncmp(backing, ".coffre", 7) == 0 && !is_long_entry(backing);
+	return name_is_internal(backing);
 }
 
 int entry_plain(int dirfd, const struct dir_keys *k, const char *backing,
 		char out[COFFRE_NAME_MAX + 1])
 {
 	char full[COFFRE_ENC_NAME_MAX + 1], side[COFFRE_ENC_NAME_MAX + 8];
-	char check[COFFRE_LONGNAME_LEN + 1];
 	ssize_t n;
 
 	if (!strcmp(backing, ".") || !strcmp(backing, "..")) {
@@ -119,20 +104,18 @@ int entry_plain(int dirfd, const struct dir_keys *k, const char *backing,
 	}
 	if (entry_is_internal(backing))
 		return -ENOENT;
-	if (!is_long_entry(backing)) {
+	if (!longname_is_entry(backing)) {
 		n = name_decrypt(k->name_key->key, k->id, backing, strlen(backing), out,
 				 COFFRE_NAME_MAX + 1);
 		return n < 0 ? (int)n : 0;
 	}
-	sidecar_name(backing, side, sizeof(side));
+	if (longname_sidecar_name(backing, side, sizeof(side)))
+		return -EBADMSG;
 	n = io_read_small(dirfd, side, full, sizeof(full) - 1);
-	if (n <= 0 || (size_t)n >= sizeof(full))
+	/* The sidecar must be the one for this hashed name. */
+	if (n <= 0 || longname_sidecar_check(backing, full, (size_t)n))
 		return -EBADMSG;
 	full[n] = '\0';
-	/* The sidecar must be the one for this hashed name. */
-	if (name_long_hash(full, (size_t)n, check, sizeof(check)) < 0 ||
-	    strcmp(check, backing))
-		return -EBADMSG;
 	n = name_decrypt(k->name_key->key, k->id, full, (size_t)n, out,
 			 COFFRE_NAME_MAX + 1);
 	return n < 0 ? (int)n : 0;

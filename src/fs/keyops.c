@@ -165,7 +165,7 @@ static int rekey_file(int dfd, const char *name, const uint8_t id[COFFRE_ID_LEN]
 	if (err)
 		goto out;
 	err = random_bytes(rnd, sizeof(rnd));
-	snprintf(tmp, sizeof(tmp), ".coffre.rekey.%02x%02x%02x%02x%02x%02x%02x%02x",
+	snprintf(tmp, sizeof(tmp), COFFRE_REKEY_TMP_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x",
 		 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 	tfd = err ? -1 : openat(dfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (tfd < 0) {

@@ -103,10 +103,10 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	if (!err)
 		err = set_owner(req, p, b.name, S_IFDIR | mode);
 	if (!err) {
-		char hex[2 * COFFRE_ID_LEN + 1], rec[64];
+		char kname[COFFRE_KEYREC_NAME_MAX], rec[64];
 
-		hex_encode(id, COFFRE_ID_LEN, hex);
-		snprintf(rec, sizeof(rec), "%s/%s.1", COFFRE_KEYS_DIR, hex);
+		keyrec_name_write(id, 1, kname);
+		snprintf(rec, sizeof(rec), "%s/%s", COFFRE_KEYS_DIR, kname);
 		note(rec);                 /* the key record goes first */
 		note_name(p->fd, &b);
 	}

@@ -167,8 +167,8 @@ void note_name(int dirfd, const struct backing_name *b)
 
 	note_at(dirfd, b->name);
 	if (b->is_long) {
-		snprintf(side, sizeof(side), "%s.name", b->name);
-		note_at(dirfd, side);
+		if (!longname_sidecar_name(b->name, side, sizeof(side)))
+			note_at(dirfd, side);
 	}
 }
 
@@ -257,18 +257,19 @@ void note_dir_tree(int dfd)
 
 void note_keys(void)
 {
-	char old[64];
+	char name[COFFRE_ESCROW_NAME_MAX], old[64];
 	uint32_t v;
 
 	/* Escrows of master keys rotated away are deleted: say so too. */
 	for (v = 1; rep.r && v < g_fs.vol->conf.mk_version; v++) {
-		snprintf(old, sizeof(old), "%s/mk-v%u", COFFRE_ESCROW_DIR, v);
+		escrow_name_write(v, name);
+		snprintf(old, sizeof(old), "%s/%s", COFFRE_ESCROW_DIR, name);
 		note(old);
 	}
 	note(COFFRE_CONF_FILE);
 	note_tree(COFFRE_KEYS_DIR);
 	note_tree(COFFRE_ESCROW_DIR);
-	note_tree(".coffre/symlinks");
+	note_tree(COFFRE_SYMLINK_DIR);
 }
 
 int fs_replica_sync(int timeout_ms)

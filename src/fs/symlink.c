@@ -3,13 +3,13 @@
  *
  * A target is sealed with AES-256-GCM (crypto/aead.c) under
  * HKDF-SHA256(DEK, info "coffre/v1/symlink") of the directory it is created
- * in, with AAD = dir id || u32be(DEK version); the blob
- * dir id(16) || u32be(version) || nonce || ct || tag names its own key, so
- * renames and hard links across directories keep working.  The backing
- * symlink's target is base64url(blob).  When that would exceed the backing
- * filesystem's limit (PATH_MAX − 1) the blob is kept in a sidecar
- * .coffre/symlinks/<random hex> and the backing target is "@<hex>" ('@' is
- * not in the base64url alphabet), so targets up to PATH_MAX − 1 work.
+ * in, with AAD = the blob's header dir id || u32be(DEK version); the blob
+ * (format/symlink.c) names its own key, so renames and hard links across
+ * directories keep working.  The backing symlink's target is
+ * base64url(blob).  When that would exceed the backing filesystem's limit
+ * (PATH_MAX − 1) the blob is kept in a sidecar .coffre/symlinks/<random
+ * hex> and the backing target is "@<hex>", so targets up to PATH_MAX − 1
+ * work.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,22 +23,15 @@
 #include "coffre/io.h"
 #include "fs.h"
 
-#define SYMLINK_DIR ".coffre/symlinks"
-#define BLOB_HDR (COFFRE_ID_LEN + 4)
-#define BLOB_OVERHEAD (BLOB_HDR + COFFRE_SEG_OVERHEAD)
-#define BLOB_MAX (PATH_MAX + BLOB_OVERHEAD)
-#define INLINE_MAX (PATH_MAX - 1)
-
-
 static int sidecar_dir(void)
 {
-	int fd = openat(g_fs.vol->root_fd, SYMLINK_DIR,
+	int fd = openat(g_fs.vol->root_fd, COFFRE_SYMLINK_DIR,
 			O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 
 	if (fd < 0 && errno == ENOENT) {
-		if (mkdirat(g_fs.vol->root_fd, SYMLINK_DIR, 0700) && errno != EEXIST)
+		if (mkdirat(g_fs.vol->root_fd, COFFRE_SYMLINK_DIR, 0700) && errno != EEXIST)
 			return -errno;
-		fd = openat(g_fs.vol->root_fd, SYMLINK_DIR,
+		fd = openat(g_fs.vol->root_fd, COFFRE_SYMLINK_DIR,
 			    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	}
 	return fd < 0 ? -errno : fd;
@@ -47,47 +40,44 @@ static int sidecar_dir(void)
 int symlink_create(int dirfd, const char *name, struct inode *dir,
 		   const char *target)
 {
+	uint8_t *blob = NULL, rid[COFFRE_SYMLINK_ID_LEN];
 	struct derived_key *key = NULL;
-	uint8_t *blob = NULL, rid[16];
-	char *enc = NULL, hex[33];
+	char *enc = NULL, hex[COFFRE_SYMLINK_ID_HEX + 1];
 	size_t tlen = strlen(target), blen;
-	uint32_t version;
-	struct wcur w;
+	struct symlink_hdr h;
 	int err, sfd = -1, fd;
 
 	if (tlen == 0)
 		return -ENOENT;
-	if (tlen > PATH_MAX - 1)
+	if (tlen > COFFRE_SYMLINK_TARGET_MAX)
 		return -ENAMETOOLONG;
-	blob = malloc(BLOB_MAX);
-	enc = malloc(BLOB_MAX * 4 / 3 + 8);
+	blob = malloc(COFFRE_SYMLINK_BLOB_MAX);
+	enc = malloc(COFFRE_SYMLINK_ENC_MAX);
 	if (!blob || !enc) {
 		err = -ENOMEM;
 		goto out;
 	}
-	err = inode_dir_id(dir, blob);
+	err = inode_dir_id(dir, h.dir_id);
 	if (!err)
-		err = keyring_current_version(g_fs.vol->keys, blob, &version);
+		err = keyring_current_version(g_fs.vol->keys, h.dir_id, &h.dek_version);
 	if (!err)
-		err = keyring_symlink_key(g_fs.vol->keys, blob, version, &key);
+		err = keyring_symlink_key(g_fs.vol->keys, h.dir_id, h.dek_version,
+					  &key);
 	if (err)
 		goto out;
-	wcur_init(&w, blob + COFFRE_ID_LEN, 4);
-	wcur_u32be(&w, version);
-	err = aead_seal(key->key, blob, BLOB_HDR, (const uint8_t *)target, tlen,
-			blob + BLOB_HDR);
+	symlink_hdr_write(&h, blob);
+	err = aead_seal(key->key, blob, COFFRE_SYMLINK_HDR_LEN, (const uint8_t *)target,
+			tlen, blob + COFFRE_SYMLINK_HDR_LEN);
 	if (err)
 		goto out;
-	blen = BLOB_HDR + tlen + COFFRE_SEG_OVERHEAD;
-	err = b64url_encode(blob, blen, enc, BLOB_MAX * 4 / 3 + 8);
-	if (err < 0)
-		goto out;
-	if ((size_t)err > INLINE_MAX) {
+	blen = COFFRE_SYMLINK_HDR_LEN + tlen + COFFRE_SEG_OVERHEAD;
+	err = symlink_target_write(blob, blen, enc, COFFRE_SYMLINK_ENC_MAX);
+	if (err == -ENAMETOOLONG) {
 		/* Too long for the backing filesystem: keep the blob aside. */
 		err = random_bytes(rid, sizeof(rid));
 		if (err)
 			goto out;
-		hex_encode(rid, sizeof(rid), hex);
+		symlink_id_write(rid, hex);
 		sfd = sidecar_dir();
 		if (sfd < 0) {
 			err = sfd;
@@ -104,7 +94,9 @@ int symlink_create(int dirfd, const char *name, struct inode *dir,
 		close(fd);
 		if (err)
 			goto out_unlink;
-		snprintf(enc, BLOB_MAX, "@%s", hex);
+		symlink_target_write_sidecar(rid, enc);
+	} else if (err < 0) {
+		goto out;
 	}
 	err = symlinkat(enc, dirfd, name) ? -errno : 0;
 	if (!err && sfd >= 0)
@@ -126,15 +118,16 @@ static ssize_t read_blob(int fd, uint8_t *blob, size_t cap)
 {
 	char link[PATH_MAX + 1];
 	ssize_t n = readlinkat(fd, "", link, sizeof(link) - 1);
-	int sfd, len;
+	struct symlink_target t;
+	int sfd;
 
 	if (n < 0)
 		return -errno;
 	link[n] = '\0';
-	if (link[0] != '@') {
-		len = b64url_decode(link, (size_t)n, blob, cap);
-		return len < 0 ? -EIO : len;
-	}
+	if (symlink_target_parse(link, (size_t)n, blob, cap, &t))
+		return -EIO;
+	if (!t.sidecar)
+		return (ssize_t)t.blob_len;
 	sfd = sidecar_dir();
 	if (sfd < 0)
 		return -EIO;
@@ -145,36 +138,33 @@ static ssize_t read_blob(int fd, uint8_t *blob, size_t cap)
 
 int symlink_read(int fd, char *out, size_t cap)
 {
-	uint8_t *blob = malloc(BLOB_MAX);
+	uint8_t *blob = malloc(COFFRE_SYMLINK_BLOB_MAX);
 	struct derived_key *key = NULL;
-	struct rcur r;
-	uint8_t dir_id[COFFRE_ID_LEN];
-	uint32_t version;
+	struct symlink_hdr h;
 	ssize_t n;
 	int err;
 
 	if (!blob)
 		return -ENOMEM;
-	n = read_blob(fd, blob, BLOB_MAX);
-	if (n < (ssize_t)BLOB_OVERHEAD + 1 || (size_t)n - BLOB_OVERHEAD >= cap) {
+	n = read_blob(fd, blob, COFFRE_SYMLINK_BLOB_MAX);
+	if (n < 0 || symlink_blob_parse(blob, (size_t)n, &h) ||
+	    (size_t)n - COFFRE_SYMLINK_OVERHEAD >= cap) {
 		err = -EIO;
 		goto out;
 	}
-	rcur_init(&r, blob, BLOB_HDR);
-	rcur_bytes(&r, dir_id, sizeof(dir_id));
-	version = rcur_u32be(&r);
-	err = keyring_symlink_key(g_fs.vol->keys, dir_id, version, &key);
+	err = keyring_symlink_key(g_fs.vol->keys, h.dir_id, h.dek_version, &key);
 	if (!err)
-		err = aead_open(key->key, blob, BLOB_HDR, blob + BLOB_HDR,
-				(size_t)n - BLOB_HDR, (uint8_t *)out);
+		err = aead_open(key->key, blob, COFFRE_SYMLINK_HDR_LEN,
+				blob + COFFRE_SYMLINK_HDR_LEN,
+				(size_t)n - COFFRE_SYMLINK_HDR_LEN, (uint8_t *)out);
 	derived_key_free(key);
 	if (err) {
 		fprintf(stderr, "coffre: symlink target does not authenticate\n");
 		err = -EIO;
 		goto out;
 	}
-	out[(size_t)n - BLOB_OVERHEAD] = '\0';
-	err = (int)((size_t)n - BLOB_OVERHEAD);
+	out[(size_t)n - COFFRE_SYMLINK_OVERHEAD] = '\0';
+	err = (int)((size_t)n - COFFRE_SYMLINK_OVERHEAD);
 out:
 	free(blob);
 	return err;
@@ -184,6 +174,7 @@ int symlink_size(int fd, off_t *size)
 {
 	char link[PATH_MAX + 1];
 	ssize_t n = readlinkat(fd, "", link, sizeof(link) - 1);
+	struct symlink_target t;
 	struct stat st;
 	size_t blen;
 	int sfd, err;
@@ -191,7 +182,9 @@ int symlink_size(int fd, off_t *size)
 	if (n <= 0)
 		return -EIO;
 	link[n] = '\0';
-	if (link[0] == '@') {
+	if (symlink_target_parse(link, (size_t)n, NULL, 0, &t))
+		return -EIO;
+	if (t.sidecar) {
 		sfd = sidecar_dir();
 		if (sfd < 0)
 			return sfd;
@@ -201,11 +194,11 @@ int symlink_size(int fd, off_t *size)
 			return -EIO;
 		blen = (size_t)st.st_size;
 	} else {
-		blen = (size_t)n * 3 / 4;
+		blen = t.blob_len;
 	}
-	if (blen <= BLOB_OVERHEAD)
+	if (blen <= COFFRE_SYMLINK_OVERHEAD)
 		return -EIO;
-	*size = (off_t)(blen - BLOB_OVERHEAD);
+	*size = (off_t)(blen - COFFRE_SYMLINK_OVERHEAD);
 	return 0;
 }
 
@@ -213,11 +206,14 @@ void symlink_remove_sidecar(int fd)
 {
 	char link[PATH_MAX + 1];
 	ssize_t n = readlinkat(fd, "", link, sizeof(link) - 1);
+	struct symlink_target t;
 	int sfd;
 
-	if (n <= 1 || link[0] != '@')
+	if (n <= 1)
 		return;
 	link[n] = '\0';
+	if (symlink_target_parse(link, (size_t)n, NULL, 0, &t) || !t.sidecar)
+		return;
 	sfd = sidecar_dir();
 	if (sfd < 0)
 		return;

@@ -10,10 +10,8 @@
  * the identity as associated data; a value as nonce || GCM(value) || tag
  * with AAD = identity || N, so a value moved to another name or file does
  * not open.  When that encoded name would not fit the backing 255-byte
- * limit (names over ~170 bytes), the attribute is stored under
- * "user.#" + base64url(SHA-256(SIV(N))) and its value carries the name:
- * u16be(len) || SIV(N) || sealed value ('#' is not base64url, so the two
- * forms cannot be confused).
+ * limit (names over ~170 bytes), the attribute is stored under a hashed
+ * name and its value carries the name (the record: format/xattr.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,11 +23,10 @@
 
 #include "fs.h"
 
-#define USER_PREFIX "user."
-#define PREFIX_LEN 5
-#define XKEY_LEN (COFFRE_SIV_KEY_LEN + COFFRE_KEY_LEN)
-#define XNAME_MAX 255
-#define XVALUE_MAX 65536
+#define USER_PREFIX COFFRE_XATTR_PREFIX
+#define PREFIX_LEN COFFRE_XATTR_PREFIX_LEN
+#define XNAME_MAX COFFRE_XNAME_MAX
+#define XVALUE_MAX COFFRE_XVALUE_MAX
 
 struct xkeys {
 	uint8_t id[COFFRE_ID_LEN];
@@ -96,21 +93,16 @@ static int user_name(const char *name, const char **rest)
 	return 0;
 }
 
-#define LONG_MARK "user.#"
-#define LONG_MARK_LEN 6
-#define SIV_NAME_MAX (XNAME_MAX + COFFRE_TAG_LEN)
-
 /* A user name's encrypted forms: its SIV and the backing xattr name. */
 struct xname {
 	char backing[XNAME_MAX + 1];
-	uint8_t siv[SIV_NAME_MAX];
+	uint8_t siv[COFFRE_XATTR_SIV_MAX];
 	size_t siv_len;
 	bool is_long;
 };
 
 static int backing_xname(const struct xkeys *x, const char *rest, struct xname *n)
 {
-	uint8_t digest[32];
 	size_t len = strlen(rest);
 	int err;
 
@@ -121,40 +113,24 @@ static int backing_xname(const struct xkeys *x, const char *rest, struct xname *
 	if (err)
 		return err;
 	n->siv_len = len + COFFRE_TAG_LEN;
-	memcpy(n->backing, USER_PREFIX, PREFIX_LEN);
-	err = b64url_encode(n->siv, n->siv_len, n->backing + PREFIX_LEN,
-			    sizeof(n->backing) - PREFIX_LEN);
-	n->is_long = err < 0;
-	if (!n->is_long)
-		return 0;
-	err = sha256(n->siv, n->siv_len, digest);
-	if (err)
-		return err;
-	memcpy(n->backing, LONG_MARK, LONG_MARK_LEN);
-	err = b64url_encode(digest, sizeof(digest), n->backing + LONG_MARK_LEN,
-			    sizeof(n->backing) - LONG_MARK_LEN);
-	return err < 0 ? err : 0;
+	return xattr_name_write(n->siv, n->siv_len, n->backing, &n->is_long);
 }
 
 /* The prefix a long-form value carries: u16be(len) || SIV(N). */
 static size_t long_prefix_len(const struct xname *n)
 {
-	return n->is_long ? 2 + n->siv_len : 0;
+	return xattr_value_prefix_len(n->siv_len, n->is_long);
 }
 
 static int value_aad(const struct xkeys *x, const char *rest, uint8_t *aad)
 {
-	size_t len = strlen(rest);
-
-	memcpy(aad, x->id, COFFRE_ID_LEN);
-	memcpy(aad + COFFRE_ID_LEN, rest, len);
-	return (int)(COFFRE_ID_LEN + len);
+	return xattr_value_aad(x->id, rest, strlen(rest), aad);
 }
 
 static int xa_set(const char *path, const struct xkeys *x, const char *name,
 		  const void *value, size_t size, int flags)
 {
-	uint8_t aad[COFFRE_ID_LEN + XNAME_MAX], *stored = NULL;
+	uint8_t aad[COFFRE_XATTR_AAD_MAX], *stored = NULL;
 	const char *rest;
 	struct xname n;
 	size_t pre;
@@ -175,11 +151,8 @@ static int xa_set(const char *path, const struct xkeys *x, const char *name,
 		err = -ENOMEM;
 		goto out;
 	}
-	if (pre) {
-		stored[0] = (uint8_t)(n.siv_len >> 8);
-		stored[1] = (uint8_t)n.siv_len;
-		memcpy(stored + 2, n.siv, n.siv_len);
-	}
+	if (pre)
+		xattr_value_prefix_write(n.siv, n.siv_len, stored);
 	err = aead_seal(x->key + COFFRE_SIV_KEY_LEN, aad,
 			(size_t)value_aad(x, rest, aad), value, size, stored + pre);
 	if (err)
@@ -194,7 +167,7 @@ out:
 static ssize_t xa_get(const char *path, const struct xkeys *x, const char *name,
 		      void *value, size_t size)
 {
-	uint8_t aad[COFFRE_ID_LEN + XNAME_MAX], *sealed = NULL, *plain = NULL;
+	uint8_t aad[COFFRE_XATTR_AAD_MAX], *sealed = NULL, *plain = NULL;
 	const char *rest;
 	struct xname xn;
 	size_t pre;
@@ -220,9 +193,7 @@ static ssize_t xa_get(const char *path, const struct xkeys *x, const char *name,
 		goto out;
 	}
 	if ((size_t)n < pre + COFFRE_SEG_OVERHEAD ||
-	    (pre && (sealed[0] != (uint8_t)(xn.siv_len >> 8) ||
-		     sealed[1] != (uint8_t)xn.siv_len ||
-		     memcmp(sealed + 2, xn.siv, xn.siv_len))) ||
+	    (pre && xattr_value_prefix_check(sealed, (size_t)n, xn.siv, xn.siv_len)) ||
 	    aead_open(x->key + COFFRE_SIV_KEY_LEN, aad,
 		      (size_t)value_aad(x, rest, aad), sealed + pre, (size_t)n - pre,
 		      plain)) {
@@ -255,35 +226,21 @@ out:
 static int listed_siv(const char *path, const char *bname, uint8_t *siv,
 		      uint8_t *scratch)
 {
-	char check[XNAME_MAX + 1];
-	uint8_t digest[32];
-	ssize_t n;
-	size_t len;
-	int err;
+	ssize_t n = 0;
+	size_t pre;
 
-	if (strncmp(bname, LONG_MARK, LONG_MARK_LEN)) {
-		err = b64url_decode(bname + PREFIX_LEN, strlen(bname + PREFIX_LEN), siv,
-				    SIV_NAME_MAX);
-		return err <= COFFRE_TAG_LEN ? -EBADMSG : err;
+	if (xattr_name_is_long(bname)) {
+		n = getxattr(path, bname, scratch, XVALUE_MAX);
+		if (n < 0)
+			return -EBADMSG;
 	}
-	n = getxattr(path, bname, scratch, XVALUE_MAX);
-	if (n < 2)
-		return -EBADMSG;
-	len = (size_t)scratch[0] << 8 | scratch[1];
-	if (len <= COFFRE_TAG_LEN || len > SIV_NAME_MAX || 2 + len > (size_t)n)
-		return -EBADMSG;
-	memcpy(siv, scratch + 2, len);
-	if (sha256(siv, len, digest) ||
-	    b64url_encode(digest, sizeof(digest), check, sizeof(check)) < 0 ||
-	    strcmp(check, bname + LONG_MARK_LEN))
-		return -EBADMSG;
-	return (int)len;
+	return xattr_name_siv(bname, scratch, (size_t)n, siv, &pre);
 }
 
 static ssize_t xa_list(const char *path, const struct xkeys *x, char *list,
 		       size_t size)
 {
-	uint8_t siv[SIV_NAME_MAX], pt[XNAME_MAX + 1], *scratch = NULL;
+	uint8_t siv[COFFRE_XATTR_SIV_MAX], pt[XNAME_MAX + 1], *scratch = NULL;
 	char *blist = NULL, *p;
 	size_t total = 0, plen;
 	ssize_t n;

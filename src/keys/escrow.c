@@ -132,11 +132,6 @@ int escrow_open(const uint8_t rk_priv[32], const struct escrow_blob *e,
 	return err;
 }
 
-static void escrow_name(uint32_t mk_version, char out[64])
-{
-	snprintf(out, 64, "mk-v%u", mk_version);
-}
-
 int escrow_store(int root_fd, const struct escrow_blob *e)
 {
 	uint8_t buf[COFFRE_ESCROW_LEN];
@@ -149,7 +144,7 @@ int escrow_store(int root_fd, const struct escrow_blob *e)
 	if (dir < 0)
 		return -errno;
 	escrow_write(e, buf);
-	escrow_name(e->mk_version, name);
+	escrow_name_write(e->mk_version, name);
 	err = io_replace(dir, name, buf, sizeof(buf), 0600);
 	close(dir);
 	return err;
@@ -161,7 +156,7 @@ int escrow_load(int root_fd, uint32_t mk_version, struct escrow_blob *e)
 	char name[64], path[128];
 	ssize_t n;
 
-	escrow_name(mk_version, name);
+	escrow_name_write(mk_version, name);
 	snprintf(path, sizeof(path), "%s/%s", COFFRE_ESCROW_DIR, name);
 	n = io_read_small(root_fd, path, buf, sizeof(buf));
 	if (n < 0 && n != -EFBIG && n != -EINVAL)
@@ -175,7 +170,7 @@ int escrow_remove(int root_fd, uint32_t mk_version)
 {
 	char name[64], path[128];
 
-	escrow_name(mk_version, name);
+	escrow_name_write(mk_version, name);
 	snprintf(path, sizeof(path), "%s/%s", COFFRE_ESCROW_DIR, name);
 	return unlinkat(root_fd, path, 0) && errno != ENOENT ? -errno : 0;
 }

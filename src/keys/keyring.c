@@ -232,22 +232,22 @@ static int get_locked(struct keyring *kr, const uint8_t id[COFFRE_ID_LEN],
 		return -ENOMEM;
 	err = keystore_read(kr->keys_fd, kr->uuid, id, version, &rec);
 	if (err) {
-		char hex[2 * COFFRE_ID_LEN + 1];
+		char name[COFFRE_KEYREC_NAME_MAX];
 
-		hex_encode(id, COFFRE_ID_LEN, hex);
-		fprintf(stderr, "coffre: %s/%s.%u: %s key record\n", COFFRE_KEYS_DIR,
-			hex, version, err == -ENOENT ? "no (shredded or lost)" : "bad");
+		keyrec_name_write(id, version, name);
+		fprintf(stderr, "coffre: %s/%s: %s key record\n", COFFRE_KEYS_DIR,
+			name, err == -ENOENT ? "no (shredded or lost)" : "bad");
 		err = -EIO;
 		goto out;
 	}
 	/* The pool tells a bad record (-EBADMSG) from a dead HSM by probing. */
 	err = keyrec_unseal(kr->hsm, &rec, dek);
 	if (err) {
-		char hex[2 * COFFRE_ID_LEN + 1];
+		char name[COFFRE_KEYREC_NAME_MAX];
 
-		hex_encode(id, COFFRE_ID_LEN, hex);
-		fprintf(stderr, "coffre: %s/%s.%u: cannot unseal key record: %s\n",
-			COFFRE_KEYS_DIR, hex, version, strerror(-err));
+		keyrec_name_write(id, version, name);
+		fprintf(stderr, "coffre: %s/%s: cannot unseal key record: %s\n",
+			COFFRE_KEYS_DIR, name, strerror(-err));
 		err = -EIO;
 		goto out;
 	}

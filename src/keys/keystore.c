@@ -28,15 +28,6 @@ void mk_label(const uint8_t uuid[COFFRE_ID_LEN], uint32_t mk_version,
 	snprintf(out, COFFRE_MK_LABEL_MAX, "coffre-mk-%s-v%u", hex, mk_version);
 }
 
-static void record_name(const uint8_t dir_id[COFFRE_ID_LEN], uint32_t version,
-			char out[64])
-{
-	char hex[2 * COFFRE_ID_LEN + 1];
-
-	hex_encode(dir_id, COFFRE_ID_LEN, hex);
-	snprintf(out, 64, "%s.%u", hex, version);
-}
-
 int keyrec_seal(struct hsm_pool *h, const uint8_t uuid[COFFRE_ID_LEN],
 		uint32_t mk_version, const uint8_t dir_id[COFFRE_ID_LEN],
 		uint32_t dek_version, const uint8_t dek[COFFRE_KEY_LEN],
@@ -78,7 +69,7 @@ int keystore_write(int keys_dirfd, const struct key_record *r)
 	uint8_t buf[COFFRE_KEYREC_LEN];
 	char name[64];
 
-	record_name(r->dir_id, r->dek_version, name);
+	keyrec_name_write(r->dir_id, r->dek_version, name);
 	keyrec_write(r, buf);
 	return io_replace(keys_dirfd, name, buf, sizeof(buf), 0600);
 }
@@ -91,7 +82,7 @@ int keystore_read(int keys_dirfd, const uint8_t uuid[COFFRE_ID_LEN],
 	char name[64];
 	ssize_t n;
 
-	record_name(dir_id, dek_version, name);
+	keyrec_name_write(dir_id, dek_version, name);
 	n = io_read_small(keys_dirfd, name, buf, sizeof(buf));
 	if (n == -EFBIG || n == -EINVAL)
 		return -EIO;          /* too long, or not a regular file */
@@ -109,7 +100,6 @@ int keystore_read(int keys_dirfd, const uint8_t uuid[COFFRE_ID_LEN],
 int keystore_destroy_dir(int keys_dirfd, const uint8_t dir_id[COFFRE_ID_LEN],
 			 void (*gone)(const char *name, void *ctx), void *ctx)
 {
-	char hex[2 * COFFRE_ID_LEN + 1];
 	int fd = openat(keys_dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *de;
 	int n = 0, err = 0;
@@ -122,10 +112,8 @@ int keystore_destroy_dir(int keys_dirfd, const uint8_t dir_id[COFFRE_ID_LEN],
 		close(fd);
 		return -errno;
 	}
-	hex_encode(dir_id, COFFRE_ID_LEN, hex);
 	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, hex, 2 * COFFRE_ID_LEN) ||
-		    de->d_name[2 * COFFRE_ID_LEN] != '.')
+		if (!keyrec_name_of_dir(de->d_name, dir_id))
 			continue;
 		if (unlinkat(keys_dirfd, de->d_name, 0)) {
 			err = -errno;

@@ -69,14 +69,14 @@ int journal_open(struct replica *r)
 	size_t len = 0, good = 0;
 	int err;
 
-	if (mkdirat(r->backing_fd, COFFRE_STATE_DIR_NAME, 0700) < 0 && errno != EEXIST)
+	if (mkdirat(r->backing_fd, COFFRE_STATE_DIR, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	r->jfd = openat(r->backing_fd, COFFRE_JOURNAL_FILE,
 			O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (r->jfd < 0)
 		return -errno;
 	{
-		int dfd = openat(r->backing_fd, COFFRE_STATE_DIR_NAME,
+		int dfd = openat(r->backing_fd, COFFRE_STATE_DIR,
 				 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 		if (dfd < 0 || (err = io_fsync_dir(dfd)) != 0) {
@@ -215,7 +215,7 @@ int journal_compact_locked(struct replica *r)
 	close(r->jfd);
 	r->jfd = fd;
 	r->jsize = 0;
-	int dfd = openat(r->backing_fd, COFFRE_STATE_DIR_NAME,
+	int dfd = openat(r->backing_fd, COFFRE_STATE_DIR,
 			 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
 		err = io_fsync_dir(dfd);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "coffre/format.h"
 #include "coffre/replica.h"
 #include "replica_private.h"
 
@@ -44,22 +45,23 @@ bool replica_path_excluded(const char *p)
 	base = base ? base + 1 : p;
 	/* Temp files: io_replace's and ours, keyops.c's, and (below) the
 	 * `.tmp.*` of older keystore.c and escrow.c. */
-	if (has_prefix(base, ".coffre.tmp.") || has_prefix(base, ".coffre.rekey."))
+	if (has_prefix(base, COFFRE_TMP_PREFIX) ||
+	    has_prefix(base, COFFRE_REKEY_TMP_PREFIX))
 		return true;
 	if (strcmp(p, COFFRE_BUCKET_MARKER) == 0 ||
 	    strcmp(p, COFFRE_BUCKET_MANIFEST) == 0)
 		return true;
-	if (!has_prefix(p, ".coffre/"))
+	if (!has_prefix(p, COFFRE_STATE_DIR "/"))
 		return false;
 	if (has_prefix(base, ".tmp."))
 		return true;
-	return strcmp(p, ".coffre/lock") == 0 ||
+	return strcmp(p, COFFRE_LOCK_FILE) == 0 ||
 	       has_prefix(p, COFFRE_JOURNAL_FILE) ||
 	       has_prefix(p, COFFRE_MANIFEST_MIRROR);
 }
 
 bool replica_path_priority(const char *p)
 {
-	return strcmp(p, ".coffre.conf") == 0 || strcmp(p, ".coffre") == 0 ||
-	       has_prefix(p, ".coffre/keys") || has_prefix(p, ".coffre/escrow");
+	return strcmp(p, COFFRE_CONF_FILE) == 0 || strcmp(p, COFFRE_STATE_DIR) == 0 ||
+	       has_prefix(p, COFFRE_KEYS_DIR) || has_prefix(p, COFFRE_ESCROW_DIR);
 }

@@ -16,11 +16,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "coffre/format.h"
 #include "coffre/replica.h"
 #include "strmap.h"
 
 #define TMP_NAME_LEN 48
-#define COFFRE_STATE_DIR_NAME ".coffre"
 #define REPLICA_COPY_TRIES 3
 
 /* A pending path. */

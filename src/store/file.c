@@ -29,7 +29,7 @@
  * segment followed by data.  After an I/O error f->size still describes
  * what the backing file holds.
  *
- * Relies on crypto (seg_seal/seg_open, hkdf_sha256), format (header,
+ * Relies on crypto (seg_seal/seg_open), format (header,
  * geometry), segbuf.c and par.c.  Callers serialise writers (see store.h).
  */
 #include <errno.h>

@@ -8,6 +8,7 @@ AES-SIV (an implementation independent of src/crypto) under the fixed key
 and dir id of fuzz_name_decrypt.c, so replaying them also cross-checks
 name_decrypt against it."""
 import base64
+import hashlib
 import os
 import struct
 
@@ -115,6 +116,69 @@ def main():
                     ('one-mod-four', b'AAAAA'), ('empty', b'')]:
         put('b64url', name, s)
     name_seeds()
+    layout_seeds()
+    symlink_seeds()
+    xattr_seeds()
+
+
+def b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b'=')
+
+
+DIR_HEX = b'00112233445566778899aabbccddeeff'
+
+
+def layout_seeds():
+    put('layout', 'keyrec-1', DIR_HEX + b'.1')
+    put('layout', 'keyrec-max', DIR_HEX + b'.4294967295')
+    put('layout', 'keyrec-bad-zero', DIR_HEX + b'.0')
+    put('layout', 'keyrec-bad-leading-zero', DIR_HEX + b'.01')
+    put('layout', 'keyrec-bad-overflow', DIR_HEX + b'.4294967296')
+    put('layout', 'keyrec-bad-upper', DIR_HEX.upper() + b'.1')
+    put('layout', 'escrow-1', b'mk-v1')
+    put('layout', 'escrow-max', b'mk-v4294967295')
+    put('layout', 'escrow-bad-zero', b'mk-v0')
+    put('layout', 'symlink-id', DIR_HEX)
+    put('layout', 'symlink-id-traversal', b'../../../../../../../etc/passwdx')
+    entry = b'.coffre.L' + b64(hashlib.sha256(b'abc').digest())
+    put('layout', 'longname-entry', entry)
+    put('layout', 'longname-sidecar', entry + b'.name')
+    put('layout', 'internal-dir', b'.coffre.dir')
+    put('layout', 'sidecar-content', b'A' * 363)
+
+
+def symlink_blob(target=b'/etc/hosts', dir_id=bytes(range(16)), version=1):
+    # header || nonce || "ciphertext" || tag: the layout only, no key
+    return (dir_id + struct.pack('>I', version) + bytes(12) + target +
+            bytes(range(16)))
+
+
+def symlink_seeds():
+    put('symlink', 'inline', b64(symlink_blob()))
+    put('symlink', 'inline-v7', b64(symlink_blob(version=7)))
+    put('symlink', 'inline-max', b64(symlink_blob(b'x' * (3071 - 48))))
+    put('symlink', 'inline-too-long', b64(symlink_blob(b'x' * (3072 - 48))))
+    put('symlink', 'inline-short-blob', b64(bytes(48)))
+    put('symlink', 'sidecar', b'@' + DIR_HEX)
+    put('symlink', 'sidecar-bad-upper', b'@' + DIR_HEX.upper())
+    put('symlink', 'sidecar-bad-long', b'@' + DIR_HEX + b'0')
+    put('symlink', 'sidecar-traversal', b'@../../../../../../../etc/passwdx')
+    put('symlink', 'bad-char', b'AA=A')
+
+
+def xattr_seeds():
+    siv = bytes(range(17))
+    put('xattr', 'short', b'user.' + b64(siv) + b'\0' + bytes(28))
+    siv = bytes(range(187))
+    put('xattr', 'short-max', b'user.' + b64(siv) + b'\0' + bytes(28))
+    siv = bytes(i % 256 for i in range(200))
+    name = b'user.#' + b64(hashlib.sha256(siv).digest())
+    put('xattr', 'long', name + b'\0' + struct.pack('>H', 200) + siv + bytes(28))
+    put('xattr', 'long-bad-len',
+        name + b'\0' + struct.pack('>H', 199) + siv + bytes(28))
+    put('xattr', 'long-no-value', name + b'\0')
+    put('xattr', 'bad-namespace', b'trusted.' + b64(siv[:17]) + b'\0')
+    put('xattr', 'bad-tag-only', b'user.' + b64(bytes(16)) + b'\0')
 
 
 NAME_KEY = bytes(range(64))
