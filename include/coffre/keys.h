@@ -120,16 +120,8 @@ void keyring_stats(struct keyring *kr, size_t *entries, uint64_t *unseals);
 
 /* ---- volume.c: a volume's config, lock and keys */
 
-struct volume {
-	int root_fd;                  /* backing root, O_PATH|O_DIRECTORY */
-	int keys_fd;                  /* .coffre/keys */
-	int lock_fd;                  /* holds the exclusive volume lock */
-	struct volume_conf conf;
-	struct hsm_pool *hsm;
-	bool degraded;                /* some HSMs did not answer at open */
-	struct keyring *keys;
-	char mk_label[COFFRE_MK_LABEL_MAX];
-};
+/* An open volume (opaque: see the accessors below). */
+struct volume;
 
 struct volume_init_opts {
 	const char *const *hsm_uris;  /* primary first */
@@ -177,9 +169,41 @@ int volume_generation_put(struct volume *v, uint64_t generation);
 /* Re-authentication of destructive commands against the mount's PIN. */
 bool volume_check_pin(struct volume *v, const char *pin, size_t len);
 /* Every HSM's state (for status); returns the count. */
-struct hsm_member_status;
-unsigned volume_hsm_status(struct volume *v, struct hsm_member_status *out,
+struct volume_hsm {
+	const char *uri;              /* as configured (lives with the volume) */
+	char token[33];               /* token label, "" if unknown */
+	const char *state;            /* "up", "down", ... (hsm_state_name) */
+	bool up;
+	char reason[160];             /* why it is not up, "" if it is */
+	unsigned long failovers;      /* times it was marked down */
+};
+unsigned volume_hsm_status(struct volume *v, struct volume_hsm *out,
 			   unsigned max);
+/* Watch the HSMs in the background (every period_s seconds): a member
+ * that comes back is used again. */
+void volume_monitor_hsms(struct volume *v, unsigned period_s);
+
+/* ---- the open volume's parts */
+/* The authenticated config (read-only). */
+const struct volume_conf *volume_conf(const struct volume *v);
+/* The DEK cache: the derivations above take it. */
+struct keyring *volume_keyring(struct volume *v);
+/* The backing root, O_RDONLY|O_DIRECTORY (the volume keeps it open). */
+int volume_root_fd(const struct volume *v);
+/* Some HSMs did not answer at open. */
+bool volume_degraded(const struct volume *v);
+/* Read the sealed record of (dir_id, version) from the keystore, checked
+ * as keystore_read() does. */
+int volume_read_keyrec(struct volume *v, const uint8_t dir_id[COFFRE_ID_LEN],
+		       uint32_t version, struct key_record *out);
+/* Crypto-shred one directory: every record of it removed (keystore_
+ * destroy_dir), gone called with each name; returns how many. */
+int volume_destroy_dir_keys(struct volume *v, const uint8_t dir_id[COFFRE_ID_LEN],
+			    void (*gone)(const char *name, void *ctx), void *ctx);
+/* For `coffrectl hsm show` alone: the HSM pool and the current master
+ * key's label. */
+struct hsm_pool *volume_hsm_pool(struct volume *v);
+const char *volume_mk_label(const struct volume *v);
 
 /* ---- ceremony.c: HSM enrolment, master key rotation, custodians */
 

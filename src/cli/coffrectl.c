@@ -387,7 +387,7 @@ static int cmd_init(struct cli *c)
 
 static int cmd_hsm_show(struct cli *c)
 {
-	struct hsm_member_status st[COFFRE_MAX_HSMS];
+	struct volume_hsm st[COFFRE_MAX_HSMS];
 	struct hsm_key_attrs a;
 	struct volume *v;
 	unsigned i, n;
@@ -401,18 +401,18 @@ static int cmd_hsm_show(struct cli *c)
 	if (!v)
 		return 1;
 	n = volume_hsm_status(v, st, COFFRE_MAX_HSMS);
-	printf("master key: %s\nrecovery key: %s\n", v->mk_label,
-	       v->conf.has_recovery ? "yes" : "none");
+	printf("master key: %s\nrecovery key: %s\n", volume_mk_label(v),
+	       volume_conf(v)->has_recovery ? "yes" : "none");
 	for (i = 0; i < n; i++) {
-		struct hsm *h = hsm_pool_member(v->hsm, i);
+		struct hsm *h = hsm_pool_member(volume_hsm_pool(v), i);
 
 		printf("\nhsm %u: %s\ntoken: %s\nstate: %s%s%s\n", i + 1, st[i].uri,
-		       st[i].token[0] ? st[i].token : "?", hsm_state_name(st[i].state),
-		       st[i].state == HSM_UP ? "" : ": ",
-		       st[i].state == HSM_UP ? "" : st[i].reason);
+		       st[i].token[0] ? st[i].token : "?", st[i].state,
+		       st[i].up ? "" : ": ",
+		       st[i].up ? "" : st[i].reason);
 		if (!h)
 			continue;
-		ret = hsm_key_attrs(h, v->mk_label, &a);
+		ret = hsm_key_attrs(h, volume_mk_label(v), &a);
 		if (ret) {
 			fprintf(stderr, "coffrectl: cannot read key attributes: %s\n",
 				strerror(-ret));
@@ -513,7 +513,7 @@ static int cmd_rotate_master(struct cli *c)
 		fprintf(stderr, "coffrectl: rotation failed: %s\n", err);
 	else
 		printf("master key rotated to v%u; the old version is destroyed in "
-		       "every HSM\n", v->conf.mk_version);
+		       "every HSM\n", volume_conf(v)->mk_version);
 	volume_close(v);
 	return ret ? 1 : 0;
 }

@@ -299,7 +299,7 @@ static int write_conf(struct restore *r)
 
 	if (!conf)
 		return fail(COFFRE_CONF_FILE, "out of memory", -ENOMEM);
-	*conf = r->c->vol->conf;
+	*conf = *volume_conf(r->c->vol);
 	memset(conf->hsm, 0, sizeof(conf->hsm));
 	conf->n_hsms = a->n_uris;
 	for (i = 0; i < a->n_uris; i++)

@@ -336,7 +336,7 @@ static void check_name(struct walk *w, const char *path, const struct dir_rec *d
 		full[n] = '\0';
 		enc = full;
 	}
-	if (keyring_name_key(c->vol->keys, d->id, &key)) {
+	if (keyring_name_key(volume_keyring(c->vol), d->id, &key)) {
 		problem(c, path, "the directory's name key is unavailable");
 		return;
 	}
@@ -365,7 +365,7 @@ static void check_dir(struct walk *w, const char *path)
 		return;
 	}
 	close(fd);
-	if (keyring_name_key(c->vol->keys, d->id, &key)) {
+	if (keyring_name_key(volume_keyring(c->vol), d->id, &key)) {
 		keyrec_name_write(d->id, 1, name);
 		problem(c, path, "its key record %s/%s is missing or does not unseal",
 			COFFRE_KEYS_DIR, name);
@@ -423,7 +423,7 @@ static void check_content(struct walk *w, int fd, const char *path)
 		problem(c, path, "not a coffre file (malformed or missing header)");
 		goto out;
 	}
-	n = keyring_file_key(c->vol->keys, &h, &key);
+	n = keyring_file_key(volume_keyring(c->vol), &h, &key);
 	if (n == -EIO) {
 		keyrec_name_write(h.dir_id, h.dek_version, name);
 		problem(c, path, "its key record %s/%s is missing or does "
@@ -434,7 +434,7 @@ static void check_content(struct walk *w, int fd, const char *path)
 		problem(c, path, "cannot derive its file key");
 		goto out;
 	}
-	if (store_file_init(&sf, fd, &h, c->vol->conf.strict_holes, key, path)) {
+	if (store_file_init(&sf, fd, &h, volume_conf(c->vol)->strict_holes, key, path)) {
 		problem(c, path, "its size fits no plaintext size (truncated or "
 			"extended)");
 		goto out;
@@ -473,7 +473,7 @@ static void check_keyrec(struct walk *w, const char *path, const char *base)
 		problem(c, path, "not a key record name");
 		return;
 	}
-	if (keystore_read(c->vol->keys_fd, c->vol->conf.uuid, dir_id, ver, &rec)) {
+	if (volume_read_keyrec(c->vol, dir_id, ver, &rec)) {
 		problem(c, path, "malformed, or a record of another volume, "
 			"directory or version");
 		return;
@@ -492,11 +492,11 @@ static void check_escrow(struct walk *w, const char *path, const char *base)
 		problem(c, path, "not an escrow blob name");
 		return;
 	}
-	if (escrow_load(c->vol->root_fd, ver, &e) ||
-	    memcmp(e.fs_uuid, c->vol->conf.uuid, COFFRE_ID_LEN))
+	if (escrow_load(volume_root_fd(c->vol), ver, &e) ||
+	    memcmp(e.fs_uuid, volume_conf(c->vol)->uuid, COFFRE_ID_LEN))
 		problem(c, path, "malformed escrow blob, or another volume's");
-	else if (ver == c->vol->conf.mk_version &&
-		 memcmp(e.kcv, c->vol->conf.kcv, sizeof(e.kcv)))
+	else if (ver == volume_conf(c->vol)->mk_version &&
+		 memcmp(e.kcv, volume_conf(c->vol)->kcv, sizeof(e.kcv)))
 		problem(c, path, "escrows a master key whose check value is not the "
 			"volume's");
 }
@@ -588,7 +588,7 @@ static void check_symlink(struct walk *w, const struct manifest_entry *e)
 		problem(c, e->path, "malformed symlink target");
 		goto out;
 	}
-	err = keyring_symlink_key(c->vol->keys, h.dir_id, h.dek_version, &key);
+	err = keyring_symlink_key(volume_keyring(c->vol), h.dir_id, h.dek_version, &key);
 	if (!err)
 		err = aead_open(key->key, blob, COFFRE_SYMLINK_HDR_LEN,
 				blob + COFFRE_SYMLINK_HDR_LEN,
@@ -638,7 +638,7 @@ static void check_xattrs(struct walk *w, const struct manifest_entry *e)
 		memcpy(dir_id, h.dir_id, COFFRE_ID_LEN);
 		version = h.dek_version;
 	}
-	err = keyring_xattr_keys(c->vol->keys, id, dir_id, version, &dk);
+	err = keyring_xattr_keys(volume_keyring(c->vol), id, dir_id, version, &dk);
 	if (err || !(plain = malloc(COFFRE_REPLICA_XATTR_VALUE_MAX + COFFRE_XNAME_MAX))) {
 		problem(c, e->path, "cannot derive its xattr keys");
 		goto out;
@@ -848,7 +848,7 @@ static void check_manifest(struct bucket_check *c)
 		problem(c, COFFRE_BUCKET_MANIFEST, "%s", manifest_error(err));
 	} else {
 		manifest_uuid(c->man, uuid);
-		if (memcmp(uuid, c->vol->conf.uuid, 16)) {
+		if (memcmp(uuid, volume_conf(c->vol)->uuid, 16)) {
 			problem(c, COFFRE_BUCKET_MANIFEST, "belongs to another volume");
 			manifest_free(c->man);
 			c->man = NULL;
@@ -901,8 +901,8 @@ int bucket_check_run(struct bucket_check *c, const struct bucket_args *a)
 			     &c->vol, c->err, sizeof(c->err));
 	if (err)
 		return err;
-	c->bucket_fd = c->vol->root_fd;
-	err = replica_check_marker(c->bucket_fd, c->vol->conf.uuid);
+	c->bucket_fd = volume_root_fd(c->vol);
+	err = replica_check_marker(c->bucket_fd, volume_conf(c->vol)->uuid);
 	if (err)
 		problem(c, COFFRE_BUCKET_MARKER, "%s", err == -ENOENT ? "missing" :
 			err == -EXDEV ? "belongs to another volume" : "malformed");
@@ -933,7 +933,7 @@ int bucket_check_run(struct bucket_check *c, const struct bucket_args *a)
 		snprintf(c->err, sizeof(c->err), "out of memory");
 		goto out;
 	}
-	memcpy(root->id, c->vol->conf.root_id, COFFRE_ID_LEN);
+	memcpy(root->id, volume_conf(c->vol)->root_id, COFFRE_ID_LEN);
 	root->ok = true;              /* checked by volume_open_ro */
 	for (i = 0; i < c->n_objs; i++) {
 		check_object(&w, &c->objs[i]);

@@ -40,7 +40,7 @@ static struct {
 
 static void status(FILE *f, bool json)
 {
-	struct hsm_member_status st[COFFRE_MAX_HSMS];
+	struct volume_hsm st[COFFRE_MAX_HSMS];
 	unsigned i, n = volume_hsm_status(g_fs.vol, st, COFFRE_MAX_HSMS), up = 0;
 	char uuid[2 * COFFRE_ID_LEN + 1];
 	struct replica_status rs;
@@ -49,9 +49,9 @@ static void status(FILE *f, bool json)
 	size_t entries;
 
 	for (i = 0; i < n; i++)
-		up += st[i].state == HSM_UP;
-	hex_encode(g_fs.vol->conf.uuid, COFFRE_ID_LEN, uuid);
-	keyring_stats(g_fs.vol->keys, &entries, &unseals);
+		up += st[i].up;
+	hex_encode(volume_conf(g_fs.vol)->uuid, COFFRE_ID_LEN, uuid);
+	keyring_stats(g_fs.keys, &entries, &unseals);
 	if (!json) {
 		fprintf(f, "ok\nmount: %s\nbacking: %s\nvolume: %s\nsegment size: %u\n"
 			"hsms: %u of %u up%s\n", ctl.opts->mountpoint, ctl.opts->backing,
@@ -59,7 +59,7 @@ static void status(FILE *f, bool json)
 		for (i = 0; i < n; i++)
 			fprintf(f, "  hsm %u: %s token=%s state=%s failovers=%lu (%s)\n",
 				i + 1, st[i].uri, st[i].token[0] ? st[i].token : "?",
-				hsm_state_name(st[i].state), st[i].failovers, st[i].reason);
+				st[i].state, st[i].failovers, st[i].reason);
 		fprintf(f, "key cache: %zu keys, %llu HSM unseals\n", entries,
 			(unsigned long long)unseals);
 		if (!have_rep) {
@@ -92,7 +92,7 @@ static void status(FILE *f, bool json)
 		fprintf(f, ", \"token\": ");
 		json_write_str(f, st[i].token);
 		fprintf(f, ", \"state\": \"%s\", \"failovers\": %lu, \"reason\": ",
-			hsm_state_name(st[i].state), st[i].failovers);
+			st[i].state, st[i].failovers);
 		json_write_str(f, st[i].reason);
 		fputc('}', f);
 	}
@@ -137,7 +137,7 @@ static void rotate_master(FILE *f, const char *pin)
 	}
 	pthread_mutex_lock(&one_at_a_time);
 	fprintf(stderr, "coffre: master key rotation from v%u\n",
-		g_fs.vol->conf.mk_version);
+		volume_conf(g_fs.vol)->mk_version);
 	ret = volume_rotate_master(g_fs.vol, &o, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "coffre: master key rotation failed: %s\n", err);
@@ -145,9 +145,9 @@ static void rotate_master(FILE *f, const char *pin)
 	} else {
 		note_keys();
 		fprintf(stderr, "coffre: master key rotated to v%u\n",
-			g_fs.vol->conf.mk_version);
+			volume_conf(g_fs.vol)->mk_version);
 		fprintf(f, "ok\nmaster key rotated to v%u; the old version is "
-			"destroyed in every HSM\n", g_fs.vol->conf.mk_version);
+			"destroyed in every HSM\n", volume_conf(g_fs.vol)->mk_version);
 	}
 	pthread_mutex_unlock(&one_at_a_time);
 }

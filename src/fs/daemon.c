@@ -240,8 +240,10 @@ static int serve_fs_init(const struct fs_opts *o)
 	char err[512] = "";
 	int ret;
 
-	g_fs.seg_size = g_fs.vol->conf.seg_size;
-	g_fs.strict_holes = g_fs.vol->conf.strict_holes;
+	g_fs.keys = volume_keyring(g_fs.vol);
+	g_fs.root_fd = volume_root_fd(g_fs.vol);
+	g_fs.seg_size = volume_conf(g_fs.vol)->seg_size;
+	g_fs.strict_holes = volume_conf(g_fs.vol)->strict_holes;
 	g_fs.timeout = 1.0;
 	/* The kernel cuts the mount's readahead down to this at init. */
 	g_fs.max_readahead = o->readahead_kb > STORE_MAX_REQUEST / 1024 ?
@@ -250,14 +252,14 @@ static int serve_fs_init(const struct fs_opts *o)
 	if (ret)
 		fprintf(stderr, "coffre: %u crypto threads asked for, fewer started: "
 			"%s\n", o->crypto_threads, strerror(-ret));
-	ret = inode_table_init(g_fs.vol->root_fd);
+	ret = inode_table_init(g_fs.root_fd);
 	if (ret) {
 		report("cannot open the backing root: %s", strerror(-ret));
 		return ret;
 	}
 	/* Replication never blocks the mount: a bucket that is down is an
 	 * outage the worker rides out, reported by `coffrectl status`. */
-	ret = fs_replica_start(o->bucket ? o->bucket : g_fs.vol->conf.bucket, err,
+	ret = fs_replica_start(o->bucket ? o->bucket : volume_conf(g_fs.vol)->bucket, err,
 			       sizeof(err));
 	if (ret)
 		report("cannot start replication: %s", err);
@@ -322,9 +324,9 @@ static void serve_mounted(const struct fs_opts *o, const char *backing,
 		fprintf(stderr, "coffre: readahead and dirty limit left at the "
 			"kernel's defaults: %s\n", strerror(-ret));
 	fprintf(stderr, "coffre: mounted %s on %s%s\n", backing, o->mountpoint,
-		g_fs.vol->degraded ? " (DEGRADED: not every HSM answers; "
+		volume_degraded(g_fs.vol) ? " (DEGRADED: not every HSM answers; "
 		"see `coffrectl status`)" : "");
-	hsm_pool_monitor(g_fs.vol->hsm, 5);
+	volume_monitor_hsms(g_fs.vol, 5);
 	ret = control_start(o);
 	if (ret)
 		fprintf(stderr, "coffre: no control socket (%s): `coffrectl status` "
@@ -400,6 +402,8 @@ out:
 		inode_table_free();
 	volume_close(g_fs.vol);
 	g_fs.vol = NULL;
+	g_fs.keys = NULL;
+	g_fs.root_fd = -1;
 	return ret ? 1 : 0;
 }
 

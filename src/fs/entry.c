@@ -24,7 +24,7 @@ int dir_keys_get(struct inode *dir, struct dir_keys *k)
 	int err = inode_dir_id(dir, k->id);
 
 	k->name_key = NULL;
-	return err ? err : keyring_name_key(g_fs.vol->keys, k->id, &k->name_key);
+	return err ? err : keyring_name_key(g_fs.keys, k->id, &k->name_key);
 }
 
 int dir_keys_at(int dirfd, struct dir_keys *k)
@@ -32,7 +32,7 @@ int dir_keys_at(int dirfd, struct dir_keys *k)
 	int err = store_dir_id(dirfd, k->id);
 
 	k->name_key = NULL;
-	return err ? err : keyring_name_key(g_fs.vol->keys, k->id, &k->name_key);
+	return err ? err : keyring_name_key(g_fs.keys, k->id, &k->name_key);
 }
 
 void dir_keys_wipe(struct dir_keys *k)

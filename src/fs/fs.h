@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 
 #include "coffre/crypto.h"
-#include "coffre/hsm.h"
 #include "coffre/format.h"
 #include "coffre/keys.h"
 #include "coffre/store.h"
@@ -47,6 +46,8 @@ struct inode;
 
 struct fs {
 	struct volume *vol;
+	struct keyring *keys;         /* the volume's DEK cache */
+	int root_fd;                  /* the backing root (the volume's) */
 	struct inode *root;
 	uint32_t seg_size;
 	bool strict_holes;

@@ -226,7 +226,7 @@ static int load_data(struct inode *i)
 		free(cp);
 		goto out;
 	}
-	err = keyring_file_key(g_fs.vol->keys, &i->hdr, &i->key);
+	err = keyring_file_key(g_fs.keys, &i->hdr, &i->key);
 	if (err)
 		goto out;
 	err = store_file_init(&i->sf, i->sf.fd, &i->hdr, g_fs.strict_holes,

@@ -47,7 +47,7 @@ int keyops_resolve(const char *rel, int *dfd_out, uint8_t id[COFFRE_ID_LEN])
 
 	if (!copy)
 		return -ENOMEM;
-	dfd = openat(g_fs.vol->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = openat(g_fs.root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
 		free(copy);
 		return -errno;
@@ -156,9 +156,9 @@ static int rekey_file(int dfd, const char *name, const uint8_t id[COFFRE_ID_LEN]
 	nh.dek_version = version;
 	err = random_bytes(nh.file_id, sizeof(nh.file_id));
 	if (!err)
-		err = keyring_file_key(g_fs.vol->keys, &oh, &okey);
+		err = keyring_file_key(g_fs.keys, &oh, &okey);
 	if (!err)
-		err = keyring_file_key(g_fs.vol->keys, &nh, &nkey);
+		err = keyring_file_key(g_fs.keys, &nh, &nkey);
 	if (err)
 		goto out;
 	err = store_file_init(&src, fd, &oh, g_fs.strict_holes, okey, NULL);
@@ -241,7 +241,7 @@ static int rekey_dir(int dfd, const uint8_t id[COFFRE_ID_LEN], bool deep,
 	struct dirent *de;
 	DIR *d;
 
-	r = keyring_current_version(g_fs.vol->keys, id, &version);
+	r = keyring_current_version(g_fs.keys, id, &version);
 	if (r) {
 		if (fd >= 0)
 			close(fd);
@@ -289,7 +289,7 @@ int keyops_rotate(const char *rel, FILE *out)
 	if (err)
 		return err;
 	close(dfd);
-	err = keyring_rotate_dir(g_fs.vol->keys, id, &version);
+	err = keyring_rotate_dir(g_fs.keys, id, &version);
 	if (!err)
 		fprintf(out, "ok\nnew files in %s now use key version %u; `coffrectl "
 			"key rekey` re-encrypts the existing ones\n", rel, version);
@@ -446,13 +446,13 @@ int keyops_shred(const char *rel, const char *pin, bool dry_run, FILE *out)
 		goto out;
 	}
 	err = keyops_resolve(rel, &dfd, id);
-	if (!err && !memcmp(id, g_fs.vol->conf.root_id, COFFRE_ID_LEN))
+	if (!err && !memcmp(id, volume_conf(g_fs.vol)->root_id, COFFRE_ID_LEN))
 		err = -EPERM;   /* the root key also authenticates the config */
 	if (!err)
 		err = fstat(dfd, &st) ? -errno : collect_ids(dfd, id, &set);
 	if (err)
 		goto out;
-	outside = count_outside(g_fs.vol->root_fd, &set, st.st_ino);
+	outside = count_outside(g_fs.root_fd, &set, st.st_ino);
 	if (dry_run) {
 		fprintf(out, "ok\n%zu director%s; %u file%s outside %s use%s its keys "
 			"and will read EIO after the shred\n", set.n,
@@ -466,11 +466,11 @@ int keyops_shred(const char *rel, const char *pin, bool dry_run, FILE *out)
 	if (err)
 		goto out;
 	for (k = 0; k < set.n; k++) {
-		err = keystore_destroy_dir(g_fs.vol->keys_fd, set.ids[k], record_gone,
+		err = volume_destroy_dir_keys(g_fs.vol, set.ids[k], record_gone,
 					   NULL);
 		if (err < 0)
 			goto out;
-		keyring_forget_dir(g_fs.vol->keys, set.ids[k]);
+		keyring_forget_dir(g_fs.keys, set.ids[k]);
 	}
 	fprintf(stderr, "coffre: shredded %zu directory key%s under %s\n", set.n,
 		set.n == 1 ? "" : "s", rel);
@@ -489,7 +489,7 @@ int keyops_shred(const char *rel, const char *pin, bool dry_run, FILE *out)
 		"first%s; master key rotated to v%u, the old one destroyed everywhere\n",
 		rel, set.n, set.n == 1 ? "y" : "ies", s.done, s.done == 1 ? "" : "s",
 		s.skipped_links ? " (hard-linked files kept their key)" : "",
-		g_fs.vol->conf.mk_version);
+		volume_conf(g_fs.vol)->mk_version);
 out:
 	if (dfd >= 0)
 		close(dfd);

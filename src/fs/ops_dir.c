@@ -191,7 +191,7 @@ void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct statvfs sv;
 
 	(void)ino;
-	if (fstatvfs(g_fs.vol->root_fd, &sv)) {
+	if (fstatvfs(g_fs.root_fd, &sv)) {
 		fuse_reply_err(req, errno);
 		return;
 	}

@@ -85,7 +85,7 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 		goto out;
 	}
 	/* The key record is durable before anything depends on it. */
-	err = keyring_new_dir(g_fs.vol->keys, id);
+	err = keyring_new_dir(g_fs.keys, id);
 	if (!err)
 		err = entry_sidecar_write(p->fd, &b);
 	if (err)
@@ -141,11 +141,11 @@ int ops_create_file(struct inode *p, const char *bname, mode_t mode)
 	h.seg_size = g_fs.seg_size;
 	err = inode_dir_id(p, h.dir_id);
 	if (!err)
-		err = keyring_current_version(g_fs.vol->keys, h.dir_id, &h.dek_version);
+		err = keyring_current_version(g_fs.keys, h.dir_id, &h.dek_version);
 	if (!err)
 		err = random_bytes(h.file_id, sizeof(h.file_id));
 	if (!err)
-		err = keyring_file_key(g_fs.vol->keys, &h, &key);
+		err = keyring_file_key(g_fs.keys, &h, &key);
 	if (err)
 		goto out;
 	fd = openat(p->fd, bname, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,

@@ -68,7 +68,7 @@ int fs_replica_start(const char *bucket, char *err, size_t errlen)
 
 	if (!bucket || !bucket[0])
 		return 0;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", g_fs.vol->root_fd);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", g_fs.root_fd);
 	n = readlink(path, rep.root, sizeof(rep.root) - 1);
 	if (n <= 0) {
 		snprintf(err, errlen, "cannot name the backing root");
@@ -78,7 +78,7 @@ int fs_replica_start(const char *bucket, char *err, size_t errlen)
 	rep.root_len = (size_t)n;
 	ret = volume_manifest_key(g_fs.vol, &key);
 	if (!ret)
-		ret = replica_open(g_fs.vol->root_fd, bucket, g_fs.vol->conf.uuid,
+		ret = replica_open(g_fs.root_fd, bucket, volume_conf(g_fs.vol)->uuid,
 				   key->key, &rep.r, err, errlen);
 	derived_key_free(key);
 	if (ret)
@@ -235,9 +235,9 @@ void note_tree(const char *rel)
 
 	if (!rep.r)
 		return;
-	dfd = rel[0] ? openat(g_fs.vol->root_fd, rel, O_RDONLY | O_DIRECTORY |
+	dfd = rel[0] ? openat(g_fs.root_fd, rel, O_RDONLY | O_DIRECTORY |
 			      O_NOFOLLOW | O_CLOEXEC) :
-		       openat(g_fs.vol->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		       openat(g_fs.root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
 		note(rel);   /* gone: the note propagates the delete */
 		return;
@@ -261,7 +261,7 @@ void note_keys(void)
 	uint32_t v;
 
 	/* Escrows of master keys rotated away are deleted: say so too. */
-	for (v = 1; rep.r && v < g_fs.vol->conf.mk_version; v++) {
+	for (v = 1; rep.r && v < volume_conf(g_fs.vol)->mk_version; v++) {
 		escrow_name_write(v, name);
 		snprintf(old, sizeof(old), "%s/%s", COFFRE_ESCROW_DIR, name);
 		note(old);

@@ -25,13 +25,13 @@
 
 static int sidecar_dir(void)
 {
-	int fd = openat(g_fs.vol->root_fd, COFFRE_SYMLINK_DIR,
+	int fd = openat(g_fs.root_fd, COFFRE_SYMLINK_DIR,
 			O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 
 	if (fd < 0 && errno == ENOENT) {
-		if (mkdirat(g_fs.vol->root_fd, COFFRE_SYMLINK_DIR, 0700) && errno != EEXIST)
+		if (mkdirat(g_fs.root_fd, COFFRE_SYMLINK_DIR, 0700) && errno != EEXIST)
 			return -errno;
-		fd = openat(g_fs.vol->root_fd, COFFRE_SYMLINK_DIR,
+		fd = openat(g_fs.root_fd, COFFRE_SYMLINK_DIR,
 			    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	}
 	return fd < 0 ? -errno : fd;
@@ -59,9 +59,9 @@ int symlink_create(int dirfd, const char *name, struct inode *dir,
 	}
 	err = inode_dir_id(dir, h.dir_id);
 	if (!err)
-		err = keyring_current_version(g_fs.vol->keys, h.dir_id, &h.dek_version);
+		err = keyring_current_version(g_fs.keys, h.dir_id, &h.dek_version);
 	if (!err)
-		err = keyring_symlink_key(g_fs.vol->keys, h.dir_id, h.dek_version,
+		err = keyring_symlink_key(g_fs.keys, h.dir_id, h.dek_version,
 					  &key);
 	if (err)
 		goto out;
@@ -152,7 +152,7 @@ int symlink_read(int fd, char *out, size_t cap)
 		err = -EIO;
 		goto out;
 	}
-	err = keyring_symlink_key(g_fs.vol->keys, h.dir_id, h.dek_version, &key);
+	err = keyring_symlink_key(g_fs.keys, h.dir_id, h.dek_version, &key);
 	if (!err)
 		err = aead_open(key->key, blob, COFFRE_SYMLINK_HDR_LEN,
 				blob + COFFRE_SYMLINK_HDR_LEN,

@@ -43,7 +43,7 @@ static int xkeys_derive(const uint8_t id[COFFRE_ID_LEN],
 
 	memcpy(x->id, id, COFFRE_ID_LEN);
 	x->key = NULL;
-	err = keyring_xattr_keys(g_fs.vol->keys, id, dir_id, version, &x->dk);
+	err = keyring_xattr_keys(g_fs.keys, id, dir_id, version, &x->dk);
 	if (err)
 		x->dk = NULL;
 	else

@@ -11,6 +11,18 @@
 #include "coffre/hsm.h"
 #include "coffre/keys.h"
 
+/* An open volume; the rest of the tree sees it through keys.h. */
+struct volume {
+	int root_fd;                  /* backing root, O_PATH|O_DIRECTORY */
+	int keys_fd;                  /* .coffre/keys */
+	int lock_fd;                  /* holds the exclusive volume lock */
+	struct volume_conf conf;
+	struct hsm_pool *hsm;
+	bool degraded;                /* some HSMs did not answer at open */
+	struct keyring *keys;
+	char mk_label[COFFRE_MK_LABEL_MAX];
+};
+
 /* ---- derive.c: the HKDF info table */
 enum keys_kdf {
 	KDF_CONTENT,      /* file contents (info tail: the file header) */

@@ -442,10 +442,70 @@ void volume_close(struct volume *v)
 	free(v);
 }
 
-unsigned volume_hsm_status(struct volume *v, struct hsm_member_status *out,
+unsigned volume_hsm_status(struct volume *v, struct volume_hsm *out,
 			   unsigned max)
 {
-	return hsm_pool_status(v->hsm, out, max);
+	struct hsm_member_status st[COFFRE_MAX_HSMS];
+	unsigned i, n = hsm_pool_status(v->hsm, st, max < COFFRE_MAX_HSMS ?
+					max : COFFRE_MAX_HSMS);
+
+	for (i = 0; i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].uri = st[i].uri;
+		snprintf(out[i].token, sizeof(out[i].token), "%s", st[i].token);
+		out[i].state = hsm_state_name(st[i].state);
+		out[i].up = st[i].state == HSM_UP;
+		snprintf(out[i].reason, sizeof(out[i].reason), "%s", st[i].reason);
+		out[i].failovers = st[i].failovers;
+	}
+	return n;
+}
+
+void volume_monitor_hsms(struct volume *v, unsigned period_s)
+{
+	hsm_pool_monitor(v->hsm, period_s);
+}
+
+const struct volume_conf *volume_conf(const struct volume *v)
+{
+	return &v->conf;
+}
+
+struct keyring *volume_keyring(struct volume *v)
+{
+	return v->keys;
+}
+
+int volume_root_fd(const struct volume *v)
+{
+	return v->root_fd;
+}
+
+bool volume_degraded(const struct volume *v)
+{
+	return v->degraded;
+}
+
+int volume_read_keyrec(struct volume *v, const uint8_t dir_id[COFFRE_ID_LEN],
+		       uint32_t version, struct key_record *out)
+{
+	return keystore_read(v->keys_fd, v->conf.uuid, dir_id, version, out);
+}
+
+int volume_destroy_dir_keys(struct volume *v, const uint8_t dir_id[COFFRE_ID_LEN],
+			    void (*gone)(const char *name, void *ctx), void *ctx)
+{
+	return keystore_destroy_dir(v->keys_fd, dir_id, gone, ctx);
+}
+
+struct hsm_pool *volume_hsm_pool(struct volume *v)
+{
+	return v->hsm;
+}
+
+const char *volume_mk_label(const struct volume *v)
+{
+	return v->mk_label;
 }
 
 bool volume_check_pin(struct volume *v, const char *pin, size_t len)
