@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "client.h"
-#include "fs/mountinfo.h"
+#include "coffre/mountinfo.h"
 #include "coffre/control.h"
 
 int control_call(const char *mountpoint, const char *cmd, FILE *out)

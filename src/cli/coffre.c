@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fs/fs.h"
+#include "coffre/fs.h"
 
 static void usage(void)
 {

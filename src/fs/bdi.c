@@ -14,7 +14,7 @@
  * that the no-crypto baseline runs with exactly coffre's settings.
  */
 #include "bdi.h"
-#include "mountinfo.h"
+#include "coffre/mountinfo.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -24,7 +24,7 @@
 
 #include "bdi.h"
 #include "fs.h"
-#include "mountinfo.h"
+#include "coffre/mountinfo.h"
 
 #define SECURE_HEAP (4u << 20)
 #define CRED_NAME "coffre-pin"

@@ -13,34 +13,12 @@
 #include <sys/stat.h>
 
 #include "coffre/crypto.h"
+#include "coffre/fs.h"
 #include "coffre/format.h"
 #include "coffre/keys.h"
 #include "coffre/store.h"
 
 /* ---- daemon-wide state */
-
-struct fs_opts {
-	const char *backing;
-	const char *mountpoint;
-	char *pin_file;
-	char *log_file;
-	char *bucket;
-	bool foreground;
-	bool allow_other;
-	bool read_only;
-	bool debug;
-	unsigned readahead_kb;        /* bdi.c; 0: the kernel's default */
-	unsigned max_dirty_ratio;     /* bdi.c; 0: the kernel's default */
-	unsigned crypto_threads;      /* store_split_init; 0: none */
-	char fuse_opts[4096];         /* mount options passed on to libfuse */
-};
-
-/* Readahead as large as the largest read request (1 MiB); the kernel
- * leaves every FUSE mount at 128 KiB. */
-#define FS_DEFAULT_READAHEAD_KB 1024
-/* Percent of the system's dirty-page limit the mount may hold (the
- * kernel gives FUSE mounts 1 %). */
-#define FS_DEFAULT_MAX_DIRTY_RATIO 10
 
 struct inode;
 
@@ -212,12 +190,5 @@ bool fs_replica_status(struct replica_status *st);
 /* ---- control.c: the control socket */
 int control_start(const struct fs_opts *o);
 void control_stop(void);
-
-/* ---- daemon.c */
-/* Parse the daemon's command line; 0 or -EINVAL with a message on stderr.
- * fs_opts_free releases what it allocated. */
-int fs_parse_args(int argc, char **argv, struct fs_opts *o);
-void fs_opts_free(struct fs_opts *o);
-int fs_run(struct fs_opts *o);
 
 #endif

@@ -13,7 +13,7 @@
 #include <errno.h>
 #include <limits.h>
 
-#include "shamir/shamir_private.h"
+#include "shamir_private.h"
 
 /* All-ones if a < b, else 0 (a, b < 2^31). */
 static unsigned int ct_lt_mask(unsigned int a, unsigned int b)

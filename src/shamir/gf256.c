@@ -9,7 +9,7 @@
  * cache).  Inversion is exponentiation by the fixed exponent 254
  * (a^255 = 1 for a != 0), which also maps 0 to 0 without a branch.
  */
-#include "shamir/shamir_private.h"
+#include "shamir_private.h"
 
 uint8_t gf256_mul(uint8_t a, uint8_t b)
 {

@@ -28,7 +28,7 @@
 #include <openssl/rand.h>
 
 #include "coffre/shamir.h"
-#include "shamir/shamir_private.h"
+#include "shamir_private.h"
 
 static const char check_label[] = "coffre-shamir-check";
 

@@ -22,7 +22,7 @@
 #include <openssl/evp.h>
 
 #include "coffre/shamir.h"
-#include "shamir/shamir_private.h"
+#include "shamir_private.h"
 
 /* ---- bounded reader */
 

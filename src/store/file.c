@@ -44,8 +44,8 @@
 
 #include "coffre/io.h"
 #include "coffre/store.h"
-#include "store/par.h"
-#include "store/segbuf.h"
+#include "par.h"
+#include "segbuf.h"
 
 #define OVH ((size_t)COFFRE_SEG_OVERHEAD)
 

@@ -24,7 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "store/par.h"
+#include "par.h"
 
 #define SC __ATOMIC_SEQ_CST
 

@@ -17,7 +17,7 @@
 
 #include <openssl/crypto.h>
 
-#include "store/segbuf.h"
+#include "segbuf.h"
 
 #define SEGBUF_EDGE_PLAIN_LEN ((size_t)COFFRE_SEG_MAX)
 #define SEGBUF_EDGE_CIPHER_LEN ((size_t)COFFRE_SEG_MAX + COFFRE_SEG_OVERHEAD)

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fs/fs.h"
+#include "coffre/fs.h"
 
 #define MAX_ARGV 32
 

@@ -10,7 +10,7 @@
  * Self-contained (libc only, its own library): the daemon, coffrectl
  * (src/cli/client.c) and bench/passthrough.c (through bdi.c) use it.
  */
-#include "mountinfo.h"
+#include "coffre/mountinfo.h"
 
 #include <errno.h>
 #include <stdbool.h>

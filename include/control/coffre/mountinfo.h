@@ -1,8 +1,9 @@
 /*
- * mountinfo.h — looking up mounts in /proc/self/mountinfo (mountinfo.c).
+ * coffre/mountinfo.h — looking up mounts in /proc/self/mountinfo
+ * (src/control/mountinfo.c): the daemon, coffrectl and the bench passthrough.
  */
-#ifndef COFFRE_FS_MOUNTINFO_H
-#define COFFRE_FS_MOUNTINFO_H
+#ifndef COFFRE_MOUNTINFO_H
+#define COFFRE_MOUNTINFO_H
 
 #include <limits.h>
 

@@ -1,0 +1,41 @@
+/*
+ * coffre/fs.h — what the FUSE daemon (src/fs) offers its entry point
+ * (src/cli/coffre.c): its options, their parser and the daemon itself.
+ * Everything else of src/fs is private (src/fs/fs.h).
+ */
+#ifndef COFFRE_FS_PUBLIC_H
+#define COFFRE_FS_PUBLIC_H
+
+#include <stdbool.h>
+
+struct fs_opts {
+	const char *backing;
+	const char *mountpoint;
+	char *pin_file;
+	char *log_file;
+	char *bucket;
+	bool foreground;
+	bool allow_other;
+	bool read_only;
+	bool debug;
+	unsigned readahead_kb;        /* bdi.c; 0: the kernel's default */
+	unsigned max_dirty_ratio;     /* bdi.c; 0: the kernel's default */
+	unsigned crypto_threads;      /* store_split_init; 0: none */
+	char fuse_opts[4096];         /* mount options passed on to libfuse */
+};
+
+/* Readahead as large as the largest read request (1 MiB); the kernel
+ * leaves every FUSE mount at 128 KiB. */
+#define FS_DEFAULT_READAHEAD_KB 1024
+/* Percent of the system's dirty-page limit the mount may hold (the
+ * kernel gives FUSE mounts 1 %). */
+#define FS_DEFAULT_MAX_DIRTY_RATIO 10
+
+/* ---- options.c and daemon.c */
+/* Parse the daemon's command line; 0 or -EINVAL with a message on stderr.
+ * fs_opts_free releases what it allocated. */
+int fs_parse_args(int argc, char **argv, struct fs_opts *o);
+void fs_opts_free(struct fs_opts *o);
+int fs_run(struct fs_opts *o);
+
+#endif
