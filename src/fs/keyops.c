@@ -112,121 +112,213 @@ static int copy_plain(struct store_file *src, struct store_file *dst, uint8_t *b
 	return err;
 }
 
+/* One file being re-keyed: what rekey_file's steps share. */
+struct rekey {
+	int dfd, fd, tfd;               /* its directory, the file, the new file */
+	const char *name;               /* its name in dfd */
+	struct stat st;                 /* the old file */
+	struct file_header oh, nh;      /* the old and the new header */
+	struct aead_key *okey, *nkey;   /* the old and the new file key */
+	struct store_file src;          /* the old file, read under okey */
+	struct inode *i;                /* the kernel's inode, write-locked, if any */
+	char tmp[64];                   /* the new file's temp name in dfd */
+};
+
+/* Stat the file and read its header: 1 if it needs re-keying, 0 if it is
+ * already under (id, version), -EMLINK if it is hard-linked, or -errno. */
+static int rekey_needed(struct rekey *k, const uint8_t id[COFFRE_ID_LEN],
+			uint32_t version)
+{
+	int err = fstat(k->fd, &k->st) ? -errno : store_read_header(k->fd, &k->oh);
+
+	if (err)
+		return err;
+	if (!memcmp(k->oh.dir_id, id, COFFRE_ID_LEN) && k->oh.dek_version == version)
+		return 0;
+	if (k->st.st_nlink > 1)
+		return -EMLINK;
+	return 1;
+}
+
+/* The inode the kernel knows for the file, if any: its data opened and
+ * write-locked in k->i until rekey_end. */
+static int rekey_lock_inode(struct rekey *k)
+{
+	int err;
+
+	k->i = inode_find(k->st.st_dev, k->st.st_ino);
+	if (!k->i)
+		return 0;
+	err = inode_open_data(k->i);
+	if (err) {
+		inode_forget(k->i, 1);
+		k->i = NULL;
+		return err;
+	}
+	pthread_rwlock_wrlock(&k->i->rw);
+	return 0;
+}
+
+/* The new header (id, version, a fresh file id), both file keys, and the
+ * old file opened for reading. */
+static int rekey_keys(struct rekey *k, const uint8_t id[COFFRE_ID_LEN],
+		      uint32_t version)
+{
+	int err;
+
+	k->nh = k->oh;
+	memcpy(k->nh.dir_id, id, COFFRE_ID_LEN);
+	k->nh.dek_version = version;
+	err = random_bytes(k->nh.file_id, sizeof(k->nh.file_id));
+	if (!err)
+		err = keyring_file_key(g_fs.keys, &k->oh, &k->okey);
+	if (!err)
+		err = keyring_file_key(g_fs.keys, &k->nh, &k->nkey);
+	if (err)
+		return err;
+	return store_file_init(&k->src, k->fd, &k->oh, g_fs.strict_holes, k->okey,
+			       NULL);
+}
+
+/* Create the new file beside the old one under a random temp name. */
+static int rekey_create_tmp(struct rekey *k)
+{
+	uint8_t rnd[8];
+	int err;
+
+	err = random_bytes(rnd, sizeof(rnd));
+	snprintf(k->tmp, sizeof(k->tmp),
+		 ".coffre.rekey.%02x%02x%02x%02x%02x%02x%02x%02x",
+		 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	k->tfd = err ? -1 : openat(k->dfd, k->tmp,
+				   O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (k->tfd < 0)
+		return err ? err : -errno;
+	return 0;
+}
+
+/* Write the new file: header, plaintext, user xattrs re-sealed, owner,
+ * mode and times of the old one; fsync it. */
+static int rekey_copy(struct rekey *k, uint8_t *buf)
+{
+	struct store_file dst = { .fd = -1 };
+	struct timespec ts[2];
+	char from[64], to[64];
+	int err;
+
+	err = store_create(k->tfd, &k->nh, k->nkey);
+	if (!err)
+		err = store_file_init(&dst, k->tfd, &k->nh, g_fs.strict_holes, k->nkey,
+				      NULL);
+	if (!err)
+		err = copy_plain(&k->src, &dst, buf);
+	snprintf(from, sizeof(from), "/proc/self/fd/%d", k->fd);
+	snprintf(to, sizeof(to), "/proc/self/fd/%d", k->tfd);
+	if (!err)
+		err = xattr_rekey(from, &k->oh, to, &k->nh);
+	ts[0] = k->st.st_atim;
+	ts[1] = k->st.st_mtim;
+	if (!err && (fchown(k->tfd, k->st.st_uid, k->st.st_gid) ||
+		     fchmod(k->tfd, k->st.st_mode & 07777) || futimens(k->tfd, ts) ||
+		     fsync(k->tfd)))
+		err = -errno;
+	return err;
+}
+
+/* Rename the new file over the old one (through the inode table when the
+ * kernel knows the inode) and fsync the directory. */
+static int rekey_replace(struct rekey *k)
+{
+	char to[64];
+	struct stat nst;
+	int pfd = -1, err = 0;
+
+	if (k->i) {
+		/* The kernel's inode will mean the new file. */
+		snprintf(to, sizeof(to), "/proc/self/fd/%d", k->tfd);
+		pfd = open(to, O_PATH | O_CLOEXEC);
+		if (pfd < 0 || fstat(k->tfd, &nst))
+			err = -errno;
+	}
+	if (!err && k->i)
+		err = inode_rename_over(k->i, k->dfd, k->tmp, k->name, pfd, &nst);
+	else if (!err && renameat(k->dfd, k->tmp, k->dfd, k->name))
+		err = -errno;
+	if (err) {
+		if (pfd >= 0)
+			close(pfd);
+		return err;
+	}
+	fsync(k->dfd);
+	return 0;
+}
+
+/* Point the kernel's inode, if any, at the new file and its key; the old
+ * key is freed by rekey_end, after the lock. */
+static void rekey_adopt(struct rekey *k)
+{
+	struct aead_key *old;
+
+	if (!k->i)
+		return;
+	old = k->i->key;
+	close(k->i->sf.fd);
+	k->i->sf.fd = k->tfd;
+	k->tfd = -1;
+	k->i->hdr = k->nh;
+	k->i->key = k->nkey;
+	k->i->sf.key = k->nkey;
+	k->nkey = old;
+}
+
+/* Drop the new file if re-keying failed, unlock the inode, close and free
+ * the rest. */
+static void rekey_end(struct rekey *k, int err)
+{
+	if (err < 0 && k->tfd >= 0)
+		unlinkat(k->dfd, k->tmp, 0);
+	if (k->tfd >= 0)
+		close(k->tfd);
+	if (k->i) {
+		pthread_rwlock_unlock(&k->i->rw);
+		inode_close_data(k->i);
+		inode_forget(k->i, 1);
+	}
+	close(k->fd);
+	aead_key_free(k->okey);
+	aead_key_free(k->nkey);
+}
+
 /* Re-encrypt dfd/name under (id, version).  1 if done, 0 if it already
  * was, -EMLINK for a hard-linked file, or a negative errno. */
 static int rekey_file(int dfd, const char *name, const uint8_t id[COFFRE_ID_LEN],
 		      uint32_t version, uint8_t *buf)
 {
-	struct aead_key *okey = NULL, *nkey = NULL;
-	struct store_file src = { .fd = -1 }, dst = { .fd = -1 };
-	struct file_header oh, nh;
-	struct inode *i = NULL;
-	char tmp[64], from[64], to[64];
-	struct timespec ts[2];
-	struct stat st, nst;
-	uint8_t rnd[8];
-	int fd, tfd = -1, pfd = -1, err;
+	struct rekey k = { .dfd = dfd, .name = name, .tfd = -1,
+			   .src = { .fd = -1 } };
+	int err;
 
-	fd = io_open_untrusted(dfd, name, O_RDWR, S_IFREG);
-	if (fd < 0)
-		return fd;
-	err = fstat(fd, &st) ? -errno : store_read_header(fd, &oh);
-	if (err)
+	k.fd = io_open_untrusted(dfd, name, O_RDWR, S_IFREG);
+	if (k.fd < 0)
+		return k.fd;
+	err = rekey_needed(&k, id, version);
+	if (err <= 0)
 		goto out;
-	if (!memcmp(oh.dir_id, id, COFFRE_ID_LEN) && oh.dek_version == version) {
-		err = 0;
-		goto out;
-	}
-	if (st.st_nlink > 1) {
-		err = -EMLINK;
-		goto out;
-	}
-	i = inode_find(st.st_dev, st.st_ino);
-	if (i) {
-		err = inode_open_data(i);
-		if (err) {
-			inode_forget(i, 1);
-			i = NULL;
-			goto out;
-		}
-		pthread_rwlock_wrlock(&i->rw);
-	}
-	nh = oh;
-	memcpy(nh.dir_id, id, COFFRE_ID_LEN);
-	nh.dek_version = version;
-	err = random_bytes(nh.file_id, sizeof(nh.file_id));
+	err = rekey_lock_inode(&k);
 	if (!err)
-		err = keyring_file_key(g_fs.keys, &oh, &okey);
+		err = rekey_keys(&k, id, version);
 	if (!err)
-		err = keyring_file_key(g_fs.keys, &nh, &nkey);
-	if (err)
-		goto out;
-	err = store_file_init(&src, fd, &oh, g_fs.strict_holes, okey, NULL);
-	if (err)
-		goto out;
-	err = random_bytes(rnd, sizeof(rnd));
-	snprintf(tmp, sizeof(tmp), COFFRE_REKEY_TMP_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x",
-		 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-	tfd = err ? -1 : openat(dfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (tfd < 0) {
-		err = err ? err : -errno;
-		goto out;
-	}
-	err = store_create(tfd, &nh, nkey);
+		err = rekey_create_tmp(&k);
 	if (!err)
-		err = store_file_init(&dst, tfd, &nh, g_fs.strict_holes, nkey, NULL);
+		err = rekey_copy(&k, buf);
 	if (!err)
-		err = copy_plain(&src, &dst, buf);
-	snprintf(from, sizeof(from), "/proc/self/fd/%d", fd);
-	snprintf(to, sizeof(to), "/proc/self/fd/%d", tfd);
-	if (!err)
-		err = xattr_rekey(from, &oh, to, &nh);
-	ts[0] = st.st_atim;
-	ts[1] = st.st_mtim;
-	if (!err && (fchown(tfd, st.st_uid, st.st_gid) ||
-		     fchmod(tfd, st.st_mode & 07777) || futimens(tfd, ts) || fsync(tfd)))
-		err = -errno;
-	if (!err && i) {
-		/* The kernel's inode will mean the new file. */
-		pfd = open(to, O_PATH | O_CLOEXEC);
-		if (pfd < 0 || fstat(tfd, &nst))
-			err = -errno;
+		err = rekey_replace(&k);
+	if (!err) {
+		rekey_adopt(&k);
+		err = 1;
 	}
-	if (!err && i)
-		err = inode_rename_over(i, dfd, tmp, name, pfd, &nst);
-	else if (!err && renameat(dfd, tmp, dfd, name))
-		err = -errno;
-	if (err) {
-		if (pfd >= 0)
-			close(pfd);
-		goto out;
-	}
-	fsync(dfd);
-	if (i) {
-		struct aead_key *old = i->key;
-
-		close(i->sf.fd);
-		i->sf.fd = tfd;
-		tfd = -1;
-		i->hdr = nh;
-		i->key = nkey;
-		i->sf.key = nkey;
-		nkey = old;           /* freed below, after the lock */
-	}
-	err = 1;
 out:
-	if (err < 0 && tfd >= 0)
-		unlinkat(dfd, tmp, 0);
-	if (tfd >= 0)
-		close(tfd);
-	if (i) {
-		pthread_rwlock_unlock(&i->rw);
-		inode_close_data(i);
-		inode_forget(i, 1);
-	}
-	close(fd);
-	aead_key_free(okey);
-	aead_key_free(nkey);
+	rekey_end(&k, err);
 	return err;
 }
 

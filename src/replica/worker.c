@@ -192,136 +192,221 @@ static void refresh_links(struct replica *r, const char *path,
 		manifest_foreach(r->man, links_cb, &l);
 }
 
+/* Which side an error of do_reg came from, for its message. */
+enum reg_side {
+	REG_BACKING,    /* reading the backing file */
+	REG_BUCKET,     /* writing the bucket */
+};
+
+/* How a step of reg_try ends, besides 0 (go on) and -errno. */
+enum {
+	REG_DONE = 1,   /* the path is handled: nothing left to do */
+	REG_RETRY,      /* the source changed under us: drop this try */
+};
+
+/* One try at copying a regular file: what reg_try's steps share. */
+struct reg_copy {
+	int fd, dfd, tfd;                  /* backing file, bucket dir, temp */
+	struct stat st;                    /* the backing file when first read */
+	const struct manifest_entry *me;   /* its manifest entry, if any */
+	struct manifest_entry *ne;         /* its new one */
+	uint8_t digest[16], copy_digest[16];   /* of the first pass, of the copy */
+	char tmp[TMP_NAME_LEN];            /* the temp file's name in dfd */
+	const char *base;                  /* the object's name in dfd */
+	bool tmp_made;
+};
+
+/* Stat the opened backing file; REG_DONE if a light note finds it as the
+ * manifest has it.  Else its new entry and the digest of a first pass. */
+static int reg_read(struct replica *r, const char *path, bool light,
+		    struct reg_copy *c)
+{
+	uint8_t fid[16];
+	bool werr;
+	int err;
+
+	if (fstat(c->fd, &c->st) < 0)
+		return -errno;
+	if (!S_ISREG(c->st.st_mode))
+		return -EAGAIN;   /* raced: changed type */
+	c->me = manifest_get(r->man, path);
+	if (light && c->me && manifest_stat_matches(c->me, &c->st)) {
+		bump(r, &r->skipped, 1);
+		return REG_DONE;
+	}
+	if ((err = manifest_entry_from_stat(r->backing_fd, path, &c->st, c->fd,
+					    &c->ne)) != 0)
+		return err;
+	if ((err = hash_copy(c->fd, -1, c->digest, fid, &werr)) != 0)
+		return err;
+	memcpy(c->ne->digest, c->digest, 16);
+	memcpy(c->ne->file_id, fid, 16);
+	return 0;
+}
+
+/* The bucket already holds this digest and size: refresh the metadata
+ * only (REG_DONE), unless the file changed while hashed (REG_RETRY).
+ * 0: it does not, copy. */
+static int reg_known(struct replica *r, const char *path, uint64_t seq,
+		     struct reg_copy *c)
+{
+	const struct manifest_entry *me = c->me;
+	struct stat st2;
+	bool changed;
+	int err;
+
+	if (!me || me->type != MANIFEST_REG || me->size != (uint64_t)c->st.st_size ||
+	    memcmp(me->digest, c->digest, 16) != 0)
+		return 0;
+	if (fstat(c->fd, &st2) < 0)
+		return -errno;
+	if (stat_changed(&c->st, &st2))
+		return REG_RETRY;
+	bump(r, &r->skipped, 1);
+	err = record_changed(r, c->ne, &changed);
+	c->ne = NULL;
+	if (err)
+		return err;
+	if (changed)
+		refresh_links(r, path, &c->st, seq);
+	return REG_DONE;
+}
+
+/* Copy the backing file to a new temp file in its bucket directory and
+ * fsync it; *side says which side an error came from. */
+static int reg_copy_tmp(int bfd, const char *path, struct reg_copy *c,
+			enum reg_side *side)
+{
+	uint8_t fid[16];
+	bool werr;
+	int err;
+
+	*side = REG_BUCKET;
+	if ((err = bucket_open_parent(bfd, path, true, &c->dfd, &c->base)) != 0)
+		return err;
+	if ((c->tfd = bucket_tmp_create(c->dfd, c->tmp)) < 0)
+		return c->tfd;
+	c->tmp_made = true;
+	if ((err = hash_copy(c->fd, c->tfd, c->copy_digest, fid, &werr)) != 0) {
+		*side = werr ? REG_BUCKET : REG_BACKING;
+		return err;
+	}
+	err = fsync(c->tfd) < 0 ? -errno : 0;
+	if (close(c->tfd) < 0 && !err)
+		err = -errno;
+	c->tfd = -1;
+	return err;
+}
+
+/* Call the test hook, if one is set, between a copy and its check. */
+static void reg_hook(struct replica *r, const char *path)
+{
+	void (*hook)(void *, const char *);
+	void *hook_arg;
+
+	pthread_mutex_lock(&r->lock);
+	hook = r->hook;
+	hook_arg = r->hook_arg;
+	pthread_mutex_unlock(&r->lock);
+	if (hook)
+		hook(hook_arg, path);
+}
+
+/* REG_RETRY if the source changed during the copy (its stat, the inode
+ * its path names, or its digest); 0 if the copy is good. */
+static int reg_check(struct replica *r, const char *path, struct reg_copy *c)
+{
+	struct stat st2, st3;
+
+	if (fstat(c->fd, &st2) < 0)
+		return -errno;
+	if (!stat_changed(&c->st, &st2) &&
+	    fstatat(r->backing_fd, path, &st3, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st3.st_ino == c->st.st_ino && memcmp(c->digest, c->copy_digest, 16) == 0)
+		return 0;
+	bump(r, &r->recopied, 1);
+	return REG_RETRY;
+}
+
+/* Rename the temp file over the object and record its entry. */
+static int reg_commit(struct replica *r, const char *path, uint64_t seq,
+		      struct reg_copy *c)
+{
+	int err;
+
+	if ((err = bucket_commit(c->dfd, c->tmp, c->base)) != 0)
+		return err;
+	c->tmp_made = false;
+	bump(r, &r->copied, 1);
+	err = record(r, c->ne);
+	c->ne = NULL;
+	if (err == 0)   /* other names of this inode are separate objects */
+		refresh_links(r, path, &c->st, seq);
+	return err;
+}
+
+/* Close what a try opened; drop its temp file unless committed. */
+static void reg_drop(struct reg_copy *c)
+{
+	if (c->tfd >= 0)
+		close(c->tfd);
+	if (c->tmp_made)
+		unlinkat(c->dfd, c->tmp, 0);
+	if (c->dfd >= 0)
+		close(c->dfd);
+	if (c->fd >= 0)
+		close(c->fd);
+	manifest_entry_free(c->ne);
+}
+
+/* One try at bringing a regular file to the bucket: 0, -errno, or
+ * REG_RETRY if the source changed under us (nothing is left behind). */
+static int reg_try(struct replica *r, int bfd, const char *path, bool light,
+		   uint64_t seq)
+{
+	struct reg_copy c = { .fd = -1, .dfd = -1, .tfd = -1 };
+	enum reg_side side = REG_BACKING;
+	int err;
+
+	/* Raced if it vanished or changed type. */
+	c.fd = io_open_untrusted(r->backing_fd, path, O_RDONLY, S_IFREG);
+	if (c.fd < 0)
+		return c.fd == -ENOENT || c.fd == -ENOTDIR || c.fd == -ELOOP ||
+		       c.fd == -EINVAL ? -EAGAIN : c.fd;
+	err = reg_read(r, path, light, &c);
+	if (!err)
+		err = reg_known(r, path, seq, &c);
+	if (!err)
+		err = reg_copy_tmp(bfd, path, &c, &side);
+	if (!err) {
+		reg_hook(r, path);
+		err = reg_check(r, path, &c);
+	}
+	if (!err)
+		err = reg_commit(r, path, seq, &c);
+	if (err == REG_DONE)
+		err = 0;
+	if (err < 0 && err != -EAGAIN)
+		replica_set_error(r, REPLICA_BUCKET_ERROR, "%s %s: %s",
+				  side == REG_BUCKET ? "copy to bucket" : "read backing",
+				  path, strerror(-err));
+	reg_drop(&c);
+	return err;
+}
+
+/* Bring a regular file to the bucket, trying again while it changes under
+ * the copy; -EAGAIN (back to the tail) after REPLICA_COPY_TRIES tries. */
 static int do_reg(struct replica *r, int bfd, const char *path, bool light,
 		  uint64_t seq)
 {
-	struct manifest_entry *ne = NULL;
-	const struct manifest_entry *me;
-	uint8_t d1[16], d2[16], fid[16];
-	char tmp[TMP_NAME_LEN];
-	const char *base, *what = "read";
-	struct stat st1, st2, st3;
-	int fd = -1, dfd = -1, tfd = -1, err = 0;
-	bool werr, tmp_made = false;
+	int tries, err;
 
-	for (int tries = 0;; tries++) {
-		/* Raced if it vanished or changed type. */
-		fd = io_open_untrusted(r->backing_fd, path, O_RDONLY, S_IFREG);
-		if (fd < 0)
-			return fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP ||
-			       fd == -EINVAL ? -EAGAIN : fd;
-		if (fstat(fd, &st1) < 0) {
-			err = -errno;
-			goto out;
-		}
-		if (!S_ISREG(st1.st_mode)) {
-			err = -EAGAIN;
-			goto out;
-		}
-		me = manifest_get(r->man, path);
-		if (light && me && manifest_stat_matches(me, &st1)) {
-			bump(r, &r->skipped, 1);
-			goto out;
-		}
-		if ((err = manifest_entry_from_stat(r->backing_fd, path, &st1, fd, &ne)) != 0)
-			goto out;
-		if ((err = hash_copy(fd, -1, d1, fid, &werr)) != 0)
-			goto out;
-		memcpy(ne->digest, d1, 16);
-		memcpy(ne->file_id, fid, 16);
-		if (me && me->type == MANIFEST_REG && me->size == (uint64_t)st1.st_size &&
-		    memcmp(me->digest, d1, 16) == 0) {
-			if (fstat(fd, &st2) < 0) {
-				err = -errno;
-				goto out;
-			}
-			if (!stat_changed(&st1, &st2)) {
-				bool changed;
-
-				bump(r, &r->skipped, 1);
-				err = record_changed(r, ne, &changed);
-				ne = NULL;
-				if (err == 0 && changed)
-					refresh_links(r, path, &st1, seq);
-				goto out;
-			}
-			goto again;
-		}
-		what = "bucket";
-		if ((err = bucket_open_parent(bfd, path, true, &dfd, &base)) != 0)
-			goto out;
-		if ((tfd = bucket_tmp_create(dfd, tmp)) < 0) {
-			err = tfd;
-			goto out;
-		}
-		tmp_made = true;
-		if ((err = hash_copy(fd, tfd, d2, fid, &werr)) != 0) {
-			what = werr ? "bucket" : "read";
-			goto out;
-		}
-		if (fsync(tfd) < 0 || close(tfd) < 0) {
-			tfd = -1;
-			err = -errno;
-			goto out;
-		}
-		tfd = -1;
-		{
-			void (*hook)(void *, const char *);
-			void *hook_arg;
-
-			pthread_mutex_lock(&r->lock);
-			hook = r->hook;
-			hook_arg = r->hook_arg;
-			pthread_mutex_unlock(&r->lock);
-			if (hook)
-				hook(hook_arg, path);
-		}
-		if (fstat(fd, &st2) < 0) {
-			err = -errno;
-			goto out;
-		}
-		if (!stat_changed(&st1, &st2) &&
-		    fstatat(r->backing_fd, path, &st3, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    st3.st_ino == st1.st_ino && memcmp(d1, d2, 16) == 0)
-			break;
-		bump(r, &r->recopied, 1);
-again:
-		if (tmp_made)
-			unlinkat(dfd, tmp, 0);
-		tmp_made = false;
-		if (dfd >= 0)
-			close(dfd);
-		dfd = -1;
-		close(fd);
-		fd = -1;
-		manifest_entry_free(ne);
-		ne = NULL;
-		if (tries + 1 >= REPLICA_COPY_TRIES)
-			return -EAGAIN;    /* a hot file: back to the tail */
+	for (tries = 0; tries < REPLICA_COPY_TRIES; tries++) {
+		err = reg_try(r, bfd, path, light, seq);
+		if (err != REG_RETRY)
+			return err;
 	}
-	if ((err = bucket_commit(dfd, tmp, base)) != 0)
-		goto out;
-	tmp_made = false;
-	bump(r, &r->copied, 1);
-	err = record(r, ne);
-	ne = NULL;
-	if (err == 0)   /* other names of this inode are separate objects */
-		refresh_links(r, path, &st1, seq);
-out:
-	if (err && err != -EAGAIN)
-		replica_set_error(r, REPLICA_BUCKET_ERROR, "%s %s: %s",
-				  what[0] == 'b' ? "copy to bucket" : "read backing", path,
-				  strerror(-err));
-	if (tfd >= 0)
-		close(tfd);
-	if (tmp_made)
-		unlinkat(dfd, tmp, 0);
-	if (dfd >= 0)
-		close(dfd);
-	if (fd >= 0)
-		close(fd);
-	manifest_entry_free(ne);
-	return err;
+	return -EAGAIN;    /* a hot file: back to the tail */
 }
 
 static int do_dir(struct replica *r, int bfd, const char *path, uint64_t seq)
