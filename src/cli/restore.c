@@ -159,7 +159,7 @@ static int copy_file(struct restore *r, const struct manifest_entry *e)
 		err = fail(e->path, "cannot write", -errno);
 		goto out;
 	}
-	if (d.size != e->size || memcmp(d.digest, e->digest, 16)) {
+	if (d.size != e->size || memcmp(d.digest, e->digest, IO_DIGEST_LEN)) {
 		err = fail(e->path, "changed in the bucket since it was verified", 0);
 		goto out;
 	}

@@ -389,9 +389,9 @@ static int hash_object(struct walk *w, int fd, struct bucket_object *o)
 
 	if (err)
 		return err;
-	memcpy(o->digest, d.digest, 16);
+	memcpy(o->digest, d.digest, IO_DIGEST_LEN);
 	if (d.size >= sizeof(hdr) && !file_header_parse(hdr, sizeof(hdr), &h))
-		memcpy(o->file_id, h.file_id, 16);
+		memcpy(o->file_id, h.file_id, COFFRE_ID_LEN);
 	o->size = d.size;
 	return 0;
 }
@@ -679,14 +679,14 @@ struct fid {
 static int cmp_fid(const void *a, const void *b)
 {
 	const struct fid *x = a, *y = b;
-	int r = memcmp(x->id, y->id, 16);
+	int r = memcmp(x->id, y->id, COFFRE_ID_LEN);
 
 	return r ? r : strcmp(x->path, y->path);
 }
 
 static int cmp_fid_id(const void *a, const void *b)
 {
-	return memcmp(((const struct fid *)a)->id, ((const struct fid *)b)->id, 16);
+	return memcmp(((const struct fid *)a)->id, ((const struct fid *)b)->id, COFFRE_ID_LEN);
 }
 
 struct mlist {
@@ -719,7 +719,7 @@ static const char *type_name(uint8_t t)
 static void compare(struct walk *w)
 {
 	struct bucket_check *c = w->c;
-	static const uint8_t zero[16];
+	static const uint8_t zero[COFFRE_ID_LEN];
 	struct mlist l = { NULL, 0 };
 	struct fid *ids = NULL, key;
 	size_t i, n_ids = 0;
@@ -734,7 +734,7 @@ static void compare(struct walk *w)
 	manifest_foreach(c->man, mlist_cb, &l);
 	qsort(l.v, l.n, sizeof(*l.v), cmp_mentry);
 	for (i = 0; i < l.n; i++)
-		if (l.v[i]->type == MANIFEST_REG && memcmp(l.v[i]->file_id, zero, 16))
+		if (l.v[i]->type == MANIFEST_REG && memcmp(l.v[i]->file_id, zero, COFFRE_ID_LEN))
 			ids[n_ids++] = (struct fid){ l.v[i]->file_id, l.v[i]->path };
 	qsort(ids, n_ids, sizeof(*ids), cmp_fid);
 
@@ -756,7 +756,7 @@ static void compare(struct walk *w)
 					type_name(e->type));
 				continue;
 			}
-			if (e->type == MANIFEST_REG && memcmp(o->file_id, e->file_id, 16)) {
+			if (e->type == MANIFEST_REG && memcmp(o->file_id, e->file_id, COFFRE_ID_LEN)) {
 				key.id = o->file_id;
 				other = n_ids ? bsearch(&key, ids, n_ids, sizeof(key),
 							cmp_fid_id) : NULL;
@@ -769,7 +769,7 @@ static void compare(struct walk *w)
 			} else if (e->type == MANIFEST_REG && o->size != e->size) {
 				problem(c, e->path, "size %" PRIu64 ", the manifest says %"
 					PRIu64, o->size, e->size);
-			} else if (e->type == MANIFEST_REG && memcmp(o->digest, e->digest, 16)) {
+			} else if (e->type == MANIFEST_REG && memcmp(o->digest, e->digest, IO_DIGEST_LEN)) {
 				problem(c, e->path, "content differs from the manifest "
 					"(XXH3-128 digest)");
 			}
@@ -834,7 +834,7 @@ static void check_manifest(struct bucket_check *c)
 	struct manifest *mirror = NULL;
 	struct derived_key *dk;
 	const uint8_t *key;
-	uint8_t uuid[16];
+	uint8_t uuid[COFFRE_ID_LEN];
 	int err;
 
 	if (volume_manifest_key(c->vol, &dk)) {
@@ -848,7 +848,7 @@ static void check_manifest(struct bucket_check *c)
 		problem(c, COFFRE_BUCKET_MANIFEST, "%s", manifest_error(err));
 	} else {
 		manifest_uuid(c->man, uuid);
-		if (memcmp(uuid, volume_conf(c->vol)->uuid, 16)) {
+		if (memcmp(uuid, volume_conf(c->vol)->uuid, COFFRE_ID_LEN)) {
 			problem(c, COFFRE_BUCKET_MANIFEST, "belongs to another volume");
 			manifest_free(c->man);
 			c->man = NULL;

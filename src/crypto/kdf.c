@@ -97,7 +97,7 @@ out:
 
 /* RFC 2104 HMAC-SHA256.  Return: 0, -EINVAL, -ENOMEM or -EIO. */
 int hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *data,
-		size_t len, uint8_t out[32])
+		size_t len, uint8_t out[COFFRE_MAC_LEN])
 {
 	OSSL_PARAM params[2];
 	EVP_MAC_CTX *ctx = NULL;
@@ -132,7 +132,7 @@ out:
 }
 
 /* FIPS 180-4 SHA-256.  Return: 0, -EINVAL or -EIO. */
-int sha256(const uint8_t *data, size_t len, uint8_t out[32])
+int sha256(const uint8_t *data, size_t len, uint8_t out[COFFRE_SHA256_LEN])
 {
 	unsigned int outl = 0;
 

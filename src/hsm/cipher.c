@@ -23,7 +23,7 @@
 #define GCM_IV_LEN 12
 #define GCM_TAG_LEN 16
 #define CMAC_LEN 16
-#define KCV_LEN 8
+#define COFFRE_KCV_LEN 8
 
 struct kcv_arg {
 	uint8_t mac[CMAC_LEN];
@@ -46,7 +46,7 @@ static CK_RV kcv_op(struct hsm *h, CK_OBJECT_HANDLE obj, void *arg)
 	return rv;
 }
 
-int hsm_kcv(struct hsm *h, const char *label, uint8_t kcv[8])
+int hsm_kcv(struct hsm *h, const char *label, uint8_t kcv[COFFRE_KCV_LEN])
 {
 	struct kcv_arg k = { { 0 } };
 	int ret;
@@ -57,7 +57,7 @@ int hsm_kcv(struct hsm *h, const char *label, uint8_t kcv[8])
 	ret = hsm_with_key(h, label, kcv_op, &k);
 	pthread_mutex_unlock(&h->lock);
 	if (ret == 0)
-		memcpy(kcv, k.mac, KCV_LEN);
+		memcpy(kcv, k.mac, COFFRE_KCV_LEN);
 	OPENSSL_cleanse(&k, sizeof(k));
 	return ret;
 }

@@ -181,7 +181,7 @@ int hsm_find_key(struct hsm *h, const char *label)
 	return ret;
 }
 
-int hsm_import_key(struct hsm *h, const char *label, const uint8_t key[32])
+int hsm_import_key(struct hsm *h, const char *label, const uint8_t key[COFFRE_KEY_LEN])
 {
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_KEY_TYPE type = CKK_AES;

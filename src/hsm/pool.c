@@ -44,7 +44,7 @@ struct hsm_pool {
 	char *pin;                     /* secmem */
 	size_t pin_len;
 	char label[LABEL_MAX];
-	uint8_t kcv[8];
+	uint8_t kcv[COFFRE_KCV_LEN];
 	pthread_t monitor;
 	unsigned period;               /* seconds between reconnect rounds */
 	bool monitoring, stopping;
@@ -69,7 +69,7 @@ static int open_member(struct hsm_pool *p, struct member *m, struct hsm **out)
 {
 	char err[HSM_REASON_MAX] = "";
 	struct hsm *h = NULL;
-	uint8_t kcv[8];
+	uint8_t kcv[COFFRE_KCV_LEN];
 	int ret;
 
 	ret = hsm_open(m->uri, p->pin, p->pin_len, &h, err, sizeof(err));
@@ -98,7 +98,7 @@ static int open_member(struct hsm_pool *p, struct member *m, struct hsm **out)
 }
 
 int hsm_pool_open(const char *const *uris, unsigned n, const char *pin,
-		  size_t pin_len, const char *label, const uint8_t kcv[8],
+		  size_t pin_len, const char *label, const uint8_t kcv[COFFRE_KCV_LEN],
 		  struct hsm_pool **out, bool *degraded, char *err, size_t errlen)
 {
 	struct hsm_pool *p = calloc(1, sizeof(*p));
@@ -185,7 +185,7 @@ void hsm_pool_close(struct hsm_pool *p)
 	free(p);
 }
 
-void hsm_pool_set_master(struct hsm_pool *p, const char *label, const uint8_t kcv[8])
+void hsm_pool_set_master(struct hsm_pool *p, const char *label, const uint8_t kcv[COFFRE_KCV_LEN])
 {
 	pthread_mutex_lock(&p->lock);
 	snprintf(p->label, sizeof(p->label), "%s", label);
@@ -210,7 +210,7 @@ typedef int member_op(struct hsm *h, void *arg);
 static int with_member(struct hsm_pool *p, member_op *op, void *arg)
 {
 	unsigned i;
-	uint8_t kcv[8];
+	uint8_t kcv[COFFRE_KCV_LEN];
 	int err = -ENODEV;
 
 	pthread_mutex_lock(&p->lock);
@@ -296,7 +296,7 @@ static int kcv_op(struct hsm *h, void *arg)
 	return hsm_kcv(h, a->label, a->kcv);
 }
 
-int hsm_pool_kcv(struct hsm_pool *p, const char *label, uint8_t kcv[8])
+int hsm_pool_kcv(struct hsm_pool *p, const char *label, uint8_t kcv[COFFRE_KCV_LEN])
 {
 	struct kcv_args a = { label, kcv };
 

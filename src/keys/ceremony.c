@@ -31,7 +31,7 @@
 #define SHARE_FILE_MAX 8192
 
 int mk_ceremony(struct hsm **h, unsigned n, const uint8_t uuid[COFFRE_ID_LEN],
-		uint32_t version, const uint8_t *rk_pub, uint8_t kcv[8],
+		uint32_t version, const uint8_t *rk_pub, uint8_t kcv[COFFRE_KCV_LEN],
 		struct escrow_blob *escrow, char *err, size_t errlen)
 {
 	uint8_t *mk = secmem_alloc(COFFRE_KEY_LEN), other[8];
@@ -222,7 +222,7 @@ static int enroll_open_escrow(struct volume *v, const char *const *share_files,
 static int enroll_import(struct volume *v, struct hsm *h, const uint8_t *mk,
 			 bool *imported, char *err, size_t errlen)
 {
-	uint8_t kcv[8];
+	uint8_t kcv[COFFRE_KCV_LEN];
 	int ret;
 
 	mk_label(v->conf.uuid, v->conf.mk_version, v->mk_label);
@@ -410,7 +410,7 @@ int volume_rotate_master(struct volume *v, const struct rotate_opts *o,
 			 char *err, size_t errlen)
 {
 	struct hsm *h[COFFRE_MAX_HSMS];
-	uint8_t *rk = NULL, *root_dek = secmem_alloc(COFFRE_KEY_LEN), kcv[8];
+	uint8_t *rk = NULL, *root_dek = secmem_alloc(COFFRE_KEY_LEN), kcv[COFFRE_KCV_LEN];
 	struct volume_conf conf = v->conf;
 	struct escrow_blob e;
 	char label[COFFRE_MK_LABEL_MAX], old_label[COFFRE_MK_LABEL_MAX];

@@ -24,7 +24,7 @@
 #include "keys_private.h"
 
 
-static int x25519_pub(const uint8_t priv[32], uint8_t pub[32])
+static int x25519_pub(const uint8_t priv[COFFRE_X25519_LEN], uint8_t pub[COFFRE_X25519_LEN])
 {
 	EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
 	size_t len = 32;
@@ -35,7 +35,7 @@ static int x25519_pub(const uint8_t priv[32], uint8_t pub[32])
 	return err;
 }
 
-static int x25519_shared(const uint8_t priv[32], const uint8_t peer[32],
+static int x25519_shared(const uint8_t priv[COFFRE_X25519_LEN], const uint8_t peer[32],
 			 uint8_t out[32])
 {
 	EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
@@ -54,12 +54,12 @@ static int x25519_shared(const uint8_t priv[32], const uint8_t peer[32],
 	return err;
 }
 
-int recovery_pub_of(const uint8_t priv[32], uint8_t pub[32])
+int recovery_pub_of(const uint8_t priv[COFFRE_X25519_LEN], uint8_t pub[COFFRE_X25519_LEN])
 {
 	return x25519_pub(priv, pub);
 }
 
-int recovery_keypair(uint8_t priv[32], uint8_t pub[32])
+int recovery_keypair(uint8_t priv[COFFRE_X25519_LEN], uint8_t pub[COFFRE_X25519_LEN])
 {
 	int err = random_bytes(priv, 32);
 
@@ -68,7 +68,7 @@ int recovery_keypair(uint8_t priv[32], uint8_t pub[32])
 }
 
 static int escrow_key(const uint8_t shared[32], const uint8_t eph_pub[32],
-		      const uint8_t rk_pub[32], uint8_t key[32])
+		      const uint8_t rk_pub[COFFRE_X25519_LEN], uint8_t key[32])
 {
 	uint8_t salt[64];
 
@@ -78,8 +78,8 @@ static int escrow_key(const uint8_t shared[32], const uint8_t eph_pub[32],
 			key, 32);
 }
 
-int escrow_seal(const uint8_t rk_pub[32], const uint8_t uuid[COFFRE_ID_LEN],
-		uint32_t mk_version, const uint8_t kcv[8], const uint8_t mk[32],
+int escrow_seal(const uint8_t rk_pub[COFFRE_X25519_LEN], const uint8_t uuid[COFFRE_ID_LEN],
+		uint32_t mk_version, const uint8_t kcv[COFFRE_KCV_LEN], const uint8_t mk[COFFRE_KEY_LEN],
 		struct escrow_blob *out)
 {
 	uint8_t eph[32], shared[32], key[32], aad[COFFRE_ESCROW_HDR_LEN];
@@ -89,7 +89,7 @@ int escrow_seal(const uint8_t rk_pub[32], const uint8_t uuid[COFFRE_ID_LEN],
 	memset(out, 0, sizeof(*out));
 	memcpy(out->fs_uuid, uuid, COFFRE_ID_LEN);
 	out->mk_version = mk_version;
-	memcpy(out->kcv, kcv, 8);
+	memcpy(out->kcv, kcv, COFFRE_KCV_LEN);
 	err = recovery_keypair(eph, out->eph_pub);
 	if (!err)
 		err = x25519_shared(eph, rk_pub, shared);
@@ -109,10 +109,10 @@ int escrow_seal(const uint8_t rk_pub[32], const uint8_t uuid[COFFRE_ID_LEN],
 	return err;
 }
 
-int escrow_open(const uint8_t rk_priv[32], const struct escrow_blob *e,
-		uint8_t mk[32])
+int escrow_open(const uint8_t rk_priv[COFFRE_X25519_LEN], const struct escrow_blob *e,
+		uint8_t mk[COFFRE_KEY_LEN])
 {
-	uint8_t rk_pub[32], shared[32], key[32], aad[COFFRE_ESCROW_HDR_LEN];
+	uint8_t rk_pub[COFFRE_X25519_LEN], shared[32], key[32], aad[COFFRE_ESCROW_HDR_LEN];
 	uint8_t sealed[12 + 48];
 	int err;
 

@@ -77,7 +77,7 @@ int volume_open_conf(const char *backing, struct volume *v, char **text,
  * filled), wiped.  On failure the label is destroyed again everywhere.
  */
 int mk_ceremony(struct hsm **h, unsigned n, const uint8_t uuid[COFFRE_ID_LEN],
-		uint32_t version, const uint8_t *rk_pub, uint8_t kcv[8],
+		uint32_t version, const uint8_t *rk_pub, uint8_t kcv[COFFRE_KCV_LEN],
 		struct escrow_blob *escrow, char *err, size_t errlen);
 /* Split the recovery private key into n shares (threshold k), written to
  * dir/share-<i>-of-<n>.txt, mode 0400, never over an existing file. */

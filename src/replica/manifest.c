@@ -28,15 +28,15 @@
 #define HDR_LEN (4 + 4 + 16 + 8 + 8)
 #define MAC_LEN 32
 /* Fixed part of an entry after the path. */
-#define ENTRY_FIXED (1 + 4 + 4 + 4 + 8 + 4 + 8 + 8 + 8 + 16 + 16)
+#define ENTRY_FIXED (1 + 4 + 4 + 4 + 8 + 4 + 8 + 8 + 8 + IO_DIGEST_LEN + COFFRE_ID_LEN)
 
 struct manifest {
-	uint8_t uuid[16];
+	uint8_t uuid[COFFRE_ID_LEN];
 	uint64_t generation;
 	struct strmap map;
 };
 
-struct manifest *manifest_new(const uint8_t volume_uuid[16])
+struct manifest *manifest_new(const uint8_t volume_uuid[COFFRE_ID_LEN])
 {
 	struct manifest *m = calloc(1, sizeof(*m));
 
@@ -46,7 +46,7 @@ struct manifest *manifest_new(const uint8_t volume_uuid[16])
 		free(m);
 		return NULL;
 	}
-	memcpy(m->uuid, volume_uuid, 16);
+	memcpy(m->uuid, volume_uuid, COFFRE_ID_LEN);
 	return m;
 }
 
@@ -82,7 +82,7 @@ void manifest_free(struct manifest *m)
 
 uint64_t manifest_generation(const struct manifest *m) { return m->generation; }
 void manifest_set_generation(struct manifest *m, uint64_t g) { m->generation = g; }
-void manifest_uuid(const struct manifest *m, uint8_t uuid[16]) { memcpy(uuid, m->uuid, 16); }
+void manifest_uuid(const struct manifest *m, uint8_t uuid[COFFRE_ID_LEN]) { memcpy(uuid, m->uuid, COFFRE_ID_LEN); }
 size_t manifest_count(const struct manifest *m) { return m->map.n; }
 
 const struct manifest_entry *manifest_get(const struct manifest *m,
@@ -199,7 +199,7 @@ static int collect_cb(const struct manifest_entry *e, void *arg)
 	return 0;
 }
 
-int manifest_write(const struct manifest *m, const uint8_t key[32],
+int manifest_write(const struct manifest *m, const uint8_t key[COFFRE_KEY_LEN],
 		   uint8_t **out, size_t *out_len)
 {
 	struct collect c = { NULL, 0, HDR_LEN + MAC_LEN };
@@ -225,7 +225,7 @@ int manifest_write(const struct manifest *m, const uint8_t key[32],
 	wcur_u8(&w, 1);
 	wcur_u8(&w, 0);
 	wcur_u16be(&w, 0);
-	wcur_bytes(&w, m->uuid, 16);
+	wcur_bytes(&w, m->uuid, COFFRE_ID_LEN);
 	wcur_u64be(&w, m->generation);
 	wcur_u64be(&w, c.n);
 	for (size_t i = 0; i < c.n; i++) {
@@ -243,8 +243,8 @@ int manifest_write(const struct manifest *m, const uint8_t key[32],
 		wcur_u64be(&w, e->size);
 		wcur_u64be(&w, e->ino);
 		wcur_u64be(&w, e->rdev);
-		wcur_bytes(&w, e->digest, 16);
-		wcur_bytes(&w, e->file_id, 16);
+		wcur_bytes(&w, e->digest, IO_DIGEST_LEN);
+		wcur_bytes(&w, e->file_id, COFFRE_ID_LEN);
 		wcur_u16be(&w, e->target_len);
 		wcur_bytes(&w, e->target, e->target_len);
 		wcur_u16be(&w, e->n_xattrs);
@@ -313,8 +313,8 @@ static int parse_entry(struct rcur *c, struct manifest_entry **out)
 	e->size = rcur_u64be(c);
 	e->ino = rcur_u64be(c);
 	e->rdev = rcur_u64be(c);
-	rcur_bytes(c, e->digest, 16);
-	rcur_bytes(c, e->file_id, 16);
+	rcur_bytes(c, e->digest, IO_DIGEST_LEN);
+	rcur_bytes(c, e->file_id, COFFRE_ID_LEN);
 	e->target_len = rcur_u16be(c);
 	if (e->target_len) {
 		if (!(e->target = rcur_str(c, e->target_len)))
@@ -373,13 +373,13 @@ fail:
 	return err;
 }
 
-int manifest_parse(const uint8_t *buf, size_t len, const uint8_t key[32],
+int manifest_parse(const uint8_t *buf, size_t len, const uint8_t key[COFFRE_KEY_LEN],
 		   struct manifest **out)
 {
 	struct manifest *m = NULL;
 	struct manifest_entry *e = NULL;
 	char *prev = NULL;
-	uint8_t mac[32], magic[4], uuid[16], version, r1;
+	uint8_t mac[32], magic[4], uuid[COFFRE_ID_LEN], version, r1;
 	uint16_t r2;
 	uint64_t gen, count;
 	struct rcur c;
@@ -397,7 +397,7 @@ int manifest_parse(const uint8_t *buf, size_t len, const uint8_t key[32],
 	version = rcur_u8(&c);
 	r1 = rcur_u8(&c);
 	r2 = rcur_u16be(&c);
-	rcur_bytes(&c, uuid, 16);
+	rcur_bytes(&c, uuid, COFFRE_ID_LEN);
 	gen = rcur_u64be(&c);
 	count = rcur_u64be(&c);
 	if (memcmp(magic, COFFRE_MANIFEST_MAGIC, 4) != 0)

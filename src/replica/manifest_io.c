@@ -28,7 +28,7 @@
 static int load_one(struct replica *r, int dirfd, const char *path,
 		    struct manifest **out, const char *where)
 {
-	uint8_t *buf = NULL, uuid[16];
+	uint8_t *buf = NULL, uuid[COFFRE_ID_LEN];
 	size_t len;
 	int err;
 
@@ -41,7 +41,7 @@ static int load_one(struct replica *r, int dirfd, const char *path,
 	free(buf);
 	if (err == 0) {
 		manifest_uuid(*out, uuid);
-		if (memcmp(uuid, r->uuid, 16) != 0) {
+		if (memcmp(uuid, r->uuid, COFFRE_ID_LEN) != 0) {
 			manifest_free(*out);
 			*out = NULL;
 			err = -EXDEV;
@@ -262,7 +262,7 @@ bool manifest_entry_equal(const struct manifest_entry *a,
 	    a->uid != b->uid || a->gid != b->gid || a->mtime_sec != b->mtime_sec ||
 	    a->mtime_nsec != b->mtime_nsec || a->size != b->size ||
 	    a->ino != b->ino || a->rdev != b->rdev ||
-	    memcmp(a->digest, b->digest, 16) || memcmp(a->file_id, b->file_id, 16) ||
+	    memcmp(a->digest, b->digest, IO_DIGEST_LEN) || memcmp(a->file_id, b->file_id, COFFRE_ID_LEN) ||
 	    a->target_len != b->target_len || a->n_xattrs != b->n_xattrs)
 		return false;
 	if (a->target_len && memcmp(a->target, b->target, a->target_len))

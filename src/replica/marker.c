@@ -19,39 +19,39 @@
 #include "coffre/replica.h"
 #include "replica_private.h"
 
-int bucket_marker_parse(const uint8_t *buf, size_t len, uint8_t uuid[16])
+int bucket_marker_parse(const uint8_t *buf, size_t len, uint8_t uuid[COFFRE_ID_LEN])
 {
 	struct rcur c;
 	uint8_t magic[4], res[3];
 	uint8_t version;
 
-	memset(uuid, 0, 16);
+	memset(uuid, 0, COFFRE_ID_LEN);
 	if (len != COFFRE_BUCKET_MARKER_LEN)
 		return -EINVAL;
 	rcur_init(&c, buf, len);
 	rcur_bytes(&c, magic, 4);
 	version = rcur_u8(&c);
 	rcur_bytes(&c, res, 3);
-	rcur_bytes(&c, uuid, 16);
+	rcur_bytes(&c, uuid, COFFRE_ID_LEN);
 	if (!rcur_done(&c))
 		return -EINVAL;
 	if (memcmp(magic, COFFRE_BUCKET_MAGIC, 4) != 0)
 		goto bad_magic;
 	if (version != 1) {
-		memset(uuid, 0, 16);
+		memset(uuid, 0, COFFRE_ID_LEN);
 		return -EPROTONOSUPPORT;
 	}
 	if (res[0] | res[1] | res[2]) {
-		memset(uuid, 0, 16);
+		memset(uuid, 0, COFFRE_ID_LEN);
 		return -EINVAL;
 	}
 	return 0;
 bad_magic:
-	memset(uuid, 0, 16);
+	memset(uuid, 0, COFFRE_ID_LEN);
 	return -EPROTO;
 }
 
-void bucket_marker_write(const uint8_t uuid[16],
+void bucket_marker_write(const uint8_t uuid[COFFRE_ID_LEN],
 			 uint8_t out[COFFRE_BUCKET_MARKER_LEN])
 {
 	struct wcur c;
@@ -61,12 +61,12 @@ void bucket_marker_write(const uint8_t uuid[16],
 	wcur_u8(&c, 1);
 	wcur_u8(&c, 0);
 	wcur_u16be(&c, 0);
-	wcur_bytes(&c, uuid, 16);
+	wcur_bytes(&c, uuid, COFFRE_ID_LEN);
 }
 
-int replica_check_marker(int bucket_fd, const uint8_t volume_uuid[16])
+int replica_check_marker(int bucket_fd, const uint8_t volume_uuid[COFFRE_ID_LEN])
 {
-	uint8_t *buf = NULL, uuid[16];
+	uint8_t *buf = NULL, uuid[COFFRE_ID_LEN];
 	size_t len;
 	int err;
 
@@ -79,10 +79,10 @@ int replica_check_marker(int bucket_fd, const uint8_t volume_uuid[16])
 	free(buf);
 	if (err)
 		return -EINVAL;
-	return memcmp(uuid, volume_uuid, 16) == 0 ? 0 : -EXDEV;
+	return memcmp(uuid, volume_uuid, COFFRE_ID_LEN) == 0 ? 0 : -EXDEV;
 }
 
-int replica_init_bucket(const char *bucket_dir, const uint8_t volume_uuid[16],
+int replica_init_bucket(const char *bucket_dir, const uint8_t volume_uuid[COFFRE_ID_LEN],
 			char *errbuf, size_t errlen)
 {
 	uint8_t marker[COFFRE_BUCKET_MARKER_LEN];

@@ -82,7 +82,7 @@ static void destroy(struct replica *r)
 }
 
 int replica_open(int backing_root_fd, const char *bucket_dir,
-		 const uint8_t volume_uuid[16], const uint8_t manifest_key[32],
+		 const uint8_t volume_uuid[COFFRE_ID_LEN], const uint8_t manifest_key[COFFRE_KEY_LEN],
 		 struct replica **out, char *errbuf, size_t errlen)
 {
 	struct replica *r;
@@ -105,7 +105,7 @@ int replica_open(int backing_root_fd, const char *bucket_dir,
 	init_cond(&r->jcv);
 	mlock(r->key, sizeof(r->key));
 	memcpy(r->key, manifest_key, 32);
-	memcpy(r->uuid, volume_uuid, 16);
+	memcpy(r->uuid, volume_uuid, COFFRE_ID_LEN);
 	r->backing_fd = fcntl(backing_root_fd, F_DUPFD_CLOEXEC, 3);
 	if (r->backing_fd < 0 || !(r->bucket_dir = strdup(bucket_dir)) ||
 	    strmap_init(&r->q) != 0) {

@@ -40,8 +40,8 @@ enum { QRES_OK, QRES_RETRY_TAIL, QRES_ERROR };
 struct replica {
 	int backing_fd;
 	char *bucket_dir;
-	uint8_t uuid[16];
-	uint8_t key[32];
+	uint8_t uuid[COFFRE_ID_LEN];
+	uint8_t key[COFFRE_KEY_LEN];
 
 	pthread_mutex_t lock;
 	pthread_cond_t work_cv;      /* worker: something to do */

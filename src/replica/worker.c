@@ -101,8 +101,8 @@ static int copy_chunk(void *arg, const void *p, size_t n, uint64_t off)
 }
 
 /* Read fd from the start to EOF, hashing it (and copying it to out_fd). */
-static int hash_copy(int fd, int out_fd, uint8_t digest[16],
-		     uint8_t file_id[16], bool *write_err)
+static int hash_copy(int fd, int out_fd, uint8_t digest[IO_DIGEST_LEN],
+		     uint8_t file_id[COFFRE_ID_LEN], bool *write_err)
 {
 	uint8_t hdr[COFFRE_FILE_HEADER_LEN];
 	struct copy_to c = { out_fd, false };
@@ -120,10 +120,10 @@ static int hash_copy(int fd, int out_fd, uint8_t digest[16],
 	*write_err = c.failed;
 	if (err)
 		return err;
-	memcpy(digest, d.digest, 16);
-	memset(file_id, 0, 16);
+	memcpy(digest, d.digest, IO_DIGEST_LEN);
+	memset(file_id, 0, COFFRE_ID_LEN);
 	if (d.size >= sizeof(hdr) && file_header_parse(hdr, sizeof(hdr), &h) == 0)
-		memcpy(file_id, h.file_id, 16);
+		memcpy(file_id, h.file_id, COFFRE_ID_LEN);
 	return 0;
 }
 
@@ -210,7 +210,7 @@ struct reg_copy {
 	struct stat st;                    /* the backing file when first read */
 	const struct manifest_entry *me;   /* its manifest entry, if any */
 	struct manifest_entry *ne;         /* its new one */
-	uint8_t digest[16], copy_digest[16];   /* of the first pass, of the copy */
+	uint8_t digest[IO_DIGEST_LEN], copy_digest[IO_DIGEST_LEN];   /* of the first pass, of the copy */
 	char tmp[TMP_NAME_LEN];            /* the temp file's name in dfd */
 	const char *base;                  /* the object's name in dfd */
 	bool tmp_made;
@@ -239,8 +239,8 @@ static int reg_read(struct replica *r, const char *path, bool light,
 		return err;
 	if ((err = hash_copy(c->fd, -1, c->digest, fid, &werr)) != 0)
 		return err;
-	memcpy(c->ne->digest, c->digest, 16);
-	memcpy(c->ne->file_id, fid, 16);
+	memcpy(c->ne->digest, c->digest, IO_DIGEST_LEN);
+	memcpy(c->ne->file_id, fid, COFFRE_ID_LEN);
 	return 0;
 }
 
@@ -256,7 +256,7 @@ static int reg_known(struct replica *r, const char *path, uint64_t seq,
 	int err;
 
 	if (!me || me->type != MANIFEST_REG || me->size != (uint64_t)c->st.st_size ||
-	    memcmp(me->digest, c->digest, 16) != 0)
+	    memcmp(me->digest, c->digest, IO_DIGEST_LEN) != 0)
 		return 0;
 	if (fstat(c->fd, &st2) < 0)
 		return -errno;
@@ -322,7 +322,7 @@ static int reg_check(struct replica *r, const char *path, struct reg_copy *c)
 		return -errno;
 	if (!stat_changed(&c->st, &st2) &&
 	    fstatat(r->backing_fd, path, &st3, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    st3.st_ino == c->st.st_ino && memcmp(c->digest, c->copy_digest, 16) == 0)
+	    st3.st_ino == c->st.st_ino && memcmp(c->digest, c->copy_digest, IO_DIGEST_LEN) == 0)
 		return 0;
 	bump(r, &r->recopied, 1);
 	return REG_RETRY;

@@ -20,6 +20,9 @@
 #define COFFRE_TAG_LEN 16       /* GCM / SIV tag */
 #define COFFRE_SEG_OVERHEAD (COFFRE_NONCE_LEN + COFFRE_TAG_LEN)
 #define COFFRE_SIV_KEY_LEN 64   /* AES-256-SIV: two AES-256 keys */
+#define COFFRE_KCV_LEN 8        /* key check value: CMAC(K, 0^128), 8 bytes */
+#define COFFRE_MAC_LEN 32       /* HMAC-SHA256 */
+#define COFFRE_SHA256_LEN 32
 #define COFFRE_NAME_PAD 32      /* names padded to a multiple of this */
 #define COFFRE_NAME_MAX 255     /* longest plaintext entry name */
 /* Longest encoded (base64url) name: (256 + 16) * 4 / 3 rounded up, + NUL. */
@@ -108,8 +111,8 @@ int hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt,
 		size_t salt_len, const uint8_t *info, size_t info_len,
 		uint8_t *out, size_t out_len);
 int hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *data,
-		size_t len, uint8_t out[32]);
-int sha256(const uint8_t *data, size_t len, uint8_t out[32]);
+		size_t len, uint8_t out[COFFRE_MAC_LEN]);
+int sha256(const uint8_t *data, size_t len, uint8_t out[COFFRE_MAC_LEN]);
 
 /* ---- siv.c: RFC 5297 AES-SIV with one associated-data string */
 

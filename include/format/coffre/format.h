@@ -21,6 +21,7 @@
 
 #define COFFRE_FORMAT_VERSION 1
 #define COFFRE_ID_LEN 16
+#define COFFRE_X25519_LEN 32     /* a recovery or ephemeral key */
 
 /* ---- cursor.c: bounds-checked reader and writer */
 
@@ -121,8 +122,8 @@ void keyrec_aad(const struct key_record *r, uint8_t out[COFFRE_KEYREC_HDR_LEN]);
 struct escrow_blob {
 	uint8_t fs_uuid[COFFRE_ID_LEN];
 	uint32_t mk_version;
-	uint8_t kcv[8];                    /* of the escrowed master key */
-	uint8_t eph_pub[32];               /* sender's X25519 public key */
+	uint8_t kcv[COFFRE_KCV_LEN];                    /* of the escrowed master key */
+	uint8_t eph_pub[COFFRE_X25519_LEN];               /* sender's X25519 public key */
 	uint8_t nonce[12];
 	uint8_t sealed[48];                /* GCM(MK) || tag */
 };
@@ -144,14 +145,14 @@ struct volume_conf {
 	bool strict_holes;
 	uint8_t root_id[COFFRE_ID_LEN];
 	uint32_t mk_version;
-	uint8_t kcv[8];                    /* CMAC(MK, 0^16), first 8 bytes */
+	uint8_t kcv[COFFRE_KCV_LEN];                    /* CMAC(MK, 0^16), first 8 bytes */
 	unsigned n_hsms;
 	char hsm[COFFRE_MAX_HSMS][COFFRE_URI_MAX];
 	bool has_recovery;                 /* recovery_key and shares present */
-	uint8_t recovery_pub[32];          /* X25519 public key (escrow) */
+	uint8_t recovery_pub[COFFRE_X25519_LEN];          /* X25519 public key (escrow) */
 	uint8_t shares_k, shares_n;        /* custodians' threshold, count */
 	char bucket[COFFRE_URI_MAX];       /* bucket directory, "" if none */
-	uint8_t mac[32];
+	uint8_t mac[COFFRE_MAC_LEN];
 	size_t body_len;                   /* bytes covered by the MAC (parse) */
 };
 /*
@@ -169,7 +170,7 @@ int volume_conf_write_body(const struct volume_conf *c, char *out, size_t cap);
 /* Append "mac = <hex>\n" and a NUL at out + body_len; returns the total
  * length (without the NUL), -ENOSPC if it does not fit, -EINVAL if the
  * body does not end with '\n'. */
-int volume_conf_write_mac(const uint8_t mac[32], char *out, size_t body_len,
+int volume_conf_write_mac(const uint8_t mac[COFFRE_MAC_LEN], char *out, size_t body_len,
 			  size_t cap);
 
 /* ---- layout.c: the names of the backing tree (doc/FORMAT.md §1) */

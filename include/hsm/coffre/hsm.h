@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "coffre/crypto.h"
+
 struct hsm;
 
 /*
@@ -50,13 +52,13 @@ int hsm_random(struct hsm *h, void *buf, size_t n);
  * CKA_PRIVATE, CKA_SENSITIVE, !CKA_EXTRACTABLE, ENCRYPT/DECRYPT/SIGN only,
  * CKA_ALLOWED_MECHANISMS = {CKM_AES_GCM, CKM_AES_CMAC}.  -EEXIST if an
  * object with that label exists. */
-int hsm_import_key(struct hsm *h, const char *label, const uint8_t key[32]);
+int hsm_import_key(struct hsm *h, const char *label, const uint8_t key[COFFRE_KEY_LEN]);
 /* 0 if a key object with this label exists, -ENOENT if not (-ENODEV if
  * the token itself no longer answers: its storage vanished). */
 int hsm_find_key(struct hsm *h, const char *label);
 int hsm_destroy_key(struct hsm *h, const char *label);
 /* Key check value: the first 8 bytes of AES-CMAC(key, 0^16). */
-int hsm_kcv(struct hsm *h, const char *label, uint8_t kcv[8]);
+int hsm_kcv(struct hsm *h, const char *label, uint8_t kcv[COFFRE_KCV_LEN]);
 
 /* AES-256-GCM with the given 12-byte IV and AAD, 128-bit tag.
  * seal: out gets len + 16 bytes (ct || tag).
@@ -124,11 +126,11 @@ struct hsm_member_status {
  * correctly; otherwise succeeds, *degraded set if some are down.
  */
 int hsm_pool_open(const char *const *uris, unsigned n, const char *pin,
-		  size_t pin_len, const char *label, const uint8_t kcv[8],
+		  size_t pin_len, const char *label, const uint8_t kcv[COFFRE_KCV_LEN],
 		  struct hsm_pool **out, bool *degraded, char *err, size_t errlen);
 void hsm_pool_close(struct hsm_pool *p);
 /* The master key to health-check members against (after a rotation). */
-void hsm_pool_set_master(struct hsm_pool *p, const char *label, const uint8_t kcv[8]);
+void hsm_pool_set_master(struct hsm_pool *p, const char *label, const uint8_t kcv[COFFRE_KCV_LEN]);
 /* Start the background reconnect thread (period in seconds). */
 int hsm_pool_monitor(struct hsm_pool *p, unsigned period);
 
@@ -138,7 +140,7 @@ int hsm_pool_gcm_seal(struct hsm_pool *p, const char *label, const uint8_t iv[12
 int hsm_pool_gcm_open(struct hsm_pool *p, const char *label, const uint8_t iv[12],
 		      const uint8_t *aad, size_t aad_len, const uint8_t *in,
 		      size_t in_len, uint8_t *out);
-int hsm_pool_kcv(struct hsm_pool *p, const char *label, uint8_t kcv[8]);
+int hsm_pool_kcv(struct hsm_pool *p, const char *label, uint8_t kcv[COFFRE_KCV_LEN]);
 
 /* Whether pin is the PIN the pool logged in with (constant time): how the
  * daemon re-authenticates destructive commands. */

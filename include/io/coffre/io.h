@@ -13,6 +13,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* The object digest: XXH3-128, canonical (big-endian) bytes. */
+#define IO_DIGEST_LEN 16
+
 /* Read len bytes (from the file offset, or at off).  Return: the count,
  * which is less than len only if the file ended first, or -errno. */
 ssize_t io_read_full(int fd, void *buf, size_t len);
@@ -77,7 +80,7 @@ struct io_digest {
 	size_t head_len;
 	int (*chunk)(void *arg, const void *p, size_t n, uint64_t off);
 	void *arg;
-	uint8_t digest[16];           /* out: XXH3-128, canonical */
+	uint8_t digest[IO_DIGEST_LEN]; /* out: XXH3-128, canonical */
 	uint64_t size;                /* out: bytes hashed */
 };
 /* Return: 0, -errno of a read, -ENOMEM, or what chunk returned. */

@@ -20,6 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "coffre/format.h"
+#include "coffre/io.h"
+
 #define COFFRE_BUCKET_MARKER ".coffre.bucket"
 #define COFFRE_BUCKET_MARKER_LEN 24
 #define COFFRE_BUCKET_MAGIC "CFRB"
@@ -48,7 +51,7 @@ struct replica;
  * in err.
  */
 int replica_open(int backing_root_fd, const char *bucket_dir,
-		 const uint8_t volume_uuid[16], const uint8_t manifest_key[32],
+		 const uint8_t volume_uuid[COFFRE_ID_LEN], const uint8_t manifest_key[COFFRE_KEY_LEN],
 		 struct replica **out, char *err, size_t errlen);
 
 /*
@@ -115,14 +118,14 @@ void replica_set_copy_hook(struct replica *r,
 /* Write the marker (volume uuid) into an existing, empty bucket directory.
  * -ENOTEMPTY if it holds anything else (a matching marker alone is
  * accepted: idempotent). */
-int replica_init_bucket(const char *bucket_dir, const uint8_t volume_uuid[16],
+int replica_init_bucket(const char *bucket_dir, const uint8_t volume_uuid[COFFRE_ID_LEN],
 			char *err, size_t errlen);
 /* 0 if the bucket dir (an open fd) holds a marker for volume_uuid;
  * -ENOENT none, -EXDEV another volume's, -EINVAL malformed, or an I/O error. */
-int replica_check_marker(int bucket_fd, const uint8_t volume_uuid[16]);
+int replica_check_marker(int bucket_fd, const uint8_t volume_uuid[COFFRE_ID_LEN]);
 /* Marker bytes: magic "CFRB", version 1, 3 zero bytes, uuid. */
-int bucket_marker_parse(const uint8_t *buf, size_t len, uint8_t uuid[16]);
-void bucket_marker_write(const uint8_t uuid[16],
+int bucket_marker_parse(const uint8_t *buf, size_t len, uint8_t uuid[COFFRE_ID_LEN]);
+void bucket_marker_write(const uint8_t uuid[COFFRE_ID_LEN],
 			 uint8_t out[COFFRE_BUCKET_MARKER_LEN]);
 
 /* ---- manifest.c: the authenticated manifest (format in doc/FORMAT.md) */
@@ -148,8 +151,8 @@ struct manifest_entry {
 	uint64_t size;
 	uint64_t ino;                     /* backing inode: hard-link identity */
 	uint64_t rdev;                    /* devices only */
-	uint8_t digest[16];               /* XXH3-128 (canonical, big-endian) */
-	uint8_t file_id[16];              /* from a coffre file header, or 0 */
+	uint8_t digest[IO_DIGEST_LEN];               /* XXH3-128 (canonical, big-endian) */
+	uint8_t file_id[COFFRE_ID_LEN];              /* from a coffre file header, or 0 */
 	char *target;                     /* symlinks only: backing target */
 	uint16_t target_len;
 	uint16_t n_xattrs;                /* sorted by name, unique */
@@ -158,11 +161,11 @@ struct manifest_entry {
 
 struct manifest;
 
-struct manifest *manifest_new(const uint8_t volume_uuid[16]);
+struct manifest *manifest_new(const uint8_t volume_uuid[COFFRE_ID_LEN]);
 void manifest_free(struct manifest *m);
 uint64_t manifest_generation(const struct manifest *m);
 void manifest_set_generation(struct manifest *m, uint64_t gen);
-void manifest_uuid(const struct manifest *m, uint8_t uuid[16]);
+void manifest_uuid(const struct manifest *m, uint8_t uuid[COFFRE_ID_LEN]);
 size_t manifest_count(const struct manifest *m);
 /* The entry for a path, or NULL.  Owned by the manifest. */
 const struct manifest_entry *manifest_get(const struct manifest *m,
@@ -183,7 +186,7 @@ void manifest_entry_free(struct manifest_entry *e);
  * Serialise (entries sorted by path) with an HMAC-SHA256 under key.
  * *out is malloc'ed.  -EFBIG above COFFRE_MANIFEST_MAX.
  */
-int manifest_write(const struct manifest *m, const uint8_t key[32],
+int manifest_write(const struct manifest *m, const uint8_t key[COFFRE_KEY_LEN],
 		   uint8_t **out, size_t *out_len);
 /*
  * Authenticate then parse.  -EBADMSG if the MAC fails (nothing is parsed:
@@ -191,7 +194,7 @@ int manifest_write(const struct manifest *m, const uint8_t key[32],
  * unknown version, -EINVAL malformed or not canonical (so that
  * manifest_write() of the result gives back the same bytes).
  */
-int manifest_parse(const uint8_t *buf, size_t len, const uint8_t key[32],
+int manifest_parse(const uint8_t *buf, size_t len, const uint8_t key[COFFRE_KEY_LEN],
 		   struct manifest **out);
 
 /* ---- path.c */
