@@ -58,7 +58,22 @@ CONF_BODY = (
 MAC = 'mac = ' + '5a' * 32 + '\n'
 
 
+def marker(magic=b'CFRB', version=1, reserved=b'\0\0\0',
+           uuid=bytes(range(16))):
+    return magic + bytes([version]) + reserved + uuid
+
+
+def marker_seeds():
+    put('marker', 'valid', marker())
+    put('marker', 'bad-magic', marker(magic=b'CFRD'))
+    put('marker', 'bad-version', marker(version=2))
+    put('marker', 'bad-reserved', marker(reserved=b'\0\x01\0'))
+    put('marker', 'short', marker()[:23])
+    put('marker', 'long', marker() + b'\n')
+
+
 def main():
+    marker_seeds()
     put('file_header', 'valid-16k', file_header())
     put('file_header', 'valid-strict-4k', file_header(flags=1, seg=4096, dek=7))
     put('file_header', 'valid-64k', file_header(seg=65536, dek=0xffffffff))
