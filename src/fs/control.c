@@ -136,15 +136,15 @@ static void rotate_master(FILE *f, const char *pin)
 		return;
 	}
 	pthread_mutex_lock(&one_at_a_time);
-	fprintf(stderr, "coffre: master key rotation from v%u\n",
+	log_msg(LOG_NOTICE, "master key rotation from v%u",
 		volume_conf(g_fs.vol)->mk_version);
 	ret = volume_rotate_master(g_fs.vol, &o, err, sizeof(err));
 	if (ret) {
-		fprintf(stderr, "coffre: master key rotation failed: %s\n", err);
+		log_msg(LOG_ERR, "master key rotation failed: %s", err);
 		fprintf(f, "error: %s\n", err);
 	} else {
 		note_keys();
-		fprintf(stderr, "coffre: master key rotated to v%u\n",
+		log_msg(LOG_NOTICE, "master key rotated to v%u",
 			volume_conf(g_fs.vol)->mk_version);
 		fprintf(f, "ok\nmaster key rotated to v%u; the old version is "
 			"destroyed in every HSM\n", volume_conf(g_fs.vol)->mk_version);

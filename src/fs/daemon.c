@@ -250,8 +250,8 @@ static int serve_fs_init(const struct fs_opts *o)
 			     o->readahead_kb * 1024 : STORE_MAX_REQUEST;
 	ret = store_split_init(o->crypto_threads);
 	if (ret)
-		fprintf(stderr, "coffre: %u crypto threads asked for, fewer started: "
-			"%s\n", o->crypto_threads, strerror(-ret));
+		log_msg(LOG_WARNING, "%u crypto threads asked for, fewer "
+			"started: %s", o->crypto_threads, strerror(-ret));
 	ret = inode_table_init(g_fs.root_fd);
 	if (ret) {
 		report("cannot open the backing root: %s", strerror(-ret));
@@ -321,19 +321,19 @@ static void serve_mounted(const struct fs_opts *o, const char *backing,
 
 	ret = bdi_tune(mnt, "fuse.coffre", o->readahead_kb, o->max_dirty_ratio);
 	if (ret)
-		fprintf(stderr, "coffre: readahead and dirty limit left at the "
-			"kernel's defaults: %s\n", strerror(-ret));
-	fprintf(stderr, "coffre: mounted %s on %s%s\n", backing, o->mountpoint,
+		log_msg(LOG_WARNING, "readahead and dirty limit left at the "
+			"kernel's defaults: %s", strerror(-ret));
+	log_msg(LOG_NOTICE, "mounted %s on %s%s", backing, o->mountpoint,
 		volume_degraded(g_fs.vol) ? " (DEGRADED: not every HSM answers; "
 		"see `coffrectl status`)" : "");
 	volume_monitor_hsms(g_fs.vol, 5);
 	ret = control_start(o);
 	if (ret)
-		fprintf(stderr, "coffre: no control socket (%s): `coffrectl status` "
-			"will not reach this mount\n", strerror(-ret));
+		log_msg(LOG_WARNING, "no control socket (%s): `coffrectl status` "
+			"will not reach this mount", strerror(-ret));
 	report("ok");
 	if (chdir("/"))
-		fprintf(stderr, "coffre: chdir /: %s\n", strerror(errno));
+		log_msg(LOG_WARNING, "chdir /: %s", strerror(errno));
 }
 
 /* The session loop, until unmounted or signalled. */
@@ -349,7 +349,7 @@ static int serve_loop(const struct fs_opts *o, struct fuse_session *se)
 	fuse_loop_cfg_set_idle_threads(cfg, worker_threads());
 	ret = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
-	fprintf(stderr, "coffre: unmounting %s\n", o->mountpoint);
+	log_msg(LOG_NOTICE, "unmounting %s", o->mountpoint);
 	control_stop();
 	return ret;
 }
@@ -415,12 +415,12 @@ int fs_run(struct fs_opts *o)
 	if (o->foreground)
 		return serve(o);
 	if (pipe2(fds, O_CLOEXEC)) {
-		perror("coffre: pipe");
+		log_msg(LOG_ERR, "pipe: %s", strerror(errno));
 		return 1;
 	}
 	pid = fork();
 	if (pid < 0) {
-		perror("coffre: fork");
+		log_msg(LOG_ERR, "fork: %s", strerror(errno));
 		return 1;
 	}
 	if (pid > 0) {

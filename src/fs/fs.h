@@ -16,6 +16,7 @@
 #include "coffre/fs.h"
 #include "coffre/format.h"
 #include "coffre/keys.h"
+#include "coffre/log.h"
 #include "coffre/store.h"
 
 /* ---- daemon-wide state */

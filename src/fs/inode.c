@@ -179,9 +179,9 @@ int inode_dir_id(struct inode *dir, uint8_t id[COFFRE_ID_LEN])
 	if (!dir->has_dir_id) {
 		err = store_dir_id(dir->fd, dir->dir_id);
 		if (err)
-			fprintf(stderr, "coffre: directory without a valid %s "
-				"(backing inode %lu)\n", COFFRE_DIR_FILE,
-				(unsigned long)dir->ino);
+			log_ratelimited(LOG_ERR, "directory without a valid %s "
+					"(backing inode %lu)", COFFRE_DIR_FILE,
+					(unsigned long)dir->ino);
 		else
 			dir->has_dir_id = true;
 	}
@@ -222,7 +222,7 @@ static int load_data(struct inode *i)
 	if (err) {
 		char *cp = realpath(path, NULL);
 
-		fprintf(stderr, "coffre: %s: bad file header\n", cp ? cp : "?");
+		log_ratelimited(LOG_ERR, "%s: bad file header", cp ? cp : "?");
 		free(cp);
 		goto out;
 	}

@@ -564,7 +564,7 @@ int keyops_shred(const char *rel, const char *pin, bool dry_run, FILE *out)
 			goto out;
 		keyring_forget_dir(g_fs.keys, set.ids[k]);
 	}
-	fprintf(stderr, "coffre: shredded %zu directory key%s under %s\n", set.n,
+	log_msg(LOG_NOTICE, "shredded %zu directory key%s under %s", set.n,
 		set.n == 1 ? "" : "s", rel);
 	note_dir_tree(dfd);
 	inode_shred_tree(set.ids, set.n);

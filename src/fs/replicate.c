@@ -115,8 +115,8 @@ void note(const char *rel)
 		return;
 	err = replica_note(rep.r, rel);
 	if (err)
-		fprintf(stderr, "coffre: replication journal: %s: %s\n", rel,
-			strerror(-err));
+		log_ratelimited(LOG_ERR, "replication journal: %s: %s", rel,
+				strerror(-err));
 }
 
 /* The path of fd relative to the backing root, into out; false if it is

@@ -25,6 +25,7 @@
 
 #include "coffre/crypto.h"
 #include "coffre/hsm.h"
+#include "coffre/log.h"
 
 #define LABEL_MAX 64
 
@@ -196,7 +197,7 @@ void hsm_pool_set_master(struct hsm_pool *p, const char *label, const uint8_t kc
 /* With the lock held: take a member out of service. */
 static void mark_down(struct member *m, int err)
 {
-	fprintf(stderr, "coffre: HSM %s (%s) failed: %s; failing over\n", m->token,
+	log_msg(LOG_WARNING, "HSM %s (%s) failed: %s; failing over", m->token,
 		m->uri, strerror(-err));
 	set_reason(m, HSM_DOWN, "failed: %s", strerror(-err));
 	m->failovers++;
@@ -376,7 +377,7 @@ static void reconnect_round(struct hsm_pool *p)
 			m->h = h;
 			m->state = HSM_UP;
 			snprintf(m->reason, sizeof(m->reason), "ok (reconnected)");
-			fprintf(stderr, "coffre: HSM %s (%s) is back\n", m->token, m->uri);
+			log_msg(LOG_NOTICE, "HSM %s (%s) is back", m->token, m->uri);
 		} else {
 			m->state = scratch.state;
 			memcpy(m->reason, scratch.reason, sizeof(m->reason));

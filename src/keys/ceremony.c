@@ -25,6 +25,7 @@
 #include <openssl/crypto.h>
 
 #include "coffre/io.h"
+#include "coffre/log.h"
 #include "coffre/shamir.h"
 #include "keys_private.h"
 
@@ -449,7 +450,7 @@ int volume_rotate_master(struct volume *v, const struct rotate_opts *o,
 	if (have == n && !o->shares_dir &&
 	    (!conf.has_recovery || escrow_load(v->root_fd, next, &e) == 0)) {
 		ret = hsm_kcv(h[0], label, kcv);
-		fprintf(stderr, "coffre: resuming the rotation to master key v%u\n", next);
+		log_msg(LOG_NOTICE, "resuming the rotation to master key v%u", next);
 	} else {
 		for (i = 0; i < n; i++)
 			hsm_destroy_key(h[i], label);
@@ -488,7 +489,7 @@ int volume_rotate_master(struct volume *v, const struct rotate_opts *o,
 		int r = hsm_destroy_key(h[i], old_label);
 
 		if (r && r != -ENOENT)
-			fprintf(stderr, "coffre: cannot destroy %s on token %s: %s\n",
+			log_msg(LOG_WARNING, "cannot destroy %s on token %s: %s",
 				old_label, hsm_label(h[i]), strerror(-r));
 	}
 	escrow_remove(v->root_fd, old);

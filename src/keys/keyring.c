@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "coffre/hsm.h"
+#include "coffre/log.h"
 #include "keys_private.h"
 
 struct dek_entry {
@@ -235,8 +236,8 @@ static int get_locked(struct keyring *kr, const uint8_t id[COFFRE_ID_LEN],
 		char name[COFFRE_KEYREC_NAME_MAX];
 
 		keyrec_name_write(id, version, name);
-		fprintf(stderr, "coffre: %s/%s: %s key record\n", COFFRE_KEYS_DIR,
-			name, err == -ENOENT ? "no (shredded or lost)" : "bad");
+		log_ratelimited(LOG_ERR, "%s/%s: %s key record", COFFRE_KEYS_DIR,
+				name, err == -ENOENT ? "no (shredded or lost)" : "bad");
 		err = -EIO;
 		goto out;
 	}
@@ -246,8 +247,8 @@ static int get_locked(struct keyring *kr, const uint8_t id[COFFRE_ID_LEN],
 		char name[COFFRE_KEYREC_NAME_MAX];
 
 		keyrec_name_write(id, version, name);
-		fprintf(stderr, "coffre: %s/%s: cannot unseal key record: %s\n",
-			COFFRE_KEYS_DIR, name, strerror(-err));
+		log_ratelimited(LOG_ERR, "%s/%s: cannot unseal key record: %s",
+				COFFRE_KEYS_DIR, name, strerror(-err));
 		err = -EIO;
 		goto out;
 	}

@@ -43,6 +43,7 @@
 #include <openssl/crypto.h>
 
 #include "coffre/io.h"
+#include "coffre/log.h"
 #include "coffre/store.h"
 #include "par.h"
 #include "segbuf.h"
@@ -83,10 +84,12 @@ static inline int pread_full(int fd, void *buf, size_t len, uint64_t off)
 
 /* Log "coffre: WHAT: FILE[ segment N]" (seg < 0: none), naming the file
  * by f->path, else by the backing path the kernel has for its fd (one
- * readlink, only when something goes wrong). */
+ * readlink, only when something goes wrong).  Rate-limited: what it
+ * reports comes from untrusted storage, read as often as anyone likes. */
 static void __attribute__((cold)) complain(const struct store_file *f,
 					   const char *what, int64_t seg)
 {
+	static struct log_ratelimit rl = LOG_RATELIMIT_DEFAULT;
 	char link[32], buf[PATH_MAX];
 	const char *name = f->path;
 	ssize_t n;
@@ -98,9 +101,9 @@ static void __attribute__((cold)) complain(const struct store_file *f,
 		name = n > 0 ? buf : "(unnamed file)";
 	}
 	if (seg >= 0)
-		fprintf(stderr, "coffre: %s: %s segment %" PRId64 "\n", what, name, seg);
+		log_rl(&rl, LOG_ERR, "%s: %s segment %" PRId64, what, name, seg);
 	else
-		fprintf(stderr, "coffre: %s: %s\n", what, name);
+		log_rl(&rl, LOG_ERR, "%s: %s", what, name);
 }
 
 /* A pread that came back short: the file is shorter than its size. */

@@ -1,0 +1,325 @@
+/*
+ * Unit tests for src/log, with stderr (fd 2) on a pipe or, to count the
+ * writes, on a datagram socket (one datagram per write(2)): the line
+ * format, a message cut to PIPE_BUF and control characters replaced, errno
+ * kept, the burst limit per call site, the suppressed count on the first
+ * line of a later window, no limit at interval 0, and several threads
+ * logging at once (whole lines only, the limit counted exactly).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coffre/log.h"
+
+static int saved_stderr = -1;
+static int rd = -1;                    /* the other end of fd 2 */
+
+static void on_pipe(void)
+{
+	int p[2];
+
+	saved_stderr = dup(2);
+	cr_assert(saved_stderr >= 0);
+	cr_assert(pipe2(p, O_CLOEXEC) == 0);
+	cr_assert(dup2(p[1], 2) == 2);
+	close(p[1]);
+	rd = p[0];
+}
+
+static void on_dgram(void)
+{
+	int s[2];
+
+	saved_stderr = dup(2);
+	cr_assert(saved_stderr >= 0);
+	cr_assert(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, s) == 0);
+	cr_assert(dup2(s[1], 2) == 2);
+	close(s[1]);
+	rd = s[0];
+}
+
+static void restore(void)
+{
+	if (saved_stderr >= 0) {
+		dup2(saved_stderr, 2);
+		close(saved_stderr);
+		saved_stderr = -1;
+	}
+	if (rd >= 0)
+		close(rd);
+	rd = -1;
+}
+
+/* Everything written to fd 2 so far (fd 2 is left open). */
+static char *drain(size_t *len)
+{
+	static char buf[1 << 16];
+	int fl = fcntl(rd, F_GETFL);
+	size_t n = 0;
+	ssize_t r;
+
+	fcntl(rd, F_SETFL, fl | O_NONBLOCK);
+	while (n < sizeof(buf) - 1 &&
+	       (r = read(rd, buf + n, sizeof(buf) - 1 - n)) > 0)
+		n += (size_t)r;
+	fcntl(rd, F_SETFL, fl);
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	return buf;
+}
+
+static size_t count_lines(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+Test(log, line_format, .init = on_pipe, .fini = restore)
+{
+	log_msg(LOG_ERR, "%s: %s segment %d", "authentication failed", "/b/x", 3);
+	log_msg(LOG_NOTICE, "plain");
+	cr_assert_str_eq(drain(NULL), "coffre: authentication failed: /b/x segment 3\n"
+			 "coffre: plain\n");
+}
+
+Test(log, one_write_per_line, .init = on_dgram, .fini = restore)
+{
+	static struct log_ratelimit rl = LOG_RATELIMIT_INIT(300, 1);
+	char msg[3000], want[3100], got[PIPE_BUF + 64];
+	ssize_t n;
+
+	memset(msg, 'x', sizeof(msg) - 1);
+	msg[sizeof(msg) - 1] = '\0';
+	log_msg(LOG_INFO, "long %s", msg);
+	n = recv(rd, got, sizeof(got), MSG_DONTWAIT);
+	snprintf(want, sizeof(want), "coffre: long %s\n", msg);
+	cr_assert_eq(n, (ssize_t)strlen(want));
+	cr_assert(!memcmp(got, want, (size_t)n));
+
+	/* The suffix is part of the same write. */
+	log_rl(&rl, LOG_ERR, "first");
+	log_rl(&rl, LOG_ERR, "dropped");
+	sleep_ms(350);
+	log_rl(&rl, LOG_ERR, "again");
+	n = recv(rd, got, sizeof(got), MSG_DONTWAIT);
+	cr_assert_eq(n, 14);
+	cr_assert(!memcmp(got, "coffre: first\n", 14));
+	n = recv(rd, got, sizeof(got) - 1, MSG_DONTWAIT);
+	cr_assert(n > 0);
+	got[n] = '\0';
+	cr_assert_str_eq(got, "coffre: again (1 similar message suppressed)\n");
+	cr_assert_eq(recv(rd, got, sizeof(got), MSG_DONTWAIT), -1);
+	cr_assert_eq(errno, EAGAIN);
+}
+
+Test(log, long_message_cut_to_pipe_buf, .init = on_dgram, .fini = restore)
+{
+	static struct log_ratelimit rl = LOG_RATELIMIT_INIT(300, 1);
+	static char msg[10000], got[2 * PIPE_BUF];
+	const char *tail = " (2 similar messages suppressed)\n";
+	ssize_t n;
+
+	memset(msg, 'y', sizeof(msg) - 1);
+	log_msg(LOG_ERR, "%s", msg);
+	n = recv(rd, got, sizeof(got), MSG_DONTWAIT);
+	cr_assert_eq(n, PIPE_BUF);
+	cr_assert(!memcmp(got, "coffre: yyy", 11));
+	cr_assert_eq(got[PIPE_BUF - 2], 'y');
+	cr_assert_eq(got[PIPE_BUF - 1], '\n');
+
+	/* A cut message still ends with the suppressed count. */
+	for (int k = 0; k < 3; k++)
+		log_rl(&rl, LOG_ERR, "%s", msg);
+	sleep_ms(350);
+	log_rl(&rl, LOG_ERR, "%s", msg);
+	cr_assert_eq(recv(rd, got, sizeof(got), MSG_DONTWAIT), PIPE_BUF);
+	n = recv(rd, got, sizeof(got), MSG_DONTWAIT);
+	cr_assert_eq(n, PIPE_BUF);
+	cr_assert(!memcmp(got + PIPE_BUF - strlen(tail), tail, strlen(tail)));
+	cr_assert_eq(got[PIPE_BUF - strlen(tail) - 1], 'y');
+}
+
+Test(log, control_characters_and_errno, .init = on_pipe, .fini = restore)
+{
+	errno = ENOSPC;
+	log_msg(LOG_WARNING, "entry %s skipped\n", "a\nb\tc\rd\x7f" "e");
+	cr_assert_eq(errno, ENOSPC);
+	log_ratelimited(LOG_WARNING, "%s", "x\ncoffre: forged");
+	cr_assert_eq(errno, ENOSPC);
+	log_msg(LOG_INFO, "%s", "");
+	cr_assert_str_eq(drain(NULL), "coffre: entry a?b?c?d?e skipped\n"
+			 "coffre: x?coffre: forged\n"
+			 "coffre: \n");
+}
+
+static void burst_site(int k)
+{
+	log_ratelimited(LOG_ERR, "line %d", k);
+}
+
+Test(log, burst_limit_per_call_site, .init = on_pipe, .fini = restore)
+{
+	char want[256] = "";
+	size_t len = 0;
+
+	for (int k = 0; k < 25; k++)
+		burst_site(k);
+	/* Another call site has a limit of its own. */
+	for (int k = 0; k < 3; k++)
+		log_ratelimited(LOG_ERR, "other %d", k);
+	for (int k = 0; k < LOG_RATELIMIT_BURST; k++)
+		len += (size_t)snprintf(want + len, sizeof(want) - len,
+					"coffre: line %d\n", k);
+	snprintf(want + len, sizeof(want) - len,
+		 "coffre: other 0\ncoffre: other 1\ncoffre: other 2\n");
+	cr_assert_str_eq(drain(NULL), want);
+}
+
+Test(log, suppressed_count_in_next_window, .init = on_pipe, .fini = restore)
+{
+	static struct log_ratelimit rl = LOG_RATELIMIT_INIT(300, 3);
+
+	for (int k = 0; k < 8; k++)
+		log_rl(&rl, LOG_ERR, "m%d", k);
+	cr_assert_str_eq(drain(NULL), "coffre: m0\ncoffre: m1\ncoffre: m2\n");
+	sleep_ms(350);
+	log_rl(&rl, LOG_ERR, "m8");
+	log_rl(&rl, LOG_ERR, "m9");
+	cr_assert_str_eq(drain(NULL), "coffre: m8 (5 similar messages suppressed)\n"
+			 "coffre: m9\n");
+	/* A window with nothing suppressed: no count on the next one. */
+	sleep_ms(350);
+	log_rl(&rl, LOG_ERR, "m10");
+	cr_assert_str_eq(drain(NULL), "coffre: m10\n");
+	/* Suppressed lines over several windows add up until one passes. */
+	log_rl(&rl, LOG_ERR, "m11");
+	log_rl(&rl, LOG_ERR, "m12");
+	log_rl(&rl, LOG_ERR, "m13");
+	sleep_ms(350);
+	for (int k = 14; k < 20; k++)
+		log_rl(&rl, LOG_ERR, "m%d", k);
+	cr_assert_str_eq(drain(NULL), "coffre: m11\ncoffre: m12\n"
+			 "coffre: m14 (1 similar message suppressed)\n"
+			 "coffre: m15\ncoffre: m16\n");
+	sleep_ms(350);
+	log_rl(&rl, LOG_ERR, "m20");
+	cr_assert_str_eq(drain(NULL), "coffre: m20 (3 similar messages suppressed)\n");
+}
+
+Test(log, interval_zero_is_no_limit, .init = on_pipe, .fini = restore)
+{
+	static struct log_ratelimit rl = LOG_RATELIMIT_INIT(0, 1);
+
+	for (int k = 0; k < 30; k++)
+		log_rl(&rl, LOG_ERR, "n%d", k);
+	cr_assert_eq(count_lines(drain(NULL)), 30);
+}
+
+/* ---- threads */
+
+#define THREADS 6
+#define LINES 400
+#define BODY 900
+
+static struct log_ratelimit shared_rl = LOG_RATELIMIT_INIT(600000, 50);
+
+static void *writer(void *arg)
+{
+	int t = (int)(intptr_t)arg;
+	char body[BODY + 1];
+
+	memset(body, 'a' + t, BODY);
+	body[BODY] = '\0';
+	for (int k = 0; k < LINES; k++)
+		log_msg(LOG_INFO, "t%d %d %s", t, k, body);
+	return NULL;
+}
+
+static void *limited(void *arg)
+{
+	int t = (int)(intptr_t)arg;
+
+	for (int k = 0; k < LINES; k++)
+		log_rl(&shared_rl, LOG_ERR, "t%d %d", t, k);
+	return NULL;
+}
+
+/* Check one line "coffre: tT K BODY" of thread T; count it. */
+static void check_line(const char *line, size_t len, int next[THREADS])
+{
+	int t, k, off = 0;
+
+	cr_assert(sscanf(line, "coffre: t%d %d %n", &t, &k, &off) == 2 && off > 0,
+		  "not a whole line: %.60s", line);
+	cr_assert(t >= 0 && t < THREADS);
+	cr_assert_eq(k, next[t], "thread %d: line %d after %d", t, k, next[t] - 1);
+	next[t]++;
+	cr_assert_eq(len, (size_t)off + BODY, "thread %d line %d: %zu bytes", t, k, len);
+	for (size_t i = (size_t)off; i < len; i++)
+		cr_assert_eq(line[i], 'a' + t, "thread %d line %d mixed at %zu", t, k, i);
+}
+
+Test(log, threads_write_whole_lines, .init = on_pipe, .fini = restore)
+{
+	static char buf[THREADS * LINES * (BODY + 32)];
+	pthread_t th[THREADS];
+	int next[THREADS] = { 0 }, done = 0;
+	size_t n = 0, at = 0;
+	ssize_t r;
+
+	for (int t = 0; t < THREADS; t++)
+		cr_assert(pthread_create(&th[t], NULL, writer, (void *)(intptr_t)t) == 0);
+	/* Drain while they write: the pipe holds far less than all of it. */
+	while (done < THREADS * LINES) {
+		r = read(rd, buf + n, sizeof(buf) - n);
+		cr_assert(r > 0);
+		n += (size_t)r;
+		for (char *nl; (nl = memchr(buf + at, '\n', n - at)); at = (size_t)(nl - buf) + 1) {
+			check_line(buf + at, (size_t)(nl - buf) - at, next);
+			done++;
+		}
+	}
+	for (int t = 0; t < THREADS; t++) {
+		pthread_join(th[t], NULL);
+		cr_assert_eq(next[t], LINES);
+	}
+	cr_assert_eq(at, n);
+}
+
+Test(log, threads_share_one_limit, .init = on_pipe, .fini = restore)
+{
+	pthread_t th[THREADS];
+	const char *s;
+
+	for (int t = 0; t < THREADS; t++)
+		cr_assert(pthread_create(&th[t], NULL, limited, (void *)(intptr_t)t) == 0);
+	for (int t = 0; t < THREADS; t++)
+		pthread_join(th[t], NULL);
+	s = drain(NULL);
+	cr_assert_eq(count_lines(s), 50);
+	cr_assert_eq(shared_rl.printed, 50);
+	cr_assert_eq(shared_rl.missed, THREADS * LINES - 50);
+	for (; *s; s = strchr(s, '\n') + 1)
+		cr_assert(!strncmp(s, "coffre: t", 9));
+}
