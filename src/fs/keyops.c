@@ -60,7 +60,7 @@ int keyops_resolve(const char *rel, int *dfd_out, uint8_t id[COFFRE_ID_LEN])
 			err = -EINVAL;
 			break;
 		}
-		err = dir_keys_at(dfd, &k);
+		err = dir_keys_at(g_fs.keys, dfd, &k);
 		if (!err)
 			err = entry_name(&k, comp, &b);
 		dir_keys_wipe(&k);
@@ -141,11 +141,11 @@ static int rekey_file(int dfd, const char *name, const uint8_t id[COFFRE_ID_LEN]
 		err = -EMLINK;
 		goto out;
 	}
-	i = inode_find(st.st_dev, st.st_ino);
+	i = inode_find(g_fs.inodes, st.st_dev, st.st_ino);
 	if (i) {
-		err = inode_open_data(i);
+		err = inode_open_data(g_fs.inodes, i);
 		if (err) {
-			inode_forget(i, 1);
+			inode_forget(g_fs.inodes, i, 1);
 			i = NULL;
 			goto out;
 		}
@@ -193,7 +193,8 @@ static int rekey_file(int dfd, const char *name, const uint8_t id[COFFRE_ID_LEN]
 			err = -errno;
 	}
 	if (!err && i)
-		err = inode_rename_over(i, dfd, tmp, name, pfd, &nst);
+		err = inode_rename_over(g_fs.inodes, i, dfd, tmp, name, pfd,
+					&nst);
 	else if (!err && renameat(dfd, tmp, dfd, name))
 		err = -errno;
 	if (err) {
@@ -222,7 +223,7 @@ out:
 	if (i) {
 		pthread_rwlock_unlock(&i->rw);
 		inode_close_data(i);
-		inode_forget(i, 1);
+		inode_forget(g_fs.inodes, i, 1);
 	}
 	close(fd);
 	aead_key_free(okey);
@@ -475,7 +476,7 @@ int keyops_shred(const char *rel, const char *pin, bool dry_run, FILE *out)
 	fprintf(stderr, "coffre: shredded %zu directory key%s under %s\n", set.n,
 		set.n == 1 ? "" : "s", rel);
 	note_dir_tree(dfd);
-	inode_shred_tree(set.ids, set.n);
+	inode_shred_tree(g_fs.inodes, set.ids, set.n);
 	/* Old copies of the records die with the old master key. */
 	err = volume_rotate_master(g_fs.vol, &ro, err_text, sizeof(err_text));
 	if (err) {
