@@ -7,7 +7,8 @@
  * unlinked or renamed-over file stays reachable through its fd while open.
  * A regular file's data state (shared O_RDWR fd, header, file key in
  * locked memory, plaintext size) lives here while any handle is open, so
- * every open of one file sees one size and one lock.
+ * every open of one file sees one size and one lock.  The table is an
+ * object (the daemon's is g_fs.inodes) so that it can be tested alone.
  */
 #include <errno.h>
 #include <fcntl.h>
