@@ -45,7 +45,7 @@ int attr_get(struct inode *i, struct stat *st)
 {
 	if (fstatat(i->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
 		return -errno;
-	if (i == g_fs.root && st->st_nlink > 2)
+	if (i == inode_table_root(g_fs.inodes) && st->st_nlink > 2)
 		st->st_nlink--;   /* the hidden .coffre state directory */
 	if (i->type == S_IFREG) {
 		pthread_mutex_lock(&i->mu);

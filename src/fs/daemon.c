@@ -252,7 +252,8 @@ static int serve_fs_init(const struct fs_opts *o)
 	if (ret)
 		log_msg(LOG_WARNING, "%u crypto threads asked for, fewer "
 			"started: %s", o->crypto_threads, strerror(-ret));
-	ret = inode_table_init(g_fs.root_fd);
+	ret = inode_table_new(g_fs.root_fd, g_fs.keys, g_fs.seg_size,
+			      g_fs.strict_holes, &g_fs.inodes);
 	if (ret) {
 		report("cannot open the backing root: %s", strerror(-ret));
 		return ret;
@@ -398,8 +399,8 @@ out_session:
 out:
 	fuse_opt_free_args(&args);
 	fs_replica_stop();
-	if (g_fs.root)
-		inode_table_free();
+	inode_table_free(g_fs.inodes);
+	g_fs.inodes = NULL;
 	volume_close(g_fs.vol);
 	g_fs.vol = NULL;
 	g_fs.keys = NULL;

@@ -19,20 +19,20 @@
 #include "coffre/io.h"
 #include "fs.h"
 
-int dir_keys_get(struct inode *dir, struct dir_keys *k)
+int dir_keys_get(struct keyring *keys, struct inode *dir, struct dir_keys *k)
 {
 	int err = inode_dir_id(dir, k->id);
 
 	k->name_key = NULL;
-	return err ? err : keyring_name_key(g_fs.keys, k->id, &k->name_key);
+	return err ? err : keyring_name_key(keys, k->id, &k->name_key);
 }
 
-int dir_keys_at(int dirfd, struct dir_keys *k)
+int dir_keys_at(struct keyring *keys, int dirfd, struct dir_keys *k)
 {
 	int err = store_dir_id(dirfd, k->id);
 
 	k->name_key = NULL;
-	return err ? err : keyring_name_key(g_fs.keys, k->id, &k->name_key);
+	return err ? err : keyring_name_key(keys, k->id, &k->name_key);
 }
 
 void dir_keys_wipe(struct dir_keys *k)

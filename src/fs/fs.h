@@ -22,12 +22,13 @@
 /* ---- daemon-wide state */
 
 struct inode;
+struct inode_table;
 
 struct fs {
 	struct volume *vol;
 	struct keyring *keys;         /* the volume's DEK cache */
 	int root_fd;                  /* the backing root (the volume's) */
-	struct inode *root;
+	struct inode_table *inodes;   /* inode.c */
 	uint32_t seg_size;
 	bool strict_holes;
 	double timeout;               /* attr/entry cache timeout, seconds */
@@ -60,34 +61,44 @@ struct inode {
 	bool dirty;                   /* written since the last replica note */
 };
 
-int inode_table_init(int root_fd);
-void inode_table_free(void);
+/* A table whose root inode is the backing directory root_fd (opened
+ * again O_PATH, root_fd stays the caller's); keys (borrowed), seg_size and
+ * strict_holes are what opening a file's data needs. */
+int inode_table_new(int root_fd, struct keyring *keys, uint32_t seg_size,
+		    bool strict_holes, struct inode_table **out);
+/* Free every inode, the root's included, closing their fds (NULL: no-op). */
+void inode_table_free(struct inode_table *t);
+/* The root inode: one lookup from the start, never freed by a forget. */
+struct inode *inode_table_root(struct inode_table *t);
 /* The inode for a fuse_ino_t. */
-struct inode *inode_of(fuse_ino_t ino);
-fuse_ino_t inode_id(struct inode *i);
+struct inode *inode_of(struct inode_table *t, fuse_ino_t ino);
+fuse_ino_t inode_id(struct inode_table *t, struct inode *i);
 /* Find or add the inode for an O_PATH fd just opened at the backing
  * object (the fd is taken over or closed), adding one lookup. */
-int inode_get(int fd, const struct stat *st, struct inode **out);
+int inode_get(struct inode_table *t, int fd, const struct stat *st,
+	      struct inode **out);
 /* The inode of a backing object if the table holds one (one lookup added,
  * drop it with inode_forget), else NULL. */
-struct inode *inode_find(dev_t dev, ino_t ino);
+struct inode *inode_find(struct inode_table *t, dev_t dev, ino_t ino);
 /* Rename the backing object from over to (both in dfd) and point the
  * inode at it (a re-keyed copy replacing the old one), as one step for
  * lookups; path_fd (O_PATH of the new object, stat st) is taken over on
  * success.  Caller holds i->rw.  Return: 0 or -errno from renameat. */
-int inode_rename_over(struct inode *i, int dfd, const char *from,
-		      const char *to, int path_fd, const struct stat *st);
+int inode_rename_over(struct inode_table *t, struct inode *i, int dfd,
+		      const char *from, const char *to, int path_fd,
+		      const struct stat *st);
 /* Mark open files keyed by any of these directories as shredded (their
  * reads and writes fail with EIO from now on). */
-void inode_shred_tree(const uint8_t (*ids)[COFFRE_ID_LEN], size_t n);
+void inode_shred_tree(struct inode_table *t, const uint8_t (*ids)[COFFRE_ID_LEN],
+		      size_t n);
 /* Drop n lookups; the inode is freed at zero. */
-void inode_forget(struct inode *i, uint64_t n);
+void inode_forget(struct inode_table *t, struct inode *i, uint64_t n);
 /* A directory's id (read from its .coffre.dir on first use). */
 int inode_dir_id(struct inode *dir, uint8_t id[COFFRE_ID_LEN]);
 /* "/proc/self/fd/N" for an inode's O_PATH fd. */
 void inode_path(const struct inode *i, char out[64]);
 /* Open the regular file's data (header, key, size) for one more user. */
-int inode_open_data(struct inode *i);
+int inode_open_data(struct inode_table *t, struct inode *i);
 void inode_close_data(struct inode *i);
 
 /* ---- attr.c: what the kernel sees of a backing object */
@@ -105,9 +116,9 @@ struct dir_keys {
 	struct derived_key *name_key;  /* locked memory; dir_keys_wipe frees */
 };
 /* The id and name key of a directory; k->name_key is NULL on failure. */
-int dir_keys_get(struct inode *dir, struct dir_keys *k);
+int dir_keys_get(struct keyring *keys, struct inode *dir, struct dir_keys *k);
 /* The same for the backing directory open at dirfd. */
-int dir_keys_at(int dirfd, struct dir_keys *k);
+int dir_keys_at(struct keyring *keys, int dirfd, struct dir_keys *k);
 void dir_keys_wipe(struct dir_keys *k);
 /* The backing name of `name` in a directory; *is_long if it is stored
  * under a hash with a sidecar; full gets the full encoding. */

@@ -7,7 +7,8 @@
  * unlinked or renamed-over file stays reachable through its fd while open.
  * A regular file's data state (shared O_RDWR fd, header, file key in
  * locked memory, plaintext size) lives here while any handle is open, so
- * every open of one file sees one size and one lock.
+ * every open of one file sees one size and one lock.  The table is an
+ * object (the daemon's is g_fs.inodes) so that it can be tested alone.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,12 +21,15 @@
 
 #define NBUCKETS 65521
 
-static struct {
+struct inode_table {
 	pthread_mutex_t lock;
+	struct inode root;
+	/* what opening a file's data needs */
+	struct keyring *keys;
+	uint32_t seg_size;
+	bool strict_holes;
 	struct inode *buckets[NBUCKETS];
-} table = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-static struct inode root_inode;
+};
 
 static size_t bucket(dev_t dev, ino_t ino)
 {
@@ -44,8 +48,10 @@ static void inode_setup(struct inode *i, int fd, const struct stat *st)
 	pthread_rwlock_init(&i->rw, NULL);
 }
 
-int inode_table_init(int root_fd)
+int inode_table_new(int root_fd, struct keyring *keys, uint32_t seg_size,
+		    bool strict_holes, struct inode_table **out)
 {
+	struct inode_table *t;
 	struct stat st;
 	int fd = openat(root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 
@@ -57,13 +63,27 @@ int inode_table_init(int root_fd)
 		close(fd);
 		return err;
 	}
-	inode_setup(&root_inode, fd, &st);
-	root_inode.nlookup = 1;
-	g_fs.root = &root_inode;
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		close(fd);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&t->lock, NULL);
+	t->keys = keys;
+	t->seg_size = seg_size;
+	t->strict_holes = strict_holes;
+	inode_setup(&t->root, fd, &st);
+	t->root.nlookup = 1;
+	*out = t;
 	return 0;
 }
 
-static void inode_free(struct inode *i)
+struct inode *inode_table_root(struct inode_table *t)
+{
+	return &t->root;
+}
+
+static void inode_free(struct inode_table *t, struct inode *i)
 {
 	if (i->sf.fd >= 0)
 		close(i->sf.fd);
@@ -73,95 +93,100 @@ static void inode_free(struct inode *i)
 		close(i->stale_fd);
 	pthread_mutex_destroy(&i->mu);
 	pthread_rwlock_destroy(&i->rw);
-	if (i != &root_inode)
+	if (i != &t->root)
 		free(i);
 }
 
-void inode_table_free(void)
+void inode_table_free(struct inode_table *t)
 {
 	size_t b;
 
-	pthread_mutex_lock(&table.lock);
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->lock);
 	for (b = 0; b < NBUCKETS; b++) {
-		while (table.buckets[b]) {
-			struct inode *i = table.buckets[b];
+		while (t->buckets[b]) {
+			struct inode *i = t->buckets[b];
 
-			table.buckets[b] = i->hnext;
-			inode_free(i);
+			t->buckets[b] = i->hnext;
+			inode_free(t, i);
 		}
 	}
-	pthread_mutex_unlock(&table.lock);
-	inode_free(&root_inode);
+	pthread_mutex_unlock(&t->lock);
+	inode_free(t, &t->root);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
 }
 
-struct inode *inode_of(fuse_ino_t ino)
+struct inode *inode_of(struct inode_table *t, fuse_ino_t ino)
 {
-	return ino == FUSE_ROOT_ID ? &root_inode : (struct inode *)(uintptr_t)ino;
+	return ino == FUSE_ROOT_ID ? &t->root : (struct inode *)(uintptr_t)ino;
 }
 
-fuse_ino_t inode_id(struct inode *i)
+fuse_ino_t inode_id(struct inode_table *t, struct inode *i)
 {
-	return i == &root_inode ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)i;
+	return i == &t->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)i;
 }
 
-int inode_get(int fd, const struct stat *st, struct inode **out)
+int inode_get(struct inode_table *t, int fd, const struct stat *st,
+	      struct inode **out)
 {
 	size_t b = bucket(st->st_dev, st->st_ino);
 	struct inode *i;
 
-	if (st->st_dev == root_inode.dev && st->st_ino == root_inode.ino) {
+	if (st->st_dev == t->root.dev && st->st_ino == t->root.ino) {
 		close(fd);
-		pthread_mutex_lock(&table.lock);
-		root_inode.nlookup++;
-		pthread_mutex_unlock(&table.lock);
-		*out = &root_inode;
+		pthread_mutex_lock(&t->lock);
+		t->root.nlookup++;
+		pthread_mutex_unlock(&t->lock);
+		*out = &t->root;
 		return 0;
 	}
-	pthread_mutex_lock(&table.lock);
-	for (i = table.buckets[b]; i; i = i->hnext)
+	pthread_mutex_lock(&t->lock);
+	for (i = t->buckets[b]; i; i = i->hnext)
 		if (i->ino == st->st_ino && i->dev == st->st_dev)
 			break;
 	if (i) {
 		i->nlookup++;
-		pthread_mutex_unlock(&table.lock);
+		pthread_mutex_unlock(&t->lock);
 		close(fd);
 		*out = i;
 		return 0;
 	}
 	i = calloc(1, sizeof(*i));
 	if (!i) {
-		pthread_mutex_unlock(&table.lock);
+		pthread_mutex_unlock(&t->lock);
 		close(fd);
 		return -ENOMEM;
 	}
 	inode_setup(i, fd, st);
 	i->nlookup = 1;
-	i->hnext = table.buckets[b];
-	table.buckets[b] = i;
-	pthread_mutex_unlock(&table.lock);
+	i->hnext = t->buckets[b];
+	t->buckets[b] = i;
+	pthread_mutex_unlock(&t->lock);
 	*out = i;
 	return 0;
 }
 
-void inode_forget(struct inode *i, uint64_t n)
+void inode_forget(struct inode_table *t, struct inode *i, uint64_t n)
 {
 	struct inode **pp;
 
-	pthread_mutex_lock(&table.lock);
+	pthread_mutex_lock(&t->lock);
 	if (n > i->nlookup)
 		n = i->nlookup;
 	i->nlookup -= n;
-	if (i->nlookup || i == &root_inode) {
-		pthread_mutex_unlock(&table.lock);
+	if (i->nlookup || i == &t->root) {
+		pthread_mutex_unlock(&t->lock);
 		return;
 	}
-	pp = &table.buckets[bucket(i->dev, i->ino)];
+	pp = &t->buckets[bucket(i->dev, i->ino)];
 	while (*pp && *pp != i)
 		pp = &(*pp)->hnext;
 	if (*pp)
 		*pp = i->hnext;
-	pthread_mutex_unlock(&table.lock);
-	inode_free(i);
+	pthread_mutex_unlock(&t->lock);
+	inode_free(t, i);
 }
 
 void inode_path(const struct inode *i, char out[64])
@@ -207,7 +232,7 @@ static int verify_tail(struct store_file *f)
 }
 
 /* With i->mu held: read the header, derive the key, load the size. */
-static int load_data(struct inode *i)
+static int load_data(struct inode_table *t, struct inode *i)
 {
 	char path[64];
 	int err;
@@ -217,7 +242,7 @@ static int load_data(struct inode *i)
 	if (i->sf.fd < 0)
 		return -errno;
 	err = store_read_header(i->sf.fd, &i->hdr);
-	if (!err && i->hdr.seg_size != g_fs.seg_size)
+	if (!err && i->hdr.seg_size != t->seg_size)
 		err = -EIO;
 	if (err) {
 		char *cp = realpath(path, NULL);
@@ -226,10 +251,10 @@ static int load_data(struct inode *i)
 		free(cp);
 		goto out;
 	}
-	err = keyring_file_key(g_fs.keys, &i->hdr, &i->key);
+	err = keyring_file_key(t->keys, &i->hdr, &i->key);
 	if (err)
 		goto out;
-	err = store_file_init(&i->sf, i->sf.fd, &i->hdr, g_fs.strict_holes,
+	err = store_file_init(&i->sf, i->sf.fd, &i->hdr, t->strict_holes,
 			      i->key, NULL);
 	if (!err)
 		err = verify_tail(&i->sf);
@@ -244,7 +269,7 @@ out:
 	return 0;
 }
 
-int inode_open_data(struct inode *i)
+int inode_open_data(struct inode_table *t, struct inode *i)
 {
 	int err = 0;
 
@@ -252,7 +277,7 @@ int inode_open_data(struct inode *i)
 		return -EINVAL;
 	pthread_mutex_lock(&i->mu);
 	if (!i->nopen)
-		err = load_data(i);
+		err = load_data(t, i);
 	if (!err)
 		i->nopen++;
 	pthread_mutex_unlock(&i->mu);
@@ -272,38 +297,39 @@ void inode_close_data(struct inode *i)
 	pthread_mutex_unlock(&i->mu);
 }
 
-struct inode *inode_find(dev_t dev, ino_t ino)
+struct inode *inode_find(struct inode_table *t, dev_t dev, ino_t ino)
 {
 	struct inode *i;
 
-	if (dev == root_inode.dev && ino == root_inode.ino)
+	if (dev == t->root.dev && ino == t->root.ino)
 		return NULL;
-	pthread_mutex_lock(&table.lock);
-	for (i = table.buckets[bucket(dev, ino)]; i; i = i->hnext)
+	pthread_mutex_lock(&t->lock);
+	for (i = t->buckets[bucket(dev, ino)]; i; i = i->hnext)
 		if (i->ino == ino && i->dev == dev) {
 			i->nlookup++;
 			break;
 		}
-	pthread_mutex_unlock(&table.lock);
+	pthread_mutex_unlock(&t->lock);
 	return i;
 }
 
-int inode_rename_over(struct inode *i, int dfd, const char *from,
-		      const char *to, int path_fd, const struct stat *st)
+int inode_rename_over(struct inode_table *t, struct inode *i, int dfd,
+		      const char *from, const char *to, int path_fd,
+		      const struct stat *st)
 {
 	struct inode **pp;
 	size_t b;
 
 	/* Under the table lock, so that a lookup finds the inode under its
 	 * old key until the rename and under the new one from then on. */
-	pthread_mutex_lock(&table.lock);
+	pthread_mutex_lock(&t->lock);
 	if (renameat(dfd, from, dfd, to)) {
 		int err = -errno;
 
-		pthread_mutex_unlock(&table.lock);
+		pthread_mutex_unlock(&t->lock);
 		return err;
 	}
-	pp = &table.buckets[bucket(i->dev, i->ino)];
+	pp = &t->buckets[bucket(i->dev, i->ino)];
 	while (*pp && *pp != i)
 		pp = &(*pp)->hnext;
 	if (*pp)
@@ -317,25 +343,26 @@ int inode_rename_over(struct inode *i, int dfd, const char *from,
 	i->dev = st->st_dev;
 	i->ino = st->st_ino;
 	b = bucket(i->dev, i->ino);
-	i->hnext = table.buckets[b];
-	table.buckets[b] = i;
-	pthread_mutex_unlock(&table.lock);
+	i->hnext = t->buckets[b];
+	t->buckets[b] = i;
+	pthread_mutex_unlock(&t->lock);
 	return 0;
 }
 
-void inode_shred_tree(const uint8_t (*ids)[COFFRE_ID_LEN], size_t n)
+void inode_shred_tree(struct inode_table *t, const uint8_t (*ids)[COFFRE_ID_LEN],
+		      size_t n)
 {
 	size_t b, k;
 	struct inode *i;
 
-	pthread_mutex_lock(&table.lock);
+	pthread_mutex_lock(&t->lock);
 	for (b = 0; b < NBUCKETS; b++)
-		for (i = table.buckets[b]; i; i = i->hnext) {
+		for (i = t->buckets[b]; i; i = i->hnext) {
 			pthread_mutex_lock(&i->mu);
 			for (k = 0; k < n && i->nopen; k++)
 				if (!memcmp(i->hdr.dir_id, ids[k], COFFRE_ID_LEN))
 					i->shredded = true;
 			pthread_mutex_unlock(&i->mu);
 		}
-	pthread_mutex_unlock(&table.lock);
+	pthread_mutex_unlock(&t->lock);
 }

@@ -60,7 +60,7 @@ int keyops_resolve(const char *rel, int *dfd_out, uint8_t id[COFFRE_ID_LEN])
 			err = -EINVAL;
 			break;
 		}
-		err = dir_keys_at(dfd, &k);
+		err = dir_keys_at(g_fs.keys, dfd, &k);
 		if (!err)
 			err = entry_name(&k, comp, &b);
 		dir_keys_wipe(&k);
@@ -146,12 +146,12 @@ static int rekey_lock_inode(struct rekey *k)
 {
 	int err;
 
-	k->i = inode_find(k->st.st_dev, k->st.st_ino);
+	k->i = inode_find(g_fs.inodes, k->st.st_dev, k->st.st_ino);
 	if (!k->i)
 		return 0;
-	err = inode_open_data(k->i);
+	err = inode_open_data(g_fs.inodes, k->i);
 	if (err) {
-		inode_forget(k->i, 1);
+		inode_forget(g_fs.inodes, k->i, 1);
 		k->i = NULL;
 		return err;
 	}
@@ -241,7 +241,7 @@ static int rekey_replace(struct rekey *k)
 			err = -errno;
 	}
 	if (!err && k->i)
-		err = inode_rename_over(k->i, k->dfd, k->tmp, k->name, pfd, &nst);
+		err = inode_rename_over(g_fs.inodes, k->i, k->dfd, k->tmp, k->name, pfd, &nst);
 	else if (!err && renameat(k->dfd, k->tmp, k->dfd, k->name))
 		err = -errno;
 	if (err) {
@@ -282,7 +282,7 @@ static void rekey_end(struct rekey *k, int err)
 	if (k->i) {
 		pthread_rwlock_unlock(&k->i->rw);
 		inode_close_data(k->i);
-		inode_forget(k->i, 1);
+		inode_forget(g_fs.inodes, k->i, 1);
 	}
 	close(k->fd);
 	aead_key_free(k->okey);
@@ -567,7 +567,7 @@ int keyops_shred(const char *rel, const char *pin, bool dry_run, FILE *out)
 	log_msg(LOG_NOTICE, "shredded %zu directory key%s under %s", set.n,
 		set.n == 1 ? "" : "s", rel);
 	note_dir_tree(dfd);
-	inode_shred_tree(set.ids, set.n);
+	inode_shred_tree(g_fs.inodes, set.ids, set.n);
 	/* Old copies of the records die with the old master key. */
 	err = volume_rotate_master(g_fs.vol, &ro, err_text, sizeof(err_text));
 	if (err) {

@@ -24,12 +24,12 @@ void ops_entry_reply(fuse_req_t req, struct inode *i, const struct stat *st)
 	struct fuse_entry_param e;
 
 	memset(&e, 0, sizeof(e));
-	e.ino = inode_id(i);
+	e.ino = inode_id(g_fs.inodes, i);
 	e.attr = *st;
 	e.attr_timeout = g_fs.timeout;
 	e.entry_timeout = g_fs.timeout;
 	if (fuse_reply_entry(req, &e) == -ENOENT)
-		inode_forget(i, 1);   /* the kernel did not take the reference */
+		inode_forget(g_fs.inodes, i, 1);   /* the kernel did not take the reference */
 }
 
 void fs_new_owner(fuse_req_t req, struct inode *parent, uid_t *uid, gid_t *gid,
@@ -57,7 +57,7 @@ int ops_lookup_backing(struct inode *parent, const char *bname,
 	 * for every entry); only a new one is opened. */
 	if (fstatat(parent->fd, bname, st, AT_SYMLINK_NOFOLLOW))
 		return -errno;
-	*out = inode_find(st->st_dev, st->st_ino);
+	*out = inode_find(g_fs.inodes, st->st_dev, st->st_ino);
 	if (*out == NULL) {
 		fd = openat(parent->fd, bname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
@@ -67,7 +67,7 @@ int ops_lookup_backing(struct inode *parent, const char *bname,
 			close(fd);
 			return err;
 		}
-		err = inode_get(fd, st, out);
+		err = inode_get(g_fs.inodes, fd, st, out);
 		if (err)
 			return err;
 	}
@@ -92,7 +92,7 @@ int ops_backing_name(struct inode *parent, const char *name,
 		return -ENOTDIR;
 	if (strlen(name) > COFFRE_NAME_MAX)
 		return -ENAMETOOLONG;
-	err = dir_keys_get(parent, &k);
+	err = dir_keys_get(g_fs.keys, parent, &k);
 	if (!err)
 		err = entry_name(&k, name, b);
 	dir_keys_wipe(&k);
@@ -124,7 +124,7 @@ static void coffre_destroy(void *userdata)
 
 static void coffre_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	inode_forget(inode_of(ino), nlookup);
+	inode_forget(g_fs.inodes, inode_of(g_fs.inodes, ino), nlookup);
 	fuse_reply_none(req);
 }
 
@@ -134,7 +134,8 @@ static void coffre_forget_multi(fuse_req_t req, size_t count,
 	size_t k;
 
 	for (k = 0; k < count; k++)
-		inode_forget(inode_of(forgets[k].ino), forgets[k].nlookup);
+		inode_forget(g_fs.inodes, inode_of(g_fs.inodes, forgets[k].ino),
+			     forgets[k].nlookup);
 	fuse_reply_none(req);
 }
 

@@ -28,7 +28,7 @@ struct dir_handle {
 
 void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct inode *i = inode_of(ino);
+	struct inode *i = inode_of(g_fs.inodes, ino);
 	struct dir_handle *d = calloc(1, sizeof(*d));
 	int fd, err;
 
@@ -36,7 +36,7 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	err = dir_keys_get(i, &d->keys);
+	err = dir_keys_get(g_fs.keys, i, &d->keys);
 	if (err)
 		goto fail;
 	fd = openat(i->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -72,7 +72,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi, bool plus)
 {
 	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
-	struct inode *dir = inode_of(ino);
+	struct inode *dir = inode_of(g_fs.inodes, ino);
 	char name[COFFRE_NAME_MAX + 1], *buf, *p;
 	size_t rem = size, used;
 	int err = 0;
@@ -128,7 +128,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			}
 			if (err)
 				break;
-			e.ino = inode_id(child);
+			e.ino = inode_id(g_fs.inodes, child);
 			e.attr_timeout = g_fs.timeout;
 			e.entry_timeout = g_fs.timeout;
 			used = fuse_add_direntry_plus(req, p, rem, name, &e, de->d_off);
@@ -139,7 +139,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 		if (used > rem) {
 			if (child)
-				inode_forget(child, 1);
+				inode_forget(g_fs.inodes, child, 1);
 			break;
 		}
 		p += used;
@@ -207,7 +207,7 @@ void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	struct stat st;
 	mode_t bits;
 
-	if (attr_get(inode_of(ino), &st)) {
+	if (attr_get(inode_of(g_fs.inodes, ino), &st)) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}

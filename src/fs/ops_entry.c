@@ -24,13 +24,13 @@
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	struct inode *p = inode_of(g_fs.inodes, parent), *i;
 	struct backing_name b;
-	struct inode *i;
 	struct stat st;
-	int err = ops_backing_name(inode_of(parent), name, &b);
+	int err = ops_backing_name(p, name, &b);
 
 	if (!err)
-		err = ops_lookup_backing(inode_of(parent), b.name, &i, &st);
+		err = ops_lookup_backing(p, b.name, &i, &st);
 	if (err)
 		fuse_reply_err(req, -err);
 	else
@@ -72,7 +72,7 @@ static void reply_new(fuse_req_t req, struct inode *parent, const char *bname)
 
 void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	struct inode *p = inode_of(parent);
+	struct inode *p = inode_of(g_fs.inodes, parent);
 	uint8_t id[COFFRE_ID_LEN];
 	struct backing_name b;
 	int err, dfd;
@@ -187,7 +187,7 @@ static void finish_entry(fuse_req_t req, struct inode *p,
 void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	      dev_t rdev)
 {
-	struct inode *p = inode_of(parent);
+	struct inode *p = inode_of(g_fs.inodes, parent);
 	struct backing_name b;
 	int err, fd;
 
@@ -216,7 +216,7 @@ out:
 void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		const char *name)
 {
-	struct inode *p = inode_of(parent);
+	struct inode *p = inode_of(g_fs.inodes, parent);
 	struct backing_name b;
 	int err;
 
@@ -234,7 +234,8 @@ out:
 void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	     const char *newname)
 {
-	struct inode *i = inode_of(ino), *p = inode_of(newparent);
+	struct inode *i = inode_of(g_fs.inodes, ino);
+	struct inode *p = inode_of(g_fs.inodes, newparent);
 	struct backing_name b;
 	int err;
 
@@ -258,7 +259,7 @@ out:
 
 void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct inode *p = inode_of(parent);
+	struct inode *p = inode_of(g_fs.inodes, parent);
 	struct backing_name b;
 	struct stat st;
 	int err, fd = -1;
@@ -328,7 +329,7 @@ static void reattach_dir(int dfd, const uint8_t id[COFFRE_ID_LEN])
 
 void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct inode *p = inode_of(parent);
+	struct inode *p = inode_of(g_fs.inodes, parent);
 	uint8_t id[COFFRE_ID_LEN];
 	struct backing_name b;
 	int err, dfd = -1;
@@ -355,7 +356,8 @@ out:
 void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	       fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
-	struct inode *p = inode_of(parent), *np = inode_of(newparent);
+	struct inode *p = inode_of(g_fs.inodes, parent);
+	struct inode *np = inode_of(g_fs.inodes, newparent);
 	struct backing_name b1, b2;
 	struct stat s1, s2;
 	uint8_t id[COFFRE_ID_LEN];
@@ -436,7 +438,7 @@ out:
 void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	char buf[PATH_MAX + 1];
-	int n = symlink_read(inode_of(ino)->fd, buf, sizeof(buf));
+	int n = symlink_read(inode_of(g_fs.inodes, ino)->fd, buf, sizeof(buf));
 
 	if (n < 0)
 		fuse_reply_err(req, -n);
@@ -447,7 +449,7 @@ void op_readlink(fuse_req_t req, fuse_ino_t ino)
 void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	       struct fuse_file_info *fi)
 {
-	struct inode *p = inode_of(parent), *i;
+	struct inode *p = inode_of(g_fs.inodes, parent), *i;
 	struct backing_name b;
 	struct stat st;
 	int err, fd;
@@ -473,9 +475,9 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		entry_sidecar_remove(p->fd, &b);
 		goto out;
 	}
-	err = inode_open_data(i);
+	err = inode_open_data(g_fs.inodes, i);
 	if (err) {
-		inode_forget(i, 1);
+		inode_forget(g_fs.inodes, i, 1);
 		goto out;
 	}
 	note_name(p->fd, &b);
@@ -483,7 +485,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		struct fuse_entry_param e;
 
 		memset(&e, 0, sizeof(e));
-		e.ino = inode_id(i);
+		e.ino = inode_id(g_fs.inodes, i);
 		e.attr = st;
 		e.attr_timeout = g_fs.timeout;
 		e.entry_timeout = g_fs.timeout;
@@ -491,7 +493,7 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		fi->keep_cache = 1;
 		if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 			inode_close_data(i);
-			inode_forget(i, 1);
+			inode_forget(g_fs.inodes, i, 1);
 		}
 	}
 	return;

@@ -54,14 +54,14 @@ static uint8_t *read_buffer(size_t size)
 
 void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct inode *i = inode_of(ino);
+	struct inode *i = inode_of(g_fs.inodes, ino);
 	int err;
 
 	if (i->type != S_IFREG) {
 		fuse_reply_err(req, i->type == S_IFDIR ? EISDIR : EINVAL);
 		return;
 	}
-	err = inode_open_data(i);
+	err = inode_open_data(g_fs.inodes, i);
 	if (!err && (fi->flags & O_TRUNC)) {
 		pthread_rwlock_wrlock(&i->rw);
 		err = store_truncate(&i->sf, 0);
@@ -82,7 +82,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	     struct fuse_file_info *fi)
 {
-	struct inode *i = inode_of(ino);
+	struct inode *i = inode_of(g_fs.inodes, ino);
 	const uint8_t *view = NULL;
 	uint8_t *buf = NULL;
 	ssize_t n;
@@ -109,7 +109,7 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	      off_t off, struct fuse_file_info *fi)
 {
-	struct inode *i = inode_of(ino);
+	struct inode *i = inode_of(g_fs.inodes, ino);
 	ssize_t n;
 
 	(void)fi;
@@ -144,22 +144,22 @@ static void note_if_dirty(struct inode *i)
 void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)fi;
-	note_if_dirty(inode_of(ino));
+	note_if_dirty(inode_of(g_fs.inodes, ino));
 	fuse_reply_err(req, 0);
 }
 
 void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)fi;
-	note_if_dirty(inode_of(ino));
-	inode_close_data(inode_of(ino));
+	note_if_dirty(inode_of(g_fs.inodes, ino));
+	inode_close_data(inode_of(g_fs.inodes, ino));
 	fuse_reply_err(req, 0);
 }
 
 void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	      struct fuse_file_info *fi)
 {
-	struct inode *i = inode_of(ino);
+	struct inode *i = inode_of(g_fs.inodes, ino);
 	int err;
 
 	(void)fi;
@@ -174,7 +174,7 @@ void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 		  off_t length, struct fuse_file_info *fi)
 {
-	struct inode *i = inode_of(ino);
+	struct inode *i = inode_of(g_fs.inodes, ino);
 	uint64_t end = (uint64_t)offset + (uint64_t)length, from;
 	int err = 0;
 
@@ -207,7 +207,7 @@ void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct stat st;
-	int err = attr_get(inode_of(ino), &st);
+	int err = attr_get(inode_of(g_fs.inodes, ino), &st);
 
 	(void)fi;
 	if (err)
@@ -224,7 +224,7 @@ static int set_size(struct inode *i, uint64_t size)
 		return -EISDIR;
 	if (i->type != S_IFREG)
 		return -EINVAL;
-	err = inode_open_data(i);
+	err = inode_open_data(g_fs.inodes, i);
 	if (err)
 		return err;
 	pthread_rwlock_wrlock(&i->rw);
@@ -251,7 +251,7 @@ static void set_time(struct timespec *ts, int to_set, int flag, int now_flag,
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		struct fuse_file_info *fi)
 {
-	struct inode *i = inode_of(ino);
+	struct inode *i = inode_of(g_fs.inodes, ino);
 	struct timespec ts[2];
 	struct stat st;
 	char path[64];

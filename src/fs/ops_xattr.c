@@ -10,10 +10,10 @@
 void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		 const char *value, size_t size, int flags)
 {
-	int err = xattr_set(inode_of(ino), name, value, size, flags);
+	int err = xattr_set(inode_of(g_fs.inodes, ino), name, value, size, flags);
 
 	if (!err)
-		note_inode(inode_of(ino));
+		note_inode(inode_of(g_fs.inodes, ino));
 	fuse_reply_err(req, -err);
 }
 
@@ -37,7 +37,7 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	n = xattr_get(inode_of(ino), name, buf, size);
+	n = xattr_get(inode_of(g_fs.inodes, ino), name, buf, size);
 	reply_size_or_buf(req, n, size, buf);
 	free(buf);
 }
@@ -51,16 +51,16 @@ void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	n = xattr_list(inode_of(ino), buf, size);
+	n = xattr_list(inode_of(g_fs.inodes, ino), buf, size);
 	reply_size_or_buf(req, n, size, buf);
 	free(buf);
 }
 
 void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	int err = xattr_remove(inode_of(ino), name);
+	int err = xattr_remove(inode_of(g_fs.inodes, ino), name);
 
 	if (!err)
-		note_inode(inode_of(ino));
+		note_inode(inode_of(g_fs.inodes, ino));
 	fuse_reply_err(req, -err);
 }

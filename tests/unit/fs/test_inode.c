@@ -1,0 +1,295 @@
+/*
+ * inode.c: the inode table over a temporary backing directory, without a
+ * mount.  Lookups of one backing object share an inode, forgets free it at
+ * zero (closing its fds), the root is never freed, and inode_rename_over
+ * moves an inode to its new (dev, ino).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "fs/fs.h"
+
+static char dir[64];
+static int dfd = -1;
+static struct inode_table *tab;
+static size_t fds_before;
+
+/* Open fds of this process (the directory handle itself cancels out). */
+static size_t fd_count(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	size_t n = 0;
+
+	cr_assert_not_null(d);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void touch(const char *name)
+{
+	int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	cr_assert_geq(fd, 0, "create %s: %s", name, strerror(errno));
+	close(fd);
+}
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/coffre-inode-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cr_assert_geq(dfd, 0);
+	fds_before = fd_count();
+	cr_assert_eq(inode_table_new(dfd, NULL, COFFRE_SEG_DEFAULT, false, &tab), 0);
+	cr_assert_not_null(tab);
+}
+
+static void teardown(void)
+{
+	DIR *d;
+	struct dirent *de;
+
+	inode_table_free(tab);
+	tab = NULL;
+	d = fdopendir(dfd);
+	if (d) {
+		while ((de = readdir(d)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+			    unlinkat(dfd, de->d_name, 0))
+				unlinkat(dfd, de->d_name, AT_REMOVEDIR);
+		closedir(d);
+	}
+	rmdir(dir);
+}
+
+TestSuite(inode, .init = setup, .fini = teardown, .timeout = 60);
+
+/* What ops_lookup_backing does: an O_PATH fd on the entry, then the table. */
+static struct inode *lookup(const char *name)
+{
+	struct inode *i = NULL;
+	struct stat st;
+	int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+	cr_assert_geq(fd, 0, "open %s: %s", name, strerror(errno));
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_assert_eq(inode_get(tab, fd, &st, &i), 0);
+	cr_assert_not_null(i);
+	return i;
+}
+
+static void backing_stat(const char *name, struct stat *st)
+{
+	cr_assert_eq(fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+Test(inode, lookups_of_one_object_share_an_inode)
+{
+	struct inode *a, *b, *c;
+	struct stat st;
+
+	touch("f");
+	touch("g");
+	backing_stat("f", &st);
+	a = lookup("f");
+	cr_assert_eq(a->nlookup, 1);
+	cr_assert_eq(a->dev, st.st_dev);
+	cr_assert_eq(a->ino, st.st_ino);
+	cr_assert_eq(a->type, S_IFREG);
+	b = lookup("f");
+	cr_assert_eq(b, a, "a second lookup finds the same inode");
+	cr_assert_eq(a->nlookup, 2);
+	c = lookup("g");
+	cr_assert_neq(c, a);
+	cr_assert_eq(c->nlookup, 1);
+
+	/* inode_find adds a lookup; forgets drop them. */
+	cr_assert_eq(inode_find(tab, st.st_dev, st.st_ino), a);
+	cr_assert_eq(a->nlookup, 3);
+	inode_forget(tab, a, 2);
+	cr_assert_eq(a->nlookup, 1);
+	cr_assert_eq(inode_find(tab, st.st_dev, st.st_ino), a);
+	inode_forget(tab, a, 2);
+	/* At zero it is gone: a find misses, a lookup makes a new one. */
+	cr_assert_null(inode_find(tab, st.st_dev, st.st_ino));
+	a = lookup("f");
+	cr_assert_eq(a->nlookup, 1);
+	/* A forget of more than it holds frees it too. */
+	inode_forget(tab, a, 5);
+	cr_assert_null(inode_find(tab, st.st_dev, st.st_ino));
+	inode_forget(tab, c, 1);
+}
+
+Test(inode, hard_links_share_an_inode)
+{
+	struct inode *a, *b;
+
+	touch("f");
+	cr_assert_eq(linkat(dfd, "f", dfd, "link", 0), 0);
+	a = lookup("f");
+	b = lookup("link");
+	cr_assert_eq(a, b);
+	cr_assert_eq(a->nlookup, 2);
+	/* Unlinking one name changes nothing: the inode holds its fd. */
+	cr_assert_eq(unlinkat(dfd, "f", 0), 0);
+	inode_forget(tab, a, 1);
+	cr_assert_eq(lookup("link"), b);
+	inode_forget(tab, b, 2);
+}
+
+Test(inode, directories_and_ids)
+{
+	struct inode *d, *root = inode_table_root(tab);
+
+	cr_assert_eq(mkdirat(dfd, "sub", 0700), 0);
+	d = lookup("sub");
+	cr_assert_eq(d->type, S_IFDIR);
+	cr_assert_neq(d, root);
+	/* A fuse_ino_t is the inode's address, the root's FUSE_ROOT_ID. */
+	cr_assert_eq(inode_id(tab, root), FUSE_ROOT_ID);
+	cr_assert_eq(inode_of(tab, FUSE_ROOT_ID), root);
+	cr_assert_neq(inode_id(tab, d), FUSE_ROOT_ID);
+	cr_assert_eq(inode_of(tab, inode_id(tab, d)), d);
+	inode_forget(tab, d, 1);
+}
+
+Test(inode, root_is_never_freed)
+{
+	struct inode *root = inode_table_root(tab), *r;
+	struct stat st;
+
+	cr_assert_not_null(root);
+	cr_assert_eq(root->type, S_IFDIR);
+	cr_assert_eq(root->nlookup, 1);
+	cr_assert_eq(fstat(dfd, &st), 0);
+	cr_assert_eq(root->dev, st.st_dev);
+	cr_assert_eq(root->ino, st.st_ino);
+
+	/* A lookup of the backing root (".." from a child, say) is the root. */
+	r = lookup(".");
+	cr_assert_eq(r, root);
+	cr_assert_eq(root->nlookup, 2);
+	/* inode_find never hands out the root. */
+	cr_assert_null(inode_find(tab, st.st_dev, st.st_ino));
+	cr_assert_eq(root->nlookup, 2);
+
+	/* Forgetting every lookup, and more, leaves it in place and usable. */
+	inode_forget(tab, root, 2);
+	cr_assert_eq(root->nlookup, 0);
+	inode_forget(tab, root, 10);
+	cr_assert_eq(inode_table_root(tab), root);
+	cr_assert_eq(inode_of(tab, FUSE_ROOT_ID), root);
+	cr_assert_geq(fcntl(root->fd, F_GETFD), 0, "the root's fd is open");
+	cr_assert_eq(fstat(root->fd, &st), 0);
+	cr_assert_eq(lookup("."), root);
+	cr_assert_eq(root->nlookup, 1);
+}
+
+Test(inode, rename_over_moves_the_inode)
+{
+	struct stat old_st, new_st;
+	struct inode *i, *j;
+	int old_fd, pfd;
+
+	touch("file");
+	touch("file.tmp");
+	backing_stat("file", &old_st);
+	i = lookup("file");
+	old_fd = i->fd;
+	cr_assert_eq(i->stale_fd, -1);
+
+	pfd = openat(dfd, "file.tmp", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	cr_assert_geq(pfd, 0);
+	cr_assert_eq(fstat(pfd, &new_st), 0);
+
+	/* A failed rename changes nothing and leaves path_fd to the caller. */
+	cr_assert_eq(inode_rename_over(tab, i, dfd, "missing", "file", pfd,
+				       &new_st), -ENOENT);
+	cr_assert_eq(i->fd, old_fd);
+	cr_assert_eq(i->ino, old_st.st_ino);
+	cr_assert_eq(inode_find(tab, old_st.st_dev, old_st.st_ino), i);
+	inode_forget(tab, i, 1);
+
+	cr_assert_eq(inode_rename_over(tab, i, dfd, "file.tmp", "file", pfd,
+				       &new_st), 0);
+	cr_assert_eq(i->dev, new_st.st_dev);
+	cr_assert_eq(i->ino, new_st.st_ino);
+	cr_assert_eq(i->fd, pfd);
+	cr_assert_eq(i->stale_fd, old_fd, "the old fd stays open until the free");
+	cr_assert_eq(faccessat(dfd, "file.tmp", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+	cr_assert_eq(errno, ENOENT);
+
+	/* Under the old key: nothing; under the new one, and by name: it. */
+	cr_assert_null(inode_find(tab, old_st.st_dev, old_st.st_ino));
+	cr_assert_eq(inode_find(tab, new_st.st_dev, new_st.st_ino), i);
+	cr_assert_eq(i->nlookup, 2);
+	j = lookup("file");
+	cr_assert_eq(j, i);
+	inode_forget(tab, i, 3);
+	cr_assert_null(inode_find(tab, new_st.st_dev, new_st.st_ino));
+}
+
+Test(inode, freed_inodes_close_their_fds)
+{
+	struct inode *i[8], *again;
+	struct stat st;
+	char name[16];
+	size_t k, with_table = fd_count();
+	int pfd;
+
+	cr_assert_eq(with_table, fds_before + 1, "the root's O_PATH fd");
+	for (k = 0; k < 8; k++) {
+		snprintf(name, sizeof(name), "f%zu", k);
+		touch(name);
+		i[k] = lookup(name);
+	}
+	cr_assert_eq(fd_count(), with_table + 8);
+
+	/* A lookup of a known object closes the fd it was given. */
+	again = lookup("f0");
+	cr_assert_eq(again, i[0]);
+	cr_assert_eq(fd_count(), with_table + 8);
+	inode_forget(tab, again, 1);
+	cr_assert_eq(fd_count(), with_table + 8, "one lookup still held");
+
+	for (k = 0; k < 4; k++)
+		inode_forget(tab, i[k], 1);
+	cr_assert_eq(fd_count(), with_table + 4);
+
+	/* A renamed-over inode holds two fds until it goes. */
+	touch("f4.tmp");
+	pfd = openat(dfd, "f4.tmp", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	cr_assert_geq(pfd, 0);
+	cr_assert_eq(fstat(pfd, &st), 0);
+	cr_assert_eq(inode_rename_over(tab, i[4], dfd, "f4.tmp", "f4", pfd, &st), 0);
+	cr_assert_eq(fd_count(), with_table + 5);
+	inode_forget(tab, i[4], 1);
+	cr_assert_eq(fd_count(), with_table + 3);
+
+	/* The rest, and the root's, go with the table. */
+	inode_table_free(tab);
+	tab = NULL;
+	cr_assert_eq(fd_count(), fds_before);
+}
+
+Test(inode, new_fails_on_a_closed_fd)
+{
+	struct inode_table *t = NULL;
+
+	cr_assert_eq(inode_table_new(-1, NULL, COFFRE_SEG_DEFAULT, false, &t),
+		     -EBADF);
+	cr_assert_null(t);
+	inode_table_free(NULL);
+}
