@@ -1,5 +1,5 @@
 /*
- * The replicator's public face (include/coffre/replica.h): open (journal
+ * The replicator's public face (include/replica/coffre/replica.h): open (journal
  * replay, manifest load, worker start), note (durable journal append with
  * group commit, then wake the worker), sync (wait until every earlier note
  * is published in a manifest), status and close.  The manifest key is

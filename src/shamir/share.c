@@ -1,6 +1,6 @@
 /*
  * The encoding of one Shamir share, binary and text (layout in
- * include/coffre/shamir.h), its checksum and its strict parsers.
+ * include/shamir/coffre/shamir.h), its checksum and its strict parsers.
  *
  * Like draft-mcgrew-tss-03 §4 a share carries its index, its threshold and
  * an identifier common to one split, so that shares can be checked for
