@@ -404,15 +404,13 @@ static int cmd_hsm_show(struct cli *c)
 	printf("master key: %s\nrecovery key: %s\n", volume_mk_label(v),
 	       volume_conf(v)->has_recovery ? "yes" : "none");
 	for (i = 0; i < n; i++) {
-		struct hsm *h = hsm_pool_member(volume_hsm_pool(v), i);
-
 		printf("\nhsm %u: %s\ntoken: %s\nstate: %s%s%s\n", i + 1, st[i].uri,
 		       st[i].token[0] ? st[i].token : "?", st[i].state,
 		       st[i].up ? "" : ": ",
 		       st[i].up ? "" : st[i].reason);
-		if (!h)
+		ret = volume_hsm_key_attrs(v, i, &a);
+		if (ret == -ENODEV)
 			continue;
-		ret = hsm_key_attrs(h, volume_mk_label(v), &a);
 		if (ret) {
 			fprintf(stderr, "coffrectl: cannot read key attributes: %s\n",
 				strerror(-ret));

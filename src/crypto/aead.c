@@ -40,6 +40,10 @@
 /* OpenSSL's GCM_IV_MAX_SIZE (providers/.../ciphercommon_gcm.h). */
 #define GCM_IV_MAX 128
 
+/* Each thread writes its lock twice per segment: a struct of its own
+ * cache line keeps two threads' locks from sharing one. */
+#define CACHE_LINE 64
+
 struct gcm_thread {
 	pthread_spinlock_t lock;	/* owner while in use; aead_key_retire */
 	EVP_CIPHER_CTX *enc;
@@ -47,7 +51,7 @@ struct gcm_thread {
 	uint64_t enc_key_id;	/* 0: no key loaded */
 	uint64_t dec_key_id;
 	struct gcm_thread *prev, *next;	/* registry, under registry_lock */
-};
+} __attribute__((aligned(CACHE_LINE)));
 
 static pthread_once_t gcm_once = PTHREAD_ONCE_INIT;
 /* Indexed by key length / 8 - 2: AES-128, AES-192, AES-256. */
@@ -140,9 +144,9 @@ static struct gcm_thread *gcm_thread_get(void)
 		return gcm_self;
 	if (aes256 == NULL)
 		return NULL;
-	t = calloc(1, sizeof(*t));
-	if (t == NULL)
+	if (posix_memalign((void **)&t, CACHE_LINE, sizeof(*t)) != 0)
 		return NULL;
+	memset(t, 0, sizeof(*t));
 	if (pthread_spin_init(&t->lock, PTHREAD_PROCESS_PRIVATE) != 0) {
 		free(t);
 		return NULL;
@@ -171,8 +175,15 @@ struct aead_key *aead_key_new(void)
 	return secmem_alloc(sizeof(struct aead_key));
 }
 
+/* The cipher to pass when re-keying: NULL (keep the context, change the
+ * key: no reallocation) unless aead_key_retire() reset the context. */
+static const EVP_CIPHER *cipher_if_reset(EVP_CIPHER_CTX *ctx)
+{
+	return EVP_CIPHER_CTX_get0_cipher(ctx) ? NULL : gcm_cipher[2];
+}
+
 /* Drop a context's key: reset wipes the provider's state; the cipher is
- * set again on the next re-key (seg_seal/seg_open pass it). */
+ * set again on the next re-key (cipher_if_reset). */
 static void ctx_wipe(EVP_CIPHER_CTX *ctx, uint64_t *key_id)
 {
 	EVP_CIPHER_CTX_reset(ctx);
@@ -309,7 +320,8 @@ int seg_seal(const struct aead_key *k, uint64_t index, bool is_last,
 	pthread_spin_lock(&t->lock);
 	if (t->enc_key_id != k->id) {
 		t->enc_key_id = 0;
-		if (!EVP_EncryptInit_ex2(t->enc, gcm_cipher[2], k->key, out, NULL)) {
+		if (!EVP_EncryptInit_ex2(t->enc, cipher_if_reset(t->enc), k->key,
+					 out, NULL)) {
 			err = -EIO;
 			goto out;
 		}
@@ -354,7 +366,8 @@ int seg_open(const struct aead_key *k, uint64_t index, bool is_last,
 	pthread_spin_lock(&t->lock);
 	if (t->dec_key_id != k->id) {
 		t->dec_key_id = 0;
-		if (!EVP_DecryptInit_ex2(t->dec, gcm_cipher[2], k->key, in, NULL)) {
+		if (!EVP_DecryptInit_ex2(t->dec, cipher_if_reset(t->dec), k->key,
+					 in, NULL)) {
 			err = -EIO;
 			goto out;
 		}

@@ -343,8 +343,10 @@ static int serve_loop(const struct fs_opts *o, struct fuse_session *se)
 	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
 	int ret;
 
-	if (!cfg)
+	if (!cfg) {
+		control_stop();       /* nothing may answer once serve frees */
 		return -ENOMEM;
+	}
 	fuse_loop_cfg_set_clone_fd(cfg, 0);
 	fuse_loop_cfg_set_max_threads(cfg, worker_threads());
 	fuse_loop_cfg_set_idle_threads(cfg, worker_threads());

@@ -262,6 +262,7 @@ out:
 	if (err) {
 		aead_key_free(i->key);
 		i->key = NULL;
+		i->sf.key = NULL;
 		close(i->sf.fd);
 		i->sf.fd = -1;
 		return err == -ENOMEM ? err : -EIO;

@@ -188,7 +188,7 @@ static int rekey_create_tmp(struct rekey *k)
 
 	err = random_bytes(rnd, sizeof(rnd));
 	snprintf(k->tmp, sizeof(k->tmp),
-		 ".coffre.rekey.%02x%02x%02x%02x%02x%02x%02x%02x",
+		 COFFRE_REKEY_TMP_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x",
 		 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 	k->tfd = err ? -1 : openat(k->dfd, k->tmp,
 				   O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -399,6 +399,8 @@ int keyops_rekey(const char *rel, FILE *out)
 		note_dir_tree(dfd);
 		close(dfd);
 	}
+	if (buf)
+		secmem_wipe(buf, COPY_CHUNK);   /* held plaintext */
 	free(buf);
 	if (!err && s.failed)
 		err = -EIO;
@@ -585,6 +587,8 @@ int keyops_shred(const char *rel, const char *pin, bool dry_run, FILE *out)
 out:
 	if (dfd >= 0)
 		close(dfd);
+	if (buf)
+		secmem_wipe(buf, COPY_CHUNK);   /* held plaintext */
 	free(buf);
 	free(set.ids);
 	return err;

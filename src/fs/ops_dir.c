@@ -19,24 +19,28 @@
 
 #include "ops.h"
 
+/* An open directory.  Its name key is derived for each readdir call and
+ * freed at its end: an open directory holds no locked memory. */
 struct dir_handle {
 	DIR *dp;
 	off_t offset;
 	struct dirent *entry;          /* read but not yet returned */
-	struct dir_keys keys;
 };
 
 void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct inode *i = inode_of(g_fs.inodes, ino);
 	struct dir_handle *d = calloc(1, sizeof(*d));
+	struct dir_keys k;
 	int fd, err;
 
 	if (!d) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	err = dir_keys_get(g_fs.keys, i, &d->keys);
+	/* A directory whose keys are gone fails here, as it always has. */
+	err = dir_keys_get(g_fs.keys, i, &k);
+	dir_keys_wipe(&k);
 	if (err)
 		goto fail;
 	fd = openat(i->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -53,12 +57,10 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->fh = (uint64_t)(uintptr_t)d;
 	if (fuse_reply_open(req, fi) == -ENOENT) {
 		closedir(d->dp);
-		dir_keys_wipe(&d->keys);
 		free(d);
 	}
 	return;
 fail:
-	dir_keys_wipe(&d->keys);
 	free(d);
 	fuse_reply_err(req, -err);
 }
@@ -75,11 +77,14 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct inode *dir = inode_of(g_fs.inodes, ino);
 	char name[COFFRE_NAME_MAX + 1], *buf, *p;
 	size_t rem = size, used;
-	int err = 0;
+	struct dir_keys k;
+	int err;
 
-	buf = calloc(1, size);
+	err = dir_keys_get(g_fs.keys, dir, &k);
+	buf = err ? NULL : calloc(1, size);
 	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
+		dir_keys_wipe(&k);
+		fuse_reply_err(req, err ? -err : ENOMEM);
 		return;
 	}
 	if (off != d->offset) {
@@ -103,7 +108,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			}
 		}
 		de = d->entry;
-		err = entry_plain(dirfd(d->dp), &d->keys, de->d_name, name);
+		err = entry_plain(dirfd(d->dp), &k, de->d_name, name);
 		if (err) {
 			if (err != -ENOENT)
 				log_ratelimited(LOG_WARNING, "entry %s in directory "
@@ -147,6 +152,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		d->offset = de->d_off;
 		d->entry = NULL;
 	}
+	dir_keys_wipe(&k);
 	if (err && rem == size)
 		fuse_reply_err(req, -err);
 	else
@@ -172,7 +178,6 @@ void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	(void)ino;
 	closedir(d->dp);
-	dir_keys_wipe(&d->keys);
 	free(d);
 	fuse_reply_err(req, 0);
 }

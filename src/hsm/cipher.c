@@ -23,7 +23,6 @@
 #define GCM_IV_LEN 12
 #define GCM_TAG_LEN 16
 #define CMAC_LEN 16
-#define COFFRE_KCV_LEN 8
 
 struct kcv_arg {
 	uint8_t mac[CMAC_LEN];

@@ -357,13 +357,12 @@ static int rewrap_all(struct volume *v, uint32_t version,
 		      void (*progress)(size_t, size_t, void *), void *ctx,
 		      char *err, size_t errlen)
 {
-	uint8_t dek[COFFRE_KEY_LEN], id[COFFRE_ID_LEN];
+	uint8_t *dek = secmem_alloc(COFFRE_KEY_LEN), id[COFFRE_ID_LEN];
 	struct key_record rec, fresh;
 	size_t total = 0, done = 0;
 	struct dirent *de;
-	unsigned long ver;
-	char *dot, *end;
-	int fd, ret = 0;
+	uint32_t ver;
+	int fd, ret = dek ? 0 : -ENOMEM;
 	DIR *d;
 
 	for (int pass = 0; pass < 2 && !ret; pass++) {
@@ -372,15 +371,11 @@ static int rewrap_all(struct volume *v, uint32_t version,
 		if (!d) {
 			if (fd >= 0)
 				close(fd);
+			secmem_free(dek, COFFRE_KEY_LEN);
 			return keys_set_err(err, errlen, -EIO, "cannot list %s", COFFRE_KEYS_DIR);
 		}
 		while (!ret && (de = readdir(d))) {
-			dot = strchr(de->d_name, '.');
-			if (!dot || dot - de->d_name != 2 * COFFRE_ID_LEN ||
-			    hex_decode(de->d_name, 2 * COFFRE_ID_LEN, id, sizeof(id)))
-				continue;
-			ver = strtoul(dot + 1, &end, 10);
-			if (*end || ver == 0 || ver > UINT32_MAX)
+			if (keyrec_name_parse(de->d_name, id, &ver))
 				continue;
 			if (pass == 0) {
 				total++;
@@ -403,7 +398,9 @@ static int rewrap_all(struct volume *v, uint32_t version,
 		}
 		closedir(d);
 	}
-	secmem_wipe(dek, sizeof(dek));
+	if (!dek)
+		keys_set_err(err, errlen, ret, "out of locked memory");
+	secmem_free(dek, COFFRE_KEY_LEN);
 	return ret;
 }
 

@@ -32,16 +32,15 @@ int keys_set_err(char *err, size_t errlen, int code, const char *fmt, ...)
 
 /* HMAC-SHA256 of the config text under HKDF-SHA256(root DEK, KDF_INFO_CONFIG). */
 static int conf_mac(const uint8_t root_dek[COFFRE_KEY_LEN], const char *body,
-		    size_t len, uint8_t mac[32])
+		    size_t len, uint8_t mac[COFFRE_MAC_LEN])
 {
-	uint8_t key[32];
-	int err;
+	uint8_t *key = secmem_alloc(COFFRE_KEY_LEN);
+	int err = key ? keys_kdf(KDF_CONFIG, root_dek, COFFRE_KEY_LEN, NULL, 0,
+				 NULL, 0, key, COFFRE_KEY_LEN) : -ENOMEM;
 
-	err = keys_kdf(KDF_CONFIG, root_dek, COFFRE_KEY_LEN, NULL, 0, NULL, 0,
-		       key, sizeof(key));
 	if (!err)
-		err = hmac_sha256(key, sizeof(key), (const uint8_t *)body, len, mac);
-	secmem_wipe(key, sizeof(key));
+		err = hmac_sha256(key, COFFRE_KEY_LEN, (const uint8_t *)body, len, mac);
+	secmem_free(key, COFFRE_KEY_LEN);
 	return err;
 }
 

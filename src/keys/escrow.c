@@ -78,57 +78,63 @@ static int escrow_key(const uint8_t shared[32], const uint8_t eph_pub[32],
 			key, 32);
 }
 
+/* The secrets of one escrow operation, in locked memory. */
+struct escrow_secrets {
+	uint8_t eph[COFFRE_X25519_LEN];       /* ephemeral private key (seal) */
+	uint8_t shared[COFFRE_X25519_LEN];    /* X25519 shared secret */
+	uint8_t key[COFFRE_KEY_LEN];          /* the GCM key derived from it */
+};
+
 int escrow_seal(const uint8_t rk_pub[COFFRE_X25519_LEN], const uint8_t uuid[COFFRE_ID_LEN],
 		uint32_t mk_version, const uint8_t kcv[COFFRE_KCV_LEN], const uint8_t mk[COFFRE_KEY_LEN],
 		struct escrow_blob *out)
 {
-	uint8_t eph[32], shared[32], key[32], aad[COFFRE_ESCROW_HDR_LEN];
-	uint8_t sealed[12 + 32 + 16];
+	struct escrow_secrets *x = secmem_alloc(sizeof(*x));
+	uint8_t aad[COFFRE_ESCROW_HDR_LEN], sealed[12 + 32 + 16];
 	int err;
 
 	memset(out, 0, sizeof(*out));
+	if (!x)
+		return -ENOMEM;
 	memcpy(out->fs_uuid, uuid, COFFRE_ID_LEN);
 	out->mk_version = mk_version;
 	memcpy(out->kcv, kcv, COFFRE_KCV_LEN);
-	err = recovery_keypair(eph, out->eph_pub);
+	err = recovery_keypair(x->eph, out->eph_pub);
 	if (!err)
-		err = x25519_shared(eph, rk_pub, shared);
+		err = x25519_shared(x->eph, rk_pub, x->shared);
 	if (!err)
-		err = escrow_key(shared, out->eph_pub, rk_pub, key);
+		err = escrow_key(x->shared, out->eph_pub, rk_pub, x->key);
 	if (!err) {
 		escrow_aad(out, aad);
-		err = aead_seal(key, aad, sizeof(aad), mk, 32, sealed);
+		err = aead_seal(x->key, aad, sizeof(aad), mk, COFFRE_KEY_LEN, sealed);
 	}
 	if (!err) {
 		memcpy(out->nonce, sealed, 12);
 		memcpy(out->sealed, sealed + 12, 48);
 	}
-	secmem_wipe(eph, sizeof(eph));
-	secmem_wipe(shared, sizeof(shared));
-	secmem_wipe(key, sizeof(key));
+	secmem_free(x, sizeof(*x));
 	return err;
 }
 
 int escrow_open(const uint8_t rk_priv[COFFRE_X25519_LEN], const struct escrow_blob *e,
 		uint8_t mk[COFFRE_KEY_LEN])
 {
-	uint8_t rk_pub[COFFRE_X25519_LEN], shared[32], key[32], aad[COFFRE_ESCROW_HDR_LEN];
+	struct escrow_secrets *x = secmem_alloc(sizeof(*x));
+	uint8_t rk_pub[COFFRE_X25519_LEN], aad[COFFRE_ESCROW_HDR_LEN];
 	uint8_t sealed[12 + 48];
-	int err;
+	int err = x ? x25519_pub(rk_priv, rk_pub) : -ENOMEM;
 
-	err = x25519_pub(rk_priv, rk_pub);
 	if (!err)
-		err = x25519_shared(rk_priv, e->eph_pub, shared);
+		err = x25519_shared(rk_priv, e->eph_pub, x->shared);
 	if (!err)
-		err = escrow_key(shared, e->eph_pub, rk_pub, key);
+		err = escrow_key(x->shared, e->eph_pub, rk_pub, x->key);
 	if (!err) {
 		escrow_aad(e, aad);
 		memcpy(sealed, e->nonce, 12);
 		memcpy(sealed + 12, e->sealed, 48);
-		err = aead_open(key, aad, sizeof(aad), sealed, sizeof(sealed), mk);
+		err = aead_open(x->key, aad, sizeof(aad), sealed, sizeof(sealed), mk);
 	}
-	secmem_wipe(shared, sizeof(shared));
-	secmem_wipe(key, sizeof(key));
+	secmem_free(x, sizeof(*x));
 	return err;
 }
 

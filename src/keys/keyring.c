@@ -157,14 +157,14 @@ static struct dek_entry *slot(struct keyring *kr)
  */
 static uint32_t probe_current(struct keyring *kr, const uint8_t id[COFFRE_ID_LEN])
 {
-	uint8_t dek[COFFRE_KEY_LEN];
+	uint8_t *dek = secmem_alloc(COFFRE_KEY_LEN);
 	struct key_record rec;
 	uint32_t v = 1;
 
-	while (keystore_read(kr->keys_fd, kr->uuid, id, v + 1, &rec) == 0 &&
+	while (dek && keystore_read(kr->keys_fd, kr->uuid, id, v + 1, &rec) == 0 &&
 	       keyrec_unseal(kr->hsm, &rec, dek) == 0)
 		v++;
-	secmem_wipe(dek, sizeof(dek));
+	secmem_free(dek, COFFRE_KEY_LEN);
 	return v;
 }
 

@@ -23,6 +23,56 @@ struct volume {
 	char mk_label[COFFRE_MK_LABEL_MAX];
 };
 
+/* ---- keystore.c: sealed DEK records (DEKs in and out: src/keys only) */
+/* Remove every record of a directory (crypto-shredding), calling gone (may
+ * be NULL) with each removed file's name; returns how many. */
+int keystore_destroy_dir(int keys_dirfd, const uint8_t dir_id[COFFRE_ID_LEN],
+			 void (*gone)(const char *name, void *ctx), void *ctx);
+
+/* "coffre-mk-<uuid hex>-v<version>" */
+void mk_label(const uint8_t uuid[COFFRE_ID_LEN], uint32_t mk_version,
+	      char out[COFFRE_MK_LABEL_MAX]);
+/* Seal a DEK under the master key (HSM GCM, record header as AAD). */
+int keyrec_seal(struct hsm_pool *h, const uint8_t uuid[COFFRE_ID_LEN],
+		uint32_t mk_version, const uint8_t dir_id[COFFRE_ID_LEN],
+		uint32_t dek_version, const uint8_t dek[COFFRE_KEY_LEN],
+		struct key_record *out);
+/* Unseal; -EBADMSG if the record does not authenticate. */
+int keyrec_unseal(struct hsm_pool *h, const struct key_record *r,
+		  uint8_t dek[COFFRE_KEY_LEN]);
+/* Atomic write: temp file, fsync, rename, fsync dir. */
+int keystore_write(int keys_dirfd, const struct key_record *r);
+/* Read and check that the record is the one asked for; -ENOENT if absent,
+ * -EIO if malformed or for another volume/directory/version. */
+int keystore_read(int keys_dirfd, const uint8_t uuid[COFFRE_ID_LEN],
+		  const uint8_t dir_id[COFFRE_ID_LEN], uint32_t dek_version,
+		  struct key_record *out);
+
+
+/* ---- escrow.c: the master key in and out of its escrow */
+/* A fresh X25519 recovery key pair (private half: caller wipes). */
+int recovery_keypair(uint8_t priv[COFFRE_X25519_LEN], uint8_t pub[COFFRE_X25519_LEN]);
+/* The public half of a recovery private key. */
+int recovery_pub_of(const uint8_t priv[COFFRE_X25519_LEN], uint8_t pub[COFFRE_X25519_LEN]);
+/* Seal a master key to the recovery public key. */
+int escrow_seal(const uint8_t rk_pub[COFFRE_X25519_LEN], const uint8_t uuid[COFFRE_ID_LEN],
+		uint32_t mk_version, const uint8_t kcv[COFFRE_KCV_LEN], const uint8_t mk[COFFRE_KEY_LEN],
+		struct escrow_blob *out);
+/* Open with the recovery private key; -EBADMSG if it does not open. */
+int escrow_open(const uint8_t rk_priv[COFFRE_X25519_LEN], const struct escrow_blob *e,
+		uint8_t mk[COFFRE_KEY_LEN]);
+/* .coffre/escrow/mk-v<N>: atomic write, remove. */
+int escrow_store(int root_fd, const struct escrow_blob *e);
+int escrow_remove(int root_fd, uint32_t mk_version);
+
+/* ---- keyring.c: the cache's life, made and freed with its volume */
+struct keyring *keyring_new(struct hsm_pool *h, int keys_dirfd,
+			    const uint8_t uuid[COFFRE_ID_LEN], uint32_t mk_version,
+			    size_t capacity);
+void keyring_free(struct keyring *kr);
+/* Seal new directories' records under this master key version. */
+void keyring_set_mk_version(struct keyring *kr, uint32_t mk_version);
+
 /* ---- derive.c: the HKDF info table */
 enum keys_kdf {
 	KDF_CONTENT,      /* file contents (info tail: the file header) */

@@ -17,7 +17,7 @@
 
 #include "coffre/hsm.h"
 #include "coffre/io.h"
-#include "coffre/keys.h"
+#include "keys_private.h"
 
 void mk_label(const uint8_t uuid[COFFRE_ID_LEN], uint32_t mk_version,
 	      char out[COFFRE_MK_LABEL_MAX])

@@ -498,9 +498,11 @@ int volume_destroy_dir_keys(struct volume *v, const uint8_t dir_id[COFFRE_ID_LEN
 	return keystore_destroy_dir(v->keys_fd, dir_id, gone, ctx);
 }
 
-struct hsm_pool *volume_hsm_pool(struct volume *v)
+int volume_hsm_key_attrs(struct volume *v, unsigned i, struct hsm_key_attrs *a)
 {
-	return v->hsm;
+	struct hsm *h = hsm_pool_member(v->hsm, i);
+
+	return h ? hsm_key_attrs(h, v->mk_label, a) : -ENODEV;
 }
 
 const char *volume_mk_label(const struct volume *v)

@@ -79,6 +79,9 @@ static bool log_rl_pass(struct log_ratelimit *rl, unsigned int *missed)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	pthread_mutex_lock(&rl->mu);
+	/* Another thread may have opened a window after our clock read. */
+	if (now < rl->begin_ns)
+		now = rl->begin_ns;
 	if (!rl->begin_ns ||
 	    now - rl->begin_ns >= (uint64_t)rl->interval_ms * 1000000u) {
 		rl->begin_ns = now ? now : 1;

@@ -75,9 +75,10 @@ int bucket_tmp_create(int dfd, char name[TMP_NAME_LEN])
 	for (int tries = 0; tries < 8; tries++) {
 		if ((err = random_bytes(rnd, sizeof(rnd))) != 0)
 			return err;
-		snprintf(name, TMP_NAME_LEN, ".coffre.tmp.");
+		int n = snprintf(name, TMP_NAME_LEN, "%s", COFFRE_TMP_PREFIX);
+
 		for (size_t i = 0; i < sizeof(rnd); i++)
-			snprintf(name + 12 + 2 * i, 3, "%02x", rnd[i]);
+			snprintf(name + n + 2 * i, 3, "%02x", rnd[i]);
 		fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd >= 0)
 			return fd;

@@ -287,8 +287,6 @@ int symlink_target_parse(const char *t, size_t len, uint8_t *blob, size_t cap,
 #define COFFRE_XATTR_SIV_MAX (COFFRE_XNAME_MAX + COFFRE_TAG_LEN)
 #define COFFRE_XVALUE_MAX 65536            /* a backing value */
 #define COFFRE_XATTR_AAD_MAX (COFFRE_ID_LEN + COFFRE_XNAME_MAX)
-/* HKDF output for an object's xattrs: SIV name key || GCM value key. */
-#define COFFRE_XATTR_KEY_LEN (COFFRE_SIV_KEY_LEN + COFFRE_KEY_LEN)
 /* The backing name for SIV(N) (siv_len <= COFFRE_XATTR_SIV_MAX); is_long
  * tells which form.  Returns 0 or a negative errno. */
 int xattr_name_write(const uint8_t *siv, size_t siv_len,

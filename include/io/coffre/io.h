@@ -27,15 +27,17 @@ int io_write_full(int fd, const void *buf, size_t len);
 int io_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 
 /*
- * Open name under dirfd from untrusted storage: O_NOFOLLOW | O_CLOEXEC
- * added to flags (O_RDONLY, O_WRONLY or O_RDWR, maybe O_APPEND; never
- * O_CREAT), and the type checked before the fd is used.  want is S_IFREG
- * or S_IFDIR.  A regular file is opened O_NONBLOCK (a FIFO does not block
- * the open), which is cleared again once it is known to be regular; a
- * directory is opened with O_DIRECTORY.  Return: the fd, or -ELOOP (a
- * symlink), -ENOTDIR (not a directory where one is wanted), -EINVAL
- * (anything but a regular file where one is wanted: a directory, FIFO,
- * device or socket), or another -errno.
+ * Open name under dirfd from untrusted storage, never following a symlink
+ * and checking the type before anything is opened.  flags: O_RDONLY,
+ * O_WRONLY or O_RDWR, maybe O_APPEND (never O_CREAT); O_CLOEXEC and
+ * O_NOCTTY are added.  want is S_IFREG or S_IFDIR.  A regular file is
+ * first opened O_PATH (which opens nothing: no FIFO wait, no device side
+ * effect), checked with fstat, then reopened through /proc/self/fd with
+ * flags, so the same inode is opened; a directory is opened with
+ * O_DIRECTORY | O_NOFOLLOW.  Return: the fd, or -ELOOP (a symlink),
+ * -ENOTDIR (not a directory where one is wanted), -EINVAL (anything but a
+ * regular file where one is wanted: a directory, FIFO, device or socket),
+ * or another -errno.
  */
 int io_open_untrusted(int dirfd, const char *name, int flags, mode_t want);
 

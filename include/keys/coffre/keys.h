@@ -21,49 +21,14 @@ struct keyring;
 #define COFFRE_MK_LABEL_MAX 64
 #define COFFRE_PIN_MAX 256
 
-/* ---- keystore.c: sealed DEK records on disk */
+/* ---- keystore.c: sealed DEK records on disk (the rest: keys_private.h) */
 
-/* Remove every record of a directory (crypto-shredding), calling gone (may
- * be NULL) with each removed file's name; returns how many. */
-int keystore_destroy_dir(int keys_dirfd, const uint8_t dir_id[COFFRE_ID_LEN],
-			 void (*gone)(const char *name, void *ctx), void *ctx);
+/* ---- escrow.c: master keys escrowed to the recovery key (X25519 ECIES;
+ * sealing and opening are src/keys' own: keys_private.h) */
 
-/* "coffre-mk-<uuid hex>-v<version>" */
-void mk_label(const uint8_t uuid[COFFRE_ID_LEN], uint32_t mk_version,
-	      char out[COFFRE_MK_LABEL_MAX]);
-/* Seal a DEK under the master key (HSM GCM, record header as AAD). */
-int keyrec_seal(struct hsm_pool *h, const uint8_t uuid[COFFRE_ID_LEN],
-		uint32_t mk_version, const uint8_t dir_id[COFFRE_ID_LEN],
-		uint32_t dek_version, const uint8_t dek[COFFRE_KEY_LEN],
-		struct key_record *out);
-/* Unseal; -EBADMSG if the record does not authenticate. */
-int keyrec_unseal(struct hsm_pool *h, const struct key_record *r,
-		  uint8_t dek[COFFRE_KEY_LEN]);
-/* Atomic write: temp file, fsync, rename, fsync dir. */
-int keystore_write(int keys_dirfd, const struct key_record *r);
-/* Read and check that the record is the one asked for; -ENOENT if absent,
- * -EIO if malformed or for another volume/directory/version. */
-int keystore_read(int keys_dirfd, const uint8_t uuid[COFFRE_ID_LEN],
-		  const uint8_t dir_id[COFFRE_ID_LEN], uint32_t dek_version,
-		  struct key_record *out);
-
-/* ---- escrow.c: master keys escrowed to the recovery key (X25519 ECIES) */
-
-/* A fresh X25519 recovery key pair (private half: caller wipes). */
-int recovery_keypair(uint8_t priv[COFFRE_X25519_LEN], uint8_t pub[COFFRE_X25519_LEN]);
-/* The public half of a recovery private key. */
-int recovery_pub_of(const uint8_t priv[COFFRE_X25519_LEN], uint8_t pub[COFFRE_X25519_LEN]);
-/* Seal a master key to the recovery public key. */
-int escrow_seal(const uint8_t rk_pub[COFFRE_X25519_LEN], const uint8_t uuid[COFFRE_ID_LEN],
-		uint32_t mk_version, const uint8_t kcv[COFFRE_KCV_LEN], const uint8_t mk[COFFRE_KEY_LEN],
-		struct escrow_blob *out);
-/* Open with the recovery private key; -EBADMSG if it does not open. */
-int escrow_open(const uint8_t rk_priv[COFFRE_X25519_LEN], const struct escrow_blob *e,
-		uint8_t mk[COFFRE_KEY_LEN]);
-/* .coffre/escrow/mk-v<N>: atomic write, read (checked), remove. */
-int escrow_store(int root_fd, const struct escrow_blob *e);
+/* Read and check .coffre/escrow/mk-v<N> in the directory root_fd (a
+ * backing dir or a bucket): no secret, the blob is sealed. */
 int escrow_load(int root_fd, uint32_t mk_version, struct escrow_blob *e);
-int escrow_remove(int root_fd, uint32_t mk_version);
 
 /* ---- derive.c: the keys derived from DEKs (one table of HKDF infos) */
 
@@ -93,10 +58,6 @@ int keyring_xattr_keys(struct keyring *kr, const uint8_t id[COFFRE_ID_LEN],
 
 /* ---- keyring.c: DEK cache */
 
-struct keyring *keyring_new(struct hsm_pool *h, int keys_dirfd,
-			    const uint8_t uuid[COFFRE_ID_LEN], uint32_t mk_version,
-			    size_t capacity);
-void keyring_free(struct keyring *kr);
 /* The directory's name key (64 bytes, from its DEK version 1).  -EIO
  * (logged) if its key record is missing, malformed or does not unseal. */
 int keyring_name_key(struct keyring *kr, const uint8_t dir_id[COFFRE_ID_LEN],
@@ -113,8 +74,6 @@ int keyring_rotate_dir(struct keyring *kr, const uint8_t dir_id[COFFRE_ID_LEN],
 		       uint32_t *version);
 /* Wipe every cached version of a directory's key (crypto-shredding). */
 void keyring_forget_dir(struct keyring *kr, const uint8_t dir_id[COFFRE_ID_LEN]);
-/* Seal new directories' records under this master key version. */
-void keyring_set_mk_version(struct keyring *kr, uint32_t mk_version);
 /* Entries in the cache and HSM unseals so far (status, tests). */
 void keyring_stats(struct keyring *kr, size_t *entries, uint64_t *unseals);
 
@@ -200,10 +159,11 @@ int volume_read_keyrec(struct volume *v, const uint8_t dir_id[COFFRE_ID_LEN],
  * destroy_dir), gone called with each name; returns how many. */
 int volume_destroy_dir_keys(struct volume *v, const uint8_t dir_id[COFFRE_ID_LEN],
 			    void (*gone)(const char *name, void *ctx), void *ctx);
-/* For `coffrectl hsm show` alone: the HSM pool and the current master
- * key's label. */
-struct hsm_pool *volume_hsm_pool(struct volume *v);
+/* The current master key's object label, and its attributes in the i-th
+ * HSM (for `coffrectl hsm show`); -ENODEV if that HSM is not open. */
 const char *volume_mk_label(const struct volume *v);
+struct hsm_key_attrs;
+int volume_hsm_key_attrs(struct volume *v, unsigned i, struct hsm_key_attrs *a);
 
 /* ---- ceremony.c: HSM enrolment, master key rotation, custodians */
 

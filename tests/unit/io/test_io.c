@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "coffre/format.h"
 #include "coffre/io.h"
 
 #define BIG (4u << 20)
@@ -259,16 +260,23 @@ Test(io, replace)
 	cr_assert_eq(st.st_mode & 0777, 0640 & ~umask(022));
 	/* A stale temp (a crash) is no obstacle. */
 	cr_assert_eq(mkdirat(dfd, "d", 0700), 0);
-	int fd = openat(dfd, "d/.coffre.tmp.conf", O_WRONLY | O_CREAT, 0600);
+	int fd = openat(dfd, "d/" COFFRE_TMP_PREFIX "conf", O_WRONLY | O_CREAT, 0600);
 	cr_assert_geq(fd, 0);
 	close(fd);
 	cr_assert_eq(io_replace(dfd, "d/.conf", "second", 6, 0600), 0);
 	cr_assert_eq(io_read_small(dfd, "d/.conf", buf, sizeof(buf)), 6);
 	cr_assert_eq(memcmp(buf, "second", 6), 0);
-	cr_assert_not(exists("d/.coffre.tmp.conf"));
+	cr_assert_not(exists("d/" COFFRE_TMP_PREFIX "conf"));
 	cr_assert_eq(io_replace(dfd, "d/.conf", "", 0, 0600), 0);
 	cr_assert_eq(io_read_small(dfd, "d/.conf", buf, sizeof(buf)), 0);
 	cr_assert_eq(count_entries(), 2);
+}
+
+/* io_replace's temp names (the tests above find them by format.h's
+ * COFFRE_TMP_PREFIX, which io cannot include) are the filesystem's own. */
+Test(io, replace_temp_is_internal)
+{
+	cr_assert(name_is_internal(COFFRE_TMP_PREFIX "conf"));
 }
 
 Test(io, replace_failure_leaves_no_temp)
@@ -279,7 +287,7 @@ Test(io, replace_failure_leaves_no_temp)
 	cr_assert_eq(mkdirat(dfd, "x", 0700), 0);
 	cr_assert_eq(mkdirat(dfd, "x/y", 0700), 0);
 	cr_assert_eq(io_replace(dfd, "x", "data", 4, 0600), -EISDIR);
-	cr_assert_not(exists(".coffre.tmp.x"));
+	cr_assert_not(exists(COFFRE_TMP_PREFIX "x"));
 	cr_assert(exists("x/y"));
 	/* The write fails after a short count (RLIMIT_FSIZE): -EFBIG, not a
 	 * stale errno, and no temp. */
@@ -288,7 +296,7 @@ Test(io, replace_failure_leaves_no_temp)
 	signal(SIGXFSZ, SIG_IGN);
 	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
 	cr_assert_eq(io_replace(dfd, "f", "data", 4, 0600), -EFBIG);
-	cr_assert_not(exists(".coffre.tmp.f"));
+	cr_assert_not(exists(COFFRE_TMP_PREFIX "f"));
 	cr_assert_not(exists("f"));
 	/* No directory for the temp. */
 	cr_assert_eq(io_replace(dfd, "nodir/f", "da", 2, 0600), -ENOENT);

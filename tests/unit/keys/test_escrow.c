@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "coffre/keys.h"
+#include "keys/keys_private.h"
 
 static void hex(const char *s, uint8_t *out, size_t n)
 {
