@@ -27,8 +27,8 @@ static void log_write(int prio, const char *line, size_t len)
 
 /* Build "coffre: MESSAGE[ (N similar messages suppressed)]\n", at most
  * PIPE_BUF bytes (the message is cut to fit), and write it. */
-static void log_line(int prio, unsigned int missed, const char *fmt,
-		     va_list ap)
+static void __attribute__((format(printf, 3, 0)))
+log_line(int prio, unsigned int missed, const char *fmt, va_list ap)
 {
 	char line[PIPE_BUF], tail[64] = "";
 	size_t len = PREFIX_LEN, room, tlen = 0;
