@@ -36,8 +36,8 @@ struct bucket_object {
 	char *path;
 	bool is_dir;
 	uint64_t size;
-	uint8_t digest[IO_DIGEST_LEN];           /* XXH3-128, canonical (files) */
-	uint8_t file_id[COFFRE_ID_LEN];          /* from a coffre header, else zero */
+	uint8_t digest[IO_DIGEST_LEN]; /* XXH3-128, canonical (files) */
+	uint8_t file_id[COFFRE_ID_LEN]; /* from a coffre header, else zero */
 };
 
 struct bucket_check {

@@ -186,7 +186,8 @@ void hsm_pool_close(struct hsm_pool *p)
 	free(p);
 }
 
-void hsm_pool_set_master(struct hsm_pool *p, const char *label, const uint8_t kcv[COFFRE_KCV_LEN])
+void hsm_pool_set_master(struct hsm_pool *p, const char *label,
+			 const uint8_t kcv[COFFRE_KCV_LEN])
 {
 	pthread_mutex_lock(&p->lock);
 	snprintf(p->label, sizeof(p->label), "%s", label);

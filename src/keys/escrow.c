@@ -24,7 +24,8 @@
 #include "keys_private.h"
 
 
-static int x25519_pub(const uint8_t priv[COFFRE_X25519_LEN], uint8_t pub[COFFRE_X25519_LEN])
+static int x25519_pub(const uint8_t priv[COFFRE_X25519_LEN],
+		      uint8_t pub[COFFRE_X25519_LEN])
 {
 	EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
 	size_t len = 32;
@@ -85,8 +86,9 @@ struct escrow_secrets {
 	uint8_t key[COFFRE_KEY_LEN];          /* the GCM key derived from it */
 };
 
-int escrow_seal(const uint8_t rk_pub[COFFRE_X25519_LEN], const uint8_t uuid[COFFRE_ID_LEN],
-		uint32_t mk_version, const uint8_t kcv[COFFRE_KCV_LEN], const uint8_t mk[COFFRE_KEY_LEN],
+int escrow_seal(const uint8_t rk_pub[COFFRE_X25519_LEN],
+		const uint8_t uuid[COFFRE_ID_LEN], uint32_t mk_version,
+		const uint8_t kcv[COFFRE_KCV_LEN], const uint8_t mk[COFFRE_KEY_LEN],
 		struct escrow_blob *out)
 {
 	struct escrow_secrets *x = secmem_alloc(sizeof(*x));

@@ -53,10 +53,12 @@ int keystore_read(int keys_dirfd, const uint8_t uuid[COFFRE_ID_LEN],
 /* A fresh X25519 recovery key pair (private half: caller wipes). */
 int recovery_keypair(uint8_t priv[COFFRE_X25519_LEN], uint8_t pub[COFFRE_X25519_LEN]);
 /* The public half of a recovery private key. */
-int recovery_pub_of(const uint8_t priv[COFFRE_X25519_LEN], uint8_t pub[COFFRE_X25519_LEN]);
+int recovery_pub_of(const uint8_t priv[COFFRE_X25519_LEN],
+		    uint8_t pub[COFFRE_X25519_LEN]);
 /* Seal a master key to the recovery public key. */
-int escrow_seal(const uint8_t rk_pub[COFFRE_X25519_LEN], const uint8_t uuid[COFFRE_ID_LEN],
-		uint32_t mk_version, const uint8_t kcv[COFFRE_KCV_LEN], const uint8_t mk[COFFRE_KEY_LEN],
+int escrow_seal(const uint8_t rk_pub[COFFRE_X25519_LEN],
+		const uint8_t uuid[COFFRE_ID_LEN], uint32_t mk_version,
+		const uint8_t kcv[COFFRE_KCV_LEN], const uint8_t mk[COFFRE_KEY_LEN],
 		struct escrow_blob *out);
 /* Open with the recovery private key; -EBADMSG if it does not open. */
 int escrow_open(const uint8_t rk_priv[COFFRE_X25519_LEN], const struct escrow_blob *e,

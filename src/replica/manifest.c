@@ -82,7 +82,10 @@ void manifest_free(struct manifest *m)
 
 uint64_t manifest_generation(const struct manifest *m) { return m->generation; }
 void manifest_set_generation(struct manifest *m, uint64_t g) { m->generation = g; }
-void manifest_uuid(const struct manifest *m, uint8_t uuid[COFFRE_ID_LEN]) { memcpy(uuid, m->uuid, COFFRE_ID_LEN); }
+void manifest_uuid(const struct manifest *m, uint8_t uuid[COFFRE_ID_LEN])
+{
+	memcpy(uuid, m->uuid, COFFRE_ID_LEN);
+}
 size_t manifest_count(const struct manifest *m) { return m->map.n; }
 
 const struct manifest_entry *manifest_get(const struct manifest *m,

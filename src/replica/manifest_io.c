@@ -262,7 +262,8 @@ bool manifest_entry_equal(const struct manifest_entry *a,
 	    a->uid != b->uid || a->gid != b->gid || a->mtime_sec != b->mtime_sec ||
 	    a->mtime_nsec != b->mtime_nsec || a->size != b->size ||
 	    a->ino != b->ino || a->rdev != b->rdev ||
-	    memcmp(a->digest, b->digest, IO_DIGEST_LEN) || memcmp(a->file_id, b->file_id, COFFRE_ID_LEN) ||
+	    memcmp(a->digest, b->digest, IO_DIGEST_LEN) ||
+	    memcmp(a->file_id, b->file_id, COFFRE_ID_LEN) ||
 	    a->target_len != b->target_len || a->n_xattrs != b->n_xattrs)
 		return false;
 	if (a->target_len && memcmp(a->target, b->target, a->target_len))

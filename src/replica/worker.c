@@ -210,7 +210,8 @@ struct reg_copy {
 	struct stat st;                    /* the backing file when first read */
 	const struct manifest_entry *me;   /* its manifest entry, if any */
 	struct manifest_entry *ne;         /* its new one */
-	uint8_t digest[IO_DIGEST_LEN], copy_digest[IO_DIGEST_LEN];   /* of the first pass, of the copy */
+	/* of the first pass, of the copy */
+	uint8_t digest[IO_DIGEST_LEN], copy_digest[IO_DIGEST_LEN];
 	char tmp[TMP_NAME_LEN];            /* the temp file's name in dfd */
 	const char *base;                  /* the object's name in dfd */
 	bool tmp_made;

@@ -122,8 +122,8 @@ void keyrec_aad(const struct key_record *r, uint8_t out[COFFRE_KEYREC_HDR_LEN]);
 struct escrow_blob {
 	uint8_t fs_uuid[COFFRE_ID_LEN];
 	uint32_t mk_version;
-	uint8_t kcv[COFFRE_KCV_LEN];                    /* of the escrowed master key */
-	uint8_t eph_pub[COFFRE_X25519_LEN];               /* sender's X25519 public key */
+	uint8_t kcv[COFFRE_KCV_LEN];       /* of the escrowed master key */
+	uint8_t eph_pub[COFFRE_X25519_LEN]; /* sender's X25519 public key */
 	uint8_t nonce[12];
 	uint8_t sealed[48];                /* GCM(MK) || tag */
 };
@@ -145,11 +145,11 @@ struct volume_conf {
 	bool strict_holes;
 	uint8_t root_id[COFFRE_ID_LEN];
 	uint32_t mk_version;
-	uint8_t kcv[COFFRE_KCV_LEN];                    /* CMAC(MK, 0^16), first 8 bytes */
+	uint8_t kcv[COFFRE_KCV_LEN];       /* CMAC(MK, 0^16), first 8 bytes */
 	unsigned n_hsms;
 	char hsm[COFFRE_MAX_HSMS][COFFRE_URI_MAX];
 	bool has_recovery;                 /* recovery_key and shares present */
-	uint8_t recovery_pub[COFFRE_X25519_LEN];          /* X25519 public key (escrow) */
+	uint8_t recovery_pub[COFFRE_X25519_LEN]; /* X25519 public key (escrow) */
 	uint8_t shares_k, shares_n;        /* custodians' threshold, count */
 	char bucket[COFFRE_URI_MAX];       /* bucket directory, "" if none */
 	uint8_t mac[COFFRE_MAC_LEN];

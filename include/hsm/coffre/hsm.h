@@ -130,7 +130,8 @@ int hsm_pool_open(const char *const *uris, unsigned n, const char *pin,
 		  struct hsm_pool **out, bool *degraded, char *err, size_t errlen);
 void hsm_pool_close(struct hsm_pool *p);
 /* The master key to health-check members against (after a rotation). */
-void hsm_pool_set_master(struct hsm_pool *p, const char *label, const uint8_t kcv[COFFRE_KCV_LEN]);
+void hsm_pool_set_master(struct hsm_pool *p, const char *label,
+			 const uint8_t kcv[COFFRE_KCV_LEN]);
 /* Start the background reconnect thread (period in seconds). */
 int hsm_pool_monitor(struct hsm_pool *p, unsigned period);
 

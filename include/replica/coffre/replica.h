@@ -151,8 +151,8 @@ struct manifest_entry {
 	uint64_t size;
 	uint64_t ino;                     /* backing inode: hard-link identity */
 	uint64_t rdev;                    /* devices only */
-	uint8_t digest[IO_DIGEST_LEN];               /* XXH3-128 (canonical, big-endian) */
-	uint8_t file_id[COFFRE_ID_LEN];              /* from a coffre file header, or 0 */
+	uint8_t digest[IO_DIGEST_LEN];    /* XXH3-128 (canonical, big-endian) */
+	uint8_t file_id[COFFRE_ID_LEN];   /* from a coffre file header, or 0 */
 	char *target;                     /* symlinks only: backing target */
 	uint16_t target_len;
 	uint16_t n_xattrs;                /* sorted by name, unique */
