@@ -106,13 +106,15 @@ if [ ! -x "$passthrough" ]; then
 	passthrough=$tmp/bin/passthrough
 	# shellcheck disable=SC2046
 	cc "${cflags[@]}" -DFUSE_USE_VERSION=314 $(pkg-config --cflags fuse3) \
-		-I"$root/src" "$here/passthrough.c" "$root/src/fs/bdi.c" "$root/src/fs/mountinfo.c" -o "$passthrough" $(pkg-config --libs fuse3) -pthread
+		-I"$root/src" -I"$root/include/control" "$here/passthrough.c" \
+		"$root/src/fs/bdi.c" "$root/src/control/mountinfo.c" -o "$passthrough" \
+		$(pkg-config --libs fuse3) -pthread
 fi
 crypto_bench=$build/bench/crypto_bench
 if [ ! -x "$crypto_bench" ]; then
 	crypto_bench=$tmp/bin/crypto_bench
 	[ -f "$build/src/crypto/libcoffre_crypto.a" ] || die "no crypto library in $build"
-	cc "${cflags[@]}" -I"$root/include" -I"$root/src" "$here/crypto_bench.c" \
+	cc "${cflags[@]}" -I"$root/include/crypto" -I"$root/src" "$here/crypto_bench.c" \
 		"$build/src/crypto/libcoffre_crypto.a" -lcrypto -pthread -o "$crypto_bench"
 fi
 
