@@ -131,7 +131,7 @@ err = {"n": 0, "first": None}
 def fail(what, e):
     err["n"] += 1
     if err["first"] is None:
-        err["first"] = "%s: %s" % (what, e)
+        err["first"] = str(e) if what is None else "%s: %s" % (what, e)
 
 def dpath(d):
     return os.path.join(top, "%06d" % d)
@@ -171,7 +171,7 @@ elif step == "find":
                        capture_output=True, text=True)
     ok = int(r.stdout.strip() or 0)
     for line in r.stderr.splitlines():
-        fail("find", line)
+        fail(None, line)
     if ok != nfiles:
         fail("find", "%d files found, %d expected" % (ok, nfiles))
 elif step == "stat":
@@ -202,7 +202,7 @@ elif step == "read":
 elif step == "rm":
     r = subprocess.run(["rm", "-rf", top], capture_output=True, text=True)
     for line in r.stderr.splitlines():
-        fail("rm", line)
+        fail(None, line)
     if r.returncode and not r.stderr:
         fail("rm", "exit status %d" % r.returncode)
     ok = nfiles
@@ -246,7 +246,7 @@ do_mount() {
 			"$coffre" "$tmp/$fs/backing" "$mnt" -o "pin_file=$tmp/pin"
 		fi
 	else
-		gocryptfs -q -passfile "$tmp/pass" "$tmp/$fs/backing" "$mnt"
+		gocryptfs -q -nosyslog -passfile "$tmp/pass" "$tmp/$fs/backing" "$mnt"
 	fi
 	mountpoint -q "$mnt" || return 1
 	p=$(daemon_pid "$mnt") || return 1
@@ -292,7 +292,8 @@ run_step() {
 }
 
 # ---- the run
-# shellcheck source=../tests/softhsm.sh
+# shellcheck source-path=SCRIPTDIR/..
+# shellcheck source=tests/softhsm.sh
 . "$root/tests/softhsm.sh"
 (umask 077; printf '1234' >"$tmp/pin"; printf 'pw\n' >"$tmp/pass")
 say "$files files in $dirs directories, seed $seed${fd_limit:+, coffre fd limit $fd_limit}; in $tmp"
