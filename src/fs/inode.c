@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "coffre/io.h"
 #include "fs.h"
 
 #define NBUCKETS 65521
@@ -203,7 +204,7 @@ int inode_dir_id(struct inode *dir, uint8_t id[COFFRE_ID_LEN])
 	pthread_mutex_lock(&dir->mu);
 	if (!dir->has_dir_id) {
 		err = store_dir_id(dir->fd, dir->dir_id);
-		if (err)
+		if (err && !io_resource_error(err))
 			log_ratelimited(LOG_ERR, "directory without a valid %s "
 					"(backing inode %lu)", COFFRE_DIR_FILE,
 					(unsigned long)dir->ino);
@@ -265,7 +266,7 @@ out:
 		i->sf.key = NULL;
 		close(i->sf.fd);
 		i->sf.fd = -1;
-		return err == -ENOMEM ? err : -EIO;
+		return io_resource_error(err) ? err : -EIO;
 	}
 	return 0;
 }

@@ -25,6 +25,7 @@
 
 #include "coffre/crypto.h"
 #include "coffre/hsm.h"
+#include "coffre/io.h"
 #include "coffre/log.h"
 
 #define LABEL_MAX 64
@@ -238,6 +239,12 @@ static int with_member(struct hsm_pool *p, member_op *op, void *arg)
 		}
 		if (err != -ENODEV)
 			break;
+		/* A token that cannot open its files because this process is
+		 * out of descriptors has not failed: nobody is failed over. */
+		if (io_fds_exhausted()) {
+			err = -ENFILE;
+			break;
+		}
 		mark_down(m, err);
 		pthread_cond_signal(&p->wake);
 	}

@@ -268,3 +268,19 @@ int io_dir_empty(int dirfd, const char *ignore)
 	closedir(d);
 	return empty;
 }
+
+bool io_resource_error(int err)
+{
+	return err == -EMFILE || err == -ENFILE || err == -ENOMEM ||
+	       err == -ENOSPC || err == -EDQUOT;
+}
+
+bool io_fds_exhausted(void)
+{
+	int fd = open("/", O_PATH | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == EMFILE || errno == ENFILE;
+	close(fd);
+	return false;
+}

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "coffre/hsm.h"
+#include "coffre/io.h"
 #include "coffre/log.h"
 #include "keys_private.h"
 
@@ -232,6 +233,11 @@ static int get_locked(struct keyring *kr, const uint8_t id[COFFRE_ID_LEN],
 	if (!dek)
 		return -ENOMEM;
 	err = keystore_read(kr->keys_fd, kr->uuid, id, version, &rec);
+	if (err && io_resource_error(err)) {
+		log_ratelimited(LOG_ERR, "cannot read a key record: %s",
+				strerror(-err));
+		goto out;
+	}
 	if (err) {
 		char name[COFFRE_KEYREC_NAME_MAX];
 
@@ -243,6 +249,11 @@ static int get_locked(struct keyring *kr, const uint8_t id[COFFRE_ID_LEN],
 	}
 	/* The pool tells a bad record (-EBADMSG) from a dead HSM by probing. */
 	err = keyrec_unseal(kr->hsm, &rec, dek);
+	if (err == -ENFILE) {
+		log_ratelimited(LOG_ERR, "cannot unseal a key record: out of file "
+				"descriptors");
+		goto out;
+	}
 	if (err) {
 		char name[COFFRE_KEYREC_NAME_MAX];
 

@@ -15,6 +15,8 @@ int store_dir_id(int dirfd, uint8_t id[COFFRE_ID_LEN])
 	uint8_t buf[COFFRE_DIR_FILE_LEN + 1];
 	ssize_t n = io_read_small(dirfd, COFFRE_DIR_FILE, buf, sizeof(buf));
 
+	if (n < 0 && io_resource_error((int)n))
+		return (int)n;
 	return n < 0 || dir_file_parse(buf, (size_t)n, id) ? -EIO : 0;
 }
 

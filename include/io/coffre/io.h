@@ -9,6 +9,7 @@
 #ifndef COFFRE_IO_H
 #define COFFRE_IO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -40,6 +41,16 @@ int io_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
  * or another -errno.
  */
 int io_open_untrusted(int dirfd, const char *name, int flags, mode_t want);
+
+/*
+ * Resource errors: a full fd table, memory or disk is not a bad file nor a
+ * failed HSM, and reaches the caller as itself.  io_resource_error: true
+ * for -EMFILE, -ENFILE, -ENOMEM, -ENOSPC, -EDQUOT.  io_fds_exhausted: true
+ * if this process cannot open one more fd right now (probed with one
+ * O_PATH open; for error paths, where a library reports a generic error).
+ */
+bool io_resource_error(int err);
+bool io_fds_exhausted(void);
 
 /* Read the regular file name (io_open_untrusted) into buf.  Return: its
  * length, -EFBIG if it holds more than cap bytes, or -errno. */
