@@ -1,7 +1,8 @@
 /*
  * coffre keys: the sealed DEK records of the keystore (.coffre/keys/), the
  * locked LRU cache of unsealed DEKs that keeps the HSM off the data path,
- * and the volume (config, lock, root key) that ties them to an HSM.
+ * every key derived from a DEK, and the volume (config, lock, root key)
+ * that ties them to an HSM.
  * Knows nothing of FUSE.  Functions return 0 or a negative errno and are
  * thread-safe unless said otherwise.
  */
@@ -21,10 +22,11 @@ struct keyring;
 #define COFFRE_MK_LABEL_MAX 64
 #define COFFRE_PIN_MAX 256
 
-/* ---- keystore.c: sealed DEK records on disk (the rest: keys_private.h) */
+/* Sealing and unsealing DEK records, the keystore's writes and the escrow's
+ * seal and open are src/keys' own (keys_private.h): no DEK or master key
+ * crosses this header. */
 
-/* ---- escrow.c: master keys escrowed to the recovery key (X25519 ECIES;
- * sealing and opening are src/keys' own: keys_private.h) */
+/* ---- escrow.c: master keys escrowed to the recovery key (X25519 ECIES) */
 
 /* Read and check .coffre/escrow/mk-v<N> in the directory root_fd (a
  * backing dir or a bucket): no secret, the blob is sealed. */
