@@ -14,12 +14,14 @@
  *   sync MS        wait up to MS milliseconds (-1: forever) until the
  *                  bucket holds everything written before
  */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -38,6 +40,26 @@ static struct {
 	const struct fs_opts *opts;
 } ctl = { .fd = -1 };
 
+/* Descriptors open in this process (-1: cannot tell, e.g. at the limit)
+ * and its limit. */
+static void fd_usage(long *open_fds, long *limit)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	struct rlimit rl;
+	long n = -1;
+
+	if (d) {
+		n = 0;
+		while ((de = readdir(d)))
+			n += de->d_name[0] != '.';
+		closedir(d);
+		n--;                  /* opendir's own */
+	}
+	*open_fds = n;
+	*limit = getrlimit(RLIMIT_NOFILE, &rl) ? -1 : (long)rl.rlim_cur;
+}
+
 static void status(FILE *f, bool json)
 {
 	struct volume_hsm st[COFFRE_MAX_HSMS];
@@ -45,9 +67,11 @@ static void status(FILE *f, bool json)
 	char uuid[2 * COFFRE_ID_LEN + 1];
 	struct replica_status rs;
 	bool have_rep = fs_replica_status(&rs);
+	size_t entries, inodes = inode_table_count(g_fs.inodes);
+	long fds, fd_limit;
 	uint64_t unseals;
-	size_t entries;
 
+	fd_usage(&fds, &fd_limit);
 	for (i = 0; i < n; i++)
 		up += st[i].up;
 	hex_encode(volume_conf(g_fs.vol)->uuid, COFFRE_ID_LEN, uuid);
@@ -62,6 +86,9 @@ static void status(FILE *f, bool json)
 				st[i].state, st[i].failovers, st[i].reason);
 		fprintf(f, "key cache: %zu keys, %llu HSM unseals\n", entries,
 			(unsigned long long)unseals);
+		fprintf(f, "inodes: %zu cached, %zu bytes each; descriptors: %ld "
+			"open of %ld\n", inodes, sizeof(struct inode), fds,
+			fd_limit);
 		if (!have_rep) {
 			fprintf(f, "replication: off (no bucket)\n");
 			return;
@@ -98,6 +125,9 @@ static void status(FILE *f, bool json)
 	}
 	fprintf(f, "], \"key_cache\": {\"entries\": %zu, \"unseals\": %llu}",
 		entries, (unsigned long long)unseals);
+	fprintf(f, ", \"inodes\": {\"cached\": %zu, \"bytes_each\": %zu}, "
+		"\"descriptors\": {\"open\": %ld, \"limit\": %ld}", inodes,
+		sizeof(struct inode), fds, fd_limit);
 	if (have_rep) {
 		fprintf(f, ", \"replication\": {\"bucket\": \"%s\", \"queued\": %llu, "
 			"\"oldest_pending_s\": %llu, \"bytes_behind\": %llu, "

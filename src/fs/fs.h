@@ -68,6 +68,8 @@ int inode_table_new(int root_fd, struct keyring *keys, uint32_t seg_size,
 		    bool strict_holes, struct inode_table **out);
 /* Free every inode, the root's included, closing their fds (NULL: no-op). */
 void inode_table_free(struct inode_table *t);
+/* Inodes the table holds, the root included (status). */
+size_t inode_table_count(struct inode_table *t);
 /* The root inode: one lookup from the start, never freed by a forget. */
 struct inode *inode_table_root(struct inode_table *t);
 /* The inode for a fuse_ino_t. */

@@ -29,6 +29,7 @@ struct inode_table {
 	struct keyring *keys;
 	uint32_t seg_size;
 	bool strict_holes;
+	size_t count;                 /* inodes in buckets (the root aside) */
 	struct inode *buckets[NBUCKETS];
 };
 
@@ -164,9 +165,20 @@ int inode_get(struct inode_table *t, int fd, const struct stat *st,
 	i->nlookup = 1;
 	i->hnext = t->buckets[b];
 	t->buckets[b] = i;
+	t->count++;
 	pthread_mutex_unlock(&t->lock);
 	*out = i;
 	return 0;
+}
+
+size_t inode_table_count(struct inode_table *t)
+{
+	size_t n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->count + 1;
+	pthread_mutex_unlock(&t->lock);
+	return n;
 }
 
 void inode_forget(struct inode_table *t, struct inode *i, uint64_t n)
@@ -184,8 +196,10 @@ void inode_forget(struct inode_table *t, struct inode *i, uint64_t n)
 	pp = &t->buckets[bucket(i->dev, i->ino)];
 	while (*pp && *pp != i)
 		pp = &(*pp)->hnext;
-	if (*pp)
+	if (*pp) {
 		*pp = i->hnext;
+		t->count--;
+	}
 	pthread_mutex_unlock(&t->lock);
 	inode_free(t, i);
 }
