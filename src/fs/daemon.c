@@ -154,6 +154,22 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* Descriptors for inodes and open files: the limit less a reserve (a
+ * quarter, at most FS_FD_RESERVE) that the HSM modules, the replicator,
+ * its journal, the control socket and transient opens always find. */
+#define FS_FD_RESERVE 256
+static size_t fd_budget(void)
+{
+	struct rlimit rl;
+	size_t limit, reserve;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY)
+		return 0;
+	limit = (size_t)rl.rlim_cur;
+	reserve = limit / 4 < FS_FD_RESERVE ? limit / 4 : FS_FD_RESERVE;
+	return limit - reserve;
+}
+
 /*
  * FUSE worker threads: two per online CPU, at least 4 (a request that
  * blocks on the backing store or the HSM does not stall the others), at
@@ -258,6 +274,7 @@ static int serve_fs_init(const struct fs_opts *o)
 		report("cannot open the backing root: %s", strerror(-ret));
 		return ret;
 	}
+	inode_table_set_fd_budget(g_fs.inodes, fd_budget());
 	/* Replication never blocks the mount: a bucket that is down is an
 	 * outage the worker rides out, reported by `coffrectl status`. */
 	ret = fs_replica_start(o->bucket ? o->bucket : volume_conf(g_fs.vol)->bucket, err,

@@ -40,6 +40,7 @@ extern struct fs g_fs;
 /* ---- inode.c: inodes keyed by backing (dev, ino) */
 
 struct inode {
+	struct inode_table *table;    /* the table holding it */
 	dev_t dev;
 	ino_t ino;
 	mode_t type;                  /* S_IFMT bits */
@@ -70,6 +71,13 @@ int inode_table_new(int root_fd, struct keyring *keys, uint32_t seg_size,
 void inode_table_free(struct inode_table *t);
 /* Inodes the table holds, the root included (status). */
 size_t inode_table_count(struct inode_table *t);
+/* At most budget descriptors for inodes and open files (0: no bound), so
+ * the rest of the process limit stays reserved for the HSM modules, the
+ * replicator, the journal and the control socket. */
+void inode_table_set_fd_budget(struct inode_table *t, size_t budget);
+/* 0 if one more inode or open file may take a descriptor, -ENFILE if
+ * the budget is spent (the caller fails with it, opening nothing). */
+int inode_fd_reserve(struct inode_table *t);
 /* The root inode: one lookup from the start, never freed by a forget. */
 struct inode *inode_table_root(struct inode_table *t);
 /* The inode for a fuse_ino_t. */

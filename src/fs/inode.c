@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,8 @@ struct inode_table {
 	uint32_t seg_size;
 	bool strict_holes;
 	size_t count;                 /* inodes in buckets (the root aside) */
+	size_t fd_budget;             /* 0: none (see inode_fd_reserve) */
+	atomic_size_t data_fds;       /* open files' O_RDWR fds */
 	struct inode *buckets[NBUCKETS];
 };
 
@@ -38,8 +41,10 @@ static size_t bucket(dev_t dev, ino_t ino)
 	return (size_t)((ino * 0x9e3779b97f4a7c15ull) ^ dev) % NBUCKETS;
 }
 
-static void inode_setup(struct inode *i, int fd, const struct stat *st)
+static void inode_setup(struct inode_table *t, struct inode *i, int fd,
+			const struct stat *st)
 {
+	i->table = t;
 	i->dev = st->st_dev;
 	i->ino = st->st_ino;
 	i->type = st->st_mode & S_IFMT;
@@ -74,10 +79,27 @@ int inode_table_new(int root_fd, struct keyring *keys, uint32_t seg_size,
 	t->keys = keys;
 	t->seg_size = seg_size;
 	t->strict_holes = strict_holes;
-	inode_setup(&t->root, fd, &st);
+	inode_setup(t, &t->root, fd, &st);
 	t->root.nlookup = 1;
 	*out = t;
 	return 0;
+}
+
+void inode_table_set_fd_budget(struct inode_table *t, size_t budget)
+{
+	t->fd_budget = budget;
+}
+
+int inode_fd_reserve(struct inode_table *t)
+{
+	size_t used;
+
+	if (!t->fd_budget)
+		return 0;
+	pthread_mutex_lock(&t->lock);
+	used = t->count + 1 + atomic_load(&t->data_fds);
+	pthread_mutex_unlock(&t->lock);
+	return used < t->fd_budget ? 0 : -ENFILE;
 }
 
 struct inode *inode_table_root(struct inode_table *t)
@@ -161,7 +183,7 @@ int inode_get(struct inode_table *t, int fd, const struct stat *st,
 		close(fd);
 		return -ENOMEM;
 	}
-	inode_setup(i, fd, st);
+	inode_setup(t, i, fd, st);
 	i->nlookup = 1;
 	i->hnext = t->buckets[b];
 	t->buckets[b] = i;
@@ -292,8 +314,13 @@ int inode_open_data(struct inode_table *t, struct inode *i)
 	if (i->type != S_IFREG)
 		return -EINVAL;
 	pthread_mutex_lock(&i->mu);
-	if (!i->nopen)
-		err = load_data(t, i);
+	if (!i->nopen) {
+		err = inode_fd_reserve(t);
+		if (!err)
+			err = load_data(t, i);
+		if (!err)
+			atomic_fetch_add(&t->data_fds, 1);
+	}
 	if (!err)
 		i->nopen++;
 	pthread_mutex_unlock(&i->mu);
@@ -306,6 +333,7 @@ void inode_close_data(struct inode *i)
 	if (i->nopen && --i->nopen == 0) {
 		close(i->sf.fd);
 		i->sf.fd = -1;
+		atomic_fetch_sub(&i->table->data_fds, 1);
 		i->sf.key = NULL;
 		aead_key_free(i->key);
 		i->key = NULL;

@@ -59,6 +59,9 @@ int ops_lookup_backing(struct inode *parent, const char *bname,
 		return -errno;
 	*out = inode_find(g_fs.inodes, st->st_dev, st->st_ino);
 	if (*out == NULL) {
+		err = inode_fd_reserve(g_fs.inodes);
+		if (err)
+			return err;
 		fd = openat(parent->fd, bname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return -errno;

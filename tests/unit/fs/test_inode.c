@@ -293,3 +293,25 @@ Test(inode, new_fails_on_a_closed_fd)
 	cr_assert_null(t);
 	inode_table_free(NULL);
 }
+
+/* With a budget, the table says when one more inode would pass it: the
+ * root counts, a forget gives the room back, 0 means no bound. */
+Test(inode, fd_budget_is_kept)
+{
+	struct inode *a, *b;
+
+	cr_assert_eq(inode_fd_reserve(tab), 0, "no budget: no bound");
+	inode_table_set_fd_budget(tab, 3);
+	touch("a");
+	touch("b");
+	cr_assert_eq(inode_fd_reserve(tab), 0);       /* root: 1 of 3 */
+	a = lookup("a");
+	cr_assert_eq(inode_fd_reserve(tab), 0);       /* 2 of 3 */
+	b = lookup("b");
+	cr_assert_eq(inode_fd_reserve(tab), -ENFILE); /* 3 of 3 */
+	inode_forget(tab, b, 1);
+	cr_assert_eq(inode_fd_reserve(tab), 0);
+	inode_forget(tab, a, 1);
+	inode_table_set_fd_budget(tab, 0);
+	cr_assert_eq(inode_fd_reserve(tab), 0);
+}
