@@ -248,11 +248,13 @@ static int make_entry(struct restore *r, size_t i)
 static int set_meta(struct restore *r, const struct manifest_entry *e)
 {
 	struct timespec ts[2];
+	int err;
 
 	if (fchownat(r->root, e->path, e->uid, e->gid, AT_SYMLINK_NOFOLLOW))
 		return fail(e->path, "cannot set the owner", -errno);
-	if (e->type != MANIFEST_LNK && fchmodat(r->root, e->path, e->mode, 0))
-		return fail(e->path, "cannot set the mode", -errno);
+	if (e->type != MANIFEST_LNK &&
+	    (err = io_chmod_at(r->root, e->path, e->mode)) != 0)
+		return fail(e->path, "cannot set the mode", err);
 	ts[0].tv_sec = ts[1].tv_sec = e->mtime_sec;
 	ts[0].tv_nsec = ts[1].tv_nsec = e->mtime_nsec;
 	if (utimensat(r->root, e->path, ts, AT_SYMLINK_NOFOLLOW))

@@ -53,9 +53,7 @@ static int set_owner(fuse_req_t req, struct inode *parent, const char *bname,
 		return 0;
 	if (S_ISDIR(mode) && sgid)
 		mode |= S_ISGID;
-	if (fchmodat(parent->fd, bname, mode & 07777, 0))
-		return -errno;
-	return 0;
+	return io_chmod_at(parent->fd, bname, mode & 07777);
 }
 
 static void reply_new(fuse_req_t req, struct inode *parent, const char *bname)
@@ -111,7 +109,8 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 		note_name(p->fd, &b);
 	}
 	if (err) {
-		int d2 = openat(p->fd, b.name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int d2 = openat(p->fd, b.name, O_RDONLY | O_DIRECTORY |
+				O_NOFOLLOW | O_CLOEXEC);
 
 		if (d2 >= 0) {
 			unlinkat(d2, COFFRE_DIR_FILE, 0);

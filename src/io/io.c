@@ -196,18 +196,21 @@ out:
 int io_replace(int dirfd, const char *name, const void *buf, size_t len,
 	       mode_t mode)
 {
-	const char *slash = strrchr(name, '/'), *base;
+	const char *slash = strchr(name, '/'), *base;
 	char tmp[NAME_MAX + 1];
 	int dfd = dirfd, fd, err;
 
 	if (slash) {
-		char parent[PATH_MAX];
+		/* One component at a time: no directory on the way is a
+		 * symlink followed. */
+		char comp[NAME_MAX + 1];
 
-		if ((size_t)(slash - name) >= sizeof(parent))
+		if ((size_t)(slash - name) >= sizeof(comp))
 			return -ENAMETOOLONG;
-		memcpy(parent, name, (size_t)(slash - name));
-		parent[slash - name] = '\0';
-		dfd = openat(dirfd, parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		memcpy(comp, name, (size_t)(slash - name));
+		comp[slash - name] = '\0';
+		dfd = openat(dirfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			     O_CLOEXEC);
 		if (dfd < 0)
 			return -errno;
 		err = io_replace(dfd, slash + 1, buf, len, mode);
@@ -283,4 +286,9 @@ bool io_fds_exhausted(void)
 		return errno == EMFILE || errno == ENFILE;
 	close(fd);
 	return false;
+}
+
+int io_chmod_at(int dirfd, const char *name, mode_t mode)
+{
+	return fchmodat(dirfd, name, mode, AT_SYMLINK_NOFOLLOW) ? -errno : 0;
 }

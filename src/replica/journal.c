@@ -77,7 +77,7 @@ int journal_open(struct replica *r)
 		return -errno;
 	{
 		int dfd = openat(r->backing_fd, COFFRE_STATE_DIR,
-				 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 		if (dfd < 0 || (err = io_fsync_dir(dfd)) != 0) {
 			err = dfd < 0 ? -errno : err;
@@ -216,7 +216,7 @@ int journal_compact_locked(struct replica *r)
 	r->jfd = fd;
 	r->jsize = 0;
 	int dfd = openat(r->backing_fd, COFFRE_STATE_DIR,
-			 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd >= 0) {
 		err = io_fsync_dir(dfd);
 		close(dfd);

@@ -50,6 +50,12 @@ int io_open_untrusted(int dirfd, const char *name, int flags, mode_t want);
  * O_PATH open; for error paths, where a library reports a generic error).
  */
 bool io_resource_error(int err);
+
+/* chmod name under dirfd, never through a symlink: a symlink there (an
+ * entry swapped after it was made) is refused with -EOPNOTSUPP and
+ * nothing it points to changes.  glibc does it on an O_PATH fd of the
+ * entry itself (needs /proc).  Return: 0 or -errno. */
+int io_chmod_at(int dirfd, const char *name, mode_t mode);
 bool io_fds_exhausted(void);
 
 /* Read the regular file name (io_open_untrusted) into buf.  Return: its
@@ -66,7 +72,8 @@ int io_read_alloc(int dirfd, const char *name, size_t max, uint8_t **out,
  * `.coffre.tmp.<name without its leading dot>` in the same directory
  * (created O_EXCL | O_NOFOLLOW with mode, a stale one removed first),
  * fsynced, renamed over name, and the directory fsynced.  name may hold
- * a directory part ("a/b": the temp is a/.coffre.tmp.b).  On failure the
+ * a directory part ("a/b": the temp is a/.coffre.tmp.b; each directory on
+ * the way is opened O_NOFOLLOW, never through a symlink).  On failure the
  * temp is removed and name is untouched.  Return: 0 or -errno.
  */
 int io_replace(int dirfd, const char *name, const void *buf, size_t len,

@@ -451,3 +451,33 @@ Test(io, digest_chunk_error_stops)
 	free(src);
 	free(copy);
 }
+
+/* chmod never reaches through a symlink: a swapped-in link is refused
+ * and its target keeps its mode; a real entry changes. */
+Test(io, chmod_at_does_not_follow)
+{
+	int fd = openat(dfd, "target", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	struct stat st;
+
+	cr_assert_geq(fd, 0);
+	close(fd);
+	cr_assert_eq(symlinkat("target", dfd, "link"), 0);
+	cr_assert_eq(io_chmod_at(dfd, "link", 04777), -EOPNOTSUPP);
+	cr_assert_eq(fstatat(dfd, "target", &st, 0), 0);
+	cr_assert_eq(st.st_mode & 07777, 0600);
+	cr_assert_eq(io_chmod_at(dfd, "target", 0640), 0);
+	cr_assert_eq(fstatat(dfd, "target", &st, 0), 0);
+	cr_assert_eq(st.st_mode & 07777, 0640);
+	cr_assert_eq(io_chmod_at(dfd, "missing", 0600), -ENOENT);
+}
+
+/* io_replace never writes through a symlinked directory on the way. */
+Test(io, replace_does_not_follow_a_symlinked_directory)
+{
+	cr_assert_eq(mkdirat(dfd, "real", 0700), 0);
+	cr_assert_eq(symlinkat("real", dfd, "via"), 0);
+	cr_assert_eq(io_replace(dfd, "via/f", "x", 1, 0600), -ENOTDIR);
+	cr_assert_not(exists("real/f"));
+	cr_assert_eq(io_replace(dfd, "real/f", "x", 1, 0600), 0);
+	cr_assert(exists("real/f"));
+}
