@@ -118,22 +118,8 @@ if [ ! -x "$crypto_bench" ]; then
 		"$build/src/crypto/libcoffre_crypto.a" -lcrypto -pthread -o "$crypto_bench"
 fi
 
-drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
-
-# PID of the daemon serving mount point $1 (the process whose command line
-# names it; gocryptfs forks, so its parent has exited by now).
-daemon_pid() {
-	local p arg
-	for p in /proc/[0-9]*; do
-		while IFS= read -r -d '' arg; do
-			if [ "$arg" = "$1" ]; then
-				echo "${p#/proc/}"
-				return 0
-			fi
-		done <"$p/cmdline" 2>/dev/null || true
-	done
-	return 1
-}
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 
 # ---- mount the three filesystems
 say "setting up in $tmp"

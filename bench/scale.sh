@@ -101,23 +101,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 now() { date +%s.%N; }
 
-# PID of the daemon serving mount point $1 (the process whose command line
-# names it; both daemons fork, so the parent has exited by now).
-daemon_pid() {
-	local p arg
-	for p in /proc/[0-9]*; do
-		while IFS= read -r -d '' arg; do
-			if [ "$arg" = "$1" ]; then
-				echo "${p#/proc/}"
-				return 0
-			fi
-		done <"$p/cmdline" 2>/dev/null || true
-	done
-	return 1
-}
 
 # ---- the workload, one step per call: prints one JSON object
 # {"ok": n, "errors": n, "first_error": "...", "seconds": s, ...}

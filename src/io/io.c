@@ -14,13 +14,16 @@
 
 #include "coffre/io.h"
 
-ssize_t io_read_full(int fd, void *buf, size_t len)
+/* Read until len bytes or EOF, with pread at off + done when off >= 0. */
+static ssize_t read_loop(int fd, void *buf, size_t len, int64_t off)
 {
 	uint8_t *p = buf;
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t n = read(fd, p + done, len - done);
+		ssize_t n = off < 0 ? read(fd, p + done, len - done) :
+			    pread(fd, p + done, len - done,
+				  (off_t)(off + (int64_t)done));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -33,23 +36,16 @@ ssize_t io_read_full(int fd, void *buf, size_t len)
 	return (ssize_t)done;
 }
 
+ssize_t io_read_full(int fd, void *buf, size_t len)
+{
+	return read_loop(fd, buf, len, -1);
+}
+
 ssize_t io_pread_full(int fd, void *buf, size_t len, uint64_t off)
 {
-	uint8_t *p = buf;
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, p + done, len - done, (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
+	if (off > INT64_MAX)
+		return -EINVAL;
+	return read_loop(fd, buf, len, (int64_t)off);
 }
 
 int io_write_full(int fd, const void *buf, size_t len)
