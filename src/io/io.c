@@ -189,26 +189,44 @@ out:
  * the two agree): replication and the daemon skip these names. */
 #define TMP_PREFIX ".coffre.tmp."
 
+int io_open_dir(int dirfd, const char *path)
+{
+	const char *slash = strchr(path, '/');
+	char comp[NAME_MAX + 1];
+	size_t n = slash ? (size_t)(slash - path) : strlen(path);
+	int fd, sub;
+
+	if (n == 0 || n >= sizeof(comp))
+		return n ? -ENAMETOOLONG : -EINVAL;
+	memcpy(comp, path, n);
+	comp[n] = '\0';
+	fd = openat(dirfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (!slash || !slash[1])
+		return fd;
+	sub = io_open_dir(fd, slash + 1);
+	close(fd);
+	return sub;
+}
+
 int io_replace(int dirfd, const char *name, const void *buf, size_t len,
 	       mode_t mode)
 {
-	const char *slash = strchr(name, '/'), *base;
+	const char *slash = strrchr(name, '/'), *base;
 	char tmp[NAME_MAX + 1];
 	int dfd = dirfd, fd, err;
 
 	if (slash) {
-		/* One component at a time: no directory on the way is a
-		 * symlink followed. */
-		char comp[NAME_MAX + 1];
+		char parent[PATH_MAX];
 
-		if ((size_t)(slash - name) >= sizeof(comp))
+		if ((size_t)(slash - name) >= sizeof(parent))
 			return -ENAMETOOLONG;
-		memcpy(comp, name, (size_t)(slash - name));
-		comp[slash - name] = '\0';
-		dfd = openat(dirfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-			     O_CLOEXEC);
+		memcpy(parent, name, (size_t)(slash - name));
+		parent[slash - name] = '\0';
+		dfd = io_open_dir(dirfd, parent);
 		if (dfd < 0)
-			return -errno;
+			return dfd;
 		err = io_replace(dfd, slash + 1, buf, len, mode);
 		close(dfd);
 		return err;

@@ -252,8 +252,7 @@ static int enroll_check_conf(struct volume *v, const char *uri, const char *pin,
 			    &v->hsm, &degraded, err, errlen);
 	if (ret)
 		return ret;
-	v->keys_fd = openat(v->root_fd, COFFRE_KEYS_DIR,
-			    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	v->keys_fd = io_open_dir(v->root_fd, COFFRE_KEYS_DIR);
 	v->keys = v->keys_fd < 0 ? NULL :
 		keyring_new(v->hsm, v->keys_fd, v->conf.uuid, v->conf.mk_version, 0);
 	ret = v->keys ? keyring_dek(v->keys, v->conf.root_id, 1, root_dek) : -EIO;

@@ -148,9 +148,9 @@ int escrow_store(int root_fd, const struct escrow_blob *e)
 
 	if (mkdirat(root_fd, COFFRE_ESCROW_DIR, 0700) && errno != EEXIST)
 		return -errno;
-	dir = openat(root_fd, COFFRE_ESCROW_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dir = io_open_dir(root_fd, COFFRE_ESCROW_DIR);
 	if (dir < 0)
-		return -errno;
+		return dir;
 	escrow_write(e, buf);
 	escrow_name_write(e->mk_version, name);
 	err = io_replace(dir, name, buf, sizeof(buf), 0600);

@@ -137,8 +137,8 @@ static int init_root_key(int root, const char *backing, struct hsm_pool *pool,
 	    mkdirat(root, COFFRE_KEYS_DIR, 0700))
 		return keys_set_err(err, errlen, -errno, "cannot create %s/%s: %s", backing,
 			   COFFRE_KEYS_DIR, strerror(errno));
-	keys = openat(root, COFFRE_KEYS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ret = keys < 0 ? -errno : random_bytes(root_dek, COFFRE_KEY_LEN);
+	keys = io_open_dir(root, COFFRE_KEYS_DIR);
+	ret = keys < 0 ? keys : random_bytes(root_dek, COFFRE_KEY_LEN);
 	if (!ret)
 		ret = keyrec_seal(pool, conf->uuid, conf->mk_version, conf->root_id, 1,
 				  root_dek, &rec);
@@ -315,8 +315,7 @@ static int open_keys(struct volume *v, const char *const *uris, unsigned n_uris,
 			    &v->hsm, &v->degraded, err, errlen);
 	if (ret)
 		goto out;
-	v->keys_fd = openat(v->root_fd, COFFRE_KEYS_DIR,
-			    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	v->keys_fd = io_open_dir(v->root_fd, COFFRE_KEYS_DIR);
 	v->keys = v->keys_fd < 0 ? NULL :
 		keyring_new(v->hsm, v->keys_fd, v->conf.uuid, v->conf.mk_version, 0);
 	root_dek = secmem_alloc(COFFRE_KEY_LEN);

@@ -481,3 +481,21 @@ Test(io, replace_does_not_follow_a_symlinked_directory)
 	cr_assert_eq(io_replace(dfd, "real/f", "x", 1, 0600), 0);
 	cr_assert(exists("real/f"));
 }
+
+/* io_open_dir walks a path one O_NOFOLLOW component at a time. */
+Test(io, open_dir_does_not_follow)
+{
+	int fd;
+
+	cr_assert_eq(mkdirat(dfd, "a", 0700), 0);
+	cr_assert_eq(mkdirat(dfd, "a/b", 0700), 0);
+	cr_assert_eq(symlinkat("a", dfd, "l"), 0);
+	fd = io_open_dir(dfd, "a/b");
+	cr_assert_geq(fd, 0);
+	close(fd);
+	cr_assert_eq(io_open_dir(dfd, "l/b"), -ENOTDIR);
+	cr_assert_eq(io_open_dir(dfd, "a/l"), -ENOENT);
+	cr_assert_eq(symlinkat("b", dfd, "a/lb"), 0);
+	cr_assert_eq(io_open_dir(dfd, "a/lb"), -ENOTDIR);
+	cr_assert_eq(io_open_dir(dfd, ""), -EINVAL);
+}
