@@ -15,7 +15,7 @@
 #
 # Usage: scale.sh [--files N] [--dirs M] [--seed S] [--build DIR]
 #                 [--fd-limit N] [--only coffre|gocryptfs] [--json FILE]
-#                 [--timeout SECONDS]
+#                 [--timeout SECONDS] [--max-fds N] [--check]
 #   --files N      files to create (default 1000000)
 #   --dirs M       directories to spread them over (default 100000)
 #   --seed S       seed of the random 10 % read sample (default 14)
@@ -25,6 +25,10 @@
 #   --only FS      run one filesystem only (coffre or gocryptfs)
 #   --json FILE    also write the results there (default: none)
 #   --timeout S    give up on a step after S seconds (default 7200)
+#   --max-fds N    mount coffre with max_fds=N (default: coffre's, 4096)
+#   --check        exit 1 unless coffre made no error in any step and its
+#                  peak fds stayed within max_fds + 64 (HSM module,
+#                  replicator, sockets, calls in flight); for CI
 # Needs root (tmpfs mounts, drop_caches), gocryptfs (unless --only coffre),
 # softhsm2-util, python3, prlimit for --fd-limit.
 set -euo pipefail
@@ -38,6 +42,8 @@ build=$root/build
 fd_limit=
 json=
 step_timeout=7200
+max_fds=
+check=0
 fslist=(coffre gocryptfs)
 
 die() { echo "scale.sh: $*" >&2; exit 1; }
@@ -53,7 +59,9 @@ while [ $# -gt 0 ]; do
 	--only) fslist=("$2"); shift 2 ;;
 	--json) json=$2; shift 2 ;;
 	--timeout) step_timeout=$2; shift 2 ;;
-	-h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--max-fds) max_fds=$2; shift 2 ;;
+	--check) check=1; shift ;;
+	-h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument $1 (try --help)" ;;
 	esac
 done
@@ -62,6 +70,7 @@ for v in "$files" "$dirs" "$step_timeout"; do
 done
 [[ $seed =~ ^[0-9]+$ ]] || die "--seed needs a number"
 [ -z "$fd_limit" ] || [[ $fd_limit =~ ^[1-9][0-9]*$ ]] || die "--fd-limit needs a positive number"
+[ -z "$max_fds" ] || [[ $max_fds =~ ^[1-9][0-9]*$ ]] || die "--max-fds needs a positive number"
 [ "$dirs" -le "$files" ] || die "--dirs must not exceed --files"
 case ${fslist[0]} in coffre|gocryptfs) ;; *) die "--only takes coffre or gocryptfs" ;; esac
 [ "$(id -u)" = 0 ] || die "must run as root (tmpfs mounts, drop_caches)"
@@ -226,11 +235,12 @@ stop_sampler() {
 do_mount() {
 	local fs=$1 mnt=$tmp/mnt-$1 p
 	if [ "$fs" = coffre ]; then
+		local o="pin_file=$tmp/pin${max_fds:+,max_fds=$max_fds}"
 		if [ -n "$fd_limit" ]; then
 			prlimit --nofile="$fd_limit:$fd_limit" \
-				"$coffre" "$tmp/$fs/backing" "$mnt" -o "pin_file=$tmp/pin"
+				"$coffre" "$tmp/$fs/backing" "$mnt" -o "$o"
 		else
-			"$coffre" "$tmp/$fs/backing" "$mnt" -o "pin_file=$tmp/pin"
+			"$coffre" "$tmp/$fs/backing" "$mnt" -o "$o"
 		fi
 	else
 		gocryptfs -q -nosyslog -passfile "$tmp/pass" "$tmp/$fs/backing" "$mnt"
@@ -331,13 +341,14 @@ seconds=$(($(date +%s) - start))
 
 # ---- report
 python3 - "$results" "$tmp" "$json" "$files" "$dirs" "$seed" "$fd_limit" \
+	"$max_fds" "$check" \
 	"$seconds" "$(nproc)" "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
 	"$(uname -r)" "$(command -v gocryptfs >/dev/null && gocryptfs --version | head -n 1 || echo -)" \
 	"$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" "${fslist[@]}" <<'EOF'
 import datetime, json, os, sys
 
-(results, tmp, out, files, dirs, seed, fdlim, secs, nproc, cpu, kernel,
- gcfs_v, rev, *fss) = sys.argv[1:]
+(results, tmp, out, files, dirs, seed, fdlim, max_fds, check, secs, nproc, cpu,
+ kernel, gcfs_v, rev, *fss) = sys.argv[1:]
 files, dirs = int(files), int(dirs)
 steps = ["create", "remount", "find", "stat", "read", "rm"]
 samples = {}
@@ -408,4 +419,14 @@ if out:
     with open(out, "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
+if check == "1" and "coffre" in res:
+    bad = ["%s: %d errors (%s)" % (st, r["errors"], r["first_error"])
+           for st, r in res["coffre"].items() if st in steps and r["errors"]]
+    bad += ["step %s missing" % st for st in steps if st not in res["coffre"]]
+    p = peaks("coffre")
+    limit = int(max_fds or 4096) + 64
+    if p is None or p["fds"] > limit:
+        bad.append("peak fds %s > max_fds + 64 = %d" % (p and p["fds"], limit))
+    print("check: " + ("; ".join(bad) if bad else "ok"))
+    sys.exit(1 if bad else 0)
 EOF

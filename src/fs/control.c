@@ -67,11 +67,13 @@ static void status(FILE *f, bool json)
 	char uuid[2 * COFFRE_ID_LEN + 1];
 	struct replica_status rs;
 	bool have_rep = fs_replica_status(&rs);
-	size_t entries, inodes = inode_table_count(g_fs.inodes);
+	struct inode_stats is;
+	size_t entries;
 	long fds, fd_limit;
 	uint64_t unseals;
 
 	fd_usage(&fds, &fd_limit);
+	inode_table_stats(g_fs.inodes, &is);
 	for (i = 0; i < n; i++)
 		up += st[i].up;
 	hex_encode(volume_conf(g_fs.vol)->uuid, COFFRE_ID_LEN, uuid);
@@ -87,8 +89,12 @@ static void status(FILE *f, bool json)
 		fprintf(f, "key cache: %zu keys, %llu HSM unseals\n", entries,
 			(unsigned long long)unseals);
 		fprintf(f, "inodes: %zu cached, %zu bytes each; descriptors: %ld "
-			"open of %ld\n", inodes, sizeof(struct inode), fds,
-			fd_limit);
+			"open of %ld (inodes %zu of %zu%s, open files %zu; %llu "
+			"closed, %llu reopened by handle)\n", is.inodes,
+			sizeof(struct inode), fds, fd_limit, is.path_fds, is.max_fds,
+			is.handles ? "" : ", NO FILE HANDLES: unbounded",
+			is.data_fds, (unsigned long long)is.evictions,
+			(unsigned long long)is.reopens);
 		if (!have_rep) {
 			fprintf(f, "replication: off (no bucket)\n");
 			return;
@@ -126,8 +132,12 @@ static void status(FILE *f, bool json)
 	fprintf(f, "], \"key_cache\": {\"entries\": %zu, \"unseals\": %llu}",
 		entries, (unsigned long long)unseals);
 	fprintf(f, ", \"inodes\": {\"cached\": %zu, \"bytes_each\": %zu}, "
-		"\"descriptors\": {\"open\": %ld, \"limit\": %ld}", inodes,
-		sizeof(struct inode), fds, fd_limit);
+		"\"descriptors\": {\"open\": %ld, \"limit\": %ld, \"inodes\": %zu, "
+		"\"max_fds\": %zu, \"file_handles\": %s, \"open_files\": %zu, "
+		"\"closed\": %llu, \"reopened\": %llu}", is.inodes,
+		sizeof(struct inode), fds, fd_limit, is.path_fds, is.max_fds,
+		is.handles ? "true" : "false", is.data_fds,
+		(unsigned long long)is.evictions, (unsigned long long)is.reopens);
 	if (have_rep) {
 		fprintf(f, ", \"replication\": {\"bucket\": \"%s\", \"queued\": %llu, "
 			"\"oldest_pending_s\": %llu, \"bytes_behind\": %llu, "

@@ -274,7 +274,11 @@ static int serve_fs_init(const struct fs_opts *o)
 		report("cannot open the backing root: %s", strerror(-ret));
 		return ret;
 	}
-	inode_table_set_fd_budget(g_fs.inodes, fd_budget());
+	inode_table_set_fds(g_fs.inodes, fd_budget(), o->max_fds);
+	if (!inode_table_has_handles(g_fs.inodes))
+		log_msg(LOG_WARNING, "the backing filesystem has no file handles: "
+			"every inode the kernel caches keeps a descriptor "
+			"(max_fds=%u does not hold)", o->max_fds);
 	/* Replication never blocks the mount: a bucket that is down is an
 	 * outage the worker rides out, reported by `coffrectl status`. */
 	ret = fs_replica_start(o->bucket ? o->bucket : volume_conf(g_fs.vol)->bucket, err,

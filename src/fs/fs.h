@@ -39,15 +39,28 @@ extern struct fs g_fs;
 
 /* ---- inode.c: inodes keyed by backing (dev, ino) */
 
+/* File handles longer than this are not kept (ext4, xfs, btrfs and tmpfs
+ * use 8 to 28 bytes): such an inode keeps its fd. */
+#define INODE_HANDLE_MAX 40
+
 struct inode {
 	struct inode_table *table;    /* the table holding it */
 	dev_t dev;
 	ino_t ino;
 	mode_t type;                  /* S_IFMT bits */
-	int fd;                       /* O_PATH fd on the backing object */
+	/* table lock: */
+	int fd;                       /* O_PATH fd, -1 while evicted; valid
+					 while pinned (inode_pin) */
 	int stale_fd;                 /* the fd before a re-key, closed at free */
-	uint64_t nlookup;             /* kernel references; table lock */
-	struct inode *hnext;
+	unsigned pins;                /* operations and opens using fd */
+	bool in_lru, unhashed;
+	bool keep_fd;                 /* never evicted (see inode_keep_fd) */
+	uint64_t nlookup;             /* kernel references */
+	struct inode *hnext, *lru_prev, *lru_next;
+	/* set at lookup: the file handle, if any (fh_len 0: none) */
+	uint8_t fh_len;
+	int fh_type;
+	unsigned char fh[INODE_HANDLE_MAX];
 	pthread_mutex_t mu;           /* dir id, open state */
 	/* directories */
 	bool has_dir_id;
@@ -71,13 +84,29 @@ int inode_table_new(int root_fd, struct keyring *keys, uint32_t seg_size,
 void inode_table_free(struct inode_table *t);
 /* Inodes the table holds, the root included (status). */
 size_t inode_table_count(struct inode_table *t);
-/* At most budget descriptors for inodes and open files (0: no bound), so
- * the rest of the process limit stays reserved for the HSM modules, the
- * replicator, the journal and the control socket. */
-void inode_table_set_fd_budget(struct inode_table *t, size_t budget);
-/* 0 if one more inode or open file may take a descriptor, -ENFILE if
- * the budget is spent (the caller fails with it, opening nothing). */
+/* Descriptors: inodes' O_PATH fds and open files' fds together stay
+ * within budget (0: no bound), so the rest of the process limit stays
+ * reserved for the HSM modules, the replicator, the journal and the
+ * control socket; at most max_fds O_PATH fds stay open (0: no bound), the
+ * least recently used unpinned ones being closed first. */
+void inode_table_set_fds(struct inode_table *t, size_t budget, size_t max_fds);
+/* False if the backing filesystem has no file handles: then no O_PATH fd
+ * can be closed and max_fds does not hold. */
+bool inode_table_has_handles(struct inode_table *t);
+struct inode_stats {
+	size_t inodes, path_fds, data_fds, max_fds, fd_budget;
+	uint64_t evictions, reopens;
+	bool handles;
+};
+void inode_table_stats(struct inode_table *t, struct inode_stats *s);
+/* 0 if one more descriptor fits the budget (closing cached ones if need
+ * be), -ENFILE if it does not (the caller fails with it, opening nothing). */
 int inode_fd_reserve(struct inode_table *t);
+/* Hold i->fd open for an operation: 0, -ESTALE if the object is gone,
+ * -ENFILE.  Every success is paired with inode_unpin, after which i may
+ * be freed (if the kernel forgot it meanwhile).  Never under i->mu. */
+int inode_pin(struct inode_table *t, struct inode *i);
+void inode_unpin(struct inode_table *t, struct inode *i);
 /* The root inode: one lookup from the start, never freed by a forget. */
 struct inode *inode_table_root(struct inode_table *t);
 /* The inode for a fuse_ino_t. */
@@ -90,24 +119,31 @@ int inode_get(struct inode_table *t, int fd, const struct stat *st,
 /* The inode of a backing object if the table holds one (one lookup added,
  * drop it with inode_forget), else NULL. */
 struct inode *inode_find(struct inode_table *t, dev_t dev, ino_t ino);
+/* The backing object (dev, ino) is about to lose its last name: if the
+ * table holds its inode, that keeps its fd until forgotten (no handle
+ * opens an unlinked object, and the kernel may still ask about it, for
+ * example to write back its times). */
+void inode_keep_fd(struct inode_table *t, dev_t dev, ino_t ino);
 /* Rename the backing object from over to (both in dfd) and point the
  * inode at it (a re-keyed copy replacing the old one), as one step for
  * lookups; path_fd (O_PATH of the new object, stat st) is taken over on
- * success.  Caller holds i->rw.  Return: 0 or -errno from renameat. */
+ * success.  Caller holds i->rw and a pin.  Return: 0 or -errno. */
 int inode_rename_over(struct inode_table *t, struct inode *i, int dfd,
 		      const char *from, const char *to, int path_fd,
 		      const struct stat *st);
 /* Mark open files keyed by any of these directories as shredded (their
- * reads and writes fail with EIO from now on). */
-void inode_shred_tree(struct inode_table *t, const uint8_t (*ids)[COFFRE_ID_LEN],
-		      size_t n);
-/* Drop n lookups; the inode is freed at zero. */
+ * reads and writes fail with EIO from now on): 0 or -ENOMEM. */
+int inode_shred_tree(struct inode_table *t, const uint8_t (*ids)[COFFRE_ID_LEN],
+		     size_t n);
+/* Drop n lookups; the inode is freed at zero (at its last unpin if
+ * pinned). */
 void inode_forget(struct inode_table *t, struct inode *i, uint64_t n);
-/* A directory's id (read from its .coffre.dir on first use). */
+/* A directory's id (read from its .coffre.dir on first use; dir pinned). */
 int inode_dir_id(struct inode *dir, uint8_t id[COFFRE_ID_LEN]);
-/* "/proc/self/fd/N" for an inode's O_PATH fd. */
+/* "/proc/self/fd/N" for a pinned inode's O_PATH fd. */
 void inode_path(const struct inode *i, char out[64]);
-/* Open the regular file's data (header, key, size) for one more user. */
+/* Open the regular file's data (header, key, size) for one more user;
+ * the inode stays pinned until the matching inode_close_data. */
 int inode_open_data(struct inode_table *t, struct inode *i);
 void inode_close_data(struct inode *i);
 

@@ -2,13 +2,24 @@
  * inode.c — the daemon's inode table.
  *
  * As in libfuse's passthrough_hp, an inode is keyed by its backing object's
- * (dev, ino), holds an O_PATH fd on it and is reference-counted by the
- * kernel's lookup/forget.  Hard links therefore share one inode, and an
- * unlinked or renamed-over file stays reachable through its fd while open.
+ * (dev, ino) and reference-counted by the kernel's lookup/forget, so hard
+ * links share one inode.  An inode's O_PATH fd is a cache: at most
+ * max_fds of them stay open, least recently used first out, and an inode
+ * whose fd was closed is reopened from the file handle taken at lookup
+ * (open_by_handle_at, checked against its dev and ino), never by a path.
+ * An operation pins the inodes it uses (inode_pin/inode_unpin): a pinned
+ * fd is never closed and a pinned inode is never freed, even if the kernel
+ * forgets it meanwhile.  Open files are pinned while open and keep their
+ * O_RDWR fd too.  Without file handles (a backing filesystem that has
+ * none) an inode keeps its fd for life.
+ *
  * A regular file's data state (shared O_RDWR fd, header, file key in
  * locked memory, plaintext size) lives here while any handle is open, so
  * every open of one file sees one size and one lock.  The table is an
  * object (the daemon's is g_fs.inodes) so that it can be tested alone.
+ *
+ * Locks: t->lock (hash, lookups, pins, LRU, counters) is innermost: it is
+ * taken under an inode's mu, never the other way round.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,8 +42,16 @@ struct inode_table {
 	uint32_t seg_size;
 	bool strict_holes;
 	size_t count;                 /* inodes in buckets (the root aside) */
+	/* descriptors */
+	int mount_id;                 /* the root's; -1: no file handles */
+	int mount_fd;                 /* the root, O_RDONLY (open_by_handle_at
+					 takes no O_PATH fd); -1: no handles */
 	size_t fd_budget;             /* 0: none (see inode_fd_reserve) */
+	size_t max_fds;               /* O_PATH fds kept open (0: no bound) */
+	size_t path_fds;              /* inodes' O_PATH fds open, root's too */
 	atomic_size_t data_fds;       /* open files' O_RDWR fds */
+	uint64_t evictions, reopens;
+	struct inode *lru_head, *lru_tail;   /* unpinned, with fd and handle */
 	struct inode *buckets[NBUCKETS];
 };
 
@@ -40,6 +59,112 @@ static size_t bucket(dev_t dev, ino_t ino)
 {
 	return (size_t)((ino * 0x9e3779b97f4a7c15ull) ^ dev) % NBUCKETS;
 }
+
+/* ---- file handles */
+
+union handle_buf {
+	struct file_handle fh;
+	unsigned char buf[sizeof(struct file_handle) + INODE_HANDLE_MAX];
+};
+
+/* The handle of the object open at fd, if it has one that fits and lives
+ * on the root's mount (else the inode keeps its fd for life). */
+static void handle_take(struct inode_table *t, struct inode *i, int fd)
+{
+	union handle_buf h;
+	int mount_id;
+
+	i->fh_len = 0;
+	if (t->mount_id < 0)
+		return;
+	h.fh.handle_bytes = INODE_HANDLE_MAX;
+	if (name_to_handle_at(fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) ||
+	    mount_id != t->mount_id || h.fh.handle_bytes == 0)
+		return;
+	i->fh_type = h.fh.handle_type;
+	i->fh_len = (uint8_t)h.fh.handle_bytes;
+	memcpy(i->fh, h.fh.f_handle, h.fh.handle_bytes);
+}
+
+/* Open the inode's object again from its handle: an O_PATH fd, or
+ * -ESTALE if the object is gone or is no longer the one the inode was. */
+static int handle_open(struct inode_table *t, struct inode *i)
+{
+	union handle_buf h;
+	struct stat st;
+	int fd;
+
+	h.fh.handle_bytes = i->fh_len;
+	h.fh.handle_type = i->fh_type;
+	memcpy(h.fh.f_handle, i->fh, i->fh_len);
+	fd = open_by_handle_at(t->mount_fd, &h.fh, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESTALE : -errno;
+	if (fstat(fd, &st) || st.st_dev != i->dev || st.st_ino != i->ino ||
+	    (st.st_mode & S_IFMT) != i->type) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
+/* ---- the LRU of unpinned O_PATH fds (t->lock held) */
+
+static void lru_remove(struct inode_table *t, struct inode *i)
+{
+	if (!i->in_lru)
+		return;
+	if (i->lru_prev)
+		i->lru_prev->lru_next = i->lru_next;
+	else
+		t->lru_head = i->lru_next;
+	if (i->lru_next)
+		i->lru_next->lru_prev = i->lru_prev;
+	else
+		t->lru_tail = i->lru_prev;
+	i->lru_prev = i->lru_next = NULL;
+	i->in_lru = false;
+}
+
+/* An inode nobody pins: its fd may go, the most recently used last. */
+static void lru_add(struct inode_table *t, struct inode *i)
+{
+	if (i->in_lru || i->pins || i->fd < 0 || !i->fh_len || i->keep_fd ||
+	    i == &t->root)
+		return;
+	i->lru_prev = NULL;
+	i->lru_next = t->lru_head;
+	if (t->lru_head)
+		t->lru_head->lru_prev = i;
+	else
+		t->lru_tail = i;
+	t->lru_head = i;
+	i->in_lru = true;
+}
+
+/* Close the least recently used fds until at most max_fds stay open and
+ * `more` new ones fit the budget; true if they do. */
+static bool lru_trim(struct inode_table *t, size_t more)
+{
+	for (;;) {
+		size_t used = t->path_fds + atomic_load(&t->data_fds) + more;
+		bool over = (t->max_fds && t->path_fds + more > t->max_fds) ||
+			    (t->fd_budget && used > t->fd_budget);
+		struct inode *i = t->lru_tail;
+
+		if (!over)
+			return true;
+		if (!i)
+			return !t->fd_budget || used <= t->fd_budget;
+		lru_remove(t, i);
+		close(i->fd);
+		i->fd = -1;
+		t->path_fds--;
+		t->evictions++;
+	}
+}
+
+/* ---- the table */
 
 static void inode_setup(struct inode_table *t, struct inode *i, int fd,
 			const struct stat *st)
@@ -58,6 +183,7 @@ static void inode_setup(struct inode_table *t, struct inode *i, int fd,
 int inode_table_new(int root_fd, struct keyring *keys, uint32_t seg_size,
 		    bool strict_holes, struct inode_table **out)
 {
+	union handle_buf h;
 	struct inode_table *t;
 	struct stat st;
 	int fd = openat(root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -79,27 +205,44 @@ int inode_table_new(int root_fd, struct keyring *keys, uint32_t seg_size,
 	t->keys = keys;
 	t->seg_size = seg_size;
 	t->strict_holes = strict_holes;
+	h.fh.handle_bytes = INODE_HANDLE_MAX;
+	t->mount_fd = openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (t->mount_fd < 0 ||
+	    name_to_handle_at(fd, "", &h.fh, &t->mount_id, AT_EMPTY_PATH)) {
+		t->mount_id = -1;
+		if (t->mount_fd >= 0)
+			close(t->mount_fd);
+		t->mount_fd = -1;
+	}
 	inode_setup(t, &t->root, fd, &st);
 	t->root.nlookup = 1;
+	t->path_fds = t->mount_fd >= 0 ? 2 : 1;
 	*out = t;
 	return 0;
 }
 
-void inode_table_set_fd_budget(struct inode_table *t, size_t budget)
+void inode_table_set_fds(struct inode_table *t, size_t budget, size_t max_fds)
 {
+	pthread_mutex_lock(&t->lock);
 	t->fd_budget = budget;
+	t->max_fds = max_fds;
+	lru_trim(t, 0);
+	pthread_mutex_unlock(&t->lock);
+}
+
+bool inode_table_has_handles(struct inode_table *t)
+{
+	return t->mount_id >= 0;
 }
 
 int inode_fd_reserve(struct inode_table *t)
 {
-	size_t used;
+	bool ok;
 
-	if (!t->fd_budget)
-		return 0;
 	pthread_mutex_lock(&t->lock);
-	used = t->count + 1 + atomic_load(&t->data_fds);
+	ok = lru_trim(t, 1);
 	pthread_mutex_unlock(&t->lock);
-	return used < t->fd_budget ? 0 : -ENFILE;
+	return ok ? 0 : -ENFILE;
 }
 
 struct inode *inode_table_root(struct inode_table *t)
@@ -112,7 +255,8 @@ static void inode_free(struct inode_table *t, struct inode *i)
 	if (i->sf.fd >= 0)
 		close(i->sf.fd);
 	aead_key_free(i->key);
-	close(i->fd);
+	if (i->fd >= 0)
+		close(i->fd);
 	if (i->stale_fd >= 0)
 		close(i->stale_fd);
 	pthread_mutex_destroy(&i->mu);
@@ -138,6 +282,8 @@ void inode_table_free(struct inode_table *t)
 	}
 	pthread_mutex_unlock(&t->lock);
 	inode_free(t, &t->root);
+	if (t->mount_fd >= 0)
+		close(t->mount_fd);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
@@ -152,11 +298,89 @@ fuse_ino_t inode_id(struct inode_table *t, struct inode *i)
 	return i == &t->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)i;
 }
 
+int inode_pin(struct inode_table *t, struct inode *i)
+{
+	int fd;
+
+	pthread_mutex_lock(&t->lock);
+	i->pins++;
+	lru_remove(t, i);
+	if (i->fd >= 0) {
+		pthread_mutex_unlock(&t->lock);
+		return 0;
+	}
+	if (!lru_trim(t, 1)) {
+		pthread_mutex_unlock(&t->lock);
+		inode_unpin(t, i);
+		return -ENFILE;
+	}
+	pthread_mutex_unlock(&t->lock);
+	/* Pinned, the inode stays; two threads may both reopen it. */
+	fd = handle_open(t, i);
+	if (fd < 0) {
+		inode_unpin(t, i);
+		return fd;
+	}
+	pthread_mutex_lock(&t->lock);
+	if (i->fd < 0) {
+		i->fd = fd;
+		t->path_fds++;
+		t->reopens++;
+		fd = -1;
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
+/* With t->lock held: take i out of the table (nlookup reached 0). */
+static void unhash(struct inode_table *t, struct inode *i)
+{
+	struct inode **pp = &t->buckets[bucket(i->dev, i->ino)];
+
+	while (*pp && *pp != i)
+		pp = &(*pp)->hnext;
+	if (*pp) {
+		*pp = i->hnext;
+		t->count--;
+	}
+	i->unhashed = true;
+}
+
+/* With t->lock held: if i is out of the table and unpinned, account for
+ * its fd and return true (the caller frees it after unlocking). */
+static bool release_locked(struct inode_table *t, struct inode *i)
+{
+	if (!i->unhashed || i->pins)
+		return false;
+	lru_remove(t, i);
+	if (i->fd >= 0)
+		t->path_fds--;
+	return true;
+}
+
+void inode_unpin(struct inode_table *t, struct inode *i)
+{
+	bool dead;
+
+	pthread_mutex_lock(&t->lock);
+	i->pins--;
+	dead = release_locked(t, i);
+	if (!dead && !i->pins) {
+		lru_add(t, i);
+		lru_trim(t, 0);
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (dead)
+		inode_free(t, i);
+}
+
 int inode_get(struct inode_table *t, int fd, const struct stat *st,
 	      struct inode **out)
 {
 	size_t b = bucket(st->st_dev, st->st_ino);
-	struct inode *i;
+	struct inode *i, *n;
 
 	if (st->st_dev == t->root.dev && st->st_ino == t->root.ino) {
 		close(fd);
@@ -166,30 +390,43 @@ int inode_get(struct inode_table *t, int fd, const struct stat *st,
 		*out = &t->root;
 		return 0;
 	}
+	/* Made before the lock (a handle costs a system call); freed unused
+	 * if the object already has an inode. */
+	n = calloc(1, sizeof(*n));
+	if (!n) {
+		close(fd);
+		return -ENOMEM;
+	}
+	handle_take(t, n, fd);
 	pthread_mutex_lock(&t->lock);
 	for (i = t->buckets[b]; i; i = i->hnext)
 		if (i->ino == st->st_ino && i->dev == st->st_dev)
 			break;
 	if (i) {
 		i->nlookup++;
+		if (i->fd < 0) {             /* evicted: take this fd */
+			i->fd = fd;
+			fd = -1;
+			t->path_fds++;
+			lru_add(t, i);
+		}
 		pthread_mutex_unlock(&t->lock);
-		close(fd);
+		if (fd >= 0)
+			close(fd);
+		free(n);
 		*out = i;
 		return 0;
 	}
-	i = calloc(1, sizeof(*i));
-	if (!i) {
-		pthread_mutex_unlock(&t->lock);
-		close(fd);
-		return -ENOMEM;
-	}
-	inode_setup(t, i, fd, st);
-	i->nlookup = 1;
-	i->hnext = t->buckets[b];
-	t->buckets[b] = i;
+	inode_setup(t, n, fd, st);
+	n->nlookup = 1;
+	n->hnext = t->buckets[b];
+	t->buckets[b] = n;
 	t->count++;
+	t->path_fds++;
+	lru_add(t, n);
+	lru_trim(t, 0);
 	pthread_mutex_unlock(&t->lock);
-	*out = i;
+	*out = n;
 	return 0;
 }
 
@@ -203,27 +440,37 @@ size_t inode_table_count(struct inode_table *t)
 	return n;
 }
 
+void inode_table_stats(struct inode_table *t, struct inode_stats *s)
+{
+	pthread_mutex_lock(&t->lock);
+	s->inodes = t->count + 1;
+	s->path_fds = t->path_fds;
+	s->data_fds = atomic_load(&t->data_fds);
+	s->max_fds = t->max_fds;
+	s->fd_budget = t->fd_budget;
+	s->evictions = t->evictions;
+	s->reopens = t->reopens;
+	s->handles = t->mount_id >= 0;
+	pthread_mutex_unlock(&t->lock);
+}
+
 void inode_forget(struct inode_table *t, struct inode *i, uint64_t n)
 {
-	struct inode **pp;
+	bool dead;
 
 	pthread_mutex_lock(&t->lock);
 	if (n > i->nlookup)
 		n = i->nlookup;
 	i->nlookup -= n;
-	if (i->nlookup || i == &t->root) {
+	if (i->nlookup || i == &t->root || i->unhashed) {
 		pthread_mutex_unlock(&t->lock);
 		return;
 	}
-	pp = &t->buckets[bucket(i->dev, i->ino)];
-	while (*pp && *pp != i)
-		pp = &(*pp)->hnext;
-	if (*pp) {
-		*pp = i->hnext;
-		t->count--;
-	}
+	unhash(t, i);
+	dead = release_locked(t, i);   /* else the last unpin frees it */
 	pthread_mutex_unlock(&t->lock);
-	inode_free(t, i);
+	if (dead)
+		inode_free(t, i);
 }
 
 void inode_path(const struct inode *i, char out[64])
@@ -309,10 +556,14 @@ out:
 
 int inode_open_data(struct inode_table *t, struct inode *i)
 {
-	int err = 0;
+	int err;
 
 	if (i->type != S_IFREG)
 		return -EINVAL;
+	/* Pinned while open: an open file's O_PATH fd is never closed. */
+	err = inode_pin(t, i);
+	if (err)
+		return err;
 	pthread_mutex_lock(&i->mu);
 	if (!i->nopen) {
 		err = inode_fd_reserve(t);
@@ -324,12 +575,17 @@ int inode_open_data(struct inode_table *t, struct inode *i)
 	if (!err)
 		i->nopen++;
 	pthread_mutex_unlock(&i->mu);
+	if (err)
+		inode_unpin(t, i);
 	return err;
 }
 
 void inode_close_data(struct inode *i)
 {
+	bool was_open;
+
 	pthread_mutex_lock(&i->mu);
+	was_open = i->nopen > 0;
 	if (i->nopen && --i->nopen == 0) {
 		close(i->sf.fd);
 		i->sf.fd = -1;
@@ -339,6 +595,23 @@ void inode_close_data(struct inode *i)
 		i->key = NULL;
 	}
 	pthread_mutex_unlock(&i->mu);
+	if (was_open)
+		inode_unpin(i->table, i);
+}
+
+void inode_keep_fd(struct inode_table *t, dev_t dev, ino_t ino)
+{
+	struct inode *i = inode_find(t, dev, ino);
+
+	if (!i)
+		return;
+	if (inode_pin(t, i) == 0) {
+		pthread_mutex_lock(&t->lock);
+		i->keep_fd = true;
+		pthread_mutex_unlock(&t->lock);
+		inode_unpin(t, i);
+	}
+	inode_forget(t, i, 1);
 }
 
 struct inode *inode_find(struct inode_table *t, dev_t dev, ino_t ino)
@@ -362,8 +635,10 @@ int inode_rename_over(struct inode_table *t, struct inode *i, int dfd,
 		      const struct stat *st)
 {
 	struct inode **pp;
+	struct inode h;
 	size_t b;
 
+	handle_take(t, &h, path_fd);
 	/* Under the table lock, so that a lookup finds the inode under its
 	 * old key until the rename and under the new one from then on. */
 	pthread_mutex_lock(&t->lock);
@@ -378,14 +653,18 @@ int inode_rename_over(struct inode_table *t, struct inode *i, int dfd,
 		pp = &(*pp)->hnext;
 	if (*pp)
 		*pp = i->hnext;
-	/* Other threads may be using the old fd right now: keep it open until
-	 * the inode goes (one generation is enough: re-keys are rare). */
+	/* Other threads may be using the old fd right now (the caller's
+	 * pin keeps it open): keep it until the inode goes (one generation
+	 * is enough: re-keys are rare). */
 	if (i->stale_fd >= 0)
 		close(i->stale_fd);
 	i->stale_fd = i->fd;
 	i->fd = path_fd;
 	i->dev = st->st_dev;
 	i->ino = st->st_ino;
+	i->fh_type = h.fh_type;
+	i->fh_len = h.fh_len;
+	memcpy(i->fh, h.fh, h.fh_len);
 	b = bucket(i->dev, i->ino);
 	i->hnext = t->buckets[b];
 	t->buckets[b] = i;
@@ -393,20 +672,54 @@ int inode_rename_over(struct inode_table *t, struct inode *i, int dfd,
 	return 0;
 }
 
-void inode_shred_tree(struct inode_table *t, const uint8_t (*ids)[COFFRE_ID_LEN],
-		      size_t n)
+/* With t->lock held: pin up to cap regular files that are pinned (open
+ * files are) into out; the number there is, which may be more than cap. */
+static size_t pin_open_files(struct inode_table *t, struct inode **out,
+			     size_t cap)
 {
-	size_t b, k;
+	size_t b, n = 0;
 	struct inode *i;
 
-	pthread_mutex_lock(&t->lock);
 	for (b = 0; b < NBUCKETS; b++)
-		for (i = t->buckets[b]; i; i = i->hnext) {
-			pthread_mutex_lock(&i->mu);
-			for (k = 0; k < n && i->nopen; k++)
-				if (!memcmp(i->hdr.dir_id, ids[k], COFFRE_ID_LEN))
-					i->shredded = true;
-			pthread_mutex_unlock(&i->mu);
-		}
-	pthread_mutex_unlock(&t->lock);
+		for (i = t->buckets[b]; i; i = i->hnext)
+			if (i->pins && i->type == S_IFREG && n++ < cap) {
+				i->pins++;
+				out[n - 1] = i;
+			}
+	return n;
+}
+
+int inode_shred_tree(struct inode_table *t, const uint8_t (*ids)[COFFRE_ID_LEN],
+		     size_t n)
+{
+	struct inode **open = NULL, *i;
+	size_t k, b, cap = 0, found;
+
+	/* Look at each open file under its own lock, never under t->lock
+	 * (mu is taken before t->lock): pin them all first. */
+	for (;;) {
+		pthread_mutex_lock(&t->lock);
+		found = pin_open_files(t, open, cap);
+		pthread_mutex_unlock(&t->lock);
+		if (found <= cap)
+			break;
+		for (k = 0; k < cap; k++)
+			inode_unpin(t, open[k]);
+		free(open);
+		cap = found + 64;
+		open = malloc(cap * sizeof(*open));
+		if (!open)
+			return -ENOMEM;
+	}
+	for (k = 0; k < found; k++) {
+		i = open[k];
+		pthread_mutex_lock(&i->mu);
+		for (b = 0; b < n && i->nopen; b++)
+			if (!memcmp(i->hdr.dir_id, ids[b], COFFRE_ID_LEN))
+				i->shredded = true;
+		pthread_mutex_unlock(&i->mu);
+		inode_unpin(t, i);
+	}
+	free(open);
+	return 0;
 }

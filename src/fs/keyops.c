@@ -569,7 +569,9 @@ int keyops_shred(const char *rel, const char *pin, bool dry_run, FILE *out)
 	log_msg(LOG_NOTICE, "shredded %zu directory key%s under %s", set.n,
 		set.n == 1 ? "" : "s", rel);
 	note_dir_tree(dfd);
-	inode_shred_tree(g_fs.inodes, set.ids, set.n);
+	if (inode_shred_tree(g_fs.inodes, set.ids, set.n))
+		log_msg(LOG_ERR, "out of memory marking open files under %s "
+			"shredded: they may read until closed", rel);
 	/* Old copies of the records die with the old master key. */
 	err = volume_rotate_master(g_fs.vol, &ro, err_text, sizeof(err_text));
 	if (err) {

@@ -5,6 +5,11 @@
  * ops_file.c (data and attributes), ops_dir.c (listing, statfs) and
  * ops_xattr.c.
  *
+ * Every operation that touches an inode's backing object pins the inodes
+ * it names for its length (the pinned_* wrappers below), so that their
+ * O_PATH fds are open while it runs; reads, writes and the other calls on
+ * open files use the open file's own fd and pin nothing.
+ *
  * FUSE settings follow DESIGN.md §5: writeback cache (the kernel owns sizes
  * and times), no splice (data is transformed in user space), 1 MiB
  * max_write, parallel directory operations.
@@ -74,7 +79,18 @@ int ops_lookup_backing(struct inode *parent, const char *bname,
 		if (err)
 			return err;
 	}
-	attr_translate((*out)->fd, st);
+	if ((*out)->type == S_IFLNK) {
+		/* The target's length is read through the inode's fd. */
+		err = inode_pin(g_fs.inodes, *out);
+		if (err) {
+			inode_forget(g_fs.inodes, *out, 1);
+			return err;
+		}
+		attr_translate((*out)->fd, st);
+		inode_unpin(g_fs.inodes, *out);
+	} else {
+		attr_translate(-1, st);
+	}
 	if ((*out)->type == S_IFREG) {
 		/* An open file's size is the one the store keeps. */
 		pthread_mutex_lock(&(*out)->mu);
@@ -142,39 +158,239 @@ static void coffre_forget_multi(fuse_req_t req, size_t count,
 	fuse_reply_none(req);
 }
 
+/* ---- pinned operations: pin, run, unpin (an error replies at once) */
+
+static bool pin(fuse_req_t req, fuse_ino_t ino)
+{
+	int err = inode_pin(g_fs.inodes, inode_of(g_fs.inodes, ino));
+
+	if (err)
+		fuse_reply_err(req, -err);
+	return !err;
+}
+
+static bool pin2(fuse_req_t req, fuse_ino_t a, fuse_ino_t b)
+{
+	if (!pin(req, a))
+		return false;
+	if (pin(req, b))
+		return true;
+	inode_unpin(g_fs.inodes, inode_of(g_fs.inodes, a));
+	return false;
+}
+
+static void unpin(fuse_ino_t ino)
+{
+	inode_unpin(g_fs.inodes, inode_of(g_fs.inodes, ino));
+}
+
+static void pinned_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	if (pin(req, parent)) {
+		op_lookup(req, parent, name);
+		unpin(parent);
+	}
+}
+
+static void pinned_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (pin(req, ino)) {
+		op_getattr(req, ino, fi);
+		unpin(ino);
+	}
+}
+
+static void pinned_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+			   int to_set, struct fuse_file_info *fi)
+{
+	if (pin(req, ino)) {
+		op_setattr(req, ino, attr, to_set, fi);
+		unpin(ino);
+	}
+}
+
+static void pinned_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	if (pin(req, ino)) {
+		op_readlink(req, ino);
+		unpin(ino);
+	}
+}
+
+static void pinned_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 mode_t mode, dev_t rdev)
+{
+	if (pin(req, parent)) {
+		op_mknod(req, parent, name, mode, rdev);
+		unpin(parent);
+	}
+}
+
+static void pinned_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 mode_t mode)
+{
+	if (pin(req, parent)) {
+		op_mkdir(req, parent, name, mode);
+		unpin(parent);
+	}
+}
+
+static void pinned_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	if (pin(req, parent)) {
+		op_unlink(req, parent, name);
+		unpin(parent);
+	}
+}
+
+static void pinned_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	if (pin(req, parent)) {
+		op_rmdir(req, parent, name);
+		unpin(parent);
+	}
+}
+
+static void pinned_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+			   const char *name)
+{
+	if (pin(req, parent)) {
+		op_symlink(req, link, parent, name);
+		unpin(parent);
+	}
+}
+
+static void pinned_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+			  fuse_ino_t newparent, const char *newname,
+			  unsigned int flags)
+{
+	if (pin2(req, parent, newparent)) {
+		op_rename(req, parent, name, newparent, newname, flags);
+		unpin(newparent);
+		unpin(parent);
+	}
+}
+
+static void pinned_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+			const char *newname)
+{
+	if (pin2(req, ino, newparent)) {
+		op_link(req, ino, newparent, newname);
+		unpin(newparent);
+		unpin(ino);
+	}
+}
+
+static void pinned_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (pin(req, ino)) {
+		op_opendir(req, ino, fi);
+		unpin(ino);
+	}
+}
+
+static void pinned_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	if (pin(req, ino)) {
+		op_readdir(req, ino, size, off, fi);
+		unpin(ino);
+	}
+}
+
+static void pinned_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			       off_t off, struct fuse_file_info *fi)
+{
+	if (pin(req, ino)) {
+		op_readdirplus(req, ino, size, off, fi);
+		unpin(ino);
+	}
+}
+
+static void pinned_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			    const char *value, size_t size, int flags)
+{
+	if (pin(req, ino)) {
+		op_setxattr(req, ino, name, value, size, flags);
+		unpin(ino);
+	}
+}
+
+static void pinned_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			    size_t size)
+{
+	if (pin(req, ino)) {
+		op_getxattr(req, ino, name, size);
+		unpin(ino);
+	}
+}
+
+static void pinned_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	if (pin(req, ino)) {
+		op_listxattr(req, ino, size);
+		unpin(ino);
+	}
+}
+
+static void pinned_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	if (pin(req, ino)) {
+		op_removexattr(req, ino, name);
+		unpin(ino);
+	}
+}
+
+static void pinned_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	if (pin(req, ino)) {
+		op_access(req, ino, mask);
+		unpin(ino);
+	}
+}
+
+static void pinned_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+			  mode_t mode, struct fuse_file_info *fi)
+{
+	if (pin(req, parent)) {
+		op_create(req, parent, name, mode, fi);
+		unpin(parent);
+	}
+}
+
 const struct fuse_lowlevel_ops coffre_ops = {
 	.init = coffre_init,
 	.destroy = coffre_destroy,
-	.lookup = op_lookup,
+	.lookup = pinned_lookup,
 	.forget = coffre_forget,
 	.forget_multi = coffre_forget_multi,
-	.getattr = op_getattr,
-	.setattr = op_setattr,
-	.readlink = op_readlink,
-	.mknod = op_mknod,
-	.mkdir = op_mkdir,
-	.unlink = op_unlink,
-	.rmdir = op_rmdir,
-	.symlink = op_symlink,
-	.rename = op_rename,
-	.link = op_link,
-	.open = op_open,
+	.getattr = pinned_getattr,
+	.setattr = pinned_setattr,
+	.readlink = pinned_readlink,
+	.mknod = pinned_mknod,
+	.mkdir = pinned_mkdir,
+	.unlink = pinned_unlink,
+	.rmdir = pinned_rmdir,
+	.symlink = pinned_symlink,
+	.rename = pinned_rename,
+	.link = pinned_link,
+	.open = op_open,              /* inode_open_data pins */
 	.read = op_read,
 	.write = op_write,
 	.flush = op_flush,
 	.release = op_release,
 	.fsync = op_fsync,
-	.opendir = op_opendir,
-	.readdir = op_readdir,
-	.readdirplus = op_readdirplus,
+	.opendir = pinned_opendir,
+	.readdir = pinned_readdir,
+	.readdirplus = pinned_readdirplus,
 	.releasedir = op_releasedir,
 	.fsyncdir = op_fsyncdir,
 	.statfs = op_statfs,
-	.setxattr = op_setxattr,
-	.getxattr = op_getxattr,
-	.listxattr = op_listxattr,
-	.removexattr = op_removexattr,
-	.access = op_access,
-	.create = op_create,
+	.setxattr = pinned_setxattr,
+	.getxattr = pinned_getxattr,
+	.listxattr = pinned_listxattr,
+	.removexattr = pinned_removexattr,
+	.access = pinned_access,
+	.create = pinned_create,
 	.fallocate = op_fallocate,
 };

@@ -276,6 +276,7 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (S_ISLNK(st.st_mode) && st.st_nlink == 1)
 		fd = openat(p->fd, b.name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	inode_keep_fd(g_fs.inodes, st.st_dev, st.st_ino);
 	if (unlinkat(p->fd, b.name, 0)) {
 		err = -errno;
 		goto out;
@@ -331,6 +332,7 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct inode *p = inode_of(g_fs.inodes, parent);
 	uint8_t id[COFFRE_ID_LEN];
 	struct backing_name b;
+	struct stat st;
 	int err, dfd = -1;
 
 	err = ops_backing_name(p, name, &b);
@@ -338,6 +340,8 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		err = detach_dir(p, b.name, &dfd, id);
 	if (err)
 		goto out;
+	if (fstat(dfd, &st) == 0)
+		inode_keep_fd(g_fs.inodes, st.st_dev, st.st_ino);
 	note_at(dfd, COFFRE_DIR_FILE);
 	if (unlinkat(p->fd, b.name, AT_REMOVEDIR)) {
 		err = -errno;
@@ -406,6 +410,8 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		if (err)
 			goto out;
 	}
+	if (target_exists && !(flags & RENAME_EXCHANGE))
+		inode_keep_fd(g_fs.inodes, s2.st_dev, s2.st_ino);
 	if (renameat2(p->fd, b1.name, np->fd, b2.name, flags)) {
 		err = -errno;
 		if (dfd >= 0)

@@ -2,7 +2,7 @@
  * options.c — the daemon's command line, in the form mount.fuse3 uses:
  *   coffre BACKING MOUNTPOINT [-o opt[,opt...]] [-f] [-d]
  * Our own options (pin_file=, log_file=, bucket=, readahead_kb=,
- * max_dirty_ratio=, crypto_threads=) are taken out; generic mount
+ * max_dirty_ratio=, crypto_threads=, max_fds=) are taken out; generic mount
  * options are passed to libfuse; fstab-only options (defaults, _netdev,
  * auto, nofail, x-*, comment=...) are ignored; anything else is refused
  * with a one-line reason.  The PIN itself is never an option.
@@ -76,6 +76,8 @@ static int parse_opt(struct fs_opts *o, char *opt)
 	if (!r)
 		r = number_opt(opt, "crypto_threads", 0, STORE_MAX_HELPERS,
 			       &o->crypto_threads);
+	if (!r)
+		r = number_opt(opt, "max_fds", 16, 1U << 24, &o->max_fds);
 	if (r)
 		return r < 0 ? r : 0;
 	if (!strncmp(opt, "pin_file=", 9)) {
@@ -134,6 +136,7 @@ int fs_parse_args(int argc, char **argv, struct fs_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->readahead_kb = FS_DEFAULT_READAHEAD_KB;
 	o->max_dirty_ratio = FS_DEFAULT_MAX_DIRTY_RATIO;
+	o->max_fds = FS_DEFAULT_MAX_FDS;
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-o")) {
 			if (++i == argc) {

@@ -15,6 +15,9 @@ import time
 
 import pytest
 
+# Mount options added to every mount of the suite (CI runs part of it
+# again with max_fds=16, so that inodes are evicted and reopened all along).
+EXTRA_OPTS = os.environ.get("COFFRE_TEST_MOUNT_OPTS", "")
 BUILD = os.environ.get("COFFRE_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 COFFRE = os.path.join(BUILD, "src", "cli", "coffre")
 COFFRECTL = os.path.join(BUILD, "src", "cli", "coffrectl")
@@ -100,6 +103,8 @@ class Volume:
 
     def mount(self, opts="", pin_file=None, check=True):
         o = f"pin_file={pin_file or self.token.pin_file},log_file={self.log}"
+        if EXTRA_OPTS:
+            o += "," + EXTRA_OPTS
         if opts:
             o += "," + opts
         p = run([COFFRE, self.backing, self.mnt, "-o", o], check=False)

@@ -21,6 +21,7 @@ struct fs_opts {
 	unsigned readahead_kb;        /* bdi.c; 0: the kernel's default */
 	unsigned max_dirty_ratio;     /* bdi.c; 0: the kernel's default */
 	unsigned crypto_threads;      /* store_split_init; 0: none */
+	unsigned max_fds;             /* inodes' O_PATH fds kept open */
 	char fuse_opts[4096];         /* mount options passed on to libfuse */
 };
 
@@ -30,6 +31,9 @@ struct fs_opts {
 /* Percent of the system's dirty-page limit the mount may hold (the
  * kernel gives FUSE mounts 1 %). */
 #define FS_DEFAULT_MAX_DIRTY_RATIO 10
+/* Backing O_PATH fds the inode table keeps open (least recently used
+ * out; inodes are reopened by file handle). */
+#define FS_DEFAULT_MAX_FDS 4096
 
 /* ---- options.c and daemon.c */
 /* Parse the daemon's command line; 0 or -EINVAL with a message on stderr.

@@ -249,7 +249,8 @@ Test(inode, freed_inodes_close_their_fds)
 	size_t k, with_table = fd_count();
 	int pfd;
 
-	cr_assert_eq(with_table, fds_before + 1, "the root's O_PATH fd");
+	cr_assert_eq(with_table, fds_before + 2,
+		     "the root's O_PATH fd and the one open_by_handle_at takes");
 	for (k = 0; k < 8; k++) {
 		snprintf(name, sizeof(name), "f%zu", k);
 		touch(name);
@@ -294,24 +295,143 @@ Test(inode, new_fails_on_a_closed_fd)
 	inode_table_free(NULL);
 }
 
-/* With a budget, the table says when one more inode would pass it: the
- * root counts, a forget gives the room back, 0 means no bound. */
+/* With a budget, the table says when one more descriptor would pass it:
+ * the root counts, a pinned inode's fd cannot be closed, an unpinned one
+ * is closed to make room, a forget gives the room back, 0 means no bound. */
 Test(inode, fd_budget_is_kept)
 {
 	struct inode *a, *b;
 
+	cr_assert(inode_table_has_handles(tab), "the test directory has handles");
 	cr_assert_eq(inode_fd_reserve(tab), 0, "no budget: no bound");
-	inode_table_set_fd_budget(tab, 3);
+	inode_table_set_fds(tab, 4, 0);
 	touch("a");
 	touch("b");
-	cr_assert_eq(inode_fd_reserve(tab), 0);       /* root: 1 of 3 */
+	cr_assert_eq(inode_fd_reserve(tab), 0);       /* root: 2 of 4 */
 	a = lookup("a");
-	cr_assert_eq(inode_fd_reserve(tab), 0);       /* 2 of 3 */
+	cr_assert_eq(inode_pin(tab, a), 0);
+	cr_assert_eq(inode_fd_reserve(tab), 0);       /* 3 of 4 */
 	b = lookup("b");
-	cr_assert_eq(inode_fd_reserve(tab), -ENFILE); /* 3 of 3 */
+	cr_assert_eq(inode_pin(tab, b), 0);
+	cr_assert_eq(inode_fd_reserve(tab), -ENFILE, "4 of 4, all pinned");
+	inode_unpin(tab, b);
+	cr_assert_eq(inode_fd_reserve(tab), 0, "b's fd is closed for room");
+	cr_assert_eq(b->fd, -1);
+	cr_assert_eq(a->fd >= 0, true, "a is pinned: kept");
 	inode_forget(tab, b, 1);
-	cr_assert_eq(inode_fd_reserve(tab), 0);
+	inode_unpin(tab, a);
 	inode_forget(tab, a, 1);
-	inode_table_set_fd_budget(tab, 0);
+	inode_table_set_fds(tab, 0, 0);
 	cr_assert_eq(inode_fd_reserve(tab), 0);
+}
+
+/* max_fds bounds the open O_PATH fds whatever the number of inodes; the
+ * least recently used go first; a pin reopens an evicted inode from its
+ * file handle (same object), and lookups of it still find one inode. */
+Test(inode, fds_are_bounded_and_reopened_by_handle)
+{
+	enum { N = 200, MAX = 8 };
+	struct inode *in[N];
+	struct inode_stats s;
+	struct stat st;
+	char name[16];
+	size_t k, with_table = fd_count();
+
+	inode_table_set_fds(tab, 0, MAX);
+	for (k = 0; k < N; k++) {
+		snprintf(name, sizeof(name), "f%03zu", k);
+		touch(name);
+		in[k] = lookup(name);
+		cr_assert_leq(fd_count(), with_table + MAX, "after %zu lookups", k + 1);
+	}
+	inode_table_stats(tab, &s);
+	cr_assert_eq(s.inodes, N + 1);
+	cr_assert_eq(s.path_fds, MAX);
+	cr_assert_eq(s.evictions, N + 2 - MAX, "the root's two fds count");
+	cr_assert_eq(in[0]->fd, -1, "the oldest went first");
+	cr_assert_geq(in[N - 1]->fd, 0, "the newest stays");
+
+	/* A pin reopens the object it was, by handle. */
+	cr_assert_eq(inode_pin(tab, in[0]), 0);
+	cr_assert_geq(in[0]->fd, 0);
+	cr_assert_eq(fstat(in[0]->fd, &st), 0);
+	cr_assert_eq(st.st_ino, in[0]->ino);
+	cr_assert_leq(fd_count(), with_table + MAX);
+	/* Pinned, it is never closed, whatever else is looked up. */
+	for (k = 1; k < N; k++) {
+		cr_assert_eq(inode_pin(tab, in[k]), 0);
+		inode_unpin(tab, in[k]);
+	}
+	cr_assert_eq(fstat(in[0]->fd, &st), 0);
+	cr_assert_eq(st.st_ino, in[0]->ino);
+	inode_unpin(tab, in[0]);
+	inode_table_stats(tab, &s);
+	cr_assert_geq(s.reopens, N - MAX);
+
+	/* A lookup of an evicted inode finds it and gives it the new fd. */
+	cr_assert_eq(in[1]->fd, -1);
+	cr_assert_eq(lookup("f001"), in[1]);
+	cr_assert_geq(in[1]->fd, 0);
+	inode_forget(tab, in[1], 1);
+
+	/* The object gone, an evicted inode cannot be reopened: ESTALE. */
+	cr_assert_eq(unlinkat(dfd, "f002", 0), 0);
+	cr_assert_eq(in[2]->fd, -1);
+	cr_assert_eq(inode_pin(tab, in[2]), -ESTALE);
+
+	for (k = 0; k < N; k++)
+		inode_forget(tab, in[k], 1);
+	cr_assert_eq(fd_count(), with_table);
+}
+
+/* A pinned inode the kernel forgets is freed at its last unpin, not
+ * before (an operation may still be using it). */
+Test(inode, forget_while_pinned_frees_at_unpin)
+{
+	struct inode *i;
+	struct stat st;
+	size_t with_table = fd_count();
+
+	touch("p");
+	backing_stat("p", &st);
+	i = lookup("p");
+	cr_assert_eq(inode_pin(tab, i), 0);
+	cr_assert_eq(inode_pin(tab, i), 0);
+	inode_forget(tab, i, 1);
+	cr_assert_null(inode_find(tab, st.st_dev, st.st_ino), "out of the table");
+	cr_assert_eq(fcntl(i->fd, F_GETFD) >= 0, true, "its fd still open");
+	inode_unpin(tab, i);
+	cr_assert_eq(fd_count(), with_table + 1);
+	inode_unpin(tab, i);
+	cr_assert_eq(fd_count(), with_table, "freed at the last unpin");
+	/* A new lookup makes a new inode. */
+	i = lookup("p");
+	cr_assert_eq(i->nlookup, 1);
+	inode_forget(tab, i, 1);
+}
+
+/* An object about to lose its last name keeps its inode's fd (no handle
+ * opens an unlinked object): calls on it work until the kernel forgets. */
+Test(inode, an_unlinked_object_keeps_its_fd)
+{
+	struct inode *i, *other;
+	struct stat st;
+
+	inode_table_set_fds(tab, 0, 3);   /* the root's two and one more */
+	touch("gone");
+	touch("other");
+	backing_stat("gone", &st);
+	i = lookup("gone");
+	inode_keep_fd(tab, st.st_dev, st.st_ino);
+	cr_assert_eq(unlinkat(dfd, "gone", 0), 0);
+	other = lookup("other");          /* would have evicted i */
+	cr_assert_geq(i->fd, 0);
+	cr_assert_eq(inode_pin(tab, i), 0);
+	cr_assert_eq(fstat(i->fd, &st), 0);
+	cr_assert_eq(st.st_nlink, 0);
+	inode_unpin(tab, i);
+	inode_forget(tab, i, 1);
+	inode_forget(tab, other, 1);
+	/* Nothing cached: nothing to keep. */
+	inode_keep_fd(tab, st.st_dev, st.st_ino + 1000000);
 }
