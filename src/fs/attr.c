@@ -50,7 +50,7 @@ int attr_get(struct inode *i, struct stat *st)
 	if (i->type == S_IFREG) {
 		pthread_mutex_lock(&i->mu);
 		if (i->nopen)
-			st->st_size = (off_t)i->sf.size;
+			st->st_size = (off_t)i->of->sf.size;
 		else
 			regular_size(st);
 		pthread_mutex_unlock(&i->mu);

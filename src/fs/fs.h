@@ -65,8 +65,14 @@ struct inode {
 	/* directories */
 	bool has_dir_id;
 	uint8_t dir_id[COFFRE_ID_LEN];
-	/* regular files while open */
-	unsigned nopen;
+	/* regular files */
+	unsigned nopen;               /* mu */
+	struct open_file *of;         /* while nopen > 0 */
+};
+
+/* A regular file's data while it is open (apart, so that the many inodes
+ * the kernel caches stay small). */
+struct open_file {
 	pthread_rwlock_t rw;          /* data: readers shared, writers alone */
 	struct file_header hdr;
 	struct aead_key *key;         /* secmem */

@@ -175,9 +175,7 @@ static void inode_setup(struct inode_table *t, struct inode *i, int fd,
 	i->type = st->st_mode & S_IFMT;
 	i->fd = fd;
 	i->stale_fd = -1;
-	i->sf.fd = -1;
 	pthread_mutex_init(&i->mu, NULL);
-	pthread_rwlock_init(&i->rw, NULL);
 }
 
 int inode_table_new(int root_fd, struct keyring *keys, uint32_t seg_size,
@@ -250,17 +248,25 @@ struct inode *inode_table_root(struct inode_table *t)
 	return &t->root;
 }
 
+static void open_file_free(struct open_file *of)
+{
+	if (!of)
+		return;
+	if (of->sf.fd >= 0)
+		close(of->sf.fd);
+	aead_key_free(of->key);
+	pthread_rwlock_destroy(&of->rw);
+	free(of);
+}
+
 static void inode_free(struct inode_table *t, struct inode *i)
 {
-	if (i->sf.fd >= 0)
-		close(i->sf.fd);
-	aead_key_free(i->key);
+	open_file_free(i->of);
 	if (i->fd >= 0)
 		close(i->fd);
 	if (i->stale_fd >= 0)
 		close(i->stale_fd);
 	pthread_mutex_destroy(&i->mu);
-	pthread_rwlock_destroy(&i->rw);
 	if (i != &t->root)
 		free(i);
 }
@@ -515,18 +521,25 @@ static int verify_tail(struct store_file *f)
 	return n < 0 ? (int)n : 0;
 }
 
-/* With i->mu held: read the header, derive the key, load the size. */
+/* With i->mu held: open the data (i->of): read the header, derive the
+ * key, load the size. */
 static int load_data(struct inode_table *t, struct inode *i)
 {
+	struct open_file *of = calloc(1, sizeof(*of));
 	char path[64];
 	int err;
 
+	if (!of)
+		return -ENOMEM;
+	pthread_rwlock_init(&of->rw, NULL);
 	inode_path(i, path);
-	i->sf.fd = open(path, O_RDWR | O_CLOEXEC);
-	if (i->sf.fd < 0)
-		return -errno;
-	err = store_read_header(i->sf.fd, &i->hdr);
-	if (!err && i->hdr.seg_size != t->seg_size)
+	of->sf.fd = open(path, O_RDWR | O_CLOEXEC);
+	if (of->sf.fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	err = store_read_header(of->sf.fd, &of->hdr);
+	if (!err && of->hdr.seg_size != t->seg_size)
 		err = -EIO;
 	if (err) {
 		char *cp = realpath(path, NULL);
@@ -535,22 +548,18 @@ static int load_data(struct inode_table *t, struct inode *i)
 		free(cp);
 		goto out;
 	}
-	err = keyring_file_key(t->keys, &i->hdr, &i->key);
-	if (err)
-		goto out;
-	err = store_file_init(&i->sf, i->sf.fd, &i->hdr, t->strict_holes,
-			      i->key, NULL);
+	err = keyring_file_key(t->keys, &of->hdr, &of->key);
 	if (!err)
-		err = verify_tail(&i->sf);
+		err = store_file_init(&of->sf, of->sf.fd, &of->hdr, t->strict_holes,
+				      of->key, NULL);
+	if (!err)
+		err = verify_tail(&of->sf);
 out:
 	if (err) {
-		aead_key_free(i->key);
-		i->key = NULL;
-		i->sf.key = NULL;
-		close(i->sf.fd);
-		i->sf.fd = -1;
+		open_file_free(of);
 		return io_resource_error(err) ? err : -EIO;
 	}
+	i->of = of;
 	return 0;
 }
 
@@ -587,12 +596,9 @@ void inode_close_data(struct inode *i)
 	pthread_mutex_lock(&i->mu);
 	was_open = i->nopen > 0;
 	if (i->nopen && --i->nopen == 0) {
-		close(i->sf.fd);
-		i->sf.fd = -1;
+		open_file_free(i->of);
+		i->of = NULL;
 		atomic_fetch_sub(&i->table->data_fds, 1);
-		i->sf.key = NULL;
-		aead_key_free(i->key);
-		i->key = NULL;
 	}
 	pthread_mutex_unlock(&i->mu);
 	if (was_open)
@@ -715,8 +721,8 @@ int inode_shred_tree(struct inode_table *t, const uint8_t (*ids)[COFFRE_ID_LEN],
 		i = open[k];
 		pthread_mutex_lock(&i->mu);
 		for (b = 0; b < n && i->nopen; b++)
-			if (!memcmp(i->hdr.dir_id, ids[b], COFFRE_ID_LEN))
-				i->shredded = true;
+			if (!memcmp(i->of->hdr.dir_id, ids[b], COFFRE_ID_LEN))
+				i->of->shredded = true;
 		pthread_mutex_unlock(&i->mu);
 		inode_unpin(t, i);
 	}

@@ -155,7 +155,7 @@ static int rekey_lock_inode(struct rekey *k)
 		k->i = NULL;
 		return err;
 	}
-	pthread_rwlock_wrlock(&k->i->rw);
+	pthread_rwlock_wrlock(&k->i->of->rw);
 	return 0;
 }
 
@@ -261,13 +261,13 @@ static void rekey_adopt(struct rekey *k)
 
 	if (!k->i)
 		return;
-	old = k->i->key;
-	close(k->i->sf.fd);
-	k->i->sf.fd = k->tfd;
+	old = k->i->of->key;
+	close(k->i->of->sf.fd);
+	k->i->of->sf.fd = k->tfd;
 	k->tfd = -1;
-	k->i->hdr = k->nh;
-	k->i->key = k->nkey;
-	k->i->sf.key = k->nkey;
+	k->i->of->hdr = k->nh;
+	k->i->of->key = k->nkey;
+	k->i->of->sf.key = k->nkey;
 	k->nkey = old;
 }
 
@@ -280,7 +280,7 @@ static void rekey_end(struct rekey *k, int err)
 	if (k->tfd >= 0)
 		close(k->tfd);
 	if (k->i) {
-		pthread_rwlock_unlock(&k->i->rw);
+		pthread_rwlock_unlock(&k->i->of->rw);
 		inode_close_data(k->i);
 		inode_forget(g_fs.inodes, k->i, 1);
 	}

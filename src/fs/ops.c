@@ -95,7 +95,7 @@ int ops_lookup_backing(struct inode *parent, const char *bname,
 		/* An open file's size is the one the store keeps. */
 		pthread_mutex_lock(&(*out)->mu);
 		if ((*out)->nopen)
-			st->st_size = (off_t)(*out)->sf.size;
+			st->st_size = (off_t)(*out)->of->sf.size;
 		pthread_mutex_unlock(&(*out)->mu);
 	}
 	return 0;

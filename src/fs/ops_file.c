@@ -63,9 +63,9 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	err = inode_open_data(g_fs.inodes, i);
 	if (!err && (fi->flags & O_TRUNC)) {
-		pthread_rwlock_wrlock(&i->rw);
-		err = store_truncate(&i->sf, 0);
-		pthread_rwlock_unlock(&i->rw);
+		pthread_rwlock_wrlock(&i->of->rw);
+		err = store_truncate(&i->of->sf, 0);
+		pthread_rwlock_unlock(&i->of->rw);
 		if (err)
 			inode_close_data(i);
 	}
@@ -88,18 +88,18 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	ssize_t n;
 
 	(void)fi;
-	pthread_rwlock_rdlock(&i->rw);
-	if (i->shredded) {
+	pthread_rwlock_rdlock(&i->of->rw);
+	if (i->of->shredded) {
 		n = -EIO;
 	} else if (size <= STORE_MAX_REQUEST) {
 		/* The common case: reply straight from the store's buffer. */
-		n = store_read_view(&i->sf, size, (uint64_t)off, &view);
+		n = store_read_view(&i->of->sf, size, (uint64_t)off, &view);
 	} else {
 		buf = read_buffer(size);
-		n = buf ? store_read(&i->sf, buf, size, (uint64_t)off) : -ENOMEM;
+		n = buf ? store_read(&i->of->sf, buf, size, (uint64_t)off) : -ENOMEM;
 		view = buf;
 	}
-	pthread_rwlock_unlock(&i->rw);
+	pthread_rwlock_unlock(&i->of->rw);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -117,10 +117,10 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	pthread_rwlock_wrlock(&i->rw);
-	n = i->shredded ? -EIO : store_write(&i->sf, buf, size, (uint64_t)off);
-	i->dirty = true;
-	pthread_rwlock_unlock(&i->rw);
+	pthread_rwlock_wrlock(&i->of->rw);
+	n = i->of->shredded ? -EIO : store_write(&i->of->sf, buf, size, (uint64_t)off);
+	i->of->dirty = true;
+	pthread_rwlock_unlock(&i->of->rw);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -133,10 +133,10 @@ static void note_if_dirty(struct inode *i)
 {
 	bool dirty;
 
-	pthread_rwlock_wrlock(&i->rw);
-	dirty = i->dirty;
-	i->dirty = false;
-	pthread_rwlock_unlock(&i->rw);
+	pthread_rwlock_wrlock(&i->of->rw);
+	dirty = i->of->dirty;
+	i->of->dirty = false;
+	pthread_rwlock_unlock(&i->of->rw);
 	if (dirty)
 		note_inode(i);
 }
@@ -163,9 +163,9 @@ void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	int err;
 
 	(void)fi;
-	pthread_rwlock_rdlock(&i->rw);
-	err = (datasync ? fdatasync(i->sf.fd) : fsync(i->sf.fd)) ? errno : 0;
-	pthread_rwlock_unlock(&i->rw);
+	pthread_rwlock_rdlock(&i->of->rw);
+	err = (datasync ? fdatasync(i->of->sf.fd) : fsync(i->of->sf.fd)) ? errno : 0;
+	pthread_rwlock_unlock(&i->of->rw);
 	if (!err)
 		note_if_dirty(i);
 	fuse_reply_err(req, err);
@@ -187,18 +187,18 @@ void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	pthread_rwlock_wrlock(&i->rw);
-	if (end > i->sf.size) {
+	pthread_rwlock_wrlock(&i->of->rw);
+	if (end > i->of->sf.size) {
 		/* Reserve the space first, so ENOSPC changes nothing; the
 		 * reserved zero segments read as holes (zeros). */
-		from = seg_offset(i->sf.seg_size, (uint64_t)offset / i->sf.seg_size);
-		if (fallocate(i->sf.fd, FALLOC_FL_KEEP_SIZE, (off_t)from,
-			      (off_t)(cipher_size(i->sf.seg_size, end) - from)))
+		from = seg_offset(i->of->sf.seg_size, (uint64_t)offset / i->of->sf.seg_size);
+		if (fallocate(i->of->sf.fd, FALLOC_FL_KEEP_SIZE, (off_t)from,
+			      (off_t)(cipher_size(i->of->sf.seg_size, end) - from)))
 			err = -errno;
 		if (!err)
-			err = store_truncate(&i->sf, end);
+			err = store_truncate(&i->of->sf, end);
 	}
-	pthread_rwlock_unlock(&i->rw);
+	pthread_rwlock_unlock(&i->of->rw);
 	if (!err)
 		note_inode(i);
 	fuse_reply_err(req, -err);
@@ -227,9 +227,9 @@ static int set_size(struct inode *i, uint64_t size)
 	err = inode_open_data(g_fs.inodes, i);
 	if (err)
 		return err;
-	pthread_rwlock_wrlock(&i->rw);
-	err = store_truncate(&i->sf, size);
-	pthread_rwlock_unlock(&i->rw);
+	pthread_rwlock_wrlock(&i->of->rw);
+	err = store_truncate(&i->of->sf, size);
+	pthread_rwlock_unlock(&i->of->rw);
 	inode_close_data(i);
 	return err;
 }
