@@ -26,6 +26,8 @@
 #   --json FILE    also write the results there (default: none)
 #   --timeout S    give up on a step after S seconds (default 7200)
 #   --max-fds N    mount coffre with max_fds=N (default: coffre's, 4096)
+#   --bucket       give coffre a bucket (a directory on its tmpfs): the
+#                  replicator copies everything as it is made
 #   --check        exit 1 unless coffre made no error in any step and its
 #                  peak fds stayed within max_fds + 64 (HSM module,
 #                  replicator, sockets, calls in flight); for CI
@@ -43,6 +45,7 @@ fd_limit=
 json=
 step_timeout=7200
 max_fds=
+bucket=0
 check=0
 fslist=(coffre gocryptfs)
 
@@ -61,7 +64,8 @@ while [ $# -gt 0 ]; do
 	--timeout) step_timeout=$2; shift 2 ;;
 	--max-fds) max_fds=$2; shift 2 ;;
 	--check) check=1; shift ;;
-	-h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--bucket) bucket=1; shift ;;
+	-h|--help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument $1 (try --help)" ;;
 	esac
 done
@@ -302,8 +306,13 @@ for fs in "${fslist[@]}"; do
 	if [ "$fs" = coffre ]; then
 		softhsm_setup "$tmp/hsm"
 		softhsm_init_token coffre-scale 1234 5678
+		init_args=()
+		if [ "$bucket" = 1 ]; then
+			mkdir "$tmp/coffre/bucket"
+			init_args=(--bucket "$tmp/coffre/bucket")
+		fi
 		"$coffrectl" init --hsm pkcs11:token=coffre-scale --pin-file "$tmp/pin" \
-			"$tmp/coffre/backing" >/dev/null
+			"${init_args[@]}" "$tmp/coffre/backing" >/dev/null
 	else
 		gocryptfs -q -init -passfile "$tmp/pass" -scryptn 10 "$tmp/$fs/backing" >/dev/null
 	fi
