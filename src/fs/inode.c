@@ -415,6 +415,7 @@ int inode_get(struct inode_table *t, int fd, const struct stat *st,
 			fd = -1;
 			t->path_fds++;
 			lru_add(t, i);
+			lru_trim(t, 0);
 		}
 		pthread_mutex_unlock(&t->lock);
 		if (fd >= 0)
