@@ -144,7 +144,8 @@ int journal_open(struct replica *r)
 	} else {
 		r->jcur = good;
 	}
-	r->jrewrite_at = 2 * good > r->jrewrite_min ? 2 * good : r->jrewrite_min;
+	/* What an earlier run left is rewritten once now if it is large. */
+	r->jrewrite_at = good > r->jrewrite_min ? good : r->jrewrite_min;
 	r->jbatch = 1;
 	r->jdone = 0;
 out:

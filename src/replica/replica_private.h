@@ -99,6 +99,7 @@ struct replica {
 	struct hset spilled;              /* paths with a record past jcur */
 	uint8_t *rbuf;                    /* JCHUNK, for replay and refill */
 	uint64_t jrewrite_min, jrewrite_at;   /* rewrite at this size */
+	uint64_t jrewrites;               /* done (tests) */
 
 	/* status */
 	uint64_t copied, skipped, deleted, recopied, generation;

@@ -183,6 +183,7 @@ static int swap_in(struct replica *r, struct rw *w, uint64_t c, uint64_t e0,
 	r->jbase += (int64_t)c - (int64_t)p;
 	r->jsize = size;
 	r->jbroken = false;
+	r->jrewrites++;
 	if (r->spilling)
 		r->nspill = w->count;   /* of D and T */
 	return journal_fsync_dir(r);
