@@ -6,7 +6,9 @@
  * path arrives once the bucket is back (noted many times, across a
  * restart, with a torn tail); key records still go first; replica_sync
  * waits for spilled paths and does not starve under a steady backlog; the
- * journal is rewritten without duplicates.  White-box: the record format
+ * journal is rewritten without duplicates; a path noted again after its
+ * spilled record was loaded is copied again; replay streams a journal
+ * larger than one read.  White-box: the record format
  * and the hash set are tested on their own.
  */
 #include <criterion/criterion.h>
@@ -641,4 +643,90 @@ Test(backlog, hash_set)
 	cr_assert_eq(s.n, 1);
 	cr_assert_not(hset_get(&s, (struct hkey){ 1, 1 }, NULL));
 	hset_fini(&s);
+}
+
+static bool in_bucket(const char *rel)
+{
+	char p[1024];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/%s", bucket, rel);
+	return stat(p, &st) == 0;
+}
+
+Test(backlog, a_path_noted_again_after_its_record_was_loaded_is_copied_again)
+{
+	struct replica *r;
+	char away[400];
+	int fd, n = 200;
+
+	/* The directories first, so that no copy enqueues them and no
+	 * directory copy enqueues the files again. */
+	init_bucket();
+	for (int d = 0; d < 4; d++) {
+		char p[16];
+
+		snprintf(p, sizeof(p), "d%d", d);
+		mkd(p);
+	}
+	r = open_r();
+	cr_assert_eq(replica_sync(r, 20000), 0);
+	/* The bucket path becomes a file: an outage. */
+	snprintf(away, sizeof(away), "%s.away", bucket);
+	cr_assert_eq(rename(bucket, away), 0);
+	fd = open(bucket, O_WRONLY | O_CREAT, 0600);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	for (int i = 0; i < n; i++) {
+		put_file(fname(i), fname(i));
+		cr_assert_eq(replica_note(r, fname(i)), 0);
+	}
+	replica_set_copy_hook(r, slow_copy, NULL);
+	cr_assert_eq(unlink(bucket), 0);
+	cr_assert_eq(rename(away, bucket), 0);
+	/* fname(20) was spilled, loaded and copied; the backlog goes on. */
+	for (int k = 0; k < 5000 && !in_bucket(fname(40)); k++)
+		usleep(1000);
+	cr_assert(in_bucket(fname(20)));
+	cr_assert_not(in_bucket(fname(n - 1)), "the backlog is gone already");
+	put_file(fname(20), "changed after its copy");
+	cr_assert_eq(replica_note(r, fname(20)), 0);
+	cr_assert_eq(replica_sync(r, 60000), 0);
+	replica_close(r);
+	same(fname(20));
+}
+
+Test(backlog, replay_streams_a_journal_larger_than_one_read)
+{
+	struct replica_status st;
+	struct replica *r;
+	uint8_t rec[JREC_MAX];
+	char p[1024], path[128];
+	size_t size = 0;
+	int n = 8000;
+	FILE *f;
+
+	mkd(".coffre");
+	snprintf(p, sizeof(p), "%s/%s", backing, COFFRE_JOURNAL_FILE);
+	f = fopen(p, "wb");
+	cr_assert_not_null(f);
+	for (int i = 0; i < n; i++) {
+		/* Gone paths: nothing to copy, only to account for. */
+		int len = snprintf(path, sizeof(path), "gone/a-rather-long-name-%05d", i);
+
+		jrec_write(rec, path, (size_t)len);
+		cr_assert_eq(fwrite(rec, JREC_SIZE((size_t)len), 1, f), 1);
+		size += JREC_SIZE((size_t)len);
+	}
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_gt(size, 3 * JCHUNK);
+	r = open_r();               /* no marker */
+	status_of(r, &st);
+	cr_assert_geq(st.queued, (uint64_t)n, "queued %llu", (unsigned long long)st.queued);
+	cr_assert_eq(st.journal_bytes, size, "the journal was cut");
+	pthread_mutex_lock(&r->lock);
+	cr_assert_eq(r->jsize, size);
+	pthread_mutex_unlock(&r->lock);
+	replica_close(r);
+	cr_assert_eq(journal_size(), size);
 }
