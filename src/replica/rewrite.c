@@ -52,6 +52,8 @@ static int out_put(struct rw *w, const void *p, size_t n)
 {
 	int err;
 
+	if (n == 0)
+		return 0;
 	if (w->olen + n > JCHUNK && (err = out_flush(w)) != 0)
 		return err;
 	if (n > JCHUNK)
