@@ -311,6 +311,7 @@ int journal_compact_locked(struct replica *r)
 	r->jbase += (int64_t)r->jsize;   /* bounds keep growing */
 	r->jsize = 0;
 	r->jcur = 0;
+	r->jpub = 0;
 	r->jbroken = false;
 	r->jrewrite_at = r->jrewrite_min;
 	return journal_fsync_dir(r);

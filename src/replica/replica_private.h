@@ -92,6 +92,8 @@ struct replica {
 	size_t window;                    /* paths in memory (prio aside) */
 	bool spilling;                    /* a backlog exists */
 	uint64_t jcur;                    /* first record not loaded */
+	uint64_t jpub;                    /* records before: in memory or in
+					   * a published manifest */
 	int64_t jbase;                    /* record at o: noted >= jbase + o */
 	uint64_t jfloor_end, jfloor_seq;  /* records before jfloor_end: >= jfloor_seq */
 	uint64_t nspill;                  /* records from jcur on (approx.) */

@@ -5,19 +5,26 @@
  * The new journal holds, in order:
  *
  *   P: one record per journaled path in memory (they are pending and
- *      their records may lie anywhere before jcur, which is not kept);
- *   D: the backlog [jcur, E) with duplicates dropped, the first record of
- *      a path kept (a bounded set of 128-bit path hashes, emptied when
- *      half full: duplicates far apart may stay, a path is never lost);
+ *      their records may lie anywhere before jcur);
+ *   K: the records loaded since the last manifest was published
+ *      [jpub, jcur): their paths may be copied but in no manifest yet;
+ *   D: the backlog [jcur, E);
  *   T: what was appended after E, as it is.
+ *
+ * Duplicates are dropped from K (and what P holds) and from D, apart: a
+ * record past jcur is never dropped for one before it, whose seq it may
+ * not bound.  The first record of a path is kept, through a bounded set
+ * of 128-bit path hashes, emptied when half full: duplicates far apart
+ * may stay, a path is never lost.  The rest of what lies before jcur is
+ * done and published: it goes.
  *
  * P and D are written without the lock, while notes go on appending to
  * the old journal; then the tail is caught up, the lock held for its last
  * part, the temp file fsynced, renamed over the journal and the directory
  * fsynced, and r->jfd swapped (no flush runs then).  A crash before the
  * rename leaves the old journal, after it the new: each holds every path
- * pending.  Offsets move: jcur becomes P, and jbase moves so that the seq
- * bound of every record (backlog_seq_floor) can only go down.
+ * pending.  Offsets move: jcur becomes P + K, jpub P, and jbase moves so
+ * that the seq bound of every record (backlog_seq_floor) can only go down.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -120,6 +127,7 @@ static int copy_range(struct rw *w, uint64_t from, uint64_t to)
 struct prefix {
 	uint8_t *buf;
 	size_t len, cap;
+	struct hset *dup;          /* gets the paths of P */
 	int err;
 };
 
@@ -144,6 +152,7 @@ static int prefix_cb(void *val, void *arg)
 	}
 	jrec_write(p->buf + p->len, e->path, n);
 	p->len += JREC_SIZE(n);
+	hset_add_min(p->dup, hset_key(e->path, n), 0);
 	return 0;
 }
 
@@ -155,7 +164,7 @@ bool journal_rewrite_due_locked(struct replica *r)
 /* Put the new journal in place of the old (r->lock held, no flush
  * running, the new one complete): fsync, rename, swap, remap offsets. */
 static int swap_in(struct replica *r, struct rw *w, uint64_t c, uint64_t e0,
-		   uint64_t p, uint64_t d)
+		   uint64_t p, uint64_t k, uint64_t d)
 {
 	uint64_t size = w->out_off;
 	int err;
@@ -169,11 +178,12 @@ static int swap_in(struct replica *r, struct rw *w, uint64_t c, uint64_t e0,
 	r->jfd = w->out;
 	w->out = -1;
 	if (r->spilling && c < e0 && r->jcur == c)
-		r->jcur = p;
+		r->jcur = k;
 	else if (r->jcur >= e0)
-		r->jcur = p + d + (r->jcur - e0);
+		r->jcur = k + d + (r->jcur - e0);
 	else
-		r->jcur = p;            /* cannot be: load it all again */
+		r->jcur = k;            /* cannot be: load it all again */
+	r->jpub = p;
 	if (r->jfloor_end <= c) {
 		r->jfloor_end = 0;
 		r->jfloor_seq = UINT64_MAX;
@@ -182,7 +192,7 @@ static int swap_in(struct replica *r, struct rw *w, uint64_t c, uint64_t e0,
 	} else {
 		r->jfloor_end = size + (r->jfloor_end - r->jsize);
 	}
-	r->jbase += (int64_t)c - (int64_t)p;
+	r->jbase += (int64_t)c - (int64_t)k;
 	r->jsize = size;
 	r->jbroken = false;
 	r->jrewrites++;
@@ -193,16 +203,19 @@ static int swap_in(struct replica *r, struct rw *w, uint64_t c, uint64_t e0,
 
 int journal_rewrite_locked(struct replica *r)
 {
-	struct prefix pre = { NULL, 0, 0, 0 };
-	struct rw w = { .in = r->jfd, .out = -1, .fe = r->jfloor_end };
 	struct hset dup;
-	uint64_t c = r->jcur, e = r->jsize, e0 = 0, p = 0, d = 0;
+	struct prefix pre = { NULL, 0, 0, &dup, 0 };
+	struct rw w = { .in = r->jfd, .out = -1, .fe = r->jfloor_end };
+	uint64_t c = r->jcur, e = r->jsize, e0 = 0, p = 0, k = 0, d = 0;
+	uint64_t pub = r->jpub;
 	bool locked = true;
 	int err;
 
 	r->jrewrite_at = UINT64_MAX;       /* not again meanwhile */
 	if (!r->spilling || c > e)
 		c = e;                     /* no backlog durable yet */
+	if (pub > c)
+		pub = c;
 	hset_init(&dup, JREWRITE_SET_SLOTS);
 	if ((err = strmap_foreach(&r->q, prefix_cb, &pre)) != 0)
 		goto out;
@@ -228,11 +241,16 @@ int journal_rewrite_locked(struct replica *r)
 	pre.buf = NULL;
 	w.fe_new = p;
 	w.dup = &dup;
+	if ((err = copy_range(&w, pub, c)) != 0)
+		goto out;
+	k = w.out_off;
+	w.count = 0;
+	hset_clear(&dup);
 	if ((err = copy_range(&w, c, e)) != 0)
 		goto out;
 	w.dup = NULL;
 	hset_fini(&dup);
-	d = w.out_off - p;
+	d = w.out_off - k;
 	e0 = e;
 
 	/* Catch up with the appends, without the lock while they are many. */
@@ -264,7 +282,7 @@ int journal_rewrite_locked(struct replica *r)
 		pthread_cond_wait(&r->jcv, &r->lock);
 	if ((err = copy_range(&w, e, r->jsize)) != 0)
 		goto out;
-	err = swap_in(r, &w, c, e0, p, d);
+	err = swap_in(r, &w, c, e0, p, k, d);
 out:
 	if (!locked)
 		pthread_mutex_lock(&r->lock);

@@ -611,6 +611,7 @@ static void wait_until(struct replica *r, uint64_t deadline_ms)
 /* Publish the manifest covering notes <= covered (r->lock held). */
 static void publish_locked(struct replica *r, int64_t covered)
 {
+	uint64_t jcur = r->jcur;   /* what was loaded is processed or pending */
 	int bfd, err;
 
 	pthread_mutex_unlock(&r->lock);
@@ -628,6 +629,7 @@ static void publish_locked(struct replica *r, int64_t covered)
 		return;
 	}
 	success_locked(r);
+	r->jpub = jcur < r->jcur ? jcur : r->jcur;
 	r->man_dirty = false;
 	r->generation = manifest_generation(r->man);
 	r->man_written_ms = replica_mono_ms();

@@ -730,3 +730,76 @@ Test(backlog, replay_streams_a_journal_larger_than_one_read)
 	replica_close(r);
 	cr_assert_eq(journal_size(), size);
 }
+
+static void fast_copy(void *arg, const char *path)
+{
+	(void)arg;
+	(void)path;
+	usleep(500);
+}
+
+/* The manifest mirror in the backing dir (the last one published). */
+static struct manifest *mirror_manifest(void)
+{
+	static uint8_t buf[1 << 20];
+	struct manifest *m = NULL;
+	ssize_t n = get(backing, COFFRE_MANIFEST_MIRROR, (char *)buf, sizeof(buf));
+
+	cr_assert_gt(n, 0);
+	cr_assert_eq(manifest_parse(buf, (size_t)n, KEY, &m), 0);
+	return m;
+}
+
+Test(backlog, rewrite_keeps_paths_copied_but_not_yet_published)
+{
+	struct manifest *m;
+	struct replica *r;
+	size_t total;
+	uint64_t done;
+	int n = 600, missing = 0;
+
+	replica_set_limits(WINDOW, 1 << 20);
+	init_bucket();
+	r = open_r();
+	cr_assert_eq(replica_sync(r, 20000), 0);   /* a first manifest */
+	make_files(n);
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(replica_note(r, fname(i)), 0);
+	replica_set_copy_hook(r, fast_copy, NULL);
+	/* Copies go on; no manifest is written before 1,000 objects
+	 * (nobody syncs).  Then the journal is rewritten: the consumed
+	 * records of what was copied must stay until a manifest has it. */
+	for (int k = 0; k < 5000 && !in_bucket(fname(300)); k++)
+		usleep(1000);
+	pthread_mutex_lock(&r->lock);
+	done = r->jrewrites;
+	r->jrewrite_at = 0;
+	pthread_cond_signal(&r->work_cv);
+	pthread_mutex_unlock(&r->lock);
+	for (int k = 0; k < 5000; k++) {
+		pthread_mutex_lock(&r->lock);
+		if (r->jrewrites > done)
+			k = 5000;
+		pthread_mutex_unlock(&r->lock);
+		usleep(1000);
+	}
+	pthread_mutex_lock(&r->lock);
+	cr_assert_gt(r->jrewrites, done, "no rewrite");
+	pthread_mutex_unlock(&r->lock);
+	replica_close(r);             /* a crash, as far as the manifest goes */
+	m = mirror_manifest();
+	for (int i = 0; i < n; i++) {
+		if (manifest_get(m, fname(i)))
+			continue;
+		missing++;
+		cr_assert_geq(journal_count(fname(i), &total), 1,
+			      "%s is in no manifest and no journal", fname(i));
+	}
+	manifest_free(m);
+	cr_assert_gt(missing, 0);
+	r = open_r();
+	cr_assert_eq(replica_sync(r, 60000), 0);
+	replica_close(r);
+	for (int i = 0; i < n; i++)
+		same(fname(i));
+}
