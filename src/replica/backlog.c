@@ -140,7 +140,7 @@ static void backlog_lost(struct replica *r, uint64_t o)
 	snprintf(r->last_error, sizeof(r->last_error),
 		 "journal %s: bad record at offset %llu: backlog dropped, rescanning",
 		 COFFRE_JOURNAL_FILE, (unsigned long long)o);
-	r->jcur = r->jsize;
+	r->jcur = r->jpub = r->jsize;
 	r->nspill = 0;
 	floor_reset(r);
 	hset_clear(&r->spilled);
