@@ -817,7 +817,8 @@ Test(backlog, a_bad_record_in_the_backlog_is_dropped_and_rescanned)
 	make_files(n);
 	for (int i = 0; i < n; i++)
 		cr_assert_eq(replica_note(r, fname(i)), 0);
-	/* A byte of a spilled record flips on disk (the check catches it): 1890 is record 105. */
+	/* A byte of a spilled record flips on disk (the check catches it):
+	 * records are 18 bytes, 1890 starts the 106th. */
 	snprintf(p, sizeof(p), "%s/%s", backing, COFFRE_JOURNAL_FILE);
 	fd = open(p, O_RDWR);
 	cr_assert_geq(fd, 0);
