@@ -99,11 +99,14 @@ static void status(FILE *f, bool json)
 			fprintf(f, "replication: off (no bucket)\n");
 			return;
 		}
-		fprintf(f, "replication: bucket %s, %llu pending (oldest %llus, "
-			"~%llu bytes behind), %llu copied, %llu unchanged, %llu "
-			"deleted, manifest generation %llu%s%s%s\n",
+		fprintf(f, "replication: bucket %s, %llu pending (%llu in memory, "
+			"journal %llu bytes; oldest %llus, ~%llu bytes behind), "
+			"%llu copied, %llu unchanged, %llu deleted, manifest "
+			"generation %llu%s%s%s\n",
 			replica_bucket_state_name(rs.bucket),
 			(unsigned long long)rs.queued,
+			(unsigned long long)rs.in_memory,
+			(unsigned long long)rs.journal_bytes,
 			(unsigned long long)rs.oldest_age_s,
 			(unsigned long long)rs.bytes_behind,
 			(unsigned long long)rs.copied, (unsigned long long)rs.skipped,
@@ -140,11 +143,14 @@ static void status(FILE *f, bool json)
 		(unsigned long long)is.evictions, (unsigned long long)is.reopens);
 	if (have_rep) {
 		fprintf(f, ", \"replication\": {\"bucket\": \"%s\", \"queued\": %llu, "
+			"\"in_memory\": %llu, \"journal_bytes\": %llu, "
 			"\"oldest_pending_s\": %llu, \"bytes_behind\": %llu, "
 			"\"copied\": %llu, \"skipped\": %llu, \"deleted\": %llu, "
 			"\"generation\": %llu, \"manifest_suspicious\": %s, "
 			"\"last_error\": ", replica_bucket_state_name(rs.bucket),
 			(unsigned long long)rs.queued,
+			(unsigned long long)rs.in_memory,
+			(unsigned long long)rs.journal_bytes,
 			(unsigned long long)rs.oldest_age_s,
 			(unsigned long long)rs.bytes_behind,
 			(unsigned long long)rs.copied, (unsigned long long)rs.skipped,

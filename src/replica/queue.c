@@ -1,10 +1,11 @@
 /*
- * The pending queue: one entry per path (a strmap) on one of two FIFO
- * lists, key records/escrow/config first (DESIGN §3: records reach the
- * bucket before the data that needs them).  A path noted again while
+ * The pending queue in memory: one entry per path (a strmap) on one of two
+ * FIFO lists, key records/escrow/config first (DESIGN §3: records reach
+ * the bucket before the data that needs them).  A path noted again while
  * pending is not queued twice: its generation is bumped, so a copy that
  * raced with a change is redone.  Every note carries a sequence number;
- * replica_sync() waits until no entry older than its target remains.
+ * replica_sync() waits until no entry older than its target remains, in
+ * memory or in the backlog on disk (backlog.c), whose bound counts here.
  * All functions run with r->lock held.
  */
 #include <errno.h>
@@ -58,9 +59,14 @@ int queue_note_locked(struct replica *r, const char *path, bool light,
 			e->light = false;
 		e->journaled |= journaled;
 		e->gen++;
-		if (e->in_flight && !e->renoted) {
+		/* Seqs of notes only grow; a record loaded from the backlog
+		 * or a scan entry may carry an older one. */
+		if (e->in_flight) {
+			if (!e->renoted || seq < e->renote_seq)
+				e->renote_seq = seq;
 			e->renoted = true;
-			e->renote_seq = seq;
+		} else if (seq < e->seq_first) {
+			e->seq_first = seq;
 		}
 		goto out;
 	}
@@ -113,6 +119,8 @@ void queue_done_locked(struct replica *r, struct qent *e, int res)
 		 * older than the last note. */
 		e->seq_first = e->renote_seq;
 		e->since = replica_mono_ms() / 1000;
+	} else if (e->renoted && e->renote_seq < e->seq_first) {
+		e->seq_first = e->renote_seq;
 	}
 	e->renoted = false;
 	list_push(r, e, res == QRES_ERROR);
@@ -129,14 +137,19 @@ static int min_cb(void *val, void *arg)
 
 	if (e->seq_first < m->min)
 		m->min = e->seq_first;
+	if (e->renoted && e->renote_seq < m->min)
+		m->min = e->renote_seq;
 	return 0;
 }
 
 uint64_t queue_min_seq_locked(struct replica *r)
 {
 	struct minseq m = { r->noted_seq + 1 };
+	uint64_t b;
 
 	strmap_foreach(&r->q, min_cb, &m);
+	if (r->spilling && (b = backlog_seq_floor(r, r->jcur)) < m.min)
+		m.min = b;
 	return m.min;
 }
 

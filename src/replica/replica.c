@@ -1,8 +1,9 @@
 /*
  * The replicator's public face (include/replica/coffre/replica.h): open (journal
  * replay, manifest load, worker start), note (durable journal append with
- * group commit, then wake the worker), sync (wait until every earlier note
- * is published in a manifest), status and close.  The manifest key is
+ * group commit, kept in memory within the window or left in the backlog
+ * on disk, then wake the worker), sync (wait until every earlier note is
+ * published in a manifest), status and close.  The manifest key is
  * kept in the struct and wiped with OPENSSL_cleanse at close and on every
  * failure path.  pthreads; condition variables on CLOCK_MONOTONIC.
  */
@@ -19,6 +20,16 @@
 #include <openssl/crypto.h>
 
 #include "replica_private.h"
+
+/* Limits for the replicas opened next (replica_set_limits). */
+static size_t g_window = COFFRE_REPLICA_WINDOW;
+static uint64_t g_rewrite_min = COFFRE_JOURNAL_REWRITE_MIN;
+
+void replica_set_limits(size_t window, uint64_t rewrite_min)
+{
+	g_window = window ? window : COFFRE_REPLICA_WINDOW;
+	g_rewrite_min = rewrite_min ? rewrite_min : COFFRE_JOURNAL_REWRITE_MIN;
+}
 
 uint64_t replica_mono_ms(void)
 {
@@ -99,6 +110,10 @@ int replica_open(int backing_root_fd, const char *bucket_dir,
 	}
 	r->jfd = -1;
 	r->manifest_seq = -1;
+	r->window = g_window;
+	r->jrewrite_min = g_rewrite_min;
+	r->jfloor_seq = UINT64_MAX;
+	hset_init(&r->spilled, JSPILL_SET_SLOTS);
 	pthread_mutex_init(&r->lock, NULL);
 	init_cond(&r->work_cv);
 	init_cond(&r->done_cv);
@@ -138,7 +153,7 @@ int replica_note(struct replica *r, const char *relpath)
 {
 	size_t len = strlen(relpath);
 	struct qent *e;
-	uint64_t seq;
+	uint64_t seq, batch;
 	int err = 0, jerr = 0;
 
 	if (replica_path_check(relpath, len) != 0)
@@ -147,10 +162,22 @@ int replica_note(struct replica *r, const char *relpath)
 		return 0;
 	pthread_mutex_lock(&r->lock);
 	e = strmap_get(&r->q, relpath);
-	if (!e || !e->journaled)
-		jerr = journal_append_locked(r, relpath, len);
-	seq = ++r->noted_seq;
-	err = queue_note_locked(r, relpath, false, jerr == 0, seq, NULL);
+	if (e && e->journaled) {
+		/* Pending and journaled: no I/O. */
+		err = queue_note_locked(r, relpath, false, true, ++r->noted_seq, NULL);
+	} else if (!e && backlog_full_locked(r, relpath)) {
+		/* Past the window: the journal alone holds it. */
+		err = backlog_note_locked(r, relpath, len);
+	} else {
+		/* Queued before the wait, so a sync meanwhile counts it. */
+		if ((jerr = journal_note_locked(r, relpath, len, false, &seq, &batch)) != 0)
+			seq = ++r->noted_seq;
+		err = queue_note_locked(r, relpath, false, false, seq, NULL);
+		if (!jerr)
+			jerr = journal_wait_locked(r, batch);
+		if (!jerr && (e = strmap_get(&r->q, relpath)) != NULL)
+			e->journaled = true;
+	}
 	pthread_cond_signal(&r->work_cv);
 	pthread_mutex_unlock(&r->lock);
 	return err ? err : jerr;
@@ -221,8 +248,12 @@ void replica_status(struct replica *r, struct replica_status *st)
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&r->lock);
 	strmap_foreach(&r->q, behind_cb, &b);
-	st->queued = r->q.n;
+	st->queued = r->q.n + r->nspill;
+	if (r->spilling && r->spill_since < b.oldest)
+		b.oldest = r->spill_since;
 	st->oldest_age_s = b.oldest == UINT64_MAX || b.oldest > now ? 0 : now - b.oldest;
+	st->in_memory = r->q.n;
+	st->journal_bytes = r->jsize;
 	st->bytes_behind = b.bytes;
 	st->copied = r->copied;
 	st->skipped = r->skipped;

@@ -1,10 +1,14 @@
 /*
  * What the files of src/replica share: the replicator's state, the pending
- * queue, the journal, bucket primitives and the worker's entry points.
+ * queue, the journal and its backlog, bucket primitives and the worker's
+ * entry points.
  *
- * Locking: r->lock guards the queue, the journal buffers, the counters and
- * the status; the in-memory manifest (r->man) belongs to the worker thread
- * alone (and to replica_open() before the worker starts).
+ * Locking: r->lock guards the queue, the journal buffers and offsets, the
+ * backlog, the counters and the status; the in-memory manifest (r->man)
+ * belongs to the worker thread alone (and to replica_open() before the
+ * worker starts).  Only the worker reads the backlog, rewrites or empties
+ * the journal (so it may read the journal without the lock), and only
+ * while no flush is running may r->jfd change.
  */
 #ifndef COFFRE_REPLICA_PRIVATE_H
 #define COFFRE_REPLICA_PRIVATE_H
@@ -18,10 +22,26 @@
 
 #include "coffre/format.h"
 #include "coffre/replica.h"
+#include "hset.h"
 #include "strmap.h"
 
 #define TMP_NAME_LEN 48
 #define REPLICA_COPY_TRIES 3
+#define JCHUNK (64u << 10)              /* journal reads (replay, refill) */
+#define JSPILL_FLUSH (1u << 20)         /* unwaited records flushed by then */
+#define JSPILL_SET_SLOTS (1u << 15)     /* backlog path set: 768 KiB */
+#define JREWRITE_SET_SLOTS (1u << 17)   /* rewrite duplicate filter: 3 MiB */
+
+/* A journal record: u16be(len) || path || u32be(check) (jrecord.c). */
+#define JREC_CHECK_LEN 4
+#define JREC_SIZE(n) ((n) + 2 + JREC_CHECK_LEN)
+#define JREC_MAX JREC_SIZE(COFFRE_REPLICA_PATH_MAX)
+enum { JREC_OK, JREC_SHORT, JREC_BAD };
+struct jrec {
+	char path[COFFRE_REPLICA_PATH_MAX + 1];
+	size_t len;               /* of path */
+	size_t size;              /* of the record */
+};
 
 /* A pending path. */
 struct qent {
@@ -64,7 +84,24 @@ struct replica {
 	uint64_t jbatch, jdone;           /* filling batch id, last flushed */
 	uint64_t jfail_bits;              /* bit (batch % 64): that flush failed */
 	uint64_t jsize;                   /* bytes durable in the journal */
+	uint64_t jinflight;               /* bytes of the batch being flushed */
 	bool jflushing;
+	bool jbroken;                     /* a failed flush could not be cut */
+
+	/* backlog: the journal from jcur on, not loaded (backlog.c) */
+	size_t window;                    /* paths in memory (prio aside) */
+	bool spilling;                    /* a backlog exists */
+	uint64_t jcur;                    /* first record not loaded */
+	uint64_t jpub;                    /* records before: in memory or in
+					   * a published manifest */
+	int64_t jbase;                    /* record at o: noted >= jbase + o */
+	uint64_t jfloor_end, jfloor_seq;  /* records before jfloor_end: >= jfloor_seq */
+	uint64_t nspill;                  /* records from jcur on (approx.) */
+	uint64_t spill_since;             /* monotonic seconds it began */
+	struct hset spilled;              /* paths with a record past jcur */
+	uint8_t *rbuf;                    /* JCHUNK, for replay and refill */
+	uint64_t jrewrite_min, jrewrite_at;   /* rewrite at this size */
+	uint64_t jrewrites;               /* done (tests) */
 
 	/* status */
 	uint64_t copied, skipped, deleted, recopied, generation;
@@ -102,21 +139,69 @@ int bucket_mkdir(int root_fd, const char *relpath);
 int atomic_put(int root_fd, const char *relpath, const void *buf, size_t len);
 
 /* queue.c (r->lock held) */
+/* Note a path in memory; a path there already is merged (its earliest
+ * unprocessed seq lowered to seq if that is lower). */
 int queue_note_locked(struct replica *r, const char *path, bool light,
 		      bool journaled, uint64_t seq, struct qent **out);
 struct qent *queue_pop_locked(struct replica *r);
 void queue_done_locked(struct replica *r, struct qent *e, int res);
-/* Smallest seq_first pending, or noted_seq + 1 if nothing is. */
+/* Smallest seq pending (in memory or in the backlog), or noted_seq + 1
+ * if nothing is. */
 uint64_t queue_min_seq_locked(struct replica *r);
 void queue_free_all(struct replica *r);
 
-/* journal.c */
+/* jrecord.c: one journal record */
+void jrec_write(uint8_t *out, const char *path, size_t len);
+/* JREC_OK (*out filled), JREC_SHORT (buf ends inside the record), or
+ * JREC_BAD (bad length, check or path). */
+int jrec_parse(const uint8_t *buf, size_t len, struct jrec *out);
+
+/* journal.c (r->lock held; the waits drop it) */
+#define JOURNAL_TMP ".coffre/journal.tmp"
+/* Open and replay (before the worker starts). */
 int journal_open(struct replica *r);
-/* Append a path and wait until it is durable (r->lock held; may wait). */
-int journal_append_locked(struct replica *r, const char *path, size_t len);
-/* Rewrite an empty journal if the queue is drained (r->lock held). */
+/* Buffer a note's record; it gets a new seq (*seq) and *batch is the
+ * flush to wait for.  spill: the path is not kept in memory (the backlog
+ * starts at this record if there was none). */
+int journal_note_locked(struct replica *r, const char *path, size_t len,
+			bool spill, uint64_t *seq, uint64_t *batch);
+/* Wait until batch is durable: 0, or -EIO if that flush failed (its
+ * records were then queued in memory). */
+int journal_wait_locked(struct replica *r, uint64_t batch);
+/* Buffer the record of a path past the window for the worker or the scan
+ * (seq: the entry's), flushing only every JSPILL_FLUSH bytes. */
+int journal_spill_locked(struct replica *r, const char *path, size_t len,
+			 uint64_t seq);
+/* Flush whatever is buffered and wait for it. */
+int journal_flush_locked(struct replica *r);
+/* fsync the directory of the journal. */
+int journal_fsync_dir(struct replica *r);
+/* Empty the journal if nothing is pending (worker). */
 int journal_compact_locked(struct replica *r);
 void journal_close(struct replica *r);
+
+/* rewrite.c (worker, r->lock held, dropped while it works) */
+bool journal_rewrite_due_locked(struct replica *r);
+int journal_rewrite_locked(struct replica *r);
+
+/* backlog.c (r->lock held) */
+/* Whether a path not in memory must go to the backlog. */
+bool backlog_full_locked(struct replica *r, const char *path);
+/* The lowest seq a record at offset o may carry. */
+uint64_t backlog_seq_floor(const struct replica *r, uint64_t o);
+/* The backlog begins at offset o (if it had not). */
+void backlog_start_locked(struct replica *r, uint64_t o);
+void backlog_end_locked(struct replica *r);
+/* A batch of records landed at offset start: 0 or -EIO (failed). */
+void backlog_flushed_locked(struct replica *r, const uint8_t *buf, size_t len,
+			    uint64_t start, int err);
+/* A note (replica_note) of a path not in memory past the window. */
+int backlog_note_locked(struct replica *r, const char *path, size_t len);
+/* An entry of the worker or the scan: in memory, or in the backlog. */
+int backlog_add_locked(struct replica *r, const char *path, bool light,
+		       uint64_t seq);
+/* Load records from jcur until the window is full (worker). */
+int backlog_refill_locked(struct replica *r);
 
 /* manifest_io.c (worker) */
 int manifest_load(struct replica *r);

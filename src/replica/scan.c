@@ -7,7 +7,8 @@
  * path that no longer exists in the backing dir (or changed type).  Queued
  * entries are "light": the worker skips them again cheaply if the stat
  * matches by the time it gets there.  Sequence 0: a replica_sync() waits
- * for all of them.  libc only.
+ * for all of them.  Past the in-memory window they go to the backlog on
+ * disk like any note (backlog.c).  libc only.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -26,7 +27,7 @@ static int note(struct replica *r, const char *path)
 	int err;
 
 	pthread_mutex_lock(&r->lock);
-	err = queue_note_locked(r, path, true, false, 0, NULL);
+	err = backlog_add_locked(r, path, true, 0);
 	pthread_mutex_unlock(&r->lock);
 	return err;
 }

@@ -18,7 +18,10 @@
  * Before touching the bucket it checks the marker through a freshly opened
  * bucket fd (an unmounted mount point has none).  Any error leaves the path
  * queued and backs off exponentially (100 ms doubling to 30 s); a
- * replica_sync() cuts the wait short.  The manifest is published when the
+ * replica_sync() cuts the wait short.  When half the window is left in
+ * memory it loads more from the backlog on disk (backlog.c); it rewrites
+ * the journal when it has grown (rewrite.c), even while backing off, and
+ * empties it when nothing is pending.  The manifest is published when the
  * queue drains, or every second while syncs wait or after 1,000 objects.
  * Never decrypts: ciphertext is copied as is.  src/io (the digest),
  * src/format.
@@ -52,7 +55,7 @@ static int enqueue(struct replica *r, const char *path, bool light, uint64_t seq
 	if (replica_path_excluded(path))
 		return 0;
 	pthread_mutex_lock(&r->lock);
-	err = queue_note_locked(r, path, light, false, seq, NULL);
+	err = backlog_add_locked(r, path, light, seq);
 	pthread_mutex_unlock(&r->lock);
 	return err;
 }
@@ -608,6 +611,7 @@ static void wait_until(struct replica *r, uint64_t deadline_ms)
 /* Publish the manifest covering notes <= covered (r->lock held). */
 static void publish_locked(struct replica *r, int64_t covered)
 {
+	uint64_t jcur = r->jcur;   /* what was loaded is processed or pending */
 	int bfd, err;
 
 	pthread_mutex_unlock(&r->lock);
@@ -625,6 +629,7 @@ static void publish_locked(struct replica *r, int64_t covered)
 		return;
 	}
 	success_locked(r);
+	r->jpub = jcur < r->jcur ? jcur : r->jcur;
 	r->man_dirty = false;
 	r->generation = manifest_generation(r->man);
 	r->man_written_ms = replica_mono_ms();
@@ -644,6 +649,10 @@ void *replica_worker(void *arg)
 	while (!r->stop) {
 		uint64_t now = replica_mono_ms();
 
+		if (journal_rewrite_due_locked(r)) {
+			journal_rewrite_locked(r);
+			continue;
+		}
 		if (r->backoff_ms && now < r->retry_at_ms && !r->retry_now) {
 			wait_until(r, r->retry_at_ms);
 			continue;
@@ -660,6 +669,15 @@ void *replica_worker(void *arg)
 				backoff_locked(r);
 			else
 				r->scanned = true;
+			continue;
+		}
+		if (r->spilling && r->q.n <= r->window / 2 &&
+		    (err = backlog_refill_locked(r)) != 0) {
+			if (err != -EBADMSG)    /* else: said, and rescanning */
+				snprintf(r->last_error, sizeof(r->last_error),
+					 "read journal %s: %s", COFFRE_JOURNAL_FILE,
+					 strerror(-err));
+			backoff_locked(r);
 			continue;
 		}
 		if ((e = queue_pop_locked(r)) != NULL) {
@@ -685,6 +703,8 @@ void *replica_worker(void *arg)
 				publish_locked(r, (int64_t)queue_min_seq_locked(r) - 1);
 			continue;
 		}
+		if (r->spilling)
+			continue;       /* more to load */
 		/* Drained. */
 		if (r->man_dirty) {
 			publish_locked(r, (int64_t)r->noted_seq);
@@ -697,7 +717,8 @@ void *replica_worker(void *arg)
 		if ((err = journal_compact_locked(r)) != 0)
 			snprintf(r->last_error, sizeof(r->last_error),
 				 "compact journal: %s", strerror(-err));
-		if (!r->stop && !r->q.n && !r->retry_now)
+		if (!r->stop && !r->q.n && !r->spilling && !r->retry_now &&
+		    !journal_rewrite_due_locked(r))
 			pthread_cond_wait(&r->work_cv, &r->lock);
 	}
 	pthread_mutex_unlock(&r->lock);

@@ -34,6 +34,8 @@
 #define COFFRE_REPLICA_PATH_MAX 4095
 #define COFFRE_REPLICA_XATTR_VALUE_MAX 65536
 #define COFFRE_REPLICA_BACKOFF_MAX_MS 30000
+#define COFFRE_REPLICA_WINDOW 8192           /* pending paths in memory */
+#define COFFRE_JOURNAL_REWRITE_MIN (8u << 20) /* bytes; then at each doubling */
 
 struct replica;
 
@@ -55,15 +57,27 @@ int replica_open(int backing_root_fd, const char *bucket_dir,
 		 struct replica **out, char *err, size_t errlen);
 
 /*
+ * Limits of the replicas opened after the call (for tests; 0 restores a
+ * default): at most `window` pending paths in memory (key records, escrow
+ * and config aside), the rest in the journal only (the backlog, loaded
+ * back as the window empties); and the journal size from which it is
+ * rewritten without duplicates (then at each doubling).  Not to be called
+ * while a replica_open() runs.
+ */
+void replica_set_limits(size_t window, uint64_t rewrite_min);
+
+/*
  * A backing path changed (created, written, chmod'ed, chown'ed, utimens'ed,
  * xattr set or removed, renamed to, linked to) or vanished (unlinked,
  * rmdir'ed, renamed from).  The path is appended to the journal and made
  * durable (fdatasync, shared by concurrent callers: group commit) before
- * this returns, unless it is already pending and journaled, in which case
- * no I/O is done.  Never waits on the bucket.  Paths that are replica's or
- * another module's scratch files (.coffre/lock, the journal, temp files)
- * are accepted and ignored.  -EINVAL for a malformed path; a journal write
- * error is returned (the path is still queued in memory).
+ * this returns, unless it is already pending and journaled (in memory, or
+ * known to be in the backlog), in which case no I/O is done.  Past the
+ * in-memory window it is kept in the journal only.  Never waits on the
+ * bucket.  Paths that are replica's or another module's scratch files
+ * (.coffre/lock, the journal, temp files) are accepted and ignored.
+ * -EINVAL for a malformed path; a journal write error is returned (the
+ * path is still queued in memory, window or not).
  */
 int replica_note(struct replica *r, const char *relpath);
 
@@ -83,10 +97,15 @@ enum replica_bucket_state {
 };
 
 struct replica_status {
-	uint64_t queued;                  /* paths pending */
-	uint64_t oldest_age_s;            /* age of the oldest pending note */
+	uint64_t queued;                  /* paths pending: in memory, plus
+					   * the backlog's journal records
+					   * (duplicates counted: at most) */
+	uint64_t in_memory;               /* of them in memory */
+	uint64_t journal_bytes;           /* size of the journal */
+	uint64_t oldest_age_s;            /* age of the oldest pending note
+					   * (a backlog: since it began) */
 	uint64_t bytes_behind;            /* backing size of pending files
-					   * (estimate: first 100,000 paths) */
+					   * in memory */
 	uint64_t copied;                  /* objects written to the bucket */
 	uint64_t skipped;                 /* unchanged objects not rewritten */
 	uint64_t deleted;                 /* bucket objects removed */
