@@ -1,6 +1,6 @@
 /*
  * verify.c — `coffrectl verify BUCKET`: authenticate every object of a
- * bucket (DESIGN §6, doc/FORMAT.md §11) with the keys the HSMs named on
+ * bucket (DESIGN §6, doc/FORMAT-v1.md §11) with the keys the HSMs named on
  * the command line hold, and check it against its manifest.
  *
  * The bucket is untrusted: the HSM URIs come from --hsm only (never from
@@ -603,7 +603,7 @@ out:
 }
 
 /* Every user xattr of a file or directory: name and value authenticate
- * under the object's xattr keys (doc/FORMAT.md §9). */
+ * under the object's xattr keys (doc/FORMAT-v1.md §9). */
 static void check_xattrs(struct walk *w, const struct manifest_entry *e)
 {
 	struct bucket_check *c = w->c;

@@ -1,5 +1,5 @@
 /*
- * The `.coffre.dir` file in every ciphertext directory (doc/FORMAT.md,
+ * The `.coffre.dir` file in every ciphertext directory (doc/FORMAT-v1.md,
  * "Directory file"): 24 bytes,
  *
  *   magic "CFRD" | version u8 | reserved[3] (zero) | dir_id[16]

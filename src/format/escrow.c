@@ -2,7 +2,7 @@
  * escrow.c — the master-key escrow blob (.coffre/escrow/mk-v<N>), 128
  * bytes: a 36-byte header bound as AAD, the sender's ephemeral X25519
  * public key, and the GCM-sealed master key (see keys/escrow.c for the
- * ECIES construction and doc/FORMAT.md §escrow).
+ * ECIES construction and doc/FORMAT-v1.md §escrow).
  *
  *   "CFRE" | version u8 | reserved u8[3] (0) | fs uuid (16) |
  *   mk_version u32be (>= 1) | kcv (8) | ephemeral pub (32) | nonce (12) |

@@ -1,5 +1,5 @@
 /*
- * The 48-byte header at the start of every ciphertext file (doc/FORMAT.md,
+ * The 48-byte header at the start of every ciphertext file (doc/FORMAT-v1.md,
  * "File header"):
  *
  *   magic "CFRF" | version u8 | flags u8 | reserved u16 | seg_size u32be |

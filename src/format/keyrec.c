@@ -1,6 +1,6 @@
 /*
  * Sealed DEK records, `.coffre/keys/<hex dir id>.<dek version>`
- * (doc/FORMAT.md, "Key record"): 108 bytes,
+ * (doc/FORMAT-v1.md, "Key record"): 108 bytes,
  *
  *   header (48) = magic "CFRK" | version u8 | flags u8 | reserved u16 |
  *                 fs_uuid[16] | dir_id[16] | dek_version u32be |

@@ -1,5 +1,5 @@
 /*
- * layout.c — the names of the backing tree (doc/FORMAT.md §1): key
+ * layout.c — the names of the backing tree (doc/FORMAT-v1.md §1): key
  * records `.coffre/keys/<32 hex dir id>.<DEK version>`, escrow blobs
  * `.coffre/escrow/mk-v<MK version>`, symlink sidecars
  * `.coffre/symlinks/<32 hex>`, and which entry names are the filesystem's

@@ -1,5 +1,5 @@
 /*
- * longname.c — long entry names (doc/FORMAT.md §7).  An encoded name
+ * longname.c — long entry names (doc/FORMAT-v1.md §7).  An encoded name
  * longer than 255 bytes is stored under COFFRE_LONGNAME_PREFIX +
  * base64url(SHA-256(encoding)) (crypto/names.c name_long_hash) beside a
  * sidecar "<that>.name" holding the full encoding; the sidecar is only

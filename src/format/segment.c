@@ -1,6 +1,6 @@
 /*
  * File geometry: where segment i lives and how a ciphertext file size maps
- * to a plaintext size and back (doc/FORMAT.md, "Segments").
+ * to a plaintext size and back (doc/FORMAT-v1.md, "Segments").
  *
  * A file is a 48-byte header followed by segments; every segment but the
  * last holds seg_size bytes of plaintext, the last holds 1..seg_size (0 only

@@ -1,6 +1,6 @@
 /*
  * symlink.c — the encrypted symlink blob and the backing link target
- * (doc/FORMAT.md §9).  blob = dir id(16) || u32be(DEK version) || nonce ||
+ * (doc/FORMAT-v1.md §9).  blob = dir id(16) || u32be(DEK version) || nonce ||
  * ct || tag: the header names the key (that directory's DEK version) and
  * is the GCM AAD.  The backing target is base64url(blob) when that fits
  * COFFRE_SYMLINK_INLINE_MAX, else "@<32 hex>" naming the sidecar

@@ -1,5 +1,5 @@
 /*
- * The volume config `.coffre.conf` at the backing root (doc/FORMAT.md,
+ * The volume config `.coffre.conf` at the backing root (doc/FORMAT-v1.md,
  * "Volume config"): UTF-8 text (RFC 3629), one `key = value` per line, '#'
  * comment lines and empty lines allowed, every line ended by '\n', and a
  * last line `mac = <64 hex>` holding an HMAC-SHA256 (RFC 2104) over every

@@ -1,5 +1,5 @@
 /*
- * xattr.c — the user xattr record (doc/FORMAT.md §9).  A name "user.N" is
+ * xattr.c — the user xattr record (doc/FORMAT-v1.md §9).  A name "user.N" is
  * stored as "user." + base64url(SIV(N)); when that would not fit the
  * backing 255-byte limit, as "user.#" + base64url(SHA-256(SIV(N))) with
  * the value prefixed by u16be(len) || SIV(N) ('#' is not base64url, so the

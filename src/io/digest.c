@@ -1,5 +1,5 @@
 /*
- * digest.c — the object digest of the manifest (doc/FORMAT.md): XXH3-128
+ * digest.c — the object digest of the manifest (doc/FORMAT-v1.md): XXH3-128
  * of a whole file, canonical big-endian bytes.  The replication worker,
  * `coffrectl verify` and `coffrectl restore` all hash with this one.
  */

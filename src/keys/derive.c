@@ -5,7 +5,7 @@
  * Directory keys (DEKs) and the root DEK never leave src/keys: callers get
  * only the derived key they need, in locked memory (OpenSSL's secure heap),
  * and give it back with derived_key_free() or aead_key_free(), which wipe
- * it.  Bytes are exactly those of FORMAT.md: changing an info string
+ * it.  Bytes are exactly those of FORMAT-v1.md: changing an info string
  * changes every derived key, so the table is part of the format.
  */
 #include <errno.h>

@@ -1,5 +1,5 @@
 /*
- * One journal record (doc/FORMAT.md §11 "Journal"): u16be(n) || path ||
+ * One journal record (doc/FORMAT-v1.md §11 "Journal"): u16be(n) || path ||
  * u32be(low 32 bits of XXH3-64(path)), n in 1..4095, the path a valid
  * relative path.  Written by journal.c, parsed by the replay, the refill
  * and the rewrite; fuzzed by tests/fuzz/fuzz_journal.c.  libxxhash.

@@ -1,5 +1,5 @@
 /*
- * The bucket manifest (doc/FORMAT.md §11): what an object store cannot hold
+ * The bucket manifest (doc/FORMAT-v1.md §11): what an object store cannot hold
  * (type, mode, owner, mtime, hard-link identity, symlink target, user
  * xattrs) plus size, XXH3-128 digest and file id of every replicated path,
  * under a generation counter, authenticated with HMAC-SHA256 (RFC 2104)

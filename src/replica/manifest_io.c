@@ -9,7 +9,7 @@
  *
  * Entries are made from lstat() of the backing path plus, for regular
  * files and directories, the `user.` xattrs of the backing inode (names
- * and values are already ciphertext, doc/FORMAT.md §9) and, for symlinks,
+ * and values are already ciphertext, doc/FORMAT-v1.md §9) and, for symlinks,
  * the backing target (already ciphertext).  libc, src/format.
  */
 #include <errno.h>

@@ -1,6 +1,6 @@
 /*
  * Segment I/O of one encrypted regular file on its backing fd (DESIGN §4
- * "Files" and §5; doc/FORMAT.md).  The file is a 48-byte header, then
+ * "Files" and §5; doc/FORMAT-v1.md).  The file is a 48-byte header, then
  * segment i at 48 + i * (S + 28), each nonce || ciphertext || tag sealed
  * with AES-256-GCM (NIST SP 800-38D) under the file key, AAD = index and
  * an is_last flag that exactly the physically last segment carries.  The

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the seed corpora of tests/fuzz/corpus/ (format targets).
 
-The layouts are those of doc/FORMAT.md, built here by hand, independently
+The layouts are those of doc/FORMAT-v1.md, built here by hand, independently
 of the C writers.  Valid and invalid seeds alike; run from any directory.
 The name_decrypt seeds are encrypted here with the `cryptography` package's
 AES-SIV (an implementation independent of src/crypto) under the fixed key

@@ -20,7 +20,7 @@ from test_verify import (Restored, assert_reported, populate, problems, restore,
                          snapshot, verify)
 
 
-# ---- reading the bucket's manifest (doc/FORMAT.md §11; the MAC is the
+# ---- reading the bucket's manifest (doc/FORMAT-v1.md §11; the MAC is the
 # daemon's business, here we only look at what it wrote)
 
 def parse_manifest(path):

@@ -1,6 +1,6 @@
 /*
  * coffre on-disk format: bounded parse/serialise of every structure the
- * filesystem stores (see doc/FORMAT.md).  No I/O policy, no keys: callers
+ * filesystem stores (see doc/FORMAT-v1.md).  No I/O policy, no keys: callers
  * pass bytes in and get bytes or structs out.
  *
  * Parsers return 0 or a negative errno: -EINVAL for short, oversized or
@@ -173,7 +173,7 @@ int volume_conf_write_body(const struct volume_conf *c, char *out, size_t cap);
 int volume_conf_write_mac(const uint8_t mac[COFFRE_MAC_LEN], char *out, size_t body_len,
 			  size_t cap);
 
-/* ---- layout.c: the names of the backing tree (doc/FORMAT.md §1) */
+/* ---- layout.c: the names of the backing tree (doc/FORMAT-v1.md §1) */
 
 #define COFFRE_STATE_DIR ".coffre"
 #define COFFRE_KEYS_DIR ".coffre/keys"
@@ -215,7 +215,7 @@ void symlink_id_write(const uint8_t id[COFFRE_SYMLINK_ID_LEN],
 int symlink_id_parse(const char *hex, size_t len,
 		     uint8_t id[COFFRE_SYMLINK_ID_LEN]);
 
-/* ---- longname.c: long entry names and their sidecars (doc/FORMAT.md §7) */
+/* ---- longname.c: long entry names and their sidecars (doc/FORMAT-v1.md §7) */
 
 /* An entry is COFFRE_LONGNAME_PREFIX + 43 base64url (crypto/names.c); its
  * sidecar is that + ".name" and holds the full encoding. */
@@ -229,7 +229,7 @@ int longname_sidecar_name(const char *entry, char *out, size_t cap);
  * the encoding hashed into the long entry name; -EBADMSG otherwise. */
 int longname_sidecar_check(const char *entry, const char *full, size_t len);
 
-/* ---- symlink.c: symlink blob and backing link target (doc/FORMAT.md §9) */
+/* ---- symlink.c: symlink blob and backing link target (doc/FORMAT-v1.md §9) */
 
 /* blob = dir id(16) || u32be(DEK version) || nonce || ct || tag; the 20
  * header bytes are the GCM AAD. */
@@ -274,7 +274,7 @@ struct symlink_target {
 int symlink_target_parse(const char *t, size_t len, uint8_t *blob, size_t cap,
 			 struct symlink_target *st);
 
-/* ---- xattr.c: user xattr record (doc/FORMAT.md §9) */
+/* ---- xattr.c: user xattr record (doc/FORMAT-v1.md §9) */
 
 /* Backing name "user." + base64url(SIV(N)), or, when that exceeds 255
  * bytes, "user.#" + base64url(SHA-256(SIV(N))) with the value prefixed by

@@ -4,7 +4,7 @@
  * replace of a small file, reading a small file, checking a directory is
  * empty, the one open of anything from untrusted storage (the backing
  * directory, the bucket), and the XXH3-128 object digest of the manifest
- * (doc/FORMAT.md).  Functions return 0 (or a count) or -errno.
+ * (doc/FORMAT-v1.md).  Functions return 0 (or a count) or -errno.
  */
 #ifndef COFFRE_IO_H
 #define COFFRE_IO_H

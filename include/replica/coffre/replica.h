@@ -1,6 +1,6 @@
 /*
  * coffre replica: asynchronous, crash-safe copy of the backing directory's
- * ciphertext to an untrusted bucket directory (DESIGN §6, doc/FORMAT.md
+ * ciphertext to an untrusted bucket directory (DESIGN §6, doc/FORMAT-v1.md
  * §11 "Bucket: marker, journal, manifest").
  *
  * The bucket is an object store seen through a mount (s3fs, rclone): only
@@ -147,7 +147,7 @@ int bucket_marker_parse(const uint8_t *buf, size_t len, uint8_t uuid[COFFRE_ID_L
 void bucket_marker_write(const uint8_t uuid[COFFRE_ID_LEN],
 			 uint8_t out[COFFRE_BUCKET_MARKER_LEN]);
 
-/* ---- manifest.c: the authenticated manifest (format in doc/FORMAT.md) */
+/* ---- manifest.c: the authenticated manifest (format in doc/FORMAT-v1.md) */
 
 enum manifest_type {
 	MANIFEST_REG = 1, MANIFEST_DIR, MANIFEST_LNK, MANIFEST_FIFO,

@@ -1,6 +1,6 @@
 /*
  * coffre store: the encrypted content of one regular file on its backing fd
- * (header, then GCM segments; see doc/FORMAT.md).  Reads and writes whole
+ * (header, then GCM segments; see doc/FORMAT-v1.md).  Reads and writes whole
  * requests with one pread/pwrite each, sealing segments on per-thread
  * buffers; never allocates on the data path.  No FUSE, no HSM: the file key
  * comes in with the handle.

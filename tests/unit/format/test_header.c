@@ -18,7 +18,7 @@ static void sample(struct file_header *h)
 	h->dek_version = 0x01020304;
 }
 
-/* The byte layout of doc/FORMAT.md, written out by hand. */
+/* The byte layout of doc/FORMAT-v1.md, written out by hand. */
 static void sample_bytes(uint8_t b[COFFRE_FILE_HEADER_LEN])
 {
 	memcpy(b, "CFRF", 4);

@@ -22,7 +22,7 @@ static void sample(struct key_record *r)
 		r->sealed[i] = (uint8_t)(0x80 + i);
 }
 
-/* The byte layout of doc/FORMAT.md, written out by hand. */
+/* The byte layout of doc/FORMAT-v1.md, written out by hand. */
 static void sample_bytes(uint8_t b[COFFRE_KEYREC_LEN])
 {
 	memcpy(b, "CFRK", 4);

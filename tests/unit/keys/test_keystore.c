@@ -16,7 +16,7 @@
 
 TestSuite(keystore, .init = kfx_init, .fini = kfx_fini, .timeout = 120);
 
-/* Byte offsets in the 108-byte record (doc/FORMAT.md, "Key record"). */
+/* Byte offsets in the 108-byte record (doc/FORMAT-v1.md, "Key record"). */
 #define OFF_FLAGS 5
 #define OFF_UUID 8
 #define OFF_DIR_ID 24

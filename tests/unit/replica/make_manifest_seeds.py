@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the seed corpus of tests/fuzz/corpus/manifest/: manifest bodies
 (without the MAC, which fuzz_manifest.c appends) built by hand from the
-layout of doc/FORMAT.md §11, independently of the C writer.  Valid and
+layout of doc/FORMAT-v1.md §11, independently of the C writer.  Valid and
 invalid seeds alike; run from any directory."""
 import os
 import struct

@@ -17,7 +17,7 @@
 #include "coffre/format.h"
 #include "coffre/store.h"
 
-/* A file key as src/keys derives it (FORMAT.md): HKDF-SHA256(DEK, salt =
+/* A file key as src/keys derives it (FORMAT-v1.md): HKDF-SHA256(DEK, salt =
  * file id, info = "coffre/v1/content" || header).  The store only needs a
  * key bound to the header; tests/unit/keys checks the real derivation. */
 static inline int test_file_key(const uint8_t dek[COFFRE_KEY_LEN],
