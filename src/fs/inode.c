@@ -608,10 +608,25 @@ void inode_close_data(struct inode *i)
 
 void inode_keep_fd(struct inode_table *t, dev_t dev, ino_t ino)
 {
-	struct inode *i = inode_find(t, dev, ino);
+	struct inode *i;
 
-	if (!i)
+	if (dev == t->root.dev && ino == t->root.ino)
 		return;
+	/* Usually one look under the lock: cached, and its fd open. */
+	pthread_mutex_lock(&t->lock);
+	for (i = t->buckets[bucket(dev, ino)]; i; i = i->hnext)
+		if (i->ino == ino && i->dev == dev)
+			break;
+	if (!i || i->fd >= 0) {
+		if (i) {
+			i->keep_fd = true;
+			lru_remove(t, i);
+		}
+		pthread_mutex_unlock(&t->lock);
+		return;
+	}
+	i->nlookup++;                  /* evicted: reopen it, pinned */
+	pthread_mutex_unlock(&t->lock);
 	if (inode_pin(t, i) == 0) {
 		pthread_mutex_lock(&t->lock);
 		i->keep_fd = true;

@@ -431,6 +431,18 @@ Test(inode, an_unlinked_object_keeps_its_fd)
 	cr_assert_eq(st.st_nlink, 0);
 	inode_unpin(tab, i);
 	inode_forget(tab, i, 1);
+	/* An evicted inode is reopened first, then kept. */
+	touch("gone2");
+	backing_stat("gone2", &st);
+	i = lookup("gone2");              /* evicts other */
+	cr_assert_eq(other->fd, -1);
+	backing_stat("other", &st);
+	inode_keep_fd(tab, st.st_dev, st.st_ino);
+	cr_assert_geq(other->fd, 0, "reopened by handle");
+	cr_assert_eq(unlinkat(dfd, "other", 0), 0);
+	cr_assert_eq(inode_pin(tab, other), 0, "still there after the unlink");
+	inode_unpin(tab, other);
+	inode_forget(tab, i, 1);
 	inode_forget(tab, other, 1);
 	/* Nothing cached: nothing to keep. */
 	inode_keep_fd(tab, st.st_dev, st.st_ino + 1000000);
