@@ -88,8 +88,6 @@ int inode_table_new(int root_fd, struct keyring *keys, uint32_t seg_size,
 		    bool strict_holes, struct inode_table **out);
 /* Free every inode, the root's included, closing their fds (NULL: no-op). */
 void inode_table_free(struct inode_table *t);
-/* Inodes the table holds, the root included (status). */
-size_t inode_table_count(struct inode_table *t);
 /* Descriptors: inodes' O_PATH fds and open files' fds together stay
  * within budget (0: no bound), so the rest of the process limit stays
  * reserved for the HSM modules, the replicator, the journal and the
@@ -99,6 +97,8 @@ void inode_table_set_fds(struct inode_table *t, size_t budget, size_t max_fds);
 /* False if the backing filesystem has no file handles: then no O_PATH fd
  * can be closed and max_fds does not hold. */
 bool inode_table_has_handles(struct inode_table *t);
+/* What status shows: inodes held (the root included), their O_PATH fds,
+ * open files' fds, the bounds, fds closed and reopened since the mount. */
 struct inode_stats {
 	size_t inodes, path_fds, data_fds, max_fds, fd_budget;
 	uint64_t evictions, reopens;

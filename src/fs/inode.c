@@ -437,16 +437,6 @@ int inode_get(struct inode_table *t, int fd, const struct stat *st,
 	return 0;
 }
 
-size_t inode_table_count(struct inode_table *t)
-{
-	size_t n;
-
-	pthread_mutex_lock(&t->lock);
-	n = t->count + 1;
-	pthread_mutex_unlock(&t->lock);
-	return n;
-}
-
 void inode_table_stats(struct inode_table *t, struct inode_stats *s)
 {
 	pthread_mutex_lock(&t->lock);
