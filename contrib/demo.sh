@@ -2,7 +2,8 @@
 # The main job on the embedded default: install dependencies, build coffre,
 # create two local SoftHSM2 tokens (primary and backup HSM), make a volume
 # whose master key lives in both, with 7 custodians' shares (any 5 recover
-# it), and mount it.  Run as root.
+# it) and a local bucket directory its ciphertext is copied to, and mount
+# it.  Run as root.
 #   ./contrib/demo.sh        set up (once) and mount on /mnt/coffre-demo
 #   ./contrib/demo.sh stop   unmount
 # Everything lives in $COFFRE_DEMO (default /var/lib/coffre-demo).
@@ -38,20 +39,33 @@ if [ ! -f "$DEMO/softhsm2.conf" ]; then
 	umask 022
 fi
 if [ ! -f "$DEMO/backing/.coffre.conf" ]; then
+	mkdir -p "$DEMO/bucket"
 	"$BIN/coffrectl" init --hsm pkcs11:token=coffre-demo-a --hsm pkcs11:token=coffre-demo-b \
-		--pin-file "$DEMO/pin" --shares-dir "$DEMO/shares" "$DEMO/backing"
+		--pin-file "$DEMO/pin" --shares-dir "$DEMO/shares" \
+		--bucket "$DEMO/bucket" "$DEMO/backing"
 fi
 mkdir -p "$MNT"
 if ! mountpoint -q "$MNT"; then
 	"$BIN/coffre" "$DEMO/backing" "$MNT" -o pin_file="$DEMO/pin"
 fi
 echo "patient 0042: appointment 2026-11-24 09:30" >"$MNT/welcome.txt"
+if [ -f "$DEMO/bucket/.coffre.bucket" ]; then
+	"$BIN/coffrectl" sync "$MNT" --timeout 60 >/dev/null
+fi
 echo
 echo "mounted: $MNT  (plaintext view)"
 ls -l "$MNT"
 echo
-echo "backing: $DEMO/backing  (what the disk and the bucket hold)"
+echo "backing: $DEMO/backing  (what the disk holds)"
 find "$DEMO/backing" -maxdepth 1 | sed 's/^/  /'
+echo
+if [ -f "$DEMO/bucket/.coffre.bucket" ]; then
+	echo "bucket: $DEMO/bucket  (its copy, as an untrusted cloud bucket would hold it)"
+	find "$DEMO/bucket" -maxdepth 1 | sed 's/^/  /'
+else
+	echo "bucket: none (this demo volume predates the demo's bucket: stop it and"
+	echo "remove $DEMO to start over with one)"
+fi
 echo
 echo
 "$BIN/coffrectl" status "$MNT"
