@@ -368,16 +368,22 @@ static bool release_locked(struct inode_table *t, struct inode *i)
 
 void inode_unpin(struct inode_table *t, struct inode *i)
 {
+	int stale = -1;
 	bool dead;
 
 	pthread_mutex_lock(&t->lock);
 	i->pins--;
 	dead = release_locked(t, i);
 	if (!dead && !i->pins) {
+		/* Whoever used the fd from before a re-key is done. */
+		stale = i->stale_fd;
+		i->stale_fd = -1;
 		lru_add(t, i);
 		lru_trim(t, 0);
 	}
 	pthread_mutex_unlock(&t->lock);
+	if (stale >= 0)
+		close(stale);
 	if (dead)
 		inode_free(t, i);
 }
@@ -484,12 +490,12 @@ int inode_dir_id(struct inode *dir, uint8_t id[COFFRE_ID_LEN])
 	pthread_mutex_lock(&dir->mu);
 	if (!dir->has_dir_id) {
 		err = store_dir_id(dir->fd, dir->dir_id);
-		if (err && !io_resource_error(err))
+		if (!err)
+			dir->has_dir_id = true;
+		else if (!io_resource_error(err))   /* those are retried */
 			log_ratelimited(LOG_ERR, "directory without a valid %s "
 					"(backing inode %lu)", COFFRE_DIR_FILE,
 					(unsigned long)dir->ino);
-		else
-			dir->has_dir_id = true;
 	}
 	if (!err)
 		memcpy(id, dir->dir_id, COFFRE_ID_LEN);

@@ -64,7 +64,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	err = inode_open_data(g_fs.inodes, i);
 	if (!err && (fi->flags & O_TRUNC)) {
 		pthread_rwlock_wrlock(&i->of->rw);
-		err = store_truncate(&i->of->sf, 0);
+		err = i->of->shredded ? -EIO : store_truncate(&i->of->sf, 0);
 		pthread_rwlock_unlock(&i->of->rw);
 		if (err)
 			inode_close_data(i);
@@ -188,7 +188,9 @@ void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 		return;
 	}
 	pthread_rwlock_wrlock(&i->of->rw);
-	if (end > i->of->sf.size) {
+	if (i->of->shredded)
+		err = -EIO;
+	else if (end > i->of->sf.size) {
 		/* Reserve the space first, so ENOSPC changes nothing; the
 		 * reserved zero segments read as holes (zeros). */
 		from = seg_offset(i->of->sf.seg_size, (uint64_t)offset / i->of->sf.seg_size);
@@ -228,7 +230,7 @@ static int set_size(struct inode *i, uint64_t size)
 	if (err)
 		return err;
 	pthread_rwlock_wrlock(&i->of->rw);
-	err = store_truncate(&i->of->sf, size);
+	err = i->of->shredded ? -EIO : store_truncate(&i->of->sf, size);
 	pthread_rwlock_unlock(&i->of->rw);
 	inode_close_data(i);
 	return err;

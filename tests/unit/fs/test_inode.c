@@ -237,6 +237,11 @@ Test(inode, rename_over_moves_the_inode)
 	cr_assert_eq(i->nlookup, 2);
 	j = lookup("file");
 	cr_assert_eq(j, i);
+	/* Once nobody pins the inode, nobody uses the old fd: it goes. */
+	cr_assert_eq(inode_pin(tab, i), 0);
+	inode_unpin(tab, i);
+	cr_assert_eq(i->stale_fd, -1);
+	cr_assert_eq(fcntl(old_fd, F_GETFD), -1, "the old fd is closed");
 	inode_forget(tab, i, 3);
 	cr_assert_null(inode_find(tab, new_st.st_dev, new_st.st_ino));
 }
