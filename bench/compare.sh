@@ -84,14 +84,10 @@ cleanup() {
 		wait "$perf_pid" 2>/dev/null
 	fi
 	for fs in "${fslist[@]}"; do
-		if mountpoint -q "$tmp/mnt-$fs"; then
-			umount "$tmp/mnt-$fs" 2>/dev/null || umount -l "$tmp/mnt-$fs"
-		fi
+		umount_if_mounted "$tmp/mnt-$fs"
 	done
 	for fs in "${fslist[@]}"; do
-		if mountpoint -q "$tmp/$fs"; then
-			umount "$tmp/$fs" 2>/dev/null || umount -l "$tmp/$fs"
-		fi
+		umount_if_mounted "$tmp/$fs"
 	done
 	rm -rf "$tmp"
 }

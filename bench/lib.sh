@@ -2,6 +2,13 @@
 
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
+# Unmount $1 if something is mounted there (lazily if it is busy).
+umount_if_mounted() {
+	if mountpoint -q "$1"; then
+		umount "$1" 2>/dev/null || umount -l "$1"
+	fi
+}
+
 # PID of the daemon serving mount point $1 (the process whose command line
 # names it; coffre and gocryptfs fork, so the parent has exited by now).
 daemon_pid() {

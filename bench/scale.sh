@@ -102,12 +102,8 @@ cleanup() {
 	set +e
 	[ -z "$sampler" ] || { kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null; }
 	for fs in coffre gocryptfs; do
-		if mountpoint -q "$tmp/mnt-$fs"; then
-			umount "$tmp/mnt-$fs" 2>/dev/null || umount -l "$tmp/mnt-$fs"
-		fi
-		if mountpoint -q "$tmp/$fs"; then
-			umount "$tmp/$fs" 2>/dev/null || umount -l "$tmp/$fs"
-		fi
+		umount_if_mounted "$tmp/mnt-$fs"
+		umount_if_mounted "$tmp/$fs"
 	done
 	rm -rf "$tmp"
 }
@@ -255,11 +251,8 @@ do_mount() {
 	start_sampler "$p" "$fs"
 }
 do_umount() {
-	local mnt=$tmp/mnt-$1
 	stop_sampler
-	if mountpoint -q "$mnt"; then
-		umount "$mnt" 2>/dev/null || umount -l "$mnt"
-	fi
+	umount_if_mounted "$tmp/mnt-$1"
 }
 
 # record FS STEP START END JSON

@@ -87,6 +87,24 @@ out:
 	return err;
 }
 
+int journal_open_file(struct replica *r, const char *rel, int flags)
+{
+	struct stat st;
+	int err, fd = openat(r->backing_fd, rel, flags | O_RDWR | O_APPEND |
+			     O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		err = -errno;
+	else if (!S_ISREG(st.st_mode))
+		err = -EINVAL;   /* planted there: a FIFO would stall appends */
+	else
+		return fd;
+	close(fd);
+	return err;
+}
+
 int journal_fsync_dir(struct replica *r)
 {
 	int dfd = openat(r->backing_fd, COFFRE_STATE_DIR,
@@ -108,18 +126,13 @@ int journal_open(struct replica *r)
 
 	if (mkdirat(r->backing_fd, COFFRE_STATE_DIR, 0700) < 0 && errno != EEXIST)
 		return -errno;
-	r->jfd = openat(r->backing_fd, COFFRE_JOURNAL_FILE,
-			O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	r->jfd = journal_open_file(r, COFFRE_JOURNAL_FILE, 0);
 	if (r->jfd < 0)
-		return -errno;
+		return r->jfd;
 	if ((err = journal_fsync_dir(r)) != 0)
 		goto out;
 	if (fstat(r->jfd, &st) < 0) {
 		err = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err = -EINVAL;
 		goto out;
 	}
 	if (!r->rbuf && !(r->rbuf = malloc(JCHUNK))) {
@@ -295,10 +308,9 @@ int journal_compact_locked(struct replica *r)
 
 	if (r->jsize == 0 || r->jflushing || r->jlen || r->q.n || r->spilling)
 		return 0;
-	fd = openat(r->backing_fd, JOURNAL_TMP,
-		    O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = journal_open_file(r, JOURNAL_TMP, O_TRUNC);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (fsync(fd) < 0 ||
 	    renameat(r->backing_fd, JOURNAL_TMP, r->backing_fd, COFFRE_JOURNAL_FILE) < 0) {
 		err = -errno;

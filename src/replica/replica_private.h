@@ -175,6 +175,10 @@ int journal_spill_locked(struct replica *r, const char *path, size_t len,
 /* Flush whatever is buffered and wait for it. */
 int journal_flush_locked(struct replica *r);
 /* fsync the directory of the journal. */
+/* Open (creating) a journal file of the state directory for appending:
+ * O_NOFOLLOW, non-blocking, and refused (-EINVAL) unless a regular file;
+ * flags adds e.g. O_TRUNC.  Return: the fd or -errno. */
+int journal_open_file(struct replica *r, const char *rel, int flags);
 int journal_fsync_dir(struct replica *r);
 /* Empty the journal if nothing is pending (worker). */
 int journal_compact_locked(struct replica *r);

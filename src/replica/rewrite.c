@@ -228,10 +228,9 @@ int journal_rewrite_locked(struct replica *r)
 		err = -ENOMEM;
 		goto out;
 	}
-	w.out = openat(r->backing_fd, JOURNAL_TMP,
-		       O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	w.out = journal_open_file(r, JOURNAL_TMP, O_TRUNC);
 	if (w.out < 0) {
-		err = -errno;
+		err = w.out;
 		goto out;
 	}
 	if ((err = out_put(&w, pre.buf, pre.len)) != 0)
