@@ -95,40 +95,78 @@ out:
 	return err;
 }
 
+/* A streaming RFC 2104 HMAC-SHA256: new, any number of updates, final
+ * (which frees it; free alone abandons it).  The keyed state is cleansed
+ * when freed.  Return: 0, -EINVAL, -ENOMEM or -EIO. */
+int hmac_stream_new(const uint8_t *key, size_t key_len, struct hmac_stream **out)
+{
+	OSSL_PARAM params[2];
+	EVP_MAC_CTX *ctx;
+
+	*out = NULL;
+	if (key == NULL && key_len)
+		return -EINVAL;
+	kdf_ensure_init();
+	if (hmac_impl == NULL)
+		return -EIO;
+	if ((ctx = EVP_MAC_CTX_new(hmac_impl)) == NULL)
+		return -ENOMEM;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+						     (char *)OSSL_DIGEST_NAME_SHA2_256, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (!EVP_MAC_init(ctx, nonnull(key), key_len, params)) {
+		EVP_MAC_CTX_free(ctx);
+		return -EIO;
+	}
+	*out = (struct hmac_stream *)ctx;
+	return 0;
+}
+
+int hmac_stream_update(struct hmac_stream *h, const void *data, size_t len)
+{
+	if (h == NULL || (data == NULL && len))
+		return -EINVAL;
+	return EVP_MAC_update((EVP_MAC_CTX *)h, nonnull(data), len) ? 0 : -EIO;
+}
+
+int hmac_stream_final(struct hmac_stream *h, uint8_t out[COFFRE_MAC_LEN])
+{
+	size_t outl = 0;
+	int err = -EINVAL;
+
+	if (h != NULL && out != NULL)
+		err = EVP_MAC_final((EVP_MAC_CTX *)h, out, &outl, SHA256_LEN) &&
+		      outl == SHA256_LEN ? 0 : -EIO;
+	if (err && out != NULL)
+		OPENSSL_cleanse(out, SHA256_LEN);
+	hmac_stream_free(h);
+	return err;
+}
+
+void hmac_stream_free(struct hmac_stream *h)
+{
+	EVP_MAC_CTX_free((EVP_MAC_CTX *)h);
+}
+
 /* RFC 2104 HMAC-SHA256.  Return: 0, -EINVAL, -ENOMEM or -EIO. */
 int hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *data,
 		size_t len, uint8_t out[COFFRE_MAC_LEN])
 {
-	OSSL_PARAM params[2];
-	EVP_MAC_CTX *ctx = NULL;
-	size_t outl = 0;
-	int err = -EINVAL;
+	struct hmac_stream *h;
+	int err;
 
-	if (out == NULL || (key == NULL && key_len) || (data == NULL && len))
-		goto out;
-	kdf_ensure_init();
-	err = -EIO;
-	if (hmac_impl == NULL)
-		goto out;
-	ctx = EVP_MAC_CTX_new(hmac_impl);
-	if (ctx == NULL) {
-		err = -ENOMEM;
-		goto out;
-	}
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-						     (char *)OSSL_DIGEST_NAME_SHA2_256, 0);
-	params[1] = OSSL_PARAM_construct_end();
-	if (!EVP_MAC_init(ctx, nonnull(key), key_len, params) ||
-	    !EVP_MAC_update(ctx, nonnull(data), len) ||
-	    !EVP_MAC_final(ctx, out, &outl, SHA256_LEN) || outl != SHA256_LEN)
-		goto out;
-	err = 0;
-out:
-	if (err && out != NULL)
+	if (out == NULL || (data == NULL && len))
+		return -EINVAL;
+	if ((err = hmac_stream_new(key, key_len, &h)) != 0) {
 		OPENSSL_cleanse(out, SHA256_LEN);
-	/* Frees and cleanses the keyed HMAC state. */
-	EVP_MAC_CTX_free(ctx);
-	return err;
+		return err;
+	}
+	if ((err = hmac_stream_update(h, data, len)) != 0) {
+		hmac_stream_free(h);
+		OPENSSL_cleanse(out, SHA256_LEN);
+		return err;
+	}
+	return hmac_stream_final(h, out);
 }
 
 /* FIPS 180-4 SHA-256.  Return: 0, -EINVAL or -EIO. */

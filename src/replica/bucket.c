@@ -67,7 +67,7 @@ fail:
 	return err;
 }
 
-int bucket_tmp_create(int dfd, char name[TMP_NAME_LEN])
+int bucket_tmp_create(int dfd, char name[TMP_NAME_LEN], int accmode)
 {
 	uint8_t rnd[16];
 	int fd, err;
@@ -79,7 +79,7 @@ int bucket_tmp_create(int dfd, char name[TMP_NAME_LEN])
 
 		for (size_t i = 0; i < sizeof(rnd); i++)
 			snprintf(name + n + 2 * i, 3, "%02x", rnd[i]);
-		fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		fd = openat(dfd, name, accmode | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0)
 			return fd;
 		if (errno != EEXIST)
@@ -144,7 +144,7 @@ int atomic_put(int root_fd, const char *relpath, const void *buf, size_t len)
 
 	if ((err = bucket_open_parent(root_fd, relpath, true, &dfd, &base)) != 0)
 		return err;
-	if ((fd = bucket_tmp_create(dfd, tmp)) < 0) {
+	if ((fd = bucket_tmp_create(dfd, tmp, O_WRONLY)) < 0) {
 		err = fd;
 		goto out;
 	}

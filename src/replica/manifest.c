@@ -25,8 +25,7 @@
 #include "replica_private.h"
 #include "strmap.h"
 
-#define HDR_LEN (4 + 4 + 16 + 8 + 8)
-#define MAC_LEN 32
+#define MAC_LEN MANIFEST_MAC_LEN
 /* Fixed part of an entry after the path. */
 #define ENTRY_FIXED (1 + 4 + 4 + 4 + 8 + 4 + 8 + 8 + 8 + IO_DIGEST_LEN + COFFRE_ID_LEN)
 
@@ -62,6 +61,42 @@ void manifest_entry_free(struct manifest_entry *e)
 	free(e->target);
 	free(e->path);
 	free(e);
+}
+
+struct manifest_entry *manifest_entry_dup(const struct manifest_entry *e)
+{
+	struct manifest_entry *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	*d = *e;
+	d->path = d->target = NULL;
+	d->xattrs = NULL;
+	d->n_xattrs = 0;
+	if (!(d->path = strdup(e->path)) ||
+	    (e->target_len && !(d->target = malloc(e->target_len + 1u))) ||
+	    (e->n_xattrs && !(d->xattrs = calloc(e->n_xattrs, sizeof(*d->xattrs)))))
+		goto fail;
+	if (e->target_len) {
+		memcpy(d->target, e->target, e->target_len);
+		d->target[e->target_len] = '\0';
+	}
+	for (; d->n_xattrs < e->n_xattrs; d->n_xattrs++) {
+		const struct manifest_xattr *x = &e->xattrs[d->n_xattrs];
+		struct manifest_xattr *y = &d->xattrs[d->n_xattrs];
+
+		y->value_len = x->value_len;
+		if (!(y->name = strdup(x->name)) ||
+		    !(y->value = malloc(x->value_len ? x->value_len : 1))) {
+			d->n_xattrs++;
+			goto fail;
+		}
+		memcpy(y->value, x->value, x->value_len);
+	}
+	return d;
+fail:
+	manifest_entry_free(d);
+	return NULL;
 }
 
 static int free_cb(void *val, void *arg)
@@ -100,7 +135,7 @@ static bool has_nul(const char *s, size_t n)
 }
 
 /* The canonical-form rules shared by manifest_put() and the parser. */
-static int entry_valid(const struct manifest_entry *e)
+int manifest_entry_valid(const struct manifest_entry *e)
 {
 	if (!e->path || replica_path_check(e->path, strlen(e->path)) != 0)
 		return -EINVAL;
@@ -133,7 +168,7 @@ int manifest_put(struct manifest *m, struct manifest_entry *e)
 	void *old;
 	int err;
 
-	if ((err = entry_valid(e)) != 0)
+	if ((err = manifest_entry_valid(e)) != 0)
 		goto fail;
 	if ((err = strmap_put(&m->map, e->path, e, &old)) != 0)
 		goto fail;
@@ -185,6 +220,60 @@ static int cmp_entry(const void *a, const void *b)
 	return strcmp(x->path, y->path);
 }
 
+size_t manifest_entry_size(const struct manifest_entry *e)
+{
+	size_t n = 2 + strlen(e->path) + ENTRY_FIXED + 2 + e->target_len + 2;
+
+	for (unsigned i = 0; i < e->n_xattrs; i++)
+		n += 1 + strlen(e->xattrs[i].name) + 4 + e->xattrs[i].value_len;
+	return n;
+}
+
+void manifest_hdr_encode(uint8_t out[MANIFEST_HDR_LEN], const struct manifest_hdr *h)
+{
+	struct wcur w;
+
+	wcur_init(&w, out, MANIFEST_HDR_LEN);
+	wcur_bytes(&w, COFFRE_MANIFEST_MAGIC, 4);
+	wcur_u8(&w, 1);
+	wcur_u8(&w, 0);
+	wcur_u16be(&w, 0);
+	wcur_bytes(&w, h->uuid, COFFRE_ID_LEN);
+	wcur_u64be(&w, h->generation);
+	wcur_u64be(&w, h->count);
+}
+
+void manifest_entry_encode(struct wcur *w, const struct manifest_entry *e)
+{
+	size_t pl = strlen(e->path);
+
+	wcur_u16be(w, (uint16_t)pl);
+	wcur_bytes(w, e->path, pl);
+	wcur_u8(w, e->type);
+	wcur_u32be(w, e->mode);
+	wcur_u32be(w, e->uid);
+	wcur_u32be(w, e->gid);
+	wcur_u64be(w, (uint64_t)e->mtime_sec);
+	wcur_u32be(w, e->mtime_nsec);
+	wcur_u64be(w, e->size);
+	wcur_u64be(w, e->ino);
+	wcur_u64be(w, e->rdev);
+	wcur_bytes(w, e->digest, IO_DIGEST_LEN);
+	wcur_bytes(w, e->file_id, COFFRE_ID_LEN);
+	wcur_u16be(w, e->target_len);
+	wcur_bytes(w, e->target, e->target_len);
+	wcur_u16be(w, e->n_xattrs);
+	for (unsigned j = 0; j < e->n_xattrs; j++) {
+		const struct manifest_xattr *x = &e->xattrs[j];
+		size_t nl = strlen(x->name);
+
+		wcur_u8(w, (uint8_t)nl);
+		wcur_bytes(w, x->name, nl);
+		wcur_u32be(w, x->value_len);
+		wcur_bytes(w, x->value, x->value_len);
+	}
+}
+
 struct collect {
 	const struct manifest_entry **v;
 	size_t n;
@@ -196,16 +285,15 @@ static int collect_cb(const struct manifest_entry *e, void *arg)
 	struct collect *c = arg;
 
 	c->v[c->n++] = e;
-	c->bytes += 2 + strlen(e->path) + ENTRY_FIXED + 2 + e->target_len + 2;
-	for (unsigned i = 0; i < e->n_xattrs; i++)
-		c->bytes += 1 + strlen(e->xattrs[i].name) + 4 + e->xattrs[i].value_len;
+	c->bytes += manifest_entry_size(e);
 	return 0;
 }
 
 int manifest_write(const struct manifest *m, const uint8_t key[COFFRE_KEY_LEN],
 		   uint8_t **out, size_t *out_len)
 {
-	struct collect c = { NULL, 0, HDR_LEN + MAC_LEN };
+	struct collect c = { NULL, 0, MANIFEST_HDR_LEN + MAC_LEN };
+	struct manifest_hdr h;
 	struct wcur w;
 	uint8_t *buf = NULL;
 	int err;
@@ -223,49 +311,18 @@ int manifest_write(const struct manifest *m, const uint8_t key[COFFRE_KEY_LEN],
 		err = -ENOMEM;
 		goto out;
 	}
-	wcur_init(&w, buf, c.bytes);
-	wcur_bytes(&w, COFFRE_MANIFEST_MAGIC, 4);
-	wcur_u8(&w, 1);
-	wcur_u8(&w, 0);
-	wcur_u16be(&w, 0);
-	wcur_bytes(&w, m->uuid, COFFRE_ID_LEN);
-	wcur_u64be(&w, m->generation);
-	wcur_u64be(&w, c.n);
-	for (size_t i = 0; i < c.n; i++) {
-		const struct manifest_entry *e = c.v[i];
-		size_t pl = strlen(e->path);
-
-		wcur_u16be(&w, (uint16_t)pl);
-		wcur_bytes(&w, e->path, pl);
-		wcur_u8(&w, e->type);
-		wcur_u32be(&w, e->mode);
-		wcur_u32be(&w, e->uid);
-		wcur_u32be(&w, e->gid);
-		wcur_u64be(&w, (uint64_t)e->mtime_sec);
-		wcur_u32be(&w, e->mtime_nsec);
-		wcur_u64be(&w, e->size);
-		wcur_u64be(&w, e->ino);
-		wcur_u64be(&w, e->rdev);
-		wcur_bytes(&w, e->digest, IO_DIGEST_LEN);
-		wcur_bytes(&w, e->file_id, COFFRE_ID_LEN);
-		wcur_u16be(&w, e->target_len);
-		wcur_bytes(&w, e->target, e->target_len);
-		wcur_u16be(&w, e->n_xattrs);
-		for (unsigned j = 0; j < e->n_xattrs; j++) {
-			const struct manifest_xattr *x = &e->xattrs[j];
-			size_t nl = strlen(x->name);
-
-			wcur_u8(&w, (uint8_t)nl);
-			wcur_bytes(&w, x->name, nl);
-			wcur_u32be(&w, x->value_len);
-			wcur_bytes(&w, x->value, x->value_len);
-		}
-	}
-	if (w.err || w.off != c.bytes - MAC_LEN) {
+	memcpy(h.uuid, m->uuid, COFFRE_ID_LEN);
+	h.generation = m->generation;
+	h.count = c.n;
+	manifest_hdr_encode(buf, &h);
+	wcur_init(&w, buf + MANIFEST_HDR_LEN, c.bytes - MANIFEST_HDR_LEN);
+	for (size_t i = 0; i < c.n; i++)
+		manifest_entry_encode(&w, c.v[i]);
+	if (w.err || MANIFEST_HDR_LEN + w.off != c.bytes - MAC_LEN) {
 		err = -EINVAL;
 		goto out;
 	}
-	if ((err = hmac_sha256(key, 32, buf, w.off, buf + w.off)) != 0)
+	if ((err = hmac_sha256(key, 32, buf, c.bytes - MAC_LEN, buf + c.bytes - MAC_LEN)) != 0)
 		goto out;
 	*out = buf;
 	*out_len = c.bytes;
@@ -294,7 +351,7 @@ static char *rcur_str(struct rcur *c, size_t n)
 	return s;
 }
 
-static int parse_entry(struct rcur *c, struct manifest_entry **out)
+int manifest_entry_parse(struct rcur *c, struct manifest_entry **out)
 {
 	struct manifest_entry *e = calloc(1, sizeof(*e));
 	uint16_t pl;
@@ -358,7 +415,7 @@ static int parse_entry(struct rcur *c, struct manifest_entry **out)
 			x->value_len = vl;
 		}
 	}
-	if (c->err || entry_valid(e) != 0)
+	if (c->err || manifest_entry_valid(e) != 0)
 		goto fail;
 	*out = e;
 	return 0;
@@ -376,47 +433,84 @@ fail:
 	return err;
 }
 
-int manifest_parse(const uint8_t *buf, size_t len, const uint8_t key[COFFRE_KEY_LEN],
-		   struct manifest **out)
+int manifest_hdr_parse(const uint8_t in[MANIFEST_HDR_LEN], struct manifest_hdr *h)
 {
-	struct manifest *m = NULL;
-	struct manifest_entry *e = NULL;
-	char *prev = NULL;
-	uint8_t mac[32], magic[4], uuid[COFFRE_ID_LEN], version, r1;
+	uint8_t magic[4], version, r1;
 	uint16_t r2;
-	uint64_t gen, count;
 	struct rcur c;
-	int err;
 
-	*out = NULL;
-	if (len < HDR_LEN + MAC_LEN || len > COFFRE_MANIFEST_MAX)
-		return -EINVAL;
-	if ((err = hmac_sha256(key, 32, buf, len - MAC_LEN, mac)) != 0)
-		return err;
-	if (CRYPTO_memcmp(mac, buf + len - MAC_LEN, MAC_LEN) != 0)
-		return -EBADMSG;
-	rcur_init(&c, buf, len - MAC_LEN);
+	rcur_init(&c, in, MANIFEST_HDR_LEN);
 	rcur_bytes(&c, magic, 4);
 	version = rcur_u8(&c);
 	r1 = rcur_u8(&c);
 	r2 = rcur_u16be(&c);
-	rcur_bytes(&c, uuid, COFFRE_ID_LEN);
-	gen = rcur_u64be(&c);
-	count = rcur_u64be(&c);
+	rcur_bytes(&c, h->uuid, COFFRE_ID_LEN);
+	h->generation = rcur_u64be(&c);
+	h->count = rcur_u64be(&c);
 	if (memcmp(magic, COFFRE_MANIFEST_MAGIC, 4) != 0)
 		return -EPROTO;
 	if (version != 1)
 		return -EPROTONOSUPPORT;
 	if (r1 || r2 || c.err)
 		return -EINVAL;
-	/* An entry takes at least 2 + 1 + ENTRY_FIXED + 4 bytes. */
-	if (count > (c.len - c.off) / (2 + 1 + ENTRY_FIXED + 4))
+	return 0;
+}
+
+ssize_t manifest_entry_span(const uint8_t *buf, size_t len)
+{
+	size_t off = 0, need;
+	uint16_t n_x;
+
+#define NEED(n) do { need = (n); if (need > MANIFEST_ENTRY_MAX) return -EINVAL; \
+		     if (need > len) return 0; } while (0)
+	NEED(2);
+	off = 2 + ((size_t)buf[0] << 8 | buf[1]) + ENTRY_FIXED;
+	NEED(off + 2);
+	off += 2 + ((size_t)buf[off] << 8 | buf[off + 1]);
+	NEED(off + 2);
+	n_x = (uint16_t)(buf[off] << 8 | buf[off + 1]);
+	off += 2;
+	for (unsigned i = 0; i < n_x; i++) {
+		NEED(off + 1);
+		off += 1 + buf[off];
+		NEED(off + 4);
+		off += 4 + ((size_t)buf[off] << 24 | (size_t)buf[off + 1] << 16 |
+			    (size_t)buf[off + 2] << 8 | buf[off + 3]);
+	}
+	NEED(off);
+#undef NEED
+	return (ssize_t)off;
+}
+
+int manifest_parse(const uint8_t *buf, size_t len, const uint8_t key[COFFRE_KEY_LEN],
+		   struct manifest **out)
+{
+	struct manifest *m = NULL;
+	struct manifest_entry *e = NULL;
+	struct manifest_hdr h;
+	char *prev = NULL;
+	uint8_t mac[32];
+	struct rcur c;
+	int err;
+
+	*out = NULL;
+	if (len < MANIFEST_HDR_LEN + MAC_LEN || len > COFFRE_MANIFEST_MAX)
 		return -EINVAL;
-	if (!(m = manifest_new(uuid)))
+	if ((err = hmac_sha256(key, 32, buf, len - MAC_LEN, mac)) != 0)
+		return err;
+	if (CRYPTO_memcmp(mac, buf + len - MAC_LEN, MAC_LEN) != 0)
+		return -EBADMSG;
+	if ((err = manifest_hdr_parse(buf, &h)) != 0)
+		return err;
+	rcur_init(&c, buf + MANIFEST_HDR_LEN, len - MANIFEST_HDR_LEN - MAC_LEN);
+	/* An entry takes at least 2 + 1 + ENTRY_FIXED + 4 bytes. */
+	if (h.count > (c.len - c.off) / (2 + 1 + ENTRY_FIXED + 4))
+		return -EINVAL;
+	if (!(m = manifest_new(h.uuid)))
 		return -ENOMEM;
-	m->generation = gen;
-	for (uint64_t i = 0; i < count; i++) {
-		if ((err = parse_entry(&c, &e)) != 0)
+	m->generation = h.generation;
+	for (uint64_t i = 0; i < h.count; i++) {
+		if ((err = manifest_entry_parse(&c, &e)) != 0)
 			goto fail;
 		if (prev && strcmp(prev, e->path) >= 0) {
 			manifest_entry_free(e);

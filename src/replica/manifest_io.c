@@ -1,11 +1,15 @@
 /*
  * Where the manifest lives and what goes in an entry.  The manifest is
- * written to the bucket as `.coffre.manifest` (temp + fsync + rename) and
- * then mirrored in the backing dir as `.coffre/manifest`, each write with
- * the next generation.  At open both copies are read; only one that passes
- * its MAC is used (the higher generation wins); one that fails its MAC, or
- * a bucket copy older than the local mirror (a rolled-back bucket), is
- * reported as suspicious and never trusted.
+ * written to the bucket as `.coffre.manifest` and mirrored in the backing
+ * dir as `.coffre/manifest` (both streamed at once by mstore.c into temp
+ * files, fsynced, renamed: the bucket's first), each write with the next
+ * generation; the mirror is then the store's base.  At open both copies
+ * are checked; only one that passes its MAC is used (the higher
+ * generation wins; a winning bucket copy is copied into a private file
+ * first); one that fails its MAC, or a bucket copy older than the local
+ * mirror (a rolled-back bucket), is reported as suspicious and never
+ * trusted.  When the delta is full and no publish happens, it is folded
+ * into a private base (manifest_fold).
  *
  * Entries are made from lstat() of the backing path plus, for regular
  * files and directories, the `user.` xattrs of the backing inode (names
@@ -25,91 +29,178 @@
 #include "coffre/io.h"
 #include "replica_private.h"
 
-static int load_one(struct replica *r, int dirfd, const char *path,
-		    struct manifest **out, const char *where)
-{
-	uint8_t *buf = NULL, uuid[COFFRE_ID_LEN];
-	size_t len;
-	int err;
+/* The mirror's name in the state directory. */
+#define MIRROR_NAME (&COFFRE_MANIFEST_MIRROR[sizeof(COFFRE_STATE_DIR)])
 
-	*out = NULL;
-	err = io_read_alloc(dirfd, path, COFFRE_MANIFEST_MAX, &buf, &len);
-	if (err == -ENOENT)
-		return 0;
-	if (err == 0)
-		err = manifest_parse(buf, len, r->key, out);
-	free(buf);
-	if (err == 0) {
-		manifest_uuid(*out, uuid);
-		if (memcmp(uuid, r->uuid, COFFRE_ID_LEN) != 0) {
-			manifest_free(*out);
-			*out = NULL;
-			err = -EXDEV;
-		}
-	}
+static void refused(struct replica *r, const char *where, const char *path, int err)
+{
+	r->suspicious = true;
+	replica_set_error(r, REPLICA_BUCKET_ERROR, "%s manifest %s refused: %s",
+			  where, path, err == -EBADMSG ? "fails authentication" :
+			  err == -EXDEV ? "belongs to another volume" : strerror(-err));
+}
+
+/* Open and check one stored manifest (pass 1), copying it to copy_fd if
+ * >= 0: the fd, -ENOENT, or another -errno (said). */
+static int check_one(struct replica *r, int dirfd, const char *path, int copy_fd,
+		     struct manifest_hdr *h, const char *where)
+{
+	int fd = io_open_untrusted(dirfd, path, O_RDONLY, S_IFREG), err;
+
+	if (fd == -ENOENT)
+		return fd;
+	err = fd < 0 ? fd : mstore_check_file(fd, copy_fd, r->key, h);
+	if (!err && memcmp(h->uuid, r->uuid, COFFRE_ID_LEN) != 0)
+		err = -EXDEV;
 	if (err) {
-		r->suspicious = true;
-		replica_set_error(r, REPLICA_BUCKET_ERROR, "%s manifest %s refused: %s",
-				  where, path, err == -EBADMSG ? "fails authentication" :
-				  err == -EXDEV ? "belongs to another volume" : strerror(-err));
+		if (fd >= 0)
+			close(fd);
+		refused(r, where, path, err);
+		return err;
 	}
-	return 0;
+	return fd;
+}
+
+/* The state directory, and a new temp file in it (O_RDWR): its fd. */
+static int state_tmp(struct replica *r, int *sdir, char name[TMP_NAME_LEN])
+{
+	int fd;
+
+	*sdir = io_open_untrusted(r->backing_fd, COFFRE_STATE_DIR, O_RDONLY, S_IFDIR);
+	if (*sdir < 0)
+		return *sdir;
+	if ((fd = bucket_tmp_create(*sdir, name, O_RDWR)) < 0) {
+		close(*sdir);
+		*sdir = -1;
+	}
+	return fd;
+}
+
+/* A private temp file (already unlinked) in the state directory. */
+static int private_tmp(struct replica *r)
+{
+	char name[TMP_NAME_LEN];
+	int sdir, fd = state_tmp(r, &sdir, name);
+
+	if (fd >= 0) {
+		unlinkat(sdir, name, 0);
+		close(sdir);
+	}
+	return fd;
+}
+
+/* Whether the unchecked header of the manifest at fd has a generation
+ * above gen (worth copying before it is checked). */
+static bool newer(int fd, uint64_t gen)
+{
+	uint8_t hb[MANIFEST_HDR_LEN];
+	struct manifest_hdr h;
+
+	return io_pread_full(fd, hb, sizeof(hb), 0) == (ssize_t)sizeof(hb) &&
+	       manifest_hdr_parse(hb, &h) == 0 && h.generation > gen;
 }
 
 int manifest_load(struct replica *r)
 {
-	struct manifest *local = NULL, *remote = NULL;
-	int bfd = -1;
+	struct manifest_hdr lh = { 0 }, rh = { 0 };
+	int lfd, rfd = -1, cfd = -1, bfd = -1, err;
 
-	load_one(r, r->backing_fd, COFFRE_MANIFEST_MIRROR, &local, "local");
+	if ((err = mstore_new(r->uuid, &r->man)) != 0)
+		return err;
+	lfd = check_one(r, r->backing_fd, COFFRE_MANIFEST_MIRROR, -1, &lh, "local");
 	if (replica_open_bucket(r, &bfd) == 0) {
-		load_one(r, bfd, COFFRE_BUCKET_MANIFEST, &remote, "bucket");
+		int probe = io_open_untrusted(bfd, COFFRE_BUCKET_MANIFEST, O_RDONLY, S_IFREG);
+
+		/* Copied (into a private file) only if it may win. */
+		if (probe >= 0 && (lfd < 0 || newer(probe, lh.generation)))
+			cfd = private_tmp(r);
+		if (probe >= 0)
+			close(probe);
+		if (probe != -ENOENT)
+			rfd = check_one(r, bfd, COFFRE_BUCKET_MANIFEST, cfd, &rh, "bucket");
 		close(bfd);
 	}
-	if (local && remote &&
-	    manifest_generation(remote) < manifest_generation(local)) {
+	if (lfd >= 0 && rfd >= 0 && rh.generation < lh.generation) {
 		r->suspicious = true;
 		replica_set_error(r, REPLICA_BUCKET_ERROR,
 				  "bucket manifest rolled back (generation %llu < %llu)",
-				  (unsigned long long)manifest_generation(remote),
-				  (unsigned long long)manifest_generation(local));
+				  (unsigned long long)rh.generation,
+				  (unsigned long long)lh.generation);
 	}
-	if (remote && (!local ||
-		       manifest_generation(remote) > manifest_generation(local))) {
-		manifest_free(local);
-		local = remote;
-		remote = NULL;
-	}
-	if (!local && !(local = manifest_new(r->uuid))) {
-		manifest_free(remote);
-		return -ENOMEM;
+	if (rfd >= 0 && cfd >= 0 && (lfd < 0 || rh.generation > lh.generation)) {
+		if ((err = mstore_load(r->man, cfd, r->key)) != 0)
+			refused(r, "bucket", COFFRE_BUCKET_MANIFEST, err);
+		cfd = -1;
+	} else if (lfd >= 0) {
+		if ((err = mstore_load(r->man, lfd, r->key)) != 0)
+			refused(r, "local", COFFRE_MANIFEST_MIRROR, err);
+		lfd = -1;
 	}
 	/* Never reuse a generation, whatever was refused. */
-	if (remote && manifest_generation(remote) > manifest_generation(local))
-		manifest_set_generation(local, manifest_generation(remote));
-	manifest_free(remote);
-	r->man = local;
-	r->generation = manifest_generation(local);
+	if (lh.generation > mstore_generation(r->man))
+		mstore_set_generation(r->man, lh.generation);
+	if (rh.generation > mstore_generation(r->man))
+		mstore_set_generation(r->man, rh.generation);
+	r->generation = mstore_generation(r->man);
+	for (int *fd = (int[]){ lfd, rfd, cfd }, i = 0; i < 3; i++)
+		if (fd[i] >= 0)
+			close(fd[i]);
 	return 0;
 }
 
 int manifest_publish(struct replica *r, int bucket_fd)
 {
-	uint8_t *buf = NULL;
-	size_t len;
-	uint64_t gen = manifest_generation(r->man) + 1;
-	int err;
+	char bname[TMP_NAME_LEN], lname[TMP_NAME_LEN];
+	int sdir = -1, lfd = -1, btmp, err;
 
-	manifest_set_generation(r->man, gen);
-	if ((err = manifest_write(r->man, r->key, &buf, &len)) != 0)
-		goto out;
-	if ((err = atomic_put(bucket_fd, COFFRE_BUCKET_MANIFEST, buf, len)) != 0)
-		goto out;
-	err = atomic_put(r->backing_fd, COFFRE_MANIFEST_MIRROR, buf, len);
-out:
-	free(buf);
+	mstore_set_generation(r->man, mstore_generation(r->man) + 1);
+	if ((btmp = bucket_tmp_create(bucket_fd, bname, O_WRONLY)) < 0)
+		return btmp;
+	if ((lfd = state_tmp(r, &sdir, lname)) < 0) {
+		err = lfd;
+		goto drop;
+	}
+	err = mstore_write(r->man, r->key, (int[]){ lfd, btmp }, 2);
+	if (err) {
+		close(lfd);
+		goto drop;
+	}
+	/* lfd is the store's base now (named lname until renamed). */
+	err = fsync(btmp) < 0 ? -errno : 0;
+	if (close(btmp) < 0 && !err)
+		err = -errno;
+	btmp = -1;
+	if (!err)
+		err = bucket_commit(bucket_fd, bname, COFFRE_BUCKET_MANIFEST);
 	if (err)
-		manifest_set_generation(r->man, gen - 1);
+		goto drop;
+	if (fsync(lfd) < 0 || renameat(sdir, lname, sdir, MIRROR_NAME) < 0) {
+		err = -errno;
+		unlinkat(sdir, lname, 0);
+		goto out;
+	}
+	err = io_fsync_dir(sdir);
+	goto out;
+drop:
+	if (btmp >= 0)
+		close(btmp);
+	unlinkat(bucket_fd, bname, 0);
+	if (sdir >= 0)
+		unlinkat(sdir, lname, 0);
+out:
+	if (sdir >= 0)
+		close(sdir);
+	return err;
+}
+
+int manifest_fold(struct replica *r)
+{
+	int fd = private_tmp(r), err;
+
+	if (fd < 0)
+		return fd;
+	if ((err = mstore_write(r->man, r->key, &fd, 1)) != 0)
+		close(fd);
 	return err;
 }
 
@@ -248,6 +339,10 @@ int manifest_entry_from_stat(int backing_fd, const char *path,
 	}
 	if (fd >= 0 && (err = read_xattrs(fd, e)) != 0)
 		goto fail;
+	if (manifest_entry_size(e) > MANIFEST_ENTRY_MAX) {
+		err = -E2BIG;   /* never written: a reader refuses it */
+		goto fail;
+	}
 	*out = e;
 	return 0;
 fail:

@@ -79,7 +79,7 @@ static void destroy(struct replica *r)
 {
 	queue_free_all(r);
 	journal_close(r);
-	manifest_free(r->man);
+	mstore_free(r->man);
 	if (r->backing_fd >= 0)
 		close(r->backing_fd);
 	free(r->bucket_dir);

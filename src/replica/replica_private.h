@@ -110,7 +110,7 @@ struct replica {
 	char last_error[256];
 
 	/* worker only */
-	struct manifest *man;
+	struct mstore *man;
 	bool man_dirty;
 	unsigned backoff_ms;
 	uint64_t retry_at_ms;
@@ -131,7 +131,8 @@ bool replica_path_priority(const char *relpath);
 /* bucket.c: object-store primitives, paths relative to root_fd */
 int bucket_open_parent(int root_fd, const char *relpath, bool create,
 		       int *dfd, const char **base);
-int bucket_tmp_create(int dfd, char name[TMP_NAME_LEN]);
+/* A new temp file in dfd opened with accmode (O_WRONLY or O_RDWR). */
+int bucket_tmp_create(int dfd, char name[TMP_NAME_LEN], int accmode);
 int bucket_commit(int dfd, const char *tmp, const char *base);
 int bucket_remove_at(int dfd, const char *name);
 int bucket_remove(int root_fd, const char *relpath);
@@ -207,9 +208,81 @@ int backlog_add_locked(struct replica *r, const char *path, bool light,
 /* Load records from jcur until the window is full (worker). */
 int backlog_refill_locked(struct replica *r);
 
+/* manifest.c: the entry codec shared by manifest_parse/write and mstore.c */
+#define MANIFEST_HDR_LEN 40
+#define MANIFEST_MAC_LEN 32
+/* An encoded entry larger than this is refused (never written: see
+ * manifest_entry_from_stat). */
+#define MANIFEST_ENTRY_MAX (1u << 20)
+struct manifest_hdr {
+	uint8_t uuid[COFFRE_ID_LEN];
+	uint64_t generation, count;
+};
+void manifest_hdr_encode(uint8_t out[MANIFEST_HDR_LEN], const struct manifest_hdr *h);
+/* 0, -EPROTO (magic), -EPROTONOSUPPORT (version) or -EINVAL. */
+int manifest_hdr_parse(const uint8_t in[MANIFEST_HDR_LEN], struct manifest_hdr *h);
+int manifest_entry_valid(const struct manifest_entry *e);
+size_t manifest_entry_size(const struct manifest_entry *e);
+void manifest_entry_encode(struct wcur *w, const struct manifest_entry *e);
+/* One entry in canonical form (not its order among others). */
+int manifest_entry_parse(struct rcur *c, struct manifest_entry **out);
+/* Bytes of the entry that buf starts with: > 0, 0 if buf ends inside it,
+ * -EINVAL if it would pass MANIFEST_ENTRY_MAX. */
+ssize_t manifest_entry_span(const uint8_t *buf, size_t len);
+struct manifest_entry *manifest_entry_dup(const struct manifest_entry *e);
+
+/* mstore.c: the worker's manifest, paged (DESIGN "The worker's manifest,
+ * paged").  Not thread-safe: the worker owns it. */
+#define MSTORE_DELTA_MAX 65536u
+struct mstore;
+struct mindex;
+int mstore_new(const uint8_t uuid[COFFRE_ID_LEN], struct mstore **out);
+void mstore_free(struct mstore *ms);
+uint64_t mstore_generation(const struct mstore *ms);
+void mstore_set_generation(struct mstore *ms, uint64_t gen);
+uint64_t mstore_count(const struct mstore *ms);
+size_t mstore_delta_count(const struct mstore *ms);
+/* The base failed its check since the last reset. */
+bool mstore_broken(const struct mstore *ms);
+/* Drop base and delta (keeps the generation). */
+void mstore_reset(struct mstore *ms);
+/* *out: an owned copy of path's entry, or NULL.  0 or -errno (-EIO: the
+ * base failed its check). */
+int mstore_get(struct mstore *ms, const char *path, struct manifest_entry **out);
+/* 1 if path has an entry, 0 if not, or -errno. */
+int mstore_has(struct mstore *ms, const char *path);
+/* Takes e (freed on error). */
+int mstore_put(struct mstore *ms, struct manifest_entry *e);
+/* -ENOENT if path has no entry. */
+int mstore_del(struct mstore *ms, const char *path);
+/* Entries in path order from the first >= from; fn must not change the
+ * store; a non-zero return from fn stops and is returned. */
+int mstore_foreach(struct mstore *ms, const char *from,
+		   int (*fn)(const struct manifest_entry *e, void *arg), void *arg);
+/* Every regular-file entry with this inode number, in no order. */
+int mstore_foreach_ino(struct mstore *ms, uint64_t ino,
+		       int (*fn)(const struct manifest_entry *e, void *arg), void *arg);
+/* Check a manifest file's MAC (pass 1) reading it from offset 0, copying
+ * it to copy_fd if >= 0; *h its header.  -EBADMSG: it fails the MAC. */
+int mstore_check_file(int fd, int copy_fd, const uint8_t key[COFFRE_KEY_LEN],
+		      struct manifest_hdr *h);
+/* Make the checked file fd (the store takes it) the base (pass 2: parse,
+ * MAC again, index); the delta is dropped. */
+int mstore_load(struct mstore *ms, int fd, const uint8_t key[COFFRE_KEY_LEN]);
+/* Write base + delta as one manifest (the store's generation) to every
+ * fd of fds, empty files, fds[0] readable.  On success fds[0] is the new
+ * base (the store takes it) and the delta is empty; on error nothing
+ * changes and the caller keeps its fds. */
+int mstore_write(struct mstore *ms, const uint8_t key[COFFRE_KEY_LEN],
+		 const int *fds, size_t n);
+
 /* manifest_io.c (worker) */
 int manifest_load(struct replica *r);
+/* Write the manifest to the bucket and the mirror with the next
+ * generation; the mirror becomes the store's base. */
 int manifest_publish(struct replica *r, int bucket_fd);
+/* Fold the delta into a new private base (no publish). */
+int manifest_fold(struct replica *r);
 bool manifest_stat_matches(const struct manifest_entry *e, const struct stat *st);
 int manifest_entry_from_stat(int backing_fd, const char *path,
 			     const struct stat *st, int fd,

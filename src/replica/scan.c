@@ -45,7 +45,7 @@ static int walk(struct replica *r, int fd, char *path, size_t plen)
 		return err;
 	}
 	while (!err && (de = readdir(d)) != NULL) {
-		const struct manifest_entry *me;
+		struct manifest_entry *me;
 		struct stat st;
 		size_t n = strlen(de->d_name);
 		size_t len = plen ? plen + 1 + n : n;
@@ -64,9 +64,11 @@ static int walk(struct replica *r, int fd, char *path, size_t plen)
 				err = -errno;
 			goto next;
 		}
-		me = manifest_get(r->man, path);
+		if ((err = mstore_get(r->man, path, &me)) != 0)
+			goto next;
 		if (!me || !manifest_stat_matches(me, &st))
 			err = note(r, path);
+		manifest_entry_free(me);
 		if (!err && S_ISDIR(st.st_mode)) {
 			int sub = io_open_untrusted(dirfd(d), de->d_name, O_RDONLY,
 						    S_IFDIR);
@@ -111,7 +113,7 @@ int replica_scan(struct replica *r)
 	}
 	if ((err = walk(r, fd, path, 0)) != 0)
 		goto out;
-	err = manifest_foreach(r->man, gone_cb, r);
+	err = mstore_foreach(r->man, "", gone_cb, r);
 out:
 	free(path);
 	return err;

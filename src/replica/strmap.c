@@ -33,6 +33,20 @@ void strmap_fini(struct strmap *m)
 	m->nb = m->n = 0;
 }
 
+void strmap_clear(struct strmap *m)
+{
+	for (size_t i = 0; m->b && i < m->nb; i++) {
+		struct strmap_node *n = m->b[i], *next;
+
+		for (; n; n = next) {
+			next = n->next;
+			free(n);
+		}
+		m->b[i] = NULL;
+	}
+	m->n = 0;
+}
+
 static uint64_t key_hash(const char *key)
 {
 	return XXH3_64bits(key, strlen(key));

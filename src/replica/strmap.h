@@ -22,6 +22,8 @@ struct strmap {
 };
 
 int strmap_init(struct strmap *m);
+/* Drop every node (not the values); the table stays usable. */
+void strmap_clear(struct strmap *m);
 /* Free the table and its nodes (not the values). */
 void strmap_fini(struct strmap *m);
 void *strmap_get(const struct strmap *m, const char *key);

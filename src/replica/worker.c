@@ -145,18 +145,26 @@ static bool stat_changed(const struct stat *a, const struct stat *b)
 static int record_changed(struct replica *r, struct manifest_entry *e,
 			  bool *changed)
 {
-	const struct manifest_entry *me = manifest_get(r->man, e->path);
+	struct manifest_entry *me;
+	bool same;
+	int err;
 
 	if (changed)
 		*changed = false;
-	if (me && manifest_entry_equal(me, e)) {
+	if ((err = mstore_get(r->man, e->path, &me)) != 0) {
+		manifest_entry_free(e);
+		return err;
+	}
+	same = me && manifest_entry_equal(me, e);
+	manifest_entry_free(me);
+	if (same) {
 		manifest_entry_free(e);
 		return 0;
 	}
 	r->man_dirty = true;
 	if (changed)
 		*changed = true;
-	return manifest_put(r->man, e);
+	return mstore_put(r->man, e);
 }
 
 static int record(struct replica *r, struct manifest_entry *e)
@@ -174,8 +182,8 @@ static int links_cb(const struct manifest_entry *e, void *arg)
 {
 	struct links *l = arg;
 
-	if (e->type == MANIFEST_REG && e->ino == l->ino && strcmp(e->path, l->path))
-		enqueue(l->r, e->path, false, l->seq);
+	if (strcmp(e->path, l->path))
+		return enqueue(l->r, e->path, false, l->seq);
 	return 0;
 }
 
@@ -186,13 +194,14 @@ static int links_cb(const struct manifest_entry *e, void *arg)
  * point at another inode); each is re-read, and since its entry then
  * matches, the ping-pong stops there.
  */
-static void refresh_links(struct replica *r, const char *path,
-			  const struct stat *st, uint64_t seq)
+static int refresh_links(struct replica *r, const char *path,
+			 const struct stat *st, uint64_t seq)
 {
 	struct links l = { r, path, (uint64_t)st->st_ino, seq };
 
 	if (st->st_nlink > 1)
-		manifest_foreach(r->man, links_cb, &l);
+		return mstore_foreach_ino(r->man, (uint64_t)st->st_ino, links_cb, &l);
+	return 0;
 }
 
 /* Which side an error of do_reg came from, for its message. */
@@ -211,7 +220,7 @@ enum {
 struct reg_copy {
 	int fd, dfd, tfd;                  /* backing file, bucket dir, temp */
 	struct stat st;                    /* the backing file when first read */
-	const struct manifest_entry *me;   /* its manifest entry, if any */
+	struct manifest_entry *me;         /* its manifest entry, if any */
 	struct manifest_entry *ne;         /* its new one */
 	/* of the first pass, of the copy */
 	uint8_t digest[IO_DIGEST_LEN], copy_digest[IO_DIGEST_LEN];
@@ -233,7 +242,8 @@ static int reg_read(struct replica *r, const char *path, bool light,
 		return -errno;
 	if (!S_ISREG(c->st.st_mode))
 		return -EAGAIN;   /* raced: changed type */
-	c->me = manifest_get(r->man, path);
+	if ((err = mstore_get(r->man, path, &c->me)) != 0)
+		return err;
 	if (light && c->me && manifest_stat_matches(c->me, &c->st)) {
 		bump(r, &r->skipped, 1);
 		return REG_DONE;
@@ -271,8 +281,8 @@ static int reg_known(struct replica *r, const char *path, uint64_t seq,
 	c->ne = NULL;
 	if (err)
 		return err;
-	if (changed)
-		refresh_links(r, path, &c->st, seq);
+	if (changed && (err = refresh_links(r, path, &c->st, seq)) != 0)
+		return err;
 	return REG_DONE;
 }
 
@@ -288,7 +298,7 @@ static int reg_copy_tmp(int bfd, const char *path, struct reg_copy *c,
 	*side = REG_BUCKET;
 	if ((err = bucket_open_parent(bfd, path, true, &c->dfd, &c->base)) != 0)
 		return err;
-	if ((c->tfd = bucket_tmp_create(c->dfd, c->tmp)) < 0)
+	if ((c->tfd = bucket_tmp_create(c->dfd, c->tmp, O_WRONLY)) < 0)
 		return c->tfd;
 	c->tmp_made = true;
 	if ((err = hash_copy(c->fd, c->tfd, c->copy_digest, fid, &werr)) != 0) {
@@ -345,7 +355,7 @@ static int reg_commit(struct replica *r, const char *path, uint64_t seq,
 	err = record(r, c->ne);
 	c->ne = NULL;
 	if (err == 0)   /* other names of this inode are separate objects */
-		refresh_links(r, path, &c->st, seq);
+		err = refresh_links(r, path, &c->st, seq);
 	return err;
 }
 
@@ -361,6 +371,7 @@ static void reg_drop(struct reg_copy *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	manifest_entry_free(c->ne);
+	manifest_entry_free(c->me);
 }
 
 /* One try at bringing a regular file to the bucket: 0, -errno, or
@@ -415,8 +426,7 @@ static int do_reg(struct replica *r, int bfd, const char *path, bool light,
 
 static int do_dir(struct replica *r, int bfd, const char *path, uint64_t seq)
 {
-	struct manifest_entry *ne = NULL;
-	const struct manifest_entry *me;
+	struct manifest_entry *ne = NULL, *me;
 	struct stat st;
 	struct dirent *de;
 	char child[COFFRE_REPLICA_PATH_MAX + 2];
@@ -438,8 +448,10 @@ static int do_dir(struct replica *r, int bfd, const char *path, uint64_t seq)
 				  strerror(-err));
 		goto out;
 	}
-	me = manifest_get(r->man, path);
+	if ((err = mstore_get(r->man, path, &me)) != 0)
+		goto out;
 	enumerate = !me || me->type != MANIFEST_DIR || me->ino != (uint64_t)st.st_ino;
+	manifest_entry_free(me);
 	err = record(r, ne);
 	ne = NULL;
 	if (err || !enumerate)
@@ -485,65 +497,89 @@ static int do_meta(struct replica *r, int bfd, const char *path,
 	return record(r, ne);
 }
 
+/* The entries under a vanished directory, a batch at a time. */
+#define VANISH_BATCH 4096
+
 struct prefix {
 	const char *pre;
-	size_t len;
-	char **v;
-	size_t n, cap;
-	int err;
+	size_t len, n;
+	char *v[VANISH_BATCH];
 };
 
 static int prefix_cb(const struct manifest_entry *e, void *arg)
 {
 	struct prefix *p = arg;
 
+	/* Iteration starts at "pre/": the subtree is the run that follows. */
 	if (strncmp(e->path, p->pre, p->len) != 0 || e->path[p->len] != '/')
-		return 0;
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 16;
-		char **v = realloc(p->v, cap * sizeof(*v));
-
-		if (!v)
-			return p->err = -ENOMEM;
-		p->v = v;
-		p->cap = cap;
-	}
+		return 1;
 	if (!(p->v[p->n] = strdup(e->path)))
-		return p->err = -ENOMEM;
-	p->n++;
-	return 0;
+		return -ENOMEM;
+	return ++p->n == VANISH_BATCH;
+}
+
+/* Drop the entries of the subtree under path from the manifest. */
+static int vanish_tree(struct replica *r, const char *path)
+{
+	struct prefix *p = malloc(sizeof(*p));
+	char *from = NULL;
+	int err = 0;
+
+	if (!p || asprintf(&from, "%s/", path) < 0) {
+		free(p);
+		return -ENOMEM;
+	}
+	p->pre = path;
+	p->len = strlen(path);
+	do {
+		int rc;
+
+		p->n = 0;
+		rc = mstore_foreach(r->man, from, prefix_cb, p);
+		err = rc < 0 ? rc : 0;
+		for (size_t i = 0; i < p->n; i++) {
+			if (!err && (err = mstore_del(r->man, p->v[i])) == -ENOENT)
+				err = 0;
+			if (i + 1 < p->n)
+				free(p->v[i]);
+		}
+		if (p->n) {
+			free(from);
+			from = p->v[p->n - 1];   /* go on after the last one */
+			r->man_dirty = true;
+			bump(r, &r->deleted, p->n);
+		}
+		if (!err && mstore_delta_count(r->man) >= MSTORE_DELTA_MAX)
+			err = manifest_fold(r);
+	} while (!err && p->n == VANISH_BATCH);
+	free(from);
+	free(p);
+	return err;
 }
 
 static int do_vanish(struct replica *r, int bfd, const char *path)
 {
-	const struct manifest_entry *me = manifest_get(r->man, path);
-	struct prefix p = { path, strlen(path), NULL, 0, 0, 0 };
-	bool tree = !me || me->type == MANIFEST_DIR;
+	struct manifest_entry *me;
+	bool tree;
 	int err;
 
+	if ((err = mstore_get(r->man, path, &me)) != 0)
+		return err;
+	tree = !me || me->type == MANIFEST_DIR;
 	if ((err = bucket_remove(bfd, path)) != 0) {
 		replica_set_error(r, REPLICA_BUCKET_ERROR, "remove from bucket %s: %s", path,
 				  strerror(-err));
+		manifest_entry_free(me);
 		return err;
 	}
 	if (me) {
-		manifest_del(r->man, path);
+		manifest_entry_free(me);
+		if ((err = mstore_del(r->man, path)) != 0 && err != -ENOENT)
+			return err;
 		r->man_dirty = true;
 		bump(r, &r->deleted, 1);
 	}
-	if (!tree)
-		return 0;
-	manifest_foreach(r->man, prefix_cb, &p);
-	for (size_t i = 0; i < p.n; i++) {
-		manifest_del(r->man, p.v[i]);
-		free(p.v[i]);
-	}
-	if (p.n) {
-		r->man_dirty = true;
-		bump(r, &r->deleted, p.n);
-	}
-	free(p.v);
-	return p.err;
+	return tree ? vanish_tree(r, path) : 0;
 }
 
 /* Make the bucket match the backing dir for one path. */
@@ -575,8 +611,10 @@ static int process(struct replica *r, const char *path, bool light, uint64_t seq
 	if (err == 0 && (slash = strrchr(path, '/')) != NULL) {
 		memcpy(parent, path, (size_t)(slash - path));
 		parent[slash - path] = '\0';
-		if (!manifest_get(r->man, parent))
+		if ((err = mstore_has(r->man, parent)) == 0)
 			err = enqueue(r, parent, true, seq);
+		else if (err == 1)
+			err = 0;
 	}
 out:
 	close(bfd);
@@ -631,12 +669,27 @@ static void publish_locked(struct replica *r, int64_t covered)
 	success_locked(r);
 	r->jpub = jcur < r->jcur ? jcur : r->jcur;
 	r->man_dirty = false;
-	r->generation = manifest_generation(r->man);
+	r->generation = mstore_generation(r->man);
 	r->man_written_ms = replica_mono_ms();
 	r->since_man = 0;
 	if (covered > r->manifest_seq)
 		r->manifest_seq = covered;
 	pthread_cond_broadcast(&r->done_cv);
+}
+
+/* Fold the manifest's full delta into a private base (r->lock held). */
+static void fold_locked(struct replica *r)
+{
+	int err;
+
+	pthread_mutex_unlock(&r->lock);
+	err = manifest_fold(r);
+	pthread_mutex_lock(&r->lock);
+	if (err) {
+		snprintf(r->last_error, sizeof(r->last_error), "fold manifest: %s",
+			 strerror(-err));
+		backoff_locked(r);
+	}
 }
 
 void *replica_worker(void *arg)
@@ -658,6 +711,17 @@ void *replica_worker(void *arg)
 			continue;
 		}
 		r->retry_now = false;
+		if (mstore_broken(r->man)) {
+			/* Its base changed under us: trust nothing, compare afresh. */
+			mstore_reset(r->man);
+			r->suspicious = true;
+			r->scanned = false;
+			r->man_dirty = true;
+			snprintf(r->last_error, sizeof(r->last_error),
+				 "local manifest %s changed under the daemon: rescanning",
+				 COFFRE_MANIFEST_MIRROR);
+			continue;
+		}
 		if (!r->scanned) {
 			pthread_mutex_unlock(&r->lock);
 			err = replica_scan(r);
@@ -701,6 +765,8 @@ void *replica_worker(void *arg)
 			if (r->man_dirty && (r->sync_waiters || r->since_man >= 1000) &&
 			    replica_mono_ms() - r->man_written_ms >= 1000)
 				publish_locked(r, (int64_t)queue_min_seq_locked(r) - 1);
+			if (mstore_delta_count(r->man) >= MSTORE_DELTA_MAX)
+				fold_locked(r);
 			continue;
 		}
 		if (r->spilling)

@@ -113,6 +113,12 @@ int hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt,
 int hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *data,
 		size_t len, uint8_t out[COFFRE_MAC_LEN]);
 int sha256(const uint8_t *data, size_t len, uint8_t out[COFFRE_MAC_LEN]);
+/* Streaming HMAC-SHA256 (kdf.c): final frees; free alone abandons. */
+struct hmac_stream;
+int hmac_stream_new(const uint8_t *key, size_t key_len, struct hmac_stream **out);
+int hmac_stream_update(struct hmac_stream *h, const void *data, size_t len);
+int hmac_stream_final(struct hmac_stream *h, uint8_t out[COFFRE_MAC_LEN]);
+void hmac_stream_free(struct hmac_stream *h);
 
 /* ---- siv.c: RFC 5297 AES-SIV with one associated-data string */
 

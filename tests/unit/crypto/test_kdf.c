@@ -171,6 +171,30 @@ Test(kdf, rfc4231_hmac_sha256)
 	cr_expect(memcmp(mac, want, 32) == 0, "RFC 4231 case 2");
 }
 
+/* RFC 4231 §4.3 fed to the streaming HMAC a byte, then a split, at a time. */
+Test(kdf, rfc4231_hmac_stream)
+{
+	static const char data[] = "what do ya want for nothing?";
+	uint8_t mac[32], want[32];
+	struct hmac_stream *h;
+
+	hex_into("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+		 want, 32);
+	for (size_t split = 0; split <= strlen(data); split++) {
+		cr_assert_eq(hmac_stream_new((const uint8_t *)"Jefe", 4, &h), 0);
+		cr_assert_eq(hmac_stream_update(h, data, split), 0);
+		cr_assert_eq(hmac_stream_update(h, data + split, strlen(data) - split), 0);
+		cr_assert_eq(hmac_stream_final(h, mac), 0);
+		cr_expect(memcmp(mac, want, 32) == 0, "split at %zu", split);
+	}
+	cr_assert_eq(hmac_stream_new((const uint8_t *)"Jefe", 4, &h), 0);
+	for (size_t i = 0; i < strlen(data); i++)
+		cr_assert_eq(hmac_stream_update(h, data + i, 1), 0);
+	cr_assert_eq(hmac_stream_final(h, mac), 0);
+	cr_expect(memcmp(mac, want, 32) == 0, "a byte at a time");
+	cr_expect_eq(hmac_stream_final(NULL, mac), -EINVAL);
+}
+
 Test(kdf, sha256_known_answers)
 {
 	uint8_t md[32], want[32];
