@@ -24,11 +24,13 @@
 /* Limits for the replicas opened next (replica_set_limits). */
 static size_t g_window = COFFRE_REPLICA_WINDOW;
 static uint64_t g_rewrite_min = COFFRE_JOURNAL_REWRITE_MIN;
+static size_t g_delta_max = MSTORE_DELTA_MAX;
 
-void replica_set_limits(size_t window, uint64_t rewrite_min)
+void replica_set_limits(size_t window, uint64_t rewrite_min, size_t delta_max)
 {
 	g_window = window ? window : COFFRE_REPLICA_WINDOW;
 	g_rewrite_min = rewrite_min ? rewrite_min : COFFRE_JOURNAL_REWRITE_MIN;
+	g_delta_max = delta_max ? delta_max : MSTORE_DELTA_MAX;
 }
 
 uint64_t replica_mono_ms(void)
@@ -112,6 +114,7 @@ int replica_open(int backing_root_fd, const char *bucket_dir,
 	r->manifest_seq = -1;
 	r->window = g_window;
 	r->jrewrite_min = g_rewrite_min;
+	r->delta_max = g_delta_max;
 	r->jfloor_seq = UINT64_MAX;
 	hset_init(&r->spilled, JSPILL_SET_SLOTS);
 	pthread_mutex_init(&r->lock, NULL);

@@ -111,6 +111,8 @@ struct replica {
 
 	/* worker only */
 	struct mstore *man;
+	size_t delta_max;                 /* fold the delta past this */
+	uint64_t folds;                   /* done (tests) */
 	bool man_dirty;
 	unsigned backoff_ms;
 	uint64_t retry_at_ms;

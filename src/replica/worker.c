@@ -549,7 +549,7 @@ static int vanish_tree(struct replica *r, const char *path)
 			r->man_dirty = true;
 			bump(r, &r->deleted, p->n);
 		}
-		if (!err && mstore_delta_count(r->man) >= MSTORE_DELTA_MAX)
+		if (!err && mstore_delta_count(r->man) >= r->delta_max)
 			err = manifest_fold(r);
 	} while (!err && p->n == VANISH_BATCH);
 	free(from);
@@ -685,6 +685,7 @@ static void fold_locked(struct replica *r)
 	pthread_mutex_unlock(&r->lock);
 	err = manifest_fold(r);
 	pthread_mutex_lock(&r->lock);
+	r->folds++;
 	if (err) {
 		snprintf(r->last_error, sizeof(r->last_error), "fold manifest: %s",
 			 strerror(-err));
@@ -765,7 +766,7 @@ void *replica_worker(void *arg)
 			if (r->man_dirty && (r->sync_waiters || r->since_man >= 1000) &&
 			    replica_mono_ms() - r->man_written_ms >= 1000)
 				publish_locked(r, (int64_t)queue_min_seq_locked(r) - 1);
-			if (mstore_delta_count(r->man) >= MSTORE_DELTA_MAX)
+			if (mstore_delta_count(r->man) >= r->delta_max)
 				fold_locked(r);
 			continue;
 		}

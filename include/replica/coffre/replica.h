@@ -61,10 +61,11 @@ int replica_open(int backing_root_fd, const char *bucket_dir,
  * default): at most `window` pending paths in memory (key records, escrow
  * and config aside), the rest in the journal only (the backlog, loaded
  * back as the window empties); and the journal size from which it is
- * rewritten without duplicates (then at each doubling).  Not to be called
- * while a replica_open() runs.
+ * rewritten without duplicates (then at each doubling); and the entries
+ * the worker's manifest holds in memory before it folds them into its
+ * base on disk.  Not to be called while a replica_open() runs.
  */
-void replica_set_limits(size_t window, uint64_t rewrite_min);
+void replica_set_limits(size_t window, uint64_t rewrite_min, size_t delta_max);
 
 /*
  * A backing path changed (created, written, chmod'ed, chown'ed, utimens'ed,

@@ -46,7 +46,7 @@ static void setup(void)
 	cr_assert_eq(mkdir(bucket, 0700), 0);
 	bfd = open(backing, O_RDONLY | O_DIRECTORY);
 	cr_assert_geq(bfd, 0);
-	replica_set_limits(WINDOW, 0);
+	replica_set_limits(WINDOW, 0, 0);
 }
 
 static void teardown(void)
@@ -497,7 +497,7 @@ Test(backlog, rewrite_drops_duplicates_and_loses_nothing)
 	size_t total, size;
 	int n = 50;
 
-	replica_set_limits(WINDOW, 4096);
+	replica_set_limits(WINDOW, 4096, 0);
 	make_files(2 * n);
 	size = craft_journal(n, 40);      /* 2000 records, 50 paths */
 	r = open_r();                     /* no marker: nothing drains */
@@ -532,7 +532,7 @@ Test(backlog, rewrites_while_notes_go_on_lose_nothing)
 	size_t total;
 	int n = 3000;
 
-	replica_set_limits(WINDOW, 4096);
+	replica_set_limits(WINDOW, 4096, 0);
 	r = open_r();                     /* no marker */
 	usleep(100000);                   /* the scan of an empty tree ends */
 	make_files(n);
@@ -758,7 +758,7 @@ Test(backlog, rewrite_keeps_paths_copied_but_not_yet_published)
 	uint64_t done;
 	int n = 600, missing = 0;
 
-	replica_set_limits(WINDOW, 1 << 20);
+	replica_set_limits(WINDOW, 1 << 20, 0);
 	init_bucket();
 	r = open_r();
 	cr_assert_eq(replica_sync(r, 20000), 0);   /* a first manifest */
@@ -802,6 +802,69 @@ Test(backlog, rewrite_keeps_paths_copied_but_not_yet_published)
 	replica_close(r);
 	for (int i = 0; i < n; i++)
 		same(fname(i));
+}
+
+/* The worker's manifest keeps at most 32 entries in memory: it folds
+ * them into its base on disk, and the published manifest still holds every
+ * path (also after a restart, which loads it).  Then the base is changed
+ * under the running daemon: the worker notices, says so, rescans, and
+ * publishes a manifest that is whole again. */
+Test(backlog, manifest_delta_folds_and_a_changed_base_is_rescanned)
+{
+	struct replica_status st;
+	struct manifest *m;
+	struct replica *r;
+	char p[1024];
+	uint64_t folds;
+	int n = 600, fd;
+
+	replica_set_limits(WINDOW, 0, 32);
+	init_bucket();
+	make_files(n);
+	r = open_r();
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(replica_note(r, fname(i)), 0);
+	cr_assert_eq(replica_sync(r, 60000), 0);
+	pthread_mutex_lock(&r->lock);
+	folds = r->folds;
+	pthread_mutex_unlock(&r->lock);
+	cr_assert_gt(folds, 0, "no fold with a delta of 32");
+	replica_close(r);
+	m = mirror_manifest();
+	for (int i = 0; i < n; i++) {
+		cr_assert_not_null(manifest_get(m, fname(i)), "%s", fname(i));
+		same(fname(i));
+	}
+	manifest_free(m);
+
+	r = open_r();                  /* loads the mirror as its base */
+	cr_assert_eq(replica_sync(r, 60000), 0);
+	replica_status(r, &st);
+	cr_assert(!st.manifest_suspicious, "%s", st.last_error);
+	/* Flip bytes all through the base file (the inode the worker reads). */
+	snprintf(p, sizeof(p), "%s/%s", backing, COFFRE_MANIFEST_MIRROR);
+	fd = open(p, O_RDWR);
+	cr_assert_geq(fd, 0);
+	for (off_t off = 64; off < lseek(fd, 0, SEEK_END) - 64; off += 4096) {
+		uint8_t b;
+
+		cr_assert_eq(pread(fd, &b, 1, off), 1);
+		b ^= 0x20;
+		cr_assert_eq(pwrite(fd, &b, 1, off), 1);
+	}
+	close(fd);
+	put_file(fname(5), "changed");
+	cr_assert_eq(replica_note(r, fname(5)), 0);
+	cr_assert_eq(replica_sync(r, 60000), 0);
+	replica_status(r, &st);
+	cr_assert(st.manifest_suspicious, "a changed base went unnoticed");
+	replica_close(r);
+	m = mirror_manifest();
+	for (int i = 0; i < n; i++) {
+		cr_assert_not_null(manifest_get(m, fname(i)), "%s", fname(i));
+		same(fname(i));
+	}
+	manifest_free(m);
 }
 
 Test(backlog, a_bad_record_in_the_backlog_is_dropped_and_rescanned)
