@@ -102,7 +102,7 @@ static void status(FILE *f, bool json)
 		fprintf(f, "replication: bucket %s, %llu pending (%llu in memory, "
 			"journal %llu bytes; oldest %llus, ~%llu bytes behind), "
 			"%llu copied, %llu unchanged, %llu deleted, manifest "
-			"generation %llu%s%s%s\n",
+			"generation %llu (%llu entries, %llu in memory)%s%s%s\n",
 			replica_bucket_state_name(rs.bucket),
 			(unsigned long long)rs.queued,
 			(unsigned long long)rs.in_memory,
@@ -112,6 +112,8 @@ static void status(FILE *f, bool json)
 			(unsigned long long)rs.copied, (unsigned long long)rs.skipped,
 			(unsigned long long)rs.deleted,
 			(unsigned long long)rs.generation,
+			(unsigned long long)rs.manifest_entries,
+			(unsigned long long)rs.manifest_in_memory,
 			rs.manifest_suspicious ? ", MANIFEST SUSPICIOUS" : "",
 			rs.last_error[0] ? "; last error: " : "", rs.last_error);
 		return;
@@ -146,7 +148,8 @@ static void status(FILE *f, bool json)
 			"\"in_memory\": %llu, \"journal_bytes\": %llu, "
 			"\"oldest_pending_s\": %llu, \"bytes_behind\": %llu, "
 			"\"copied\": %llu, \"skipped\": %llu, \"deleted\": %llu, "
-			"\"generation\": %llu, \"manifest_suspicious\": %s, "
+			"\"generation\": %llu, \"manifest_entries\": %llu, "
+			"\"manifest_in_memory\": %llu, \"manifest_suspicious\": %s, "
 			"\"last_error\": ", replica_bucket_state_name(rs.bucket),
 			(unsigned long long)rs.queued,
 			(unsigned long long)rs.in_memory,
@@ -156,6 +159,8 @@ static void status(FILE *f, bool json)
 			(unsigned long long)rs.copied, (unsigned long long)rs.skipped,
 			(unsigned long long)rs.deleted,
 			(unsigned long long)rs.generation,
+			(unsigned long long)rs.manifest_entries,
+			(unsigned long long)rs.manifest_in_memory,
 			rs.manifest_suspicious ? "true" : "false");
 		json_write_str(f, rs.last_error);
 		fputc('}', f);

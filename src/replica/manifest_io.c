@@ -142,6 +142,7 @@ int manifest_load(struct replica *r)
 	if (rh.generation > mstore_generation(r->man))
 		mstore_set_generation(r->man, rh.generation);
 	r->generation = mstore_generation(r->man);
+	r->man_entries = mstore_count(r->man);
 	for (int *fd = (int[]){ lfd, rfd, cfd }, i = 0; i < 3; i++)
 		if (fd[i] >= 0)
 			close(fd[i]);

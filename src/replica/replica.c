@@ -263,6 +263,8 @@ void replica_status(struct replica *r, struct replica_status *st)
 	st->deleted = r->deleted;
 	st->recopied = r->recopied;
 	st->generation = r->generation;
+	st->manifest_entries = r->man_entries;
+	st->manifest_in_memory = r->man_delta;
 	st->manifest_suspicious = r->suspicious;
 	st->bucket = r->state;
 	snprintf(st->last_error, sizeof(st->last_error), "%s", r->last_error);

@@ -105,6 +105,8 @@ struct replica {
 
 	/* status */
 	uint64_t copied, skipped, deleted, recopied, generation;
+	uint64_t man_entries, man_delta;  /* the worker's manifest, as of
+					   * its last step */
 	enum replica_bucket_state state;
 	bool suspicious;
 	char last_error[256];

@@ -670,6 +670,8 @@ static void publish_locked(struct replica *r, int64_t covered)
 	r->jpub = jcur < r->jcur ? jcur : r->jcur;
 	r->man_dirty = false;
 	r->generation = mstore_generation(r->man);
+	r->man_entries = mstore_count(r->man);
+	r->man_delta = mstore_delta_count(r->man);
 	r->man_written_ms = replica_mono_ms();
 	r->since_man = 0;
 	if (covered > r->manifest_seq)
@@ -686,6 +688,7 @@ static void fold_locked(struct replica *r)
 	err = manifest_fold(r);
 	pthread_mutex_lock(&r->lock);
 	r->folds++;
+	r->man_delta = mstore_delta_count(r->man);
 	if (err) {
 		snprintf(r->last_error, sizeof(r->last_error), "fold manifest: %s",
 			 strerror(-err));
@@ -752,6 +755,8 @@ void *replica_worker(void *arg)
 			pthread_mutex_unlock(&r->lock);
 			err = process(r, e->path, light, seq);
 			pthread_mutex_lock(&r->lock);
+			r->man_entries = mstore_count(r->man);
+			r->man_delta = mstore_delta_count(r->man);
 			if (err == 0) {
 				queue_done_locked(r, e, QRES_OK);
 				success_locked(r);

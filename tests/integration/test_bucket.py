@@ -60,6 +60,12 @@ def test_bucket_holds_the_backing_ciphertext(workdir, token):
         assert back == mirror
         s = status(vol)["replication"]
         assert s["bucket"] == "ok" and s["queued"] == 0
+        # Every replicated path has its manifest entry (objects, the
+        # symlink, which has none, and directories); none is left only in
+        # memory after sync.
+        ndirs = sum(len(d) for _, d, _ in os.walk(vol.backing))
+        assert len(back) + 1 <= s["manifest_entries"] <= len(back) + 1 + ndirs, s
+        assert s["manifest_in_memory"] == 0
         for d, dirs, files in os.walk(bucket):
             for n in dirs + files:
                 assert "MARKER" not in n and "ward" not in n

@@ -112,6 +112,9 @@ struct replica_status {
 	uint64_t deleted;                 /* bucket objects removed */
 	uint64_t recopied;                /* copies redone: source changed */
 	uint64_t generation;              /* last manifest generation written */
+	uint64_t manifest_entries;        /* entries in the worker's manifest */
+	uint64_t manifest_in_memory;      /* of them held in memory (the rest
+					   * in its base file on disk) */
 	bool manifest_suspicious;         /* a stored manifest failed its MAC
 					   * or was rolled back */
 	enum replica_bucket_state bucket;
