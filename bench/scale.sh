@@ -251,8 +251,16 @@ do_mount() {
 	start_sampler "$p" "$fs"
 }
 do_umount() {
+	local pid i
 	stop_sampler
 	umount_if_mounted "$tmp/mnt-$1"
+	# The daemon exits after the unmount (its replicator and HSM session
+	# close then): wait for it before its token directory goes.
+	pid=$(cat "$tmp/pid-$1" 2>/dev/null || true)
+	for i in $(seq 600); do
+		[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
 }
 
 # record FS STEP START END JSON
