@@ -25,16 +25,15 @@
 
 static int sidecar_dir(void)
 {
-	int fd = openat(g_fs.root_fd, COFFRE_SYMLINK_DIR,
-			O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = io_open_dir(g_fs.root_fd, COFFRE_SYMLINK_DIR), err;
 
-	if (fd < 0 && errno == ENOENT) {
-		if (mkdirat(g_fs.root_fd, COFFRE_SYMLINK_DIR, 0700) && errno != EEXIST)
-			return -errno;
-		fd = openat(g_fs.root_fd, COFFRE_SYMLINK_DIR,
-			    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -ENOENT) {
+		err = io_mkdir_beneath(g_fs.root_fd, COFFRE_SYMLINK_DIR, 0700);
+		if (err && err != -EEXIST)
+			return err;
+		fd = io_open_dir(g_fs.root_fd, COFFRE_SYMLINK_DIR);
 	}
-	return fd < 0 ? -errno : fd;
+	return fd;
 }
 
 int symlink_create(int dirfd, const char *name, struct inode *dir,

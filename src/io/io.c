@@ -98,15 +98,14 @@ int io_open_untrusted(int dirfd, const char *name, int flags, mode_t want)
 	flags |= O_CLOEXEC | O_NOCTTY;
 	if (want == S_IFDIR) {
 		/* The kernel checks the type: nothing else is opened. */
-		fd = openat(dirfd, name, flags | O_NOFOLLOW | O_DIRECTORY);
-		return fd < 0 ? -errno : fd;
+		return io_open_beneath(dirfd, name, flags | O_NOFOLLOW | O_DIRECTORY, 0);
 	}
 	/* Look before opening: an O_PATH fd opens nothing (no FIFO wait, no
 	 * device side effect, no controlling tty) and pins the inode that the
 	 * reopen through /proc then opens. */
-	pfd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	pfd = io_open_beneath(dirfd, name, O_PATH | O_NOFOLLOW, 0);
 	if (pfd < 0)
-		return -errno;
+		return pfd;
 	if (fstat(pfd, &st) < 0) {
 		fd = -errno;
 		goto out;

@@ -146,8 +146,8 @@ int escrow_store(int root_fd, const struct escrow_blob *e)
 	char name[64];
 	int dir, err;
 
-	if (mkdirat(root_fd, COFFRE_ESCROW_DIR, 0700) && errno != EEXIST)
-		return -errno;
+	if ((err = io_mkdir_beneath(root_fd, COFFRE_ESCROW_DIR, 0700)) != 0 && err != -EEXIST)
+		return err;
 	dir = io_open_dir(root_fd, COFFRE_ESCROW_DIR);
 	if (dir < 0)
 		return dir;
@@ -176,9 +176,13 @@ int escrow_load(int root_fd, uint32_t mk_version, struct escrow_blob *e)
 
 int escrow_remove(int root_fd, uint32_t mk_version)
 {
-	char name[64], path[128];
+	char name[64];
+	int dir = io_open_dir(root_fd, COFFRE_ESCROW_DIR), err;
 
+	if (dir < 0)
+		return dir == -ENOENT ? 0 : dir;
 	escrow_name_write(mk_version, name);
-	snprintf(path, sizeof(path), "%s/%s", COFFRE_ESCROW_DIR, name);
-	return unlinkat(root_fd, path, 0) && errno != ENOENT ? -errno : 0;
+	err = unlinkat(dir, name, 0) && errno != ENOENT ? -errno : 0;
+	close(dir);
+	return err;
 }

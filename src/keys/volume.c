@@ -134,7 +134,7 @@ static int init_root_key(int root, const char *backing, struct hsm_pool *pool,
 	int keys, ret;
 
 	if (mkdirat(root, COFFRE_STATE_DIR, 0700) ||
-	    mkdirat(root, COFFRE_KEYS_DIR, 0700))
+	    io_mkdir_beneath(root, COFFRE_KEYS_DIR, 0700))
 		return keys_set_err(err, errlen, -errno, "cannot create %s/%s: %s", backing,
 			   COFFRE_KEYS_DIR, strerror(errno));
 	keys = io_open_dir(root, COFFRE_KEYS_DIR);
@@ -282,16 +282,26 @@ out:
 int volume_open_conf(const char *backing, struct volume *v, char **text,
 		     char *err, size_t errlen)
 {
+	struct stat lst;
+
 	v->keys_fd = v->lock_fd = -1;
 	v->root_fd = open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (v->root_fd < 0)
 		return keys_set_err(err, errlen, -errno, "cannot open %s: %s", backing,
 				    strerror(errno));
-	v->lock_fd = openat(v->root_fd, COFFRE_LOCK_FILE,
-			    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (v->lock_fd < 0)
-		return keys_set_err(err, errlen, -errno, "no volume at %s (%s: %s)",
-				    backing, COFFRE_LOCK_FILE, strerror(errno));
+	v->lock_fd = io_open_beneath(v->root_fd, COFFRE_LOCK_FILE, O_RDWR | O_CREAT |
+				     O_NOFOLLOW | O_NONBLOCK, 0600);
+	if (v->lock_fd >= 0 && (fstat(v->lock_fd, &lst) < 0 || !S_ISREG(lst.st_mode))) {
+		close(v->lock_fd);
+		v->lock_fd = -EINVAL;     /* planted: a FIFO, a device */
+	}
+	if (v->lock_fd < 0) {
+		int e = v->lock_fd;
+
+		v->lock_fd = -1;
+		return keys_set_err(err, errlen, e, "no volume at %s (%s: %s)",
+				    backing, COFFRE_LOCK_FILE, strerror(-e));
+	}
 	if (volume_lock(v->lock_fd))
 		return keys_set_err(err, errlen, -EBUSY, "%s is in use (mounted, or "
 				    "another coffrectl holds its lock)", backing);

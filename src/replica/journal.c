@@ -90,11 +90,11 @@ out:
 int journal_open_file(struct replica *r, const char *rel, int flags)
 {
 	struct stat st;
-	int err, fd = openat(r->backing_fd, rel, flags | O_RDWR | O_APPEND |
-			     O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	int err, fd = io_open_beneath(r->backing_fd, rel, flags | O_RDWR | O_APPEND |
+				      O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0600);
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (fstat(fd, &st) < 0)
 		err = -errno;
 	else if (!S_ISREG(st.st_mode))
@@ -105,14 +105,43 @@ int journal_open_file(struct replica *r, const char *rel, int flags)
 	return err;
 }
 
+int state_rename(struct replica *r, const char *from, const char *to)
+{
+	const char *fb, *tb;
+	int fd = io_open_parent(r->backing_fd, from, &fb), td, err = 0;
+
+	if (fd < 0)
+		return fd;
+	if ((td = io_open_parent(r->backing_fd, to, &tb)) < 0) {
+		close(fd);
+		return td;
+	}
+	if (renameat(fd, fb, td, tb) < 0)
+		err = -errno;
+	close(fd);
+	close(td);
+	return err;
+}
+
+void state_unlink(struct replica *r, const char *rel)
+{
+	const char *b;
+	int fd = io_open_parent(r->backing_fd, rel, &b);
+
+	if (fd >= 0) {
+		unlinkat(fd, b, 0);
+		close(fd);
+	}
+}
+
 int journal_fsync_dir(struct replica *r)
 {
-	int dfd = openat(r->backing_fd, COFFRE_STATE_DIR,
-			 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int dfd = io_open_beneath(r->backing_fd, COFFRE_STATE_DIR,
+				  O_RDONLY | O_DIRECTORY, 0);
 	int err;
 
 	if (dfd < 0)
-		return -errno;
+		return dfd;
 	err = io_fsync_dir(dfd);
 	close(dfd);
 	return err;

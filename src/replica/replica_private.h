@@ -185,6 +185,10 @@ int journal_flush_locked(struct replica *r);
  * flags adds e.g. O_TRUNC.  Return: the fd or -errno. */
 int journal_open_file(struct replica *r, const char *rel, int flags);
 int journal_fsync_dir(struct replica *r);
+/* Rename or unlink a file of the state directory (".coffre/x"), never
+ * through a symlink (io_open_parent). */
+int state_rename(struct replica *r, const char *from, const char *to);
+void state_unlink(struct replica *r, const char *rel);
 /* Empty the journal if nothing is pending (worker). */
 int journal_compact_locked(struct replica *r);
 void journal_close(struct replica *r);

@@ -171,9 +171,10 @@ static int swap_in(struct replica *r, struct rw *w, uint64_t c, uint64_t e0,
 
 	if ((err = out_flush(w)) != 0)
 		return err;
-	if (fsync(w->out) < 0 ||
-	    renameat(r->backing_fd, JOURNAL_TMP, r->backing_fd, COFFRE_JOURNAL_FILE) < 0)
+	if (fsync(w->out) < 0)
 		return -errno;
+	if ((err = state_rename(r, JOURNAL_TMP, COFFRE_JOURNAL_FILE)) != 0)
+		return err;
 	close(r->jfd);
 	r->jfd = w->out;
 	w->out = -1;
@@ -287,7 +288,7 @@ out:
 		pthread_mutex_lock(&r->lock);
 	if (w.out >= 0) {
 		close(w.out);
-		unlinkat(r->backing_fd, JOURNAL_TMP, 0);
+		state_unlink(r, JOURNAL_TMP);
 	}
 	if (err)
 		snprintf(r->last_error, sizeof(r->last_error), "rewrite journal %s: %s",

@@ -28,10 +28,29 @@ int io_write_full(int fd, const void *buf, size_t len);
 int io_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 
 /*
+ * beneath.c: open the relative path under dirfd ("a/b/c") without leaving
+ * dirfd and without following a symlink anywhere on the way (openat2
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, or a walk
+ * of O_NOFOLLOW components where the kernel lacks it).  flags as for
+ * openat (O_CLOEXEC added); mode if O_CREAT.  Return: the fd, or -ELOOP
+ * (a symlink), -EXDEV ("..", absolute), -ENOTDIR, or another -errno.
+ */
+int io_open_beneath(int dirfd, const char *path, int flags, mode_t mode);
+/* The parent directory of path under dirfd, opened the same way (a dup of
+ * dirfd for a single name); *base is path's last component.  For the
+ * *at calls that take one name: unlinkat, renameat, mkdirat. */
+int io_open_parent(int dirfd, const char *path, const char **base);
+/* mkdirat of path under dirfd through io_open_parent: 0 or -errno. */
+int io_mkdir_beneath(int dirfd, const char *path, mode_t mode);
+/* Tests: use the walk even where openat2 exists. */
+extern bool io_test_no_openat2;
+
+/*
  * Open name under dirfd from untrusted storage, never following a symlink
  * and checking the type before anything is opened.  flags: O_RDONLY,
  * O_WRONLY or O_RDWR, maybe O_APPEND (never O_CREAT); O_CLOEXEC and
- * O_NOCTTY are added.  want is S_IFREG or S_IFDIR.  A regular file is
+ * O_NOCTTY are added.  want is S_IFREG or S_IFDIR.  name may have several
+ * components: none is followed if a symlink (io_open_beneath).  A regular file is
  * first opened O_PATH (which opens nothing: no FIFO wait, no device side
  * effect), checked with fstat, then reopened through /proc/self/fd with
  * flags, so the same inode is opened; a directory is opened with
