@@ -21,6 +21,9 @@ static void usage(void)
 	       "                     credential named coffre-pin\n"
 	       "  -o allow_other     let other users in (file modes are enforced)\n"
 	       "  -o log_file=FILE   log there instead of syslog\n"
+	       "  -o max_inodes=N    inodes the daemon holds for the kernel (200 bytes\n"
+	       "                     each) before it asks the kernel to forget the least\n"
+	       "                     recently used, default 131072, 64 or more\n"
 	       "  -o ro, nosuid, nodev, noexec, noatime, ...   generic mount options\n"
 	       "  -f                 stay in the foreground (log to stderr)\n"
 	       "  -d                 FUSE debug output (implies -f)\n");

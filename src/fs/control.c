@@ -4,7 +4,8 @@
  * One thread accepts connections on /run/coffre/<hash>.sock (directory
  * 0700, socket 0600) and serves one command per connection.  The peer's
  * credentials (SO_PEERCRED) must be root or the user who mounted.  Commands:
- *   status         human-readable state: volume, HSMs, key cache
+ *   status         human-readable state: volume, HSMs, key cache, inodes
+ *                  and descriptors, replication
  *   status-json    the same as one JSON object
  *   rotate-master PIN   a live master key rotation (DESIGN.md §3); the PIN
  *                  re-authenticates the caller
@@ -71,6 +72,7 @@ static void status(FILE *f, bool json)
 	size_t entries;
 	long fds, fd_limit;
 	uint64_t unseals;
+	bool pruning = fs_prune_active();
 
 	fd_usage(&fds, &fd_limit);
 	inode_table_stats(g_fs.inodes, &is);
@@ -88,10 +90,18 @@ static void status(FILE *f, bool json)
 				st[i].state, st[i].failovers, st[i].reason);
 		fprintf(f, "key cache: %zu keys, %llu HSM unseals\n", entries,
 			(unsigned long long)unseals);
-		fprintf(f, "inodes: %zu cached, %zu bytes each; descriptors: %ld "
+		fprintf(f, "inodes: %zu cached, %zu bytes each, max %zu (", is.inodes,
+			sizeof(struct inode), is.max_inodes);
+		if (pruning)
+			fprintf(f, "passed %llu times, %llu pruned)",
+				(unsigned long long)is.crossings,
+				(unsigned long long)is.pruned);
+		else
+			fprintf(f, "KERNEL CANNOT PRUNE: unbounded)");
+		fprintf(f, "; descriptors: %ld "
 			"open of %ld (inodes %zu of %zu%s, open files %zu; %llu "
-			"closed, %llu reopened by handle)\n", is.inodes,
-			sizeof(struct inode), fds, fd_limit, is.path_fds, is.max_fds,
+			"closed, %llu reopened by handle)\n",
+			fds, fd_limit, is.path_fds, is.max_fds,
 			is.handles ? "" : ", NO FILE HANDLES: unbounded",
 			is.data_fds, (unsigned long long)is.evictions,
 			(unsigned long long)is.reopens);
@@ -136,11 +146,17 @@ static void status(FILE *f, bool json)
 	}
 	fprintf(f, "], \"key_cache\": {\"entries\": %zu, \"unseals\": %llu}",
 		entries, (unsigned long long)unseals);
-	fprintf(f, ", \"inodes\": {\"cached\": %zu, \"bytes_each\": %zu}, "
+	fprintf(f, ", \"inodes\": {\"cached\": %zu, \"bytes_each\": %zu, "
+		"\"max_inodes\": %zu, \"over_max\": %s, \"pruning\": %s, "
+		"\"times_over\": %llu, \"pruned\": %llu, \"forgotten\": %llu}, "
 		"\"descriptors\": {\"open\": %ld, \"limit\": %ld, \"inodes\": %zu, "
 		"\"max_fds\": %zu, \"file_handles\": %s, \"open_files\": %zu, "
 		"\"closed\": %llu, \"reopened\": %llu}", is.inodes,
-		sizeof(struct inode), fds, fd_limit, is.path_fds, is.max_fds,
+		sizeof(struct inode), is.max_inodes,
+		is.max_inodes && is.inodes > is.max_inodes ? "true" : "false",
+		pruning ? "true" : "false", (unsigned long long)is.crossings,
+		(unsigned long long)is.pruned, (unsigned long long)is.forgotten,
+		fds, fd_limit, is.path_fds, is.max_fds,
 		is.handles ? "true" : "false", is.data_fds,
 		(unsigned long long)is.evictions, (unsigned long long)is.reopens);
 	if (have_rep) {

@@ -275,6 +275,7 @@ static int serve_fs_init(const struct fs_opts *o)
 		return ret;
 	}
 	inode_table_set_fds(g_fs.inodes, fd_budget(), o->max_fds);
+	inode_table_set_max_inodes(g_fs.inodes, o->max_inodes);
 	if (!inode_table_has_handles(g_fs.inodes))
 		log_msg(LOG_WARNING, "the backing filesystem has no file handles: "
 			"every inode the kernel caches keeps a descriptor "
@@ -373,6 +374,7 @@ static int serve_loop(const struct fs_opts *o, struct fuse_session *se)
 	fuse_loop_cfg_set_idle_threads(cfg, worker_threads());
 	ret = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
+	fs_prune_stop();
 	log_msg(LOG_NOTICE, "unmounting %s", o->mountpoint);
 	control_stop();
 	return ret;
@@ -413,11 +415,13 @@ static int serve(struct fs_opts *o)
 		goto out_handlers;
 	}
 	serve_mounted(o, backing, mnt);
+	g_fs.se = se;                 /* the pruner starts at FUSE init */
 	ret = serve_loop(o, se);
 	fuse_session_unmount(se);
 out_handlers:
 	fuse_remove_signal_handlers(se);
 out_session:
+	g_fs.se = NULL;
 	fuse_session_destroy(se);
 out:
 	fuse_opt_free_args(&args);

@@ -33,6 +33,7 @@ struct fs {
 	bool strict_holes;
 	double timeout;               /* attr/entry cache timeout, seconds */
 	uint32_t max_readahead;       /* bytes, negotiated at FUSE init */
+	struct fuse_session *se;      /* for notifications (prune.c) */
 };
 
 extern struct fs g_fs;
@@ -55,6 +56,7 @@ struct inode {
 	unsigned pins;                /* operations and opens using fd */
 	bool in_lru, unhashed;
 	bool keep_fd;                 /* never evicted (see inode_keep_fd) */
+	bool referenced;              /* looked up since a prune scan passed */
 	uint64_t nlookup;             /* kernel references */
 	struct inode *hnext, *lru_prev, *lru_next;
 	/* set at lookup: the file handle, if any (fh_len 0: none) */
@@ -98,13 +100,32 @@ void inode_table_set_fds(struct inode_table *t, size_t budget, size_t max_fds);
  * can be closed and max_fds does not hold. */
 bool inode_table_has_handles(struct inode_table *t);
 /* What status shows: inodes held (the root included), their O_PATH fds,
- * open files' fds, the bounds, fds closed and reopened since the mount. */
+ * open files' fds, the bounds, fds closed and reopened since the mount,
+ * times the table went past max_inodes, inodes named for pruning and
+ * inodes the kernel forgot. */
 struct inode_stats {
-	size_t inodes, path_fds, data_fds, max_fds, fd_budget;
-	uint64_t evictions, reopens;
+	size_t inodes, path_fds, data_fds, max_fds, fd_budget, max_inodes;
+	uint64_t evictions, reopens, crossings, pruned, forgotten;
 	bool handles;
 };
 void inode_table_stats(struct inode_table *t, struct inode_stats *s);
+/* Inodes: a soft bound (0: none).  Past it the pruner (prune.c) asks the
+ * kernel to forget the inodes inode_prune_pick names; the table itself
+ * never drops an inode the kernel holds. */
+void inode_table_set_max_inodes(struct inode_table *t, size_t max_inodes);
+/* Wait until the table holds more than max_inodes inodes: true, or false
+ * once inode_prune_stop was called. */
+bool inode_prune_wait(struct inode_table *t);
+void inode_prune_stop(struct inode_table *t);
+/* Past the bound, the ids (fuse_ino_t) of up to cap unpinned inodes, as
+ * many as would bring the table back to INODE_PRUNE_LOW of the bound,
+ * those looked up least recently first (a clock over the table: one
+ * looked up since the hand last passed is spared once); 0 under it.  The
+ * ids are names for the kernel only: their inodes may be gone by the time
+ * it is told. */
+size_t inode_prune_pick(struct inode_table *t, uint64_t *ids, size_t cap);
+/* The level pruning aims at: 7/8 of the bound. */
+#define INODE_PRUNE_LOW(max) ((max) - (max) / 8)
 /* 0 if one more descriptor fits the budget (closing cached ones if need
  * be), -ENFILE if it does not (the caller fails with it, opening nothing). */
 int inode_fd_reserve(struct inode_table *t);
@@ -250,6 +271,15 @@ void note_keys(void);
  * a bucket, -ETIMEDOUT. */
 int fs_replica_sync(int timeout_ms);
 bool fs_replica_status(struct replica_status *st);
+
+/* ---- prune.c: keeping the kernel's inodes, and so the table, bounded */
+/* Start the pruner once the kernel's protocol is known (FUSE init): it
+ * needs FUSE_NOTIFY_PRUNE, protocol 7.45.  A no-op without a bound. */
+void fs_prune_start(unsigned proto_major, unsigned proto_minor);
+void fs_prune_stop(void);
+/* True while the kernel takes prune notifications (false before init,
+ * on an older kernel, or after it refused one). */
+bool fs_prune_active(void);
 
 /* ---- control.c: the control socket */
 int control_start(const struct fs_opts *o);

@@ -13,13 +13,18 @@
  * O_RDWR fd too.  Without file handles (a backing filesystem that has
  * none) an inode keeps its fd for life.
  *
+ * The kernel decides which inodes it keeps (until memory pressure, all of
+ * them), so the table only bounds itself softly: past max_inodes it names
+ * the inodes looked up least recently (a clock over the hash table, one
+ * bit per inode) for the pruner (prune.c) to ask the kernel to forget.
+ *
  * A regular file's data state (shared O_RDWR fd, header, file key in
  * locked memory, plaintext size) lives here while any handle is open, so
  * every open of one file sees one size and one lock.  The table is an
  * object (the daemon's is g_fs.inodes) so that it can be tested alone.
  *
- * Locks: t->lock (hash, lookups, pins, LRU, counters) is innermost: it is
- * taken under an inode's mu, never the other way round.
+ * Locks: t->lock (hash, lookups, pins, LRU, counters, the clock) is
+ * innermost: it is taken under an inode's mu, never the other way round.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +57,12 @@ struct inode_table {
 	atomic_size_t data_fds;       /* open files' O_RDWR fds */
 	uint64_t evictions, reopens;
 	struct inode *lru_head, *lru_tail;   /* unpinned, with fd and handle */
+	/* the soft bound on inodes (see inode_prune_pick) */
+	size_t max_inodes;            /* 0: none */
+	size_t hand;                  /* the clock's next bucket */
+	bool prune_waiting, prune_stopped;
+	pthread_cond_t prune_cond;    /* the pruner waits for the bound */
+	uint64_t crossings, pruned, forgotten;
 	struct inode *buckets[NBUCKETS];
 };
 
@@ -200,6 +211,7 @@ int inode_table_new(int root_fd, struct keyring *keys, uint32_t seg_size,
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->prune_cond, NULL);
 	t->keys = keys;
 	t->seg_size = seg_size;
 	t->strict_holes = strict_holes;
@@ -290,6 +302,7 @@ void inode_table_free(struct inode_table *t)
 	inode_free(t, &t->root);
 	if (t->mount_fd >= 0)
 		close(t->mount_fd);
+	pthread_cond_destroy(&t->prune_cond);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
@@ -350,6 +363,7 @@ static void unhash(struct inode_table *t, struct inode *i)
 	if (*pp) {
 		*pp = i->hnext;
 		t->count--;
+		t->forgotten++;
 	}
 	i->unhashed = true;
 }
@@ -388,6 +402,12 @@ void inode_unpin(struct inode_table *t, struct inode *i)
 		inode_free(t, i);
 }
 
+/* With t->lock held: past the soft bound (the root counts). */
+static bool over_bound(const struct inode_table *t)
+{
+	return t->max_inodes && t->count + 1 > t->max_inodes;
+}
+
 int inode_get(struct inode_table *t, int fd, const struct stat *st,
 	      struct inode **out)
 {
@@ -416,6 +436,7 @@ int inode_get(struct inode_table *t, int fd, const struct stat *st,
 			break;
 	if (i) {
 		i->nlookup++;
+		i->referenced = true;
 		if (i->fd < 0) {             /* evicted: take this fd */
 			i->fd = fd;
 			fd = -1;
@@ -432,12 +453,19 @@ int inode_get(struct inode_table *t, int fd, const struct stat *st,
 	}
 	inode_setup(t, n, fd, st);
 	n->nlookup = 1;
+	n->referenced = true;
 	n->hnext = t->buckets[b];
 	t->buckets[b] = n;
 	t->count++;
 	t->path_fds++;
 	lru_add(t, n);
 	lru_trim(t, 0);
+	if (t->max_inodes && t->count == t->max_inodes)   /* just past it */
+		t->crossings++;
+	if (t->prune_waiting && over_bound(t)) {
+		t->prune_waiting = false;
+		pthread_cond_signal(&t->prune_cond);
+	}
 	pthread_mutex_unlock(&t->lock);
 	*out = n;
 	return 0;
@@ -453,6 +481,10 @@ void inode_table_stats(struct inode_table *t, struct inode_stats *s)
 	s->fd_budget = t->fd_budget;
 	s->evictions = t->evictions;
 	s->reopens = t->reopens;
+	s->max_inodes = t->max_inodes;
+	s->crossings = t->crossings;
+	s->pruned = t->pruned;
+	s->forgotten = t->forgotten;
 	s->handles = t->mount_id >= 0;
 	pthread_mutex_unlock(&t->lock);
 }
@@ -642,6 +674,7 @@ struct inode *inode_find(struct inode_table *t, dev_t dev, ino_t ino)
 	for (i = t->buckets[bucket(dev, ino)]; i; i = i->hnext)
 		if (i->ino == ino && i->dev == dev) {
 			i->nlookup++;
+			i->referenced = true;
 			break;
 		}
 	pthread_mutex_unlock(&t->lock);
@@ -740,4 +773,80 @@ int inode_shred_tree(struct inode_table *t, const uint8_t (*ids)[COFFRE_ID_LEN],
 	}
 	free(open);
 	return 0;
+}
+
+/* ---- the soft bound on inodes */
+
+/* Buckets the clock looks at per hold of the table lock. */
+#define PRUNE_CHUNK 1024
+
+void inode_table_set_max_inodes(struct inode_table *t, size_t max_inodes)
+{
+	pthread_mutex_lock(&t->lock);
+	t->max_inodes = max_inodes;
+	if (t->prune_waiting && over_bound(t)) {
+		t->prune_waiting = false;
+		pthread_cond_signal(&t->prune_cond);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+bool inode_prune_wait(struct inode_table *t)
+{
+	bool run;
+
+	pthread_mutex_lock(&t->lock);
+	while (!t->prune_stopped && !over_bound(t)) {
+		t->prune_waiting = true;
+		pthread_cond_wait(&t->prune_cond, &t->lock);
+	}
+	t->prune_waiting = false;
+	run = !t->prune_stopped;
+	pthread_mutex_unlock(&t->lock);
+	return run;
+}
+
+void inode_prune_stop(struct inode_table *t)
+{
+	pthread_mutex_lock(&t->lock);
+	t->prune_stopped = true;
+	pthread_cond_broadcast(&t->prune_cond);
+	pthread_mutex_unlock(&t->lock);
+}
+
+size_t inode_prune_pick(struct inode_table *t, uint64_t *ids, size_t cap)
+{
+	size_t n = 0, want, held, low, seen = 0, k, from;
+	struct inode *i;
+
+	/* Two turns at most: the first clears the bits it passes.  An
+	 * inode named gets its bit back: the kernel may keep it (in use),
+	 * and the next pass leaves it alone once. */
+	while (seen < 2 * NBUCKETS) {
+		pthread_mutex_lock(&t->lock);
+		held = t->count + 1;
+		low = INODE_PRUNE_LOW(t->max_inodes);
+		want = t->max_inodes && held > low ? held - low : 0;
+		if (!n && !over_bound(t))
+			want = 0;
+		if (want > cap)
+			want = cap;
+		from = n;
+		for (k = 0; k < PRUNE_CHUNK && n < want; k++, seen++) {
+			for (i = t->buckets[t->hand]; i && n < want;
+			     i = i->hnext) {
+				if (i->pins)
+					continue;
+				if (!i->referenced)
+					ids[n++] = inode_id(t, i);
+				i->referenced = !i->referenced;
+			}
+			t->hand = (t->hand + 1) % NBUCKETS;
+		}
+		t->pruned += n - from;
+		pthread_mutex_unlock(&t->lock);
+		if (n >= want)
+			break;
+	}
+	return n;
 }

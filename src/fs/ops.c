@@ -134,6 +134,7 @@ static void coffre_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_write = STORE_MAX_REQUEST;
 	conn->max_read = 0;
 	conn->max_readahead = g_fs.max_readahead;
+	fs_prune_start(conn->proto_major, conn->proto_minor);
 }
 
 static void coffre_destroy(void *userdata)

@@ -2,10 +2,10 @@
  * options.c — the daemon's command line, in the form mount.fuse3 uses:
  *   coffre BACKING MOUNTPOINT [-o opt[,opt...]] [-f] [-d]
  * Our own options (pin_file=, log_file=, bucket=, readahead_kb=,
- * max_dirty_ratio=, crypto_threads=, max_fds=) are taken out; generic mount
- * options are passed to libfuse; fstab-only options (defaults, _netdev,
- * auto, nofail, x-*, comment=...) are ignored; anything else is refused
- * with a one-line reason.  The PIN itself is never an option.
+ * max_dirty_ratio=, crypto_threads=, max_fds=, max_inodes=) are taken out;
+ * generic mount options are passed to libfuse; fstab-only options
+ * (defaults, _netdev, auto, nofail, x-*, comment=...) are ignored; anything
+ * else is refused with a one-line reason.  The PIN itself is never an option.
  */
 #include <errno.h>
 #include <limits.h>
@@ -78,6 +78,9 @@ static int parse_opt(struct fs_opts *o, char *opt)
 			       &o->crypto_threads);
 	if (!r)
 		r = number_opt(opt, "max_fds", 16, 1U << 24, &o->max_fds);
+	if (!r)
+		r = number_opt(opt, "max_inodes", FS_MIN_MAX_INODES, UINT_MAX,
+			       &o->max_inodes);
 	if (r)
 		return r < 0 ? r : 0;
 	if (!strncmp(opt, "pin_file=", 9)) {
@@ -137,6 +140,7 @@ int fs_parse_args(int argc, char **argv, struct fs_opts *o)
 	o->readahead_kb = FS_DEFAULT_READAHEAD_KB;
 	o->max_dirty_ratio = FS_DEFAULT_MAX_DIRTY_RATIO;
 	o->max_fds = FS_DEFAULT_MAX_FDS;
+	o->max_inodes = FS_DEFAULT_MAX_INODES;
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-o")) {
 			if (++i == argc) {

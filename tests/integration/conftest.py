@@ -16,7 +16,8 @@ import time
 import pytest
 
 # Mount options added to every mount of the suite (CI runs part of it
-# again with max_fds=16, so that inodes are evicted and reopened all along).
+# again with max_fds=16,max_inodes=64, so that inodes are evicted, reopened
+# and pruned all along).
 EXTRA_OPTS = os.environ.get("COFFRE_TEST_MOUNT_OPTS", "")
 BUILD = os.environ.get("COFFRE_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 COFFRE = os.path.join(BUILD, "src", "cli", "coffre")

@@ -22,6 +22,7 @@ struct fs_opts {
 	unsigned max_dirty_ratio;     /* bdi.c; 0: the kernel's default */
 	unsigned crypto_threads;      /* store_split_init; 0: none */
 	unsigned max_fds;             /* inodes' O_PATH fds kept open */
+	unsigned max_inodes;          /* inodes cached before pruning */
 	char fuse_opts[4096];         /* mount options passed on to libfuse */
 };
 
@@ -34,6 +35,10 @@ struct fs_opts {
 /* Backing O_PATH fds the inode table keeps open (least recently used
  * out; inodes are reopened by file handle). */
 #define FS_DEFAULT_MAX_FDS 4096
+/* Inodes the daemon may hold for the kernel (200 bytes each) before it
+ * asks the kernel to forget the least recently used: 26 MiB. */
+#define FS_DEFAULT_MAX_INODES 131072
+#define FS_MIN_MAX_INODES 64
 
 /* ---- options.c and daemon.c */
 /* Parse the daemon's command line; 0 or -EINVAL with a message on stderr.

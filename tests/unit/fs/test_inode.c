@@ -1,12 +1,14 @@
 /*
  * inode.c: the inode table over a temporary backing directory, without a
  * mount.  Lookups of one backing object share an inode, forgets free it at
- * zero (closing its fds), the root is never freed, and inode_rename_over
- * moves an inode to its new (dev, ino).
+ * zero (closing its fds), the root is never freed, inode_rename_over
+ * moves an inode to its new (dev, ino), and past max_inodes the table names
+ * the inodes looked up least recently for the kernel to forget.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -451,4 +453,136 @@ Test(inode, an_unlinked_object_keeps_its_fd)
 	inode_forget(tab, other, 1);
 	/* Nothing cached: nothing to keep. */
 	inode_keep_fd(tab, st.st_dev, st.st_ino + 1000000);
+}
+
+/* The ids of inode_prune_pick: distinct, never the root nor a pinned
+ * inode, each one of the live ones in[from..n) (NULL: forgotten). */
+static void check_named(const uint64_t *ids, size_t k, struct inode **in,
+			size_t from, size_t n)
+{
+	size_t a, b;
+
+	for (a = 0; a < k; a++) {
+		cr_assert_neq(ids[a], (uint64_t)FUSE_ROOT_ID, "never the root");
+		for (b = 0; b < a; b++)
+			cr_assert_neq(ids[a], ids[b], "named twice");
+		for (b = from; b < n; b++)
+			if (in[b] && ids[a] == inode_id(tab, in[b]))
+				break;
+		cr_assert_lt(b, n, "id %zu: not one of in[%zu..%zu)", a, from, n);
+	}
+}
+
+/* What the kernel does with them: forget each (one lookup). */
+static void kernel_forgets(const uint64_t *ids, size_t k, struct inode **in,
+			   size_t n)
+{
+	size_t a, b;
+
+	for (a = 0; a < k; a++)
+		for (b = 0; b < n; b++)
+			if (in[b] && ids[a] == inode_id(tab, in[b])) {
+				cr_assert_eq(in[b]->nlookup, 1);
+				inode_forget(tab, in[b], 1);
+				in[b] = NULL;
+			}
+}
+
+/* Past max_inodes the table names as many unpinned inodes as bring it back
+ * to 7/8 of the bound, sparing those looked up since the clock last
+ * passed. */
+Test(inode, past_the_bound_the_least_recently_looked_up_are_named)
+{
+	enum { N = 100, MAX = 64, LOW = 56, PINNED = 4, AGAIN = 10, MORE = 30 };
+	struct inode *in[N + MORE];
+	uint64_t ids[N + MORE];
+	struct inode_stats s;
+	size_t k, n, again = 0;
+	char name[16];
+
+	inode_table_set_max_inodes(tab, MAX);
+	cr_assert_eq(INODE_PRUNE_LOW(MAX), LOW);
+	for (k = 0; k < N; k++) {
+		snprintf(name, sizeof(name), "f%03zu", k);
+		touch(name);
+		in[k] = lookup(name);
+		if (k + 2 <= MAX)   /* the root counts */
+			cr_assert_eq(inode_prune_pick(tab, ids, N), 0,
+				     "under the bound: nothing");
+	}
+	for (k = 0; k < PINNED; k++)
+		cr_assert_eq(inode_pin(tab, in[k]), 0);
+
+	/* At most cap; the kernel forgets them. */
+	cr_assert_eq(inode_prune_pick(tab, ids, 5), 5);
+	check_named(ids, 5, in, PINNED, N);
+	kernel_forgets(ids, 5, in, N);
+	/* Then as many as bring the table (root included) back to LOW. */
+	n = inode_prune_pick(tab, ids, N);
+	cr_assert_eq(n, N + 1 - 5 - LOW);
+	check_named(ids, n, in, PINNED, N);
+	kernel_forgets(ids, n, in, N);
+	cr_assert_eq(inode_prune_pick(tab, ids, N), 0, "at the low mark");
+	inode_table_stats(tab, &s);
+	cr_assert_eq(s.inodes, LOW);
+	cr_assert_eq(s.pruned, N + 1 - LOW);
+	cr_assert_eq(s.max_inodes, MAX);
+
+	/* AGAIN survivors looked up again and MORE new inodes are spared
+	 * while enough others are left: only the rest is named. */
+	for (k = PINNED; k < N && again < AGAIN; k++)
+		if (in[k]) {
+			snprintf(name, sizeof(name), "f%03zu", k);
+			cr_assert_eq(lookup(name), in[k]);
+			inode_forget(tab, in[k], 1);   /* one lookup, as before */
+			in[k] = NULL;                  /* not to be named */
+			again++;
+		}
+	for (k = N; k < N + MORE; k++) {
+		snprintf(name, sizeof(name), "g%03zu", k);
+		touch(name);
+		in[k] = lookup(name);
+	}
+	n = inode_prune_pick(tab, ids, N + MORE);
+	cr_assert_eq(n, MORE, "back to LOW");
+	check_named(ids, n, in, PINNED, N);
+
+	for (k = 0; k < PINNED; k++)
+		inode_unpin(tab, in[k]);
+}
+
+static void *prune_waiter(void *arg)
+{
+	return inode_prune_wait(arg) ? arg : NULL;
+}
+
+/* The pruner sleeps until a lookup takes the table past the bound, and
+ * not at all once stopped; each time past the bound counts once. */
+Test(inode, the_pruner_waits_for_the_bound)
+{
+	enum { MAX = 64 };
+	struct inode_stats s;
+	pthread_t th;
+	void *ret;
+	char name[16];
+	size_t k;
+
+	inode_table_set_max_inodes(tab, MAX);
+	cr_assert_eq(pthread_create(&th, NULL, prune_waiter, tab), 0);
+	for (k = 0; k < MAX; k++) {          /* MAX + 1 with the root */
+		snprintf(name, sizeof(name), "f%03zu", k);
+		touch(name);
+		lookup(name);
+	}
+	cr_assert_eq(pthread_join(th, &ret), 0);
+	cr_assert_eq(ret, tab, "woken, not stopped");
+	inode_table_stats(tab, &s);
+	cr_assert_eq(s.crossings, 1);
+	cr_assert_eq(inode_prune_wait(tab), true, "still over: at once");
+	touch("g");
+	lookup("g");
+	inode_table_stats(tab, &s);
+	cr_assert_eq(s.crossings, 1, "the same crossing");
+	inode_prune_stop(tab);
+	cr_assert_eq(inode_prune_wait(tab), false);
 }
