@@ -14,10 +14,12 @@
  * Re-encryption writes a new ciphertext file beside the old one (new file
  * id, the new key named in its header, user xattrs re-sealed, owner, mode
  * and times kept), fsyncs it and renames it over the old one, so a crash
- * leaves either version whole.  The inode the kernel knows is pointed at
- * the new file under its write lock, so open handles and cached dentries
- * keep working.  A file with several hard links is skipped and reported:
- * replacing it would split its links.
+ * leaves either version whole.  The file's inode is made first if the
+ * kernel knows none, and held write-locked from before the copy to the
+ * swap, so that every open and write waits for it; it is then pointed at
+ * the new file, so open handles and cached dentries keep working.  A file
+ * with several hard links is skipped and reported: replacing it would
+ * split its links.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -120,7 +122,7 @@ struct rekey {
 	struct file_header oh, nh;      /* the old and the new header */
 	struct aead_key *okey, *nkey;   /* the old and the new file key */
 	struct store_file src;          /* the old file, read under okey */
-	struct inode *i;                /* the kernel's inode, write-locked, if any */
+	struct inode *i;                /* its inode, data open and write-locked */
 	char tmp[64];                   /* the new file's temp name in dfd */
 };
 
@@ -140,15 +142,26 @@ static int rekey_needed(struct rekey *k, const uint8_t id[COFFRE_ID_LEN],
 	return 1;
 }
 
-/* The inode the kernel knows for the file, if any: its data opened and
+/* The file's inode, made if the kernel knows none (so that an open from
+ * now on finds this one and waits for the swap): its data opened and
  * write-locked in k->i until rekey_end. */
 static int rekey_lock_inode(struct rekey *k)
 {
-	int err;
+	char path[64];
+	int fd, err = inode_fd_reserve(g_fs.inodes);
 
-	k->i = inode_find(g_fs.inodes, k->st.st_dev, k->st.st_ino);
-	if (!k->i)
-		return 0;
+	if (err)
+		return err;
+	/* The object open at k->fd, whatever its name is by now. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", k->fd);
+	fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = inode_get(g_fs.inodes, fd, &k->st, &k->i);
+	if (err) {
+		k->i = NULL;
+		return err;
+	}
 	err = inode_open_data(g_fs.inodes, k->i);
 	if (err) {
 		inode_forget(g_fs.inodes, k->i, 1);
@@ -225,42 +238,35 @@ static int rekey_copy(struct rekey *k, uint8_t *buf)
 	return err;
 }
 
-/* Rename the new file over the old one (through the inode table when the
- * kernel knows the inode) and fsync the directory. */
+/* Rename the new file over the old one through the inode table (lookups
+ * find the inode under the new file from then on) and fsync the
+ * directory. */
 static int rekey_replace(struct rekey *k)
 {
 	char to[64];
 	struct stat nst;
-	int pfd = -1, err = 0;
+	int pfd, err;
 
-	if (k->i) {
-		/* The kernel's inode will mean the new file. */
-		snprintf(to, sizeof(to), "/proc/self/fd/%d", k->tfd);
-		pfd = open(to, O_PATH | O_CLOEXEC);
-		if (pfd < 0 || fstat(k->tfd, &nst))
-			err = -errno;
-	}
-	if (!err && k->i)
-		err = inode_rename_over(g_fs.inodes, k->i, k->dfd, k->tmp, k->name, pfd, &nst);
-	else if (!err && renameat(k->dfd, k->tmp, k->dfd, k->name))
-		err = -errno;
+	snprintf(to, sizeof(to), "/proc/self/fd/%d", k->tfd);
+	pfd = open(to, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	err = fstat(k->tfd, &nst) ? -errno :
+	      inode_rename_over(g_fs.inodes, k->i, k->dfd, k->tmp, k->name, pfd, &nst);
 	if (err) {
-		if (pfd >= 0)
-			close(pfd);
+		close(pfd);
 		return err;
 	}
 	fsync(k->dfd);
 	return 0;
 }
 
-/* Point the kernel's inode, if any, at the new file and its key; the old
- * key is freed by rekey_end, after the lock. */
+/* Point the inode at the new file and its key; the old key is freed by
+ * rekey_end, after the lock. */
 static void rekey_adopt(struct rekey *k)
 {
 	struct aead_key *old;
 
-	if (!k->i)
-		return;
 	old = k->i->of->key;
 	close(k->i->of->sf.fd);
 	k->i->of->sf.fd = k->tfd;
