@@ -158,6 +158,9 @@ void inode_keep_fd(struct inode_table *t, dev_t dev, ino_t ino);
 int inode_rename_over(struct inode_table *t, struct inode *i, int dfd,
 		      const char *from, const char *to, int path_fd,
 		      const struct stat *st);
+/* How many inodes inode_rename_over has moved so far: a lookup that sees
+ * it change between opening a name and inode_get looks again (ops.c). */
+uint64_t inode_table_swaps(struct inode_table *t);
 /* Mark open files keyed by any of these directories as shredded (their
  * reads and writes fail with EIO from now on): 0 or -ENOMEM. */
 int inode_shred_tree(struct inode_table *t, const uint8_t (*ids)[COFFRE_ID_LEN],

@@ -56,6 +56,7 @@ struct inode_table {
 	size_t path_fds;              /* inodes' O_PATH fds open, root's too */
 	atomic_size_t data_fds;       /* open files' O_RDWR fds */
 	uint64_t evictions, reopens;
+	atomic_uint_fast64_t swaps;   /* inode_rename_over calls that moved one */
 	struct inode *lru_head, *lru_tail;   /* unpinned, with fd and handle */
 	/* the soft bound on inodes (see inode_prune_pick) */
 	size_t max_inodes;            /* 0: none */
@@ -719,8 +720,14 @@ int inode_rename_over(struct inode_table *t, struct inode *i, int dfd,
 	b = bucket(i->dev, i->ino);
 	i->hnext = t->buckets[b];
 	t->buckets[b] = i;
+	atomic_fetch_add(&t->swaps, 1);
 	pthread_mutex_unlock(&t->lock);
 	return 0;
+}
+
+uint64_t inode_table_swaps(struct inode_table *t)
+{
+	return atomic_load(&t->swaps);
 }
 
 /* With t->lock held: pin up to cap regular files that are pinned (open
