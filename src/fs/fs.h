@@ -151,15 +151,19 @@ struct inode *inode_find(struct inode_table *t, dev_t dev, ino_t ino);
  * opens an unlinked object, and the kernel may still ask about it, for
  * example to write back its times). */
 void inode_keep_fd(struct inode_table *t, dev_t dev, ino_t ino);
-/* Rename the backing object from over to (both in dfd) and point the
- * inode at it (a re-keyed copy replacing the old one), as one step for
- * lookups; path_fd (O_PATH of the new object, stat st) is taken over on
- * success.  Caller holds i->rw and a pin.  Return: 0 or -errno. */
-int inode_rename_over(struct inode_table *t, struct inode *i, int dfd,
-		      const char *from, const char *to, int path_fd,
-		      const struct stat *st);
-/* How many inodes inode_rename_over has moved so far: a lookup that sees
- * it change between opening a name and inode_get looks again (ops.c). */
+/* Swap the backing object at `from` (a re-keyed copy: O_PATH path_fd,
+ * stat st) in at `to` (both in dfd) with RENAME_EXCHANGE, if what is at
+ * `to` is still i's object with no other name, and point i at it, as one
+ * step for lookups: 0, path_fd taken over, the old object now at `from`
+ * for the caller to remove.  Else nothing changes: -EAGAIN (`to` names
+ * another object now), -EMLINK (the object got a second name) or -errno;
+ * -EBUSY if a swap could not be undone (`from` then holds what `to` held:
+ * keep it).  Caller holds i->rw and a pin. */
+int inode_swap_in(struct inode_table *t, struct inode *i, int dfd,
+		  const char *from, const char *to, int path_fd,
+		  const struct stat *st);
+/* How many inodes inode_swap_in has moved so far: a lookup that sees it
+ * change between opening a name and inode_get looks again (ops.c). */
 uint64_t inode_table_swaps(struct inode_table *t);
 /* Mark open files keyed by any of these directories as shredded (their
  * reads and writes fail with EIO from now on): 0 or -ENOMEM. */

@@ -56,7 +56,7 @@ struct inode_table {
 	size_t path_fds;              /* inodes' O_PATH fds open, root's too */
 	atomic_size_t data_fds;       /* open files' O_RDWR fds */
 	uint64_t evictions, reopens;
-	atomic_uint_fast64_t swaps;   /* inode_rename_over calls that moved one */
+	atomic_uint_fast64_t swaps;   /* inodes moved by inode_swap_in */
 	struct inode *lru_head, *lru_tail;   /* unpinned, with fd and handle */
 	/* the soft bound on inodes (see inode_prune_pick) */
 	size_t max_inodes;            /* 0: none */
@@ -682,21 +682,47 @@ struct inode *inode_find(struct inode_table *t, dev_t dev, ino_t ino)
 	return i;
 }
 
-int inode_rename_over(struct inode_table *t, struct inode *i, int dfd,
-		      const char *from, const char *to, int path_fd,
-		      const struct stat *st)
+/* Exchange from and to (in dfd) if `to` is i's object with no other
+ * name: 0, or nothing changed (swapped back) and -EAGAIN, -EMLINK or
+ * -errno; -EBUSY if the swap back failed. */
+static int swap_names(struct inode *i, int dfd, const char *from, const char *to)
+{
+	struct stat was;
+	int err;
+
+	if (renameat2(dfd, from, dfd, to, RENAME_EXCHANGE))
+		return -errno;
+	if (fstatat(dfd, from, &was, AT_SYMLINK_NOFOLLOW))
+		err = -errno;
+	else if (was.st_dev != i->dev || was.st_ino != i->ino)
+		err = -EAGAIN;            /* replaced meanwhile */
+	else if (was.st_nlink != 1)
+		err = -EMLINK;            /* linked meanwhile */
+	else
+		return 0;
+	if (renameat2(dfd, from, dfd, to, RENAME_EXCHANGE)) {
+		log_msg(LOG_ERR, "re-key: a file replaced during its re-key could "
+			"not be put back (%s); it is kept as %s", strerror(errno), from);
+		return -EBUSY;
+	}
+	return err;
+}
+
+int inode_swap_in(struct inode_table *t, struct inode *i, int dfd,
+		  const char *from, const char *to, int path_fd,
+		  const struct stat *st)
 {
 	struct inode **pp;
 	struct inode h;
 	size_t b;
+	int err;
 
 	handle_take(t, &h, path_fd);
 	/* Under the table lock, so that a lookup finds the inode under its
-	 * old key until the rename and under the new one from then on. */
+	 * old key until the swap and under the new one from then on. */
 	pthread_mutex_lock(&t->lock);
-	if (renameat(dfd, from, dfd, to)) {
-		int err = -errno;
-
+	err = swap_names(i, dfd, from, to);
+	if (err) {
 		pthread_mutex_unlock(&t->lock);
 		return err;
 	}

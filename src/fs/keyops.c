@@ -205,8 +205,10 @@ static int rekey_create_tmp(struct rekey *k)
 		 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 	k->tfd = err ? -1 : openat(k->dfd, k->tmp,
 				   O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (k->tfd < 0)
+	if (k->tfd < 0) {
+		k->tmp[0] = '\0';   /* nothing of ours there */
 		return err ? err : -errno;
+	}
 	return 0;
 }
 
@@ -238,10 +240,10 @@ static int rekey_copy(struct rekey *k, uint8_t *buf)
 	return err;
 }
 
-/* Rename the new file over the old one through the inode table (lookups
- * find the inode under the new file from then on) and fsync the
- * directory. */
-static int rekey_replace(struct rekey *k)
+/* Swap the new file in at the name through the inode table (lookups find
+ * the inode under the new file from then on), if the name still holds the
+ * file copied: the old one is then at the temp name, for rekey_end. */
+static int rekey_swap(struct rekey *k)
 {
 	char to[64];
 	struct stat nst;
@@ -252,13 +254,12 @@ static int rekey_replace(struct rekey *k)
 	if (pfd < 0)
 		return -errno;
 	err = fstat(k->tfd, &nst) ? -errno :
-	      inode_rename_over(g_fs.inodes, k->i, k->dfd, k->tmp, k->name, pfd, &nst);
-	if (err) {
+	      inode_swap_in(g_fs.inodes, k->i, k->dfd, k->tmp, k->name, pfd, &nst);
+	if (err == -EBUSY)
+		k->tmp[0] = '\0';   /* it holds the user's file now: keep it */
+	if (err)
 		close(pfd);
-		return err;
-	}
-	fsync(k->dfd);
-	return 0;
+	return err;
 }
 
 /* Point the inode at the new file and its key; the old key is freed by
@@ -277,12 +278,14 @@ static void rekey_adopt(struct rekey *k)
 	k->nkey = old;
 }
 
-/* Drop the new file if re-keying failed, unlock the inode, close and free
- * the rest. */
+/* Remove what the temp name holds (the new file if re-keying failed, the
+ * old one once swapped out), unlock the inode, close and free the rest. */
 static void rekey_end(struct rekey *k, int err)
 {
-	if (err < 0 && k->tfd >= 0)
+	if (k->tmp[0])
 		unlinkat(k->dfd, k->tmp, 0);
+	if (err > 0)
+		fsync(k->dfd);
 	if (k->tfd >= 0)
 		close(k->tfd);
 	if (k->i) {
@@ -296,7 +299,8 @@ static void rekey_end(struct rekey *k, int err)
 }
 
 /* Re-encrypt dfd/name under (id, version).  1 if done, 0 if it already
- * was, -EMLINK for a hard-linked file, or a negative errno. */
+ * was, -EMLINK for a hard-linked file, -EAGAIN if the name was given
+ * another file during the copy, or a negative errno. */
 static int rekey_file(int dfd, const char *name, const uint8_t id[COFFRE_ID_LEN],
 		      uint32_t version, uint8_t *buf)
 {
@@ -318,7 +322,7 @@ static int rekey_file(int dfd, const char *name, const uint8_t id[COFFRE_ID_LEN]
 	if (!err)
 		err = rekey_copy(&k, buf);
 	if (!err)
-		err = rekey_replace(&k);
+		err = rekey_swap(&k);
 	if (!err) {
 		rekey_adopt(&k);
 		err = 1;
@@ -328,12 +332,25 @@ out:
 	return err;
 }
 
+/* A file left under its old key: count it and say which. */
+static void rekey_failed(int dfd, const char *name, int err, struct rekey_stats *s)
+{
+	char path[64], *cp;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", dfd);
+	cp = realpath(path, NULL);
+	log_msg(LOG_ERR, "key rekey: %s/%s not re-encrypted: %s", cp ? cp : "?",
+		name, err == -EAGAIN ? "replaced during each copy" : strerror(-err));
+	free(cp);
+	s->failed++;
+}
+
 /* Re-key every regular file directly in dfd; subdirectories when `deep`,
  * each under its own id and current version (for shredding). */
 static int rekey_dir(int dfd, const uint8_t id[COFFRE_ID_LEN], bool deep,
 		     uint8_t *buf, struct rekey_stats *s)
 {
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), sub, r;
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), sub, r, tries;
 	uint8_t sub_id[COFFRE_ID_LEN];
 	uint32_t version;
 	struct dirent *de;
@@ -356,13 +373,19 @@ static int rekey_dir(int dfd, const uint8_t id[COFFRE_ID_LEN], bool deep,
 		    entry_is_internal(de->d_name))
 			continue;
 		if (de->d_type == DT_REG) {
-			r = rekey_file(dfd, de->d_name, id, version, buf);
+			/* A file saved over this one during the copy is
+			 * looked at in turn; one removed meanwhile is done. */
+			for (tries = 0; tries < 3; tries++) {
+				r = rekey_file(dfd, de->d_name, id, version, buf);
+				if (r != -EAGAIN)
+					break;
+			}
 			if (r == 1)
 				s->done++;
 			else if (r == -EMLINK)
 				s->skipped_links++;
-			else if (r < 0)
-				s->failed++;
+			else if (r < 0 && r != -ENOENT)
+				rekey_failed(dfd, de->d_name, r, s);
 		} else if (de->d_type == DT_DIR && deep) {
 			sub = io_open_untrusted(dfd, de->d_name, O_RDONLY, S_IFDIR);
 			if (sub < 0)

@@ -51,6 +51,7 @@ def rekey_during(vol, d, action, timeout=120):
         action()
     finally:
         out, err = p.communicate(timeout=timeout)
+    assert not [n for n in os.listdir(bdir) if n.startswith(".coffre.rekey.")]
     return p.returncode, out, err
 
 
@@ -84,3 +85,21 @@ def test_write_to_an_uncached_file_during_its_rekey_is_kept(mounted):
     assert len(got) == BIG
     assert got[:25] == b"WRITTEN DURING THE RE-KEY", "the write was lost"
     assert got[25:] == data[25:]
+
+
+def test_save_by_rename_during_rekey_is_kept(mounted):
+    """Race 3: an editor's save (write a temp file, rename it over the name)
+    during the copy: the re-key must not put its copy of the old file back."""
+    d = old_key_file(mounted, "f", pattern(b"old", BIG), remount=False)
+    f = os.path.join(d, "f")
+
+    def save():
+        put(f + ".new", b"the saved version")
+        os.rename(f + ".new", f)
+
+    rc, out, err = rekey_during(mounted, d, save)
+    assert rc == 0, (out, err)
+    assert read(f) == b"the saved version"
+    mounted.remount()
+    assert read(mounted.path("dir", "f")) == b"the saved version", \
+        "the re-key's copy replaced the saved file"

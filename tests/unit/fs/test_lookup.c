@@ -85,9 +85,9 @@ static void rekey_swap(void)
 	pfd = openat(dfd, "file.tmp", O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	cr_assert_geq(pfd, 0);
 	cr_assert_eq(fstat(pfd, &st), 0);
-	cr_assert_eq(inode_rename_over(g_fs.inodes, rekeyed, dfd, "file.tmp", "file",
-				       pfd, &st), 0);
-	unlinkat(dfd, "file.tmp", 0);   /* the old file, if swapped out there */
+	cr_assert_eq(inode_swap_in(g_fs.inodes, rekeyed, dfd, "file.tmp", "file",
+				   pfd, &st), 0);
+	unlinkat(dfd, "file.tmp", 0);   /* the old file, swapped out there */
 }
 
 /* A lookup that opened the name before the swap and adds its inode after
