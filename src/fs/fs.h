@@ -63,7 +63,8 @@ struct inode {
 	uint8_t fh_len;
 	int fh_type;
 	unsigned char fh[INODE_HANDLE_MAX];
-	pthread_mutex_t mu;           /* dir id, open state */
+	pthread_mutex_t mu;           /* dir id, open state, a regular
+					 file's metadata (inode_meta_lock) */
 	/* directories */
 	bool has_dir_id;
 	uint8_t dir_id[COFFRE_ID_LEN];
@@ -158,7 +159,7 @@ void inode_keep_fd(struct inode_table *t, dev_t dev, ino_t ino);
  * for the caller to remove.  Else nothing changes: -EAGAIN (`to` names
  * another object now), -EMLINK (the object got a second name) or -errno;
  * -EBUSY if a swap could not be undone (`from` then holds what `to` held:
- * keep it).  Caller holds i->rw and a pin. */
+ * keep it).  Caller holds of->rw, i->mu and a pin. */
 int inode_swap_in(struct inode_table *t, struct inode *i, int dfd,
 		  const char *from, const char *to, int path_fd,
 		  const struct stat *st);
@@ -180,6 +181,13 @@ void inode_path(const struct inode *i, char out[64]);
  * the inode stays pinned until the matching inode_close_data. */
 int inode_open_data(struct inode_table *t, struct inode *i);
 void inode_close_data(struct inode *i);
+/* Around a change of a regular file's metadata (mode, owner, times, user
+ * xattrs) and the reads of its xattrs: i->mu, which a re-key holds from
+ * copying them to swapping its copy in (keyops.c), so that a change lands
+ * before the copy or on the new file.  Nothing for other types (never
+ * re-keyed).  Taken under neither i->mu nor of->rw. */
+void inode_meta_lock(struct inode *i);
+void inode_meta_unlock(struct inode *i);
 
 /* ---- attr.c: what the kernel sees of a backing object */
 

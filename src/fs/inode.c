@@ -619,6 +619,18 @@ int inode_open_data(struct inode_table *t, struct inode *i)
 	return err;
 }
 
+void inode_meta_lock(struct inode *i)
+{
+	if (i->type == S_IFREG)
+		pthread_mutex_lock(&i->mu);
+}
+
+void inode_meta_unlock(struct inode *i)
+{
+	if (i->type == S_IFREG)
+		pthread_mutex_unlock(&i->mu);
+}
+
 void inode_close_data(struct inode *i)
 {
 	bool was_open;

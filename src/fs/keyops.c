@@ -13,13 +13,17 @@
  *
  * Re-encryption writes a new ciphertext file beside the old one (new file
  * id, the new key named in its header, user xattrs re-sealed, owner, mode
- * and times kept), fsyncs it and renames it over the old one, so a crash
+ * and times kept), fsyncs it and swaps it in at the name, so a crash
  * leaves either version whole.  The file's inode is made first if the
- * kernel knows none, and held write-locked from before the copy to the
- * swap, so that every open and write waits for it; it is then pointed at
- * the new file, so open handles and cached dentries keep working.  A file
- * with several hard links is skipped and reported: replacing it would
- * split its links.
+ * kernel knows none and its data held write-locked from before the copy
+ * to the swap, so every open and write waits; its mu is held from the
+ * copy of the metadata to the swap, so metadata changes wait too
+ * (inode_meta_lock).  The swap is an exchange, kept only if what it took
+ * out is the file copied (inode_swap_in): a file saved over the name
+ * meanwhile stays, and is looked at in turn.  The inode is then pointed
+ * at the new file, so open handles and cached dentries keep working.  A
+ * file with several hard links is skipped and reported: replacing it
+ * would split its links.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -118,7 +122,7 @@ static int copy_plain(struct store_file *src, struct store_file *dst, uint8_t *b
 struct rekey {
 	int dfd, fd, tfd;               /* its directory, the file, the new file */
 	const char *name;               /* its name in dfd */
-	struct stat st;                 /* the old file */
+	struct stat st;                 /* the old file, as first seen */
 	struct file_header oh, nh;      /* the old and the new header */
 	struct aead_key *okey, *nkey;   /* the old and the new file key */
 	struct store_file src;          /* the old file, read under okey */
@@ -212,13 +216,10 @@ static int rekey_create_tmp(struct rekey *k)
 	return 0;
 }
 
-/* Write the new file: header, plaintext, user xattrs re-sealed, owner,
- * mode and times of the old one; fsync it. */
+/* Write the new file's header and plaintext; fsync it. */
 static int rekey_copy(struct rekey *k, uint8_t *buf)
 {
 	struct store_file dst = { .fd = -1 };
-	struct timespec ts[2];
-	char from[64], to[64];
 	int err;
 
 	err = store_create(k->tfd, &k->nh, k->nkey);
@@ -227,14 +228,30 @@ static int rekey_copy(struct rekey *k, uint8_t *buf)
 				      NULL);
 	if (!err)
 		err = copy_plain(&k->src, &dst, buf);
+	if (!err && fsync(k->tfd))
+		err = -errno;
+	return err;
+}
+
+/* With i->mu held (metadata changes wait): give the new file the user
+ * xattrs (re-sealed), owner, mode and times the old one has now; fsync
+ * it. */
+static int rekey_copy_meta(struct rekey *k)
+{
+	struct timespec ts[2];
+	char from[64], to[64];
+	struct stat st;
+	int err;
+
+	if (fstat(k->fd, &st))
+		return -errno;
 	snprintf(from, sizeof(from), "/proc/self/fd/%d", k->fd);
 	snprintf(to, sizeof(to), "/proc/self/fd/%d", k->tfd);
-	if (!err)
-		err = xattr_rekey(from, &k->oh, to, &k->nh);
-	ts[0] = k->st.st_atim;
-	ts[1] = k->st.st_mtim;
-	if (!err && (fchown(k->tfd, k->st.st_uid, k->st.st_gid) ||
-		     fchmod(k->tfd, k->st.st_mode & 07777) || futimens(k->tfd, ts) ||
+	err = xattr_rekey(from, &k->oh, to, &k->nh);
+	ts[0] = st.st_atim;
+	ts[1] = st.st_mtim;
+	if (!err && (fchown(k->tfd, st.st_uid, st.st_gid) ||
+		     fchmod(k->tfd, st.st_mode & 07777) || futimens(k->tfd, ts) ||
 		     fsync(k->tfd)))
 		err = -errno;
 	return err;
@@ -321,12 +338,19 @@ static int rekey_file(int dfd, const char *name, const uint8_t id[COFFRE_ID_LEN]
 		err = rekey_create_tmp(&k);
 	if (!err)
 		err = rekey_copy(&k, buf);
-	if (!err)
-		err = rekey_swap(&k);
 	if (!err) {
-		rekey_adopt(&k);
-		err = 1;
+		/* Metadata changes wait from the copy of the metadata to the
+		 * swap (inode_meta_lock). */
+		pthread_mutex_lock(&k.i->mu);
+		err = rekey_copy_meta(&k);
+		if (!err)
+			err = rekey_swap(&k);
+		if (!err)
+			rekey_adopt(&k);
+		pthread_mutex_unlock(&k.i->mu);
 	}
+	if (!err)
+		err = 1;
 out:
 	rekey_end(&k, err);
 	return err;

@@ -9,6 +9,7 @@ is when the races were; the last test runs re-keys in a loop against a
 mixed workload and checks every file's final state after a remount.
 """
 import os
+import stat
 import subprocess
 import time
 
@@ -103,3 +104,51 @@ def test_save_by_rename_during_rekey_is_kept(mounted):
     mounted.remount()
     assert read(mounted.path("dir", "f")) == b"the saved version", \
         "the re-key's copy replaced the saved file"
+
+
+def test_metadata_changes_during_rekey_are_kept(mounted):
+    """Race 4: chmod, utime and setxattr during the copy are not reverted
+    by the swap, and the xattr reads back under the file's new key."""
+    d = old_key_file(mounted, "f", pattern(b"old", BIG), remount=False)
+    f = os.path.join(d, "f")
+    os.chmod(f, 0o600)
+    os.setxattr(f, "user.tag", b"before")
+    times = (1_000_000_000 * 1_500_000_000, 1_000_000_000 * 1_600_000_000)
+
+    def change():
+        os.chmod(f, 0o644)
+        os.utime(f, ns=times)
+        os.setxattr(f, "user.tag", b"during")
+
+    rc, out, err = rekey_during(mounted, d, change)
+    assert rc == 0, (out, err)
+    mounted.remount()
+    f = mounted.path("dir", "f")
+    st = os.stat(f)
+    assert stat.S_IMODE(st.st_mode) == 0o644, "chmod reverted"
+    assert st.st_mtime_ns == times[1], "utime reverted"
+    assert os.getxattr(f, "user.tag") == b"during"
+
+
+def test_xattrs_set_all_through_a_rekey_are_kept(mounted):
+    """Race 4 (xattrs): setxattr in a loop for as long as the re-key's copy
+    exists; the last value set is the one kept, readable under the new
+    key."""
+    d = old_key_file(mounted, "f", pattern(b"old", BIG), remount=False)
+    f = os.path.join(d, "f")
+    bdir = mounted.backing_of(d)
+    last = [None]
+
+    def loop():
+        n = 0
+        while any(x.startswith(".coffre.rekey.") for x in os.listdir(bdir)):
+            last[0] = b"value %d" % n
+            os.setxattr(f, "user.tag", last[0])
+            n += 1
+
+    rc, out, err = rekey_during(mounted, d, loop)
+    assert rc == 0, (out, err)
+    assert last[0] is not None
+    assert os.getxattr(f, "user.tag") == last[0]
+    mounted.remount()
+    assert os.getxattr(mounted.path("dir", "f"), "user.tag") == last[0]
