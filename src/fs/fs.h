@@ -152,6 +152,9 @@ struct inode *inode_find(struct inode_table *t, dev_t dev, ino_t ino);
  * opens an unlinked object, and the kernel may still ask about it, for
  * example to write back its times). */
 void inode_keep_fd(struct inode_table *t, dev_t dev, ino_t ino);
+/* It did not lose it after all (the unlink or rename failed): its fd may
+ * be closed again. */
+void inode_unkeep_fd(struct inode_table *t, dev_t dev, ino_t ino);
 /* Swap the backing object at `from` (a re-keyed copy: O_PATH path_fd,
  * stat st) in at `to` (both in dfd) with RENAME_EXCHANGE, if what is at
  * `to` is still i's object with no other name, and point i at it, as one

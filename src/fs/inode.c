@@ -677,6 +677,22 @@ void inode_keep_fd(struct inode_table *t, dev_t dev, ino_t ino)
 	inode_forget(t, i, 1);
 }
 
+void inode_unkeep_fd(struct inode_table *t, dev_t dev, ino_t ino)
+{
+	struct inode *i;
+
+	pthread_mutex_lock(&t->lock);
+	for (i = t->buckets[bucket(dev, ino)]; i; i = i->hnext)
+		if (i->ino == ino && i->dev == dev)
+			break;
+	if (i && i->keep_fd) {
+		i->keep_fd = false;
+		lru_add(t, i);
+		lru_trim(t, 0);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
 struct inode *inode_find(struct inode_table *t, dev_t dev, ino_t ino)
 {
 	struct inode *i;

@@ -638,3 +638,35 @@ Test(inode, the_pruner_waits_for_the_bound)
 	inode_prune_stop(tab);
 	cr_assert_eq(inode_prune_wait(tab), false);
 }
+
+/* An object that keeps its name after all (the unlink failed) gives its
+ * fd back to the LRU, and a file with a second name is not kept: its
+ * handle still opens it after one name goes. */
+Test(inode, a_kept_fd_is_given_back)
+{
+	struct inode *i, *other;
+	struct stat st;
+
+	inode_table_set_fds(tab, 0, 3);   /* the root's two and one more */
+	touch("stays");
+	touch("other");
+	backing_stat("stays", &st);
+	i = lookup("stays");
+	inode_keep_fd(tab, st.st_dev, st.st_ino);
+	inode_unkeep_fd(tab, st.st_dev, st.st_ino);
+	other = lookup("other");          /* evicts i again */
+	cr_assert_eq(i->fd, -1, "back in the LRU");
+	cr_assert_eq(inode_pin(tab, i), 0, "reopened by handle");
+	inode_unpin(tab, i);
+	inode_forget(tab, other, 1);
+
+	/* Two names, one unlinked without keeping: the handle still works. */
+	cr_assert_eq(linkat(dfd, "stays", dfd, "link", 0), 0);
+	cr_assert_eq(unlinkat(dfd, "stays", 0), 0);
+	other = lookup("other");
+	cr_assert_eq(i->fd, -1);
+	cr_assert_eq(inode_pin(tab, i), 0);
+	inode_unpin(tab, i);
+	inode_forget(tab, i, 1);
+	inode_forget(tab, other, 1);
+}
