@@ -131,12 +131,18 @@ struct rekey {
 };
 
 /* Stat the file and read its header: 1 if it needs re-keying, 0 if it is
- * already under (id, version), -EMLINK if it is hard-linked, or -errno. */
+ * already under (id, version) or shorter than an empty file (one being
+ * created: no plaintext yet), -EMLINK if it is hard-linked, or -errno. */
 static int rekey_needed(struct rekey *k, const uint8_t id[COFFRE_ID_LEN],
 			uint32_t version)
 {
-	int err = fstat(k->fd, &k->st) ? -errno : store_read_header(k->fd, &k->oh);
+	int err;
 
+	if (fstat(k->fd, &k->st))
+		return -errno;
+	if ((uint64_t)k->st.st_size < cipher_size(g_fs.seg_size, 0))
+		return 0;
+	err = store_read_header(k->fd, &k->oh);
 	if (err)
 		return err;
 	if (!memcmp(k->oh.dir_id, id, COFFRE_ID_LEN) && k->oh.dek_version == version)

@@ -152,3 +152,14 @@ def test_xattrs_set_all_through_a_rekey_are_kept(mounted):
     assert os.getxattr(f, "user.tag") == last[0]
     mounted.remount()
     assert os.getxattr(mounted.path("dir", "f"), "user.tag") == last[0]
+
+
+def test_a_file_being_created_is_left_alone(mounted):
+    """A file met between its creation and its header (empty in the backing
+    directory) holds nothing to re-encrypt: the re-key passes it by rather
+    than failing the command."""
+    d = old_key_file(mounted, "f", b"old", remount=False)
+    put(os.path.join(d, "new"), b"")
+    os.truncate(mounted.backing_of(os.path.join(d, "new")), 0)
+    out = ctl("key", "rekey", d).stdout
+    assert "re-encrypted 1 file" in out
