@@ -8,9 +8,12 @@ re-key's copy exists (its temp file is in the backing directory), which
 is when the races were; the last test runs re-keys in a loop against a
 mixed workload and checks every file's final state after a remount.
 """
+import errno
 import os
+import random
 import stat
 import subprocess
+import threading
 import time
 
 from conftest import COFFRECTL, run
@@ -163,3 +166,106 @@ def test_a_file_being_created_is_left_alone(mounted):
     os.truncate(mounted.backing_of(os.path.join(d, "new")), 0)
     out = ctl("key", "rekey", d).stdout
     assert "re-encrypted 1 file" in out
+
+
+def drop_caches():
+    """Make the kernel forget unused inodes (so the daemon's go too)."""
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("2\n")
+
+
+def test_rekeys_in_a_loop_against_writers_savers_and_chmods(mounted):
+    """Rotate and re-key a directory over and over while its files are
+    rewritten in place, saved over by rename, chmodded, utimed and given
+    xattrs, and the kernel is made to forget them: after a remount every
+    file is exactly what was last done to it."""
+    d = mounted.path("dir")
+    os.mkdir(d)
+    names = [f"f{k}" for k in range(8)]
+    rng = random.Random(1234)
+    want = {}
+    for n in names:
+        want[n] = {"data": pattern(n.encode(), rng.randrange(1, 4) << 20),
+                   "mode": 0o600, "mtime": None, "xattr": None}
+        put(os.path.join(d, n), want[n]["data"])
+    mounted.remount()
+    stop = threading.Event()
+    errors, rekeys = [], [0]
+
+    def rekeyer():
+        while not stop.is_set():
+            p = run([COFFRECTL, "key", "rotate", d], check=False)
+            if p.returncode == 0:
+                p = run([COFFRECTL, "key", "rekey", d], check=False)
+            if p.returncode != 0:
+                errors.append(p.stderr + mounted.log_text()[-2000:])
+                return
+            rekeys[0] += 1
+
+    def forgetter():
+        while not stop.wait(0.3):
+            drop_caches()
+
+    threads = [threading.Thread(target=rekeyer), threading.Thread(target=forgetter)]
+    for t in threads:
+        t.start()
+    ops = 0
+    deadline = time.monotonic() + 15
+    try:
+        while time.monotonic() < deadline and not errors:
+            n = rng.choice(names)
+            f = os.path.join(d, n)
+            w = want[n]
+            op = rng.randrange(5)
+            if op == 0:                        # rewrite in place
+                tag = b"%s-%d" % (n.encode(), ops)
+                pos = rng.randrange(len(w["data"]))
+                with open(f, "r+b") as h:
+                    h.seek(pos)
+                    h.write(tag)
+                w["data"] = w["data"][:pos] + tag + w["data"][pos + len(tag):]
+                w["mtime"] = None
+            elif op == 1:                      # save over it by rename
+                data = pattern(b"%s-saved-%d" % (n.encode(), ops),
+                               rng.randrange(1, 4) << 20)
+                put(f + ".tmp", data)
+                os.chmod(f + ".tmp", 0o600)
+                os.rename(f + ".tmp", f)
+                w.update(data=data, mode=0o600, mtime=None, xattr=None)
+            elif op == 2:
+                w["mode"] = rng.choice([0o600, 0o640, 0o644, 0o604])
+                os.chmod(f, w["mode"])
+            elif op == 3:
+                w["mtime"] = 1_000_000_000 * rng.randrange(1_000_000_000, 1_700_000_000)
+                os.utime(f, ns=(w["mtime"], w["mtime"]))
+            else:
+                w["xattr"] = b"x%d" % ops
+                os.setxattr(f, "user.tag", w["xattr"])
+            ops += 1
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=300)
+    assert not errors, errors[:3]
+    assert rekeys[0] >= 3, rekeys
+    mounted.remount()
+    bad = []
+    for n in names:
+        f = mounted.path("dir", n)
+        w = want[n]
+        st = os.stat(f)
+        if read(f) != w["data"]:
+            bad.append((n, "data"))
+        if stat.S_IMODE(st.st_mode) != w["mode"]:
+            bad.append((n, "mode", oct(st.st_mode), oct(w["mode"])))
+        if w["mtime"] is not None and st.st_mtime_ns != w["mtime"]:
+            bad.append((n, "mtime"))
+        try:
+            x = os.getxattr(f, "user.tag")
+        except OSError as e:
+            x = None if e.errno == errno.ENODATA else e
+        if x != w["xattr"]:
+            bad.append((n, "xattr", x, w["xattr"]))
+    assert not bad, (bad, ops, rekeys[0])
+    assert not [n for n in os.listdir(mounted.backing_of(d))
+                if n.startswith(".coffre.rekey.")]
