@@ -63,7 +63,8 @@ struct inode {
 	uint8_t fh_len;
 	int fh_type;
 	unsigned char fh[INODE_HANDLE_MAX];
-	pthread_mutex_t mu;           /* dir id, open state */
+	pthread_mutex_t mu;           /* dir id, open state, a regular
+					 file's metadata (inode_meta_lock) */
 	/* directories */
 	bool has_dir_id;
 	uint8_t dir_id[COFFRE_ID_LEN];
@@ -151,13 +152,23 @@ struct inode *inode_find(struct inode_table *t, dev_t dev, ino_t ino);
  * opens an unlinked object, and the kernel may still ask about it, for
  * example to write back its times). */
 void inode_keep_fd(struct inode_table *t, dev_t dev, ino_t ino);
-/* Rename the backing object from over to (both in dfd) and point the
- * inode at it (a re-keyed copy replacing the old one), as one step for
- * lookups; path_fd (O_PATH of the new object, stat st) is taken over on
- * success.  Caller holds i->rw and a pin.  Return: 0 or -errno. */
-int inode_rename_over(struct inode_table *t, struct inode *i, int dfd,
-		      const char *from, const char *to, int path_fd,
-		      const struct stat *st);
+/* It did not lose it after all (the unlink or rename failed): its fd may
+ * be closed again. */
+void inode_unkeep_fd(struct inode_table *t, dev_t dev, ino_t ino);
+/* Swap the backing object at `from` (a re-keyed copy: O_PATH path_fd,
+ * stat st) in at `to` (both in dfd) with RENAME_EXCHANGE, if what is at
+ * `to` is still i's object with no other name, and point i at it, as one
+ * step for lookups: 0, path_fd taken over, the old object now at `from`
+ * for the caller to remove.  Else nothing changes: -EAGAIN (`to` names
+ * another object now), -EMLINK (the object got a second name) or -errno;
+ * -EBUSY if a swap could not be undone (`from` then holds what `to` held:
+ * keep it).  Caller holds of->rw, i->mu and a pin. */
+int inode_swap_in(struct inode_table *t, struct inode *i, int dfd,
+		  const char *from, const char *to, int path_fd,
+		  const struct stat *st);
+/* How many inodes inode_swap_in has moved so far: a lookup that sees it
+ * change between opening a name and inode_get looks again (ops.c). */
+uint64_t inode_table_swaps(struct inode_table *t);
 /* Mark open files keyed by any of these directories as shredded (their
  * reads and writes fail with EIO from now on): 0 or -ENOMEM. */
 int inode_shred_tree(struct inode_table *t, const uint8_t (*ids)[COFFRE_ID_LEN],
@@ -173,6 +184,13 @@ void inode_path(const struct inode *i, char out[64]);
  * the inode stays pinned until the matching inode_close_data. */
 int inode_open_data(struct inode_table *t, struct inode *i);
 void inode_close_data(struct inode *i);
+/* Around a change of a regular file's metadata (mode, owner, times, user
+ * xattrs) and the reads of its xattrs: i->mu, which a re-key holds from
+ * copying them to swapping its copy in (keyops.c), so that a change lands
+ * before the copy or on the new file.  Nothing for other types (never
+ * re-keyed).  Taken under neither i->mu nor of->rw. */
+void inode_meta_lock(struct inode *i);
+void inode_meta_unlock(struct inode *i);
 
 /* ---- attr.c: what the kernel sees of a backing object */
 

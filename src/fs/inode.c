@@ -56,6 +56,7 @@ struct inode_table {
 	size_t path_fds;              /* inodes' O_PATH fds open, root's too */
 	atomic_size_t data_fds;       /* open files' O_RDWR fds */
 	uint64_t evictions, reopens;
+	atomic_uint_fast64_t swaps;   /* inodes moved by inode_swap_in */
 	struct inode *lru_head, *lru_tail;   /* unpinned, with fd and handle */
 	/* the soft bound on inodes (see inode_prune_pick) */
 	size_t max_inodes;            /* 0: none */
@@ -618,6 +619,18 @@ int inode_open_data(struct inode_table *t, struct inode *i)
 	return err;
 }
 
+void inode_meta_lock(struct inode *i)
+{
+	if (i->type == S_IFREG)
+		pthread_mutex_lock(&i->mu);
+}
+
+void inode_meta_unlock(struct inode *i)
+{
+	if (i->type == S_IFREG)
+		pthread_mutex_unlock(&i->mu);
+}
+
 void inode_close_data(struct inode *i)
 {
 	bool was_open;
@@ -664,6 +677,22 @@ void inode_keep_fd(struct inode_table *t, dev_t dev, ino_t ino)
 	inode_forget(t, i, 1);
 }
 
+void inode_unkeep_fd(struct inode_table *t, dev_t dev, ino_t ino)
+{
+	struct inode *i;
+
+	pthread_mutex_lock(&t->lock);
+	for (i = t->buckets[bucket(dev, ino)]; i; i = i->hnext)
+		if (i->ino == ino && i->dev == dev)
+			break;
+	if (i && i->keep_fd) {
+		i->keep_fd = false;
+		lru_add(t, i);
+		lru_trim(t, 0);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
 struct inode *inode_find(struct inode_table *t, dev_t dev, ino_t ino)
 {
 	struct inode *i;
@@ -681,21 +710,47 @@ struct inode *inode_find(struct inode_table *t, dev_t dev, ino_t ino)
 	return i;
 }
 
-int inode_rename_over(struct inode_table *t, struct inode *i, int dfd,
-		      const char *from, const char *to, int path_fd,
-		      const struct stat *st)
+/* Exchange from and to (in dfd) if `to` is i's object with no other
+ * name: 0, or nothing changed (swapped back) and -EAGAIN, -EMLINK or
+ * -errno; -EBUSY if the swap back failed. */
+static int swap_names(struct inode *i, int dfd, const char *from, const char *to)
+{
+	struct stat was;
+	int err;
+
+	if (renameat2(dfd, from, dfd, to, RENAME_EXCHANGE))
+		return -errno;
+	if (fstatat(dfd, from, &was, AT_SYMLINK_NOFOLLOW))
+		err = -errno;
+	else if (was.st_dev != i->dev || was.st_ino != i->ino)
+		err = -EAGAIN;            /* replaced meanwhile */
+	else if (was.st_nlink != 1)
+		err = -EMLINK;            /* linked meanwhile */
+	else
+		return 0;
+	if (renameat2(dfd, from, dfd, to, RENAME_EXCHANGE)) {
+		log_msg(LOG_ERR, "re-key: a file replaced during its re-key could "
+			"not be put back (%s); it is kept as %s", strerror(errno), from);
+		return -EBUSY;
+	}
+	return err;
+}
+
+int inode_swap_in(struct inode_table *t, struct inode *i, int dfd,
+		  const char *from, const char *to, int path_fd,
+		  const struct stat *st)
 {
 	struct inode **pp;
 	struct inode h;
 	size_t b;
+	int err;
 
 	handle_take(t, &h, path_fd);
 	/* Under the table lock, so that a lookup finds the inode under its
-	 * old key until the rename and under the new one from then on. */
+	 * old key until the swap and under the new one from then on. */
 	pthread_mutex_lock(&t->lock);
-	if (renameat(dfd, from, dfd, to)) {
-		int err = -errno;
-
+	err = swap_names(i, dfd, from, to);
+	if (err) {
 		pthread_mutex_unlock(&t->lock);
 		return err;
 	}
@@ -719,8 +774,14 @@ int inode_rename_over(struct inode_table *t, struct inode *i, int dfd,
 	b = bucket(i->dev, i->ino);
 	i->hnext = t->buckets[b];
 	t->buckets[b] = i;
+	atomic_fetch_add(&t->swaps, 1);
 	pthread_mutex_unlock(&t->lock);
 	return 0;
+}
+
+uint64_t inode_table_swaps(struct inode_table *t)
+{
+	return atomic_load(&t->swaps);
 }
 
 /* With t->lock held: pin up to cap regular files that are pinned (open

@@ -13,11 +13,17 @@
  *
  * Re-encryption writes a new ciphertext file beside the old one (new file
  * id, the new key named in its header, user xattrs re-sealed, owner, mode
- * and times kept), fsyncs it and renames it over the old one, so a crash
- * leaves either version whole.  The inode the kernel knows is pointed at
- * the new file under its write lock, so open handles and cached dentries
- * keep working.  A file with several hard links is skipped and reported:
- * replacing it would split its links.
+ * and times kept), fsyncs it and swaps it in at the name, so a crash
+ * leaves either version whole.  The file's inode is made first if the
+ * kernel knows none and its data held write-locked from before the copy
+ * to the swap, so every open and write waits; its mu is held from the
+ * copy of the metadata to the swap, so metadata changes wait too
+ * (inode_meta_lock).  The swap is an exchange, kept only if what it took
+ * out is the file copied (inode_swap_in): a file saved over the name
+ * meanwhile stays, and is looked at in turn.  The inode is then pointed
+ * at the new file, so open handles and cached dentries keep working.  A
+ * file with several hard links is skipped and reported: replacing it
+ * would split its links.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -116,21 +122,27 @@ static int copy_plain(struct store_file *src, struct store_file *dst, uint8_t *b
 struct rekey {
 	int dfd, fd, tfd;               /* its directory, the file, the new file */
 	const char *name;               /* its name in dfd */
-	struct stat st;                 /* the old file */
+	struct stat st;                 /* the old file, as first seen */
 	struct file_header oh, nh;      /* the old and the new header */
 	struct aead_key *okey, *nkey;   /* the old and the new file key */
 	struct store_file src;          /* the old file, read under okey */
-	struct inode *i;                /* the kernel's inode, write-locked, if any */
+	struct inode *i;                /* its inode, data open and write-locked */
 	char tmp[64];                   /* the new file's temp name in dfd */
 };
 
 /* Stat the file and read its header: 1 if it needs re-keying, 0 if it is
- * already under (id, version), -EMLINK if it is hard-linked, or -errno. */
+ * already under (id, version) or shorter than an empty file (one being
+ * created: no plaintext yet), -EMLINK if it is hard-linked, or -errno. */
 static int rekey_needed(struct rekey *k, const uint8_t id[COFFRE_ID_LEN],
 			uint32_t version)
 {
-	int err = fstat(k->fd, &k->st) ? -errno : store_read_header(k->fd, &k->oh);
+	int err;
 
+	if (fstat(k->fd, &k->st))
+		return -errno;
+	if ((uint64_t)k->st.st_size < cipher_size(g_fs.seg_size, 0))
+		return 0;
+	err = store_read_header(k->fd, &k->oh);
 	if (err)
 		return err;
 	if (!memcmp(k->oh.dir_id, id, COFFRE_ID_LEN) && k->oh.dek_version == version)
@@ -140,15 +152,26 @@ static int rekey_needed(struct rekey *k, const uint8_t id[COFFRE_ID_LEN],
 	return 1;
 }
 
-/* The inode the kernel knows for the file, if any: its data opened and
+/* The file's inode, made if the kernel knows none (so that an open from
+ * now on finds this one and waits for the swap): its data opened and
  * write-locked in k->i until rekey_end. */
 static int rekey_lock_inode(struct rekey *k)
 {
-	int err;
+	char path[64];
+	int fd, err = inode_fd_reserve(g_fs.inodes);
 
-	k->i = inode_find(g_fs.inodes, k->st.st_dev, k->st.st_ino);
-	if (!k->i)
-		return 0;
+	if (err)
+		return err;
+	/* The object open at k->fd, whatever its name is by now. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", k->fd);
+	fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = inode_get(g_fs.inodes, fd, &k->st, &k->i);
+	if (err) {
+		k->i = NULL;
+		return err;
+	}
 	err = inode_open_data(g_fs.inodes, k->i);
 	if (err) {
 		inode_forget(g_fs.inodes, k->i, 1);
@@ -192,18 +215,17 @@ static int rekey_create_tmp(struct rekey *k)
 		 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 	k->tfd = err ? -1 : openat(k->dfd, k->tmp,
 				   O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (k->tfd < 0)
+	if (k->tfd < 0) {
+		k->tmp[0] = '\0';   /* nothing of ours there */
 		return err ? err : -errno;
+	}
 	return 0;
 }
 
-/* Write the new file: header, plaintext, user xattrs re-sealed, owner,
- * mode and times of the old one; fsync it. */
+/* Write the new file's header and plaintext; fsync it. */
 static int rekey_copy(struct rekey *k, uint8_t *buf)
 {
 	struct store_file dst = { .fd = -1 };
-	struct timespec ts[2];
-	char from[64], to[64];
 	int err;
 
 	err = store_create(k->tfd, &k->nh, k->nkey);
@@ -212,55 +234,63 @@ static int rekey_copy(struct rekey *k, uint8_t *buf)
 				      NULL);
 	if (!err)
 		err = copy_plain(&k->src, &dst, buf);
+	if (!err && fsync(k->tfd))
+		err = -errno;
+	return err;
+}
+
+/* With i->mu held (metadata changes wait): give the new file the user
+ * xattrs (re-sealed), owner, mode and times the old one has now; fsync
+ * it. */
+static int rekey_copy_meta(struct rekey *k)
+{
+	struct timespec ts[2];
+	char from[64], to[64];
+	struct stat st;
+	int err;
+
+	if (fstat(k->fd, &st))
+		return -errno;
 	snprintf(from, sizeof(from), "/proc/self/fd/%d", k->fd);
 	snprintf(to, sizeof(to), "/proc/self/fd/%d", k->tfd);
-	if (!err)
-		err = xattr_rekey(from, &k->oh, to, &k->nh);
-	ts[0] = k->st.st_atim;
-	ts[1] = k->st.st_mtim;
-	if (!err && (fchown(k->tfd, k->st.st_uid, k->st.st_gid) ||
-		     fchmod(k->tfd, k->st.st_mode & 07777) || futimens(k->tfd, ts) ||
+	err = xattr_rekey(from, &k->oh, to, &k->nh);
+	ts[0] = st.st_atim;
+	ts[1] = st.st_mtim;
+	if (!err && (fchown(k->tfd, st.st_uid, st.st_gid) ||
+		     fchmod(k->tfd, st.st_mode & 07777) || futimens(k->tfd, ts) ||
 		     fsync(k->tfd)))
 		err = -errno;
 	return err;
 }
 
-/* Rename the new file over the old one (through the inode table when the
- * kernel knows the inode) and fsync the directory. */
-static int rekey_replace(struct rekey *k)
+/* Swap the new file in at the name through the inode table (lookups find
+ * the inode under the new file from then on), if the name still holds the
+ * file copied: the old one is then at the temp name, for rekey_end. */
+static int rekey_swap(struct rekey *k)
 {
 	char to[64];
 	struct stat nst;
-	int pfd = -1, err = 0;
+	int pfd, err;
 
-	if (k->i) {
-		/* The kernel's inode will mean the new file. */
-		snprintf(to, sizeof(to), "/proc/self/fd/%d", k->tfd);
-		pfd = open(to, O_PATH | O_CLOEXEC);
-		if (pfd < 0 || fstat(k->tfd, &nst))
-			err = -errno;
-	}
-	if (!err && k->i)
-		err = inode_rename_over(g_fs.inodes, k->i, k->dfd, k->tmp, k->name, pfd, &nst);
-	else if (!err && renameat(k->dfd, k->tmp, k->dfd, k->name))
-		err = -errno;
-	if (err) {
-		if (pfd >= 0)
-			close(pfd);
-		return err;
-	}
-	fsync(k->dfd);
-	return 0;
+	snprintf(to, sizeof(to), "/proc/self/fd/%d", k->tfd);
+	pfd = open(to, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	err = fstat(k->tfd, &nst) ? -errno :
+	      inode_swap_in(g_fs.inodes, k->i, k->dfd, k->tmp, k->name, pfd, &nst);
+	if (err == -EBUSY)
+		k->tmp[0] = '\0';   /* it holds the user's file now: keep it */
+	if (err)
+		close(pfd);
+	return err;
 }
 
-/* Point the kernel's inode, if any, at the new file and its key; the old
- * key is freed by rekey_end, after the lock. */
+/* Point the inode at the new file and its key; the old key is freed by
+ * rekey_end, after the lock. */
 static void rekey_adopt(struct rekey *k)
 {
 	struct aead_key *old;
 
-	if (!k->i)
-		return;
 	old = k->i->of->key;
 	close(k->i->of->sf.fd);
 	k->i->of->sf.fd = k->tfd;
@@ -271,12 +301,14 @@ static void rekey_adopt(struct rekey *k)
 	k->nkey = old;
 }
 
-/* Drop the new file if re-keying failed, unlock the inode, close and free
- * the rest. */
+/* Remove what the temp name holds (the new file if re-keying failed, the
+ * old one once swapped out), unlock the inode, close and free the rest. */
 static void rekey_end(struct rekey *k, int err)
 {
-	if (err < 0 && k->tfd >= 0)
+	if (k->tmp[0])
 		unlinkat(k->dfd, k->tmp, 0);
+	if (err > 0)
+		fsync(k->dfd);
 	if (k->tfd >= 0)
 		close(k->tfd);
 	if (k->i) {
@@ -290,7 +322,8 @@ static void rekey_end(struct rekey *k, int err)
 }
 
 /* Re-encrypt dfd/name under (id, version).  1 if done, 0 if it already
- * was, -EMLINK for a hard-linked file, or a negative errno. */
+ * was, -EMLINK for a hard-linked file, -EAGAIN if the name was given
+ * another file during the copy, or a negative errno. */
 static int rekey_file(int dfd, const char *name, const uint8_t id[COFFRE_ID_LEN],
 		      uint32_t version, uint8_t *buf)
 {
@@ -311,15 +344,35 @@ static int rekey_file(int dfd, const char *name, const uint8_t id[COFFRE_ID_LEN]
 		err = rekey_create_tmp(&k);
 	if (!err)
 		err = rekey_copy(&k, buf);
-	if (!err)
-		err = rekey_replace(&k);
 	if (!err) {
-		rekey_adopt(&k);
-		err = 1;
+		/* Metadata changes wait from the copy of the metadata to the
+		 * swap (inode_meta_lock). */
+		pthread_mutex_lock(&k.i->mu);
+		err = rekey_copy_meta(&k);
+		if (!err)
+			err = rekey_swap(&k);
+		if (!err)
+			rekey_adopt(&k);
+		pthread_mutex_unlock(&k.i->mu);
 	}
+	if (!err)
+		err = 1;
 out:
 	rekey_end(&k, err);
 	return err;
+}
+
+/* A file left under its old key: count it and say which. */
+static void rekey_failed(int dfd, const char *name, int err, struct rekey_stats *s)
+{
+	char path[64], *cp;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", dfd);
+	cp = realpath(path, NULL);
+	log_msg(LOG_ERR, "key rekey: %s/%s not re-encrypted: %s", cp ? cp : "?",
+		name, err == -EAGAIN ? "replaced during each copy" : strerror(-err));
+	free(cp);
+	s->failed++;
 }
 
 /* Re-key every regular file directly in dfd; subdirectories when `deep`,
@@ -327,7 +380,7 @@ out:
 static int rekey_dir(int dfd, const uint8_t id[COFFRE_ID_LEN], bool deep,
 		     uint8_t *buf, struct rekey_stats *s)
 {
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), sub, r;
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), sub, r, tries;
 	uint8_t sub_id[COFFRE_ID_LEN];
 	uint32_t version;
 	struct dirent *de;
@@ -350,13 +403,19 @@ static int rekey_dir(int dfd, const uint8_t id[COFFRE_ID_LEN], bool deep,
 		    entry_is_internal(de->d_name))
 			continue;
 		if (de->d_type == DT_REG) {
-			r = rekey_file(dfd, de->d_name, id, version, buf);
+			/* A file saved over this one during the copy is
+			 * looked at in turn; one removed meanwhile is done. */
+			for (tries = 0; tries < 3; tries++) {
+				r = rekey_file(dfd, de->d_name, id, version, buf);
+				if (r != -EAGAIN)
+					break;
+			}
 			if (r == 1)
 				s->done++;
 			else if (r == -EMLINK)
 				s->skipped_links++;
-			else if (r < 0)
-				s->failed++;
+			else if (r < 0 && r != -ENOENT)
+				rekey_failed(dfd, de->d_name, r, s);
 		} else if (de->d_type == DT_DIR && deep) {
 			sub = io_open_untrusted(dfd, de->d_name, O_RDONLY, S_IFDIR);
 			if (sub < 0)

@@ -56,8 +56,11 @@ void fs_new_owner(fuse_req_t req, struct inode *parent, uid_t *uid, gid_t *gid,
 int ops_lookup_backing(struct inode *parent, const char *bname,
 		       struct inode **out, struct stat *st)
 {
-	int fd, err;
+	struct stat now;
+	uint64_t swaps;
+	int fd, err, tries = 0;
 
+again:
 	/* An object the table knows costs one fstatat (readdirplus asks
 	 * for every entry); only a new one is opened. */
 	if (fstatat(parent->fd, bname, st, AT_SYMLINK_NOFOLLOW))
@@ -67,6 +70,7 @@ int ops_lookup_backing(struct inode *parent, const char *bname,
 		err = inode_fd_reserve(g_fs.inodes);
 		if (err)
 			return err;
+		swaps = inode_table_swaps(g_fs.inodes);
 		fd = openat(parent->fd, bname, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return -errno;
@@ -78,6 +82,15 @@ int ops_lookup_backing(struct inode *parent, const char *bname,
 		err = inode_get(g_fs.inodes, fd, st, out);
 		if (err)
 			return err;
+		/* A re-key that swapped its copy in at this name after the
+		 * openat has moved the file's inode to the copy: this one
+		 * would be a second inode, of the replaced object. */
+		if (inode_table_swaps(g_fs.inodes) != swaps && tries++ < 3 &&
+		    (fstatat(parent->fd, bname, &now, AT_SYMLINK_NOFOLLOW) ||
+		     now.st_dev != st->st_dev || now.st_ino != st->st_ino)) {
+			inode_forget(g_fs.inodes, *out, 1);
+			goto again;
+		}
 	}
 	if ((*out)->type == S_IFLNK) {
 		/* The target's length is read through the inode's fd. */

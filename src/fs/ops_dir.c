@@ -74,16 +74,20 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi, bool plus)
 {
 	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
-	struct inode *dir = inode_of(g_fs.inodes, ino);
+	struct inode *dir = inode_of(g_fs.inodes, ino), **kids = NULL;
 	char name[COFFRE_NAME_MAX + 1], *buf, *p;
-	size_t rem = size, used;
+	size_t rem = size, used, nkids = 0, max_kids = size / 64 + 1;
 	struct dir_keys k;
 	int err;
 
 	err = dir_keys_get(g_fs.keys, dir, &k);
 	buf = err ? NULL : calloc(1, size);
-	if (!buf) {
+	/* The inodes this reply looks up, to forget if it never arrives. */
+	if (buf && plus)
+		kids = calloc(max_kids, sizeof(*kids));
+	if (!buf || (plus && !kids)) {
 		dir_keys_wipe(&k);
+		free(buf);
 		fuse_reply_err(req, err ? -err : ENOMEM);
 		return;
 	}
@@ -98,6 +102,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct inode *child = NULL;
 		struct dirent *de;
 
+		if (nkids == max_kids)   /* never: entries take more room */
+			break;
 		if (!d->entry) {
 			errno = 0;
 			d->entry = readdir(d->dp);
@@ -149,14 +155,18 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 		p += used;
 		rem -= used;
+		if (child)
+			kids[nkids++] = child;
 		d->offset = de->d_off;
 		d->entry = NULL;
 	}
 	dir_keys_wipe(&k);
 	if (err && rem == size)
 		fuse_reply_err(req, -err);
-	else
-		fuse_reply_buf(req, buf, size - rem);
+	else if (fuse_reply_buf(req, buf, size - rem))
+		while (nkids)   /* the kernel took no reference */
+			inode_forget(g_fs.inodes, kids[--nkids], 1);
+	free(kids);
 	free(buf);
 }
 

@@ -261,6 +261,7 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct inode *p = inode_of(g_fs.inodes, parent);
 	struct backing_name b;
 	struct stat st;
+	bool last;
 	int err, fd = -1;
 
 	err = ops_backing_name(p, name, &b);
@@ -274,11 +275,15 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		err = -EISDIR;
 		goto out;
 	}
-	if (S_ISLNK(st.st_mode) && st.st_nlink == 1)
+	last = st.st_nlink == 1;
+	if (S_ISLNK(st.st_mode) && last)
 		fd = openat(p->fd, b.name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	inode_keep_fd(g_fs.inodes, st.st_dev, st.st_ino);
+	if (last)
+		inode_keep_fd(g_fs.inodes, st.st_dev, st.st_ino);
 	if (unlinkat(p->fd, b.name, 0)) {
 		err = -errno;
+		if (last)
+			inode_unkeep_fd(g_fs.inodes, st.st_dev, st.st_ino);
 		goto out;
 	}
 	entry_sidecar_remove(p->fd, &b);
@@ -333,6 +338,7 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	uint8_t id[COFFRE_ID_LEN];
 	struct backing_name b;
 	struct stat st;
+	bool kept;
 	int err, dfd = -1;
 
 	err = ops_backing_name(p, name, &b);
@@ -340,12 +346,15 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		err = detach_dir(p, b.name, &dfd, id);
 	if (err)
 		goto out;
-	if (fstat(dfd, &st) == 0)
+	kept = fstat(dfd, &st) == 0;
+	if (kept)
 		inode_keep_fd(g_fs.inodes, st.st_dev, st.st_ino);
 	note_at(dfd, COFFRE_DIR_FILE);
 	if (unlinkat(p->fd, b.name, AT_REMOVEDIR)) {
 		err = -errno;
 		reattach_dir(dfd, id);
+		if (kept)
+			inode_unkeep_fd(g_fs.inodes, st.st_dev, st.st_ino);
 		goto out;
 	}
 	entry_sidecar_remove(p->fd, &b);
@@ -364,7 +373,7 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct backing_name b1, b2;
 	struct stat s1, s2;
 	uint8_t id[COFFRE_ID_LEN];
-	bool target_exists;
+	bool target_exists, target_goes = false;
 	int err, dfd = -1, lfd = -1;
 
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
@@ -410,10 +419,16 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		if (err)
 			goto out;
 	}
-	if (target_exists && !(flags & RENAME_EXCHANGE))
+	/* The target loses its last name. */
+	if (target_exists && !(flags & RENAME_EXCHANGE) &&
+	    (S_ISDIR(s2.st_mode) || s2.st_nlink == 1)) {
+		target_goes = true;
 		inode_keep_fd(g_fs.inodes, s2.st_dev, s2.st_ino);
+	}
 	if (renameat2(p->fd, b1.name, np->fd, b2.name, flags)) {
 		err = -errno;
+		if (target_goes)
+			inode_unkeep_fd(g_fs.inodes, s2.st_dev, s2.st_ino);
 		if (dfd >= 0)
 			reattach_dir(dfd, id);
 		if (!(flags & RENAME_EXCHANGE) && !target_exists)

@@ -260,7 +260,11 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	int err = 0;
 
 	(void)fi;
-	if (to_set & FUSE_SET_ATTR_MODE) {
+	if (to_set & FUSE_SET_ATTR_SIZE)
+		err = set_size(i, (uint64_t)attr->st_size);
+	/* The rest is made before a re-key copies it or on its copy. */
+	inode_meta_lock(i);
+	if (!err && (to_set & FUSE_SET_ATTR_MODE)) {
 		inode_path(i, path);
 		if (i->type == S_IFLNK)
 			err = -EOPNOTSUPP;
@@ -274,8 +278,6 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		if (fchownat(i->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
 			err = -errno;
 	}
-	if (!err && (to_set & FUSE_SET_ATTR_SIZE))
-		err = set_size(i, (uint64_t)attr->st_size);
 	if (!err && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
 			       FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW))) {
 		set_time(&ts[0], to_set, FUSE_SET_ATTR_ATIME, FUSE_SET_ATTR_ATIME_NOW,
@@ -285,6 +287,7 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		if (utimensat(i->fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
 			err = -errno;
 	}
+	inode_meta_unlock(i);
 	if (!err) {
 		note_inode(i);
 		err = attr_get(i, &st);

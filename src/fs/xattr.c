@@ -303,10 +303,12 @@ int xattr_set(struct inode *i, const char *name, const void *value,
 
 	if (strncmp(name, USER_PREFIX, PREFIX_LEN))
 		return -EOPNOTSUPP;
+	inode_meta_lock(i);
 	err = xkeys_get(i, &x);
 	inode_path(i, path);
 	if (!err)
 		err = xa_set(path, &x, name, value, size, flags);
+	inode_meta_unlock(i);
 	xkeys_put(&x);
 	return err;
 }
@@ -322,11 +324,14 @@ ssize_t xattr_get(struct inode *i, const char *name, void *value, size_t size)
 	 * before every write(2) to a file. */
 	if (strncmp(name, USER_PREFIX, PREFIX_LEN))
 		return -ENODATA;
+	inode_meta_lock(i);
 	err = xkeys_get(i, &x);
-	if (err)
-		return err == -EPERM ? -ENODATA : err;
 	inode_path(i, path);
-	n = xa_get(path, &x, name, value, size);
+	if (err)
+		n = err == -EPERM ? -ENODATA : err;
+	else
+		n = xa_get(path, &x, name, value, size);
+	inode_meta_unlock(i);
 	xkeys_put(&x);
 	return n;
 }
@@ -340,11 +345,11 @@ ssize_t xattr_list(struct inode *i, char *list, size_t size)
 
 	if (i->type != S_IFREG && i->type != S_IFDIR)
 		return 0;
+	inode_meta_lock(i);
 	err = xkeys_get(i, &x);
-	if (err)
-		return err;
 	inode_path(i, path);
-	n = xa_list(path, &x, list, size);
+	n = err ? err : xa_list(path, &x, list, size);
+	inode_meta_unlock(i);
 	xkeys_put(&x);
 	return n;
 }
@@ -396,6 +401,7 @@ int xattr_remove(struct inode *i, const char *name)
 	err = user_name(name, &rest);
 	if (err)
 		return err == -EOPNOTSUPP ? -ENODATA : err;
+	inode_meta_lock(i);
 	err = xkeys_get(i, &x);
 	if (!err)
 		err = backing_xname(&x, rest, &n);
@@ -404,6 +410,7 @@ int xattr_remove(struct inode *i, const char *name)
 		if (removexattr(path, n.backing))
 			err = -errno;
 	}
+	inode_meta_unlock(i);
 	xkeys_put(&x);
 	return err;
 }

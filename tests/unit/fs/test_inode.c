@@ -1,9 +1,9 @@
 /*
  * inode.c: the inode table over a temporary backing directory, without a
  * mount.  Lookups of one backing object share an inode, forgets free it at
- * zero (closing its fds), the root is never freed, inode_rename_over
- * moves an inode to its new (dev, ino), and past max_inodes the table names
- * the inodes looked up least recently for the kernel to forget.
+ * zero (closing its fds), the root is never freed, inode_swap_in moves
+ * an inode to its new (dev, ino), and past max_inodes the table names the
+ * inodes looked up least recently for the kernel to forget.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -199,9 +199,9 @@ Test(inode, root_is_never_freed)
 	cr_assert_eq(root->nlookup, 1);
 }
 
-Test(inode, rename_over_moves_the_inode)
+Test(inode, swap_in_moves_the_inode)
 {
-	struct stat old_st, new_st;
+	struct stat old_st, new_st, st;
 	struct inode *i, *j;
 	int old_fd, pfd;
 
@@ -216,22 +216,23 @@ Test(inode, rename_over_moves_the_inode)
 	cr_assert_geq(pfd, 0);
 	cr_assert_eq(fstat(pfd, &new_st), 0);
 
-	/* A failed rename changes nothing and leaves path_fd to the caller. */
-	cr_assert_eq(inode_rename_over(tab, i, dfd, "missing", "file", pfd,
-				       &new_st), -ENOENT);
+	/* A failed swap changes nothing and leaves path_fd to the caller. */
+	cr_assert_eq(inode_swap_in(tab, i, dfd, "missing", "file", pfd,
+				   &new_st), -ENOENT);
 	cr_assert_eq(i->fd, old_fd);
 	cr_assert_eq(i->ino, old_st.st_ino);
 	cr_assert_eq(inode_find(tab, old_st.st_dev, old_st.st_ino), i);
 	inode_forget(tab, i, 1);
 
-	cr_assert_eq(inode_rename_over(tab, i, dfd, "file.tmp", "file", pfd,
-				       &new_st), 0);
+	cr_assert_eq(inode_swap_in(tab, i, dfd, "file.tmp", "file", pfd,
+				   &new_st), 0);
 	cr_assert_eq(i->dev, new_st.st_dev);
 	cr_assert_eq(i->ino, new_st.st_ino);
 	cr_assert_eq(i->fd, pfd);
 	cr_assert_eq(i->stale_fd, old_fd, "the old fd stays open until the free");
-	cr_assert_eq(faccessat(dfd, "file.tmp", F_OK, AT_SYMLINK_NOFOLLOW), -1);
-	cr_assert_eq(errno, ENOENT);
+	backing_stat("file.tmp", &st);
+	cr_assert_eq(st.st_ino, old_st.st_ino, "the old file, for the caller");
+	cr_assert_eq(unlinkat(dfd, "file.tmp", 0), 0);
 
 	/* Under the old key: nothing; under the new one, and by name: it. */
 	cr_assert_null(inode_find(tab, old_st.st_dev, old_st.st_ino));
@@ -246,6 +247,57 @@ Test(inode, rename_over_moves_the_inode)
 	cr_assert_eq(fcntl(old_fd, F_GETFD), -1, "the old fd is closed");
 	inode_forget(tab, i, 3);
 	cr_assert_null(inode_find(tab, new_st.st_dev, new_st.st_ino));
+}
+
+/* The copy goes in only over the object the inode is: a name that holds
+ * another object by now (an editor's save, renamed over it), or the
+ * object with a second name, is left as it was, the copy back at its
+ * temp name. */
+Test(inode, swap_in_only_replaces_the_inodes_object)
+{
+	struct stat old_st, new_st, saved_st, st;
+	struct inode *i;
+	int pfd;
+
+	touch("file");
+	touch("file.tmp");
+	touch("saved");
+	backing_stat("file", &old_st);
+	i = lookup("file");
+	pfd = openat(dfd, "file.tmp", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	cr_assert_geq(pfd, 0);
+	cr_assert_eq(fstat(pfd, &new_st), 0);
+
+	cr_assert_eq(renameat(dfd, "saved", dfd, "file"), 0);
+	backing_stat("file", &saved_st);
+	cr_assert_eq(inode_swap_in(tab, i, dfd, "file.tmp", "file", pfd,
+				   &new_st), -EAGAIN);
+	backing_stat("file", &st);
+	cr_assert_eq(st.st_ino, saved_st.st_ino, "the saved file stays");
+	backing_stat("file.tmp", &st);
+	cr_assert_eq(st.st_ino, new_st.st_ino, "the copy is back at its temp name");
+	cr_assert_eq(i->ino, old_st.st_ino, "the inode did not move");
+	inode_forget(tab, i, 1);
+
+	/* The object at the name, but with a second name: refused. */
+	i = lookup("file");
+	cr_assert_eq(linkat(dfd, "file", dfd, "link", 0), 0);
+	cr_assert_eq(inode_swap_in(tab, i, dfd, "file.tmp", "file", pfd,
+				   &new_st), -EMLINK);
+	backing_stat("file", &st);
+	cr_assert_eq(st.st_ino, saved_st.st_ino);
+	cr_assert_eq(i->ino, saved_st.st_ino);
+	backing_stat("file.tmp", &st);
+	cr_assert_eq(st.st_ino, new_st.st_ino);
+
+	/* The name gone: nothing to replace. */
+	cr_assert_eq(unlinkat(dfd, "file", 0), 0);
+	cr_assert_eq(inode_swap_in(tab, i, dfd, "file.tmp", "file", pfd,
+				   &new_st), -ENOENT);
+	backing_stat("file.tmp", &st);
+	cr_assert_eq(st.st_ino, new_st.st_ino);
+	close(pfd);
+	inode_forget(tab, i, 1);
 }
 
 Test(inode, freed_inodes_close_their_fds)
@@ -276,12 +328,12 @@ Test(inode, freed_inodes_close_their_fds)
 		inode_forget(tab, i[k], 1);
 	cr_assert_eq(fd_count(), with_table + 4);
 
-	/* A renamed-over inode holds two fds until it goes. */
+	/* A swapped-in inode holds two fds until it goes. */
 	touch("f4.tmp");
 	pfd = openat(dfd, "f4.tmp", O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	cr_assert_geq(pfd, 0);
 	cr_assert_eq(fstat(pfd, &st), 0);
-	cr_assert_eq(inode_rename_over(tab, i[4], dfd, "f4.tmp", "f4", pfd, &st), 0);
+	cr_assert_eq(inode_swap_in(tab, i[4], dfd, "f4.tmp", "f4", pfd, &st), 0);
 	cr_assert_eq(fd_count(), with_table + 5);
 	inode_forget(tab, i[4], 1);
 	cr_assert_eq(fd_count(), with_table + 3);
@@ -585,4 +637,36 @@ Test(inode, the_pruner_waits_for_the_bound)
 	cr_assert_eq(s.crossings, 1, "the same crossing");
 	inode_prune_stop(tab);
 	cr_assert_eq(inode_prune_wait(tab), false);
+}
+
+/* An object that keeps its name after all (the unlink failed) gives its
+ * fd back to the LRU, and a file with a second name is not kept: its
+ * handle still opens it after one name goes. */
+Test(inode, a_kept_fd_is_given_back)
+{
+	struct inode *i, *other;
+	struct stat st;
+
+	inode_table_set_fds(tab, 0, 3);   /* the root's two and one more */
+	touch("stays");
+	touch("other");
+	backing_stat("stays", &st);
+	i = lookup("stays");
+	inode_keep_fd(tab, st.st_dev, st.st_ino);
+	inode_unkeep_fd(tab, st.st_dev, st.st_ino);
+	other = lookup("other");          /* evicts i again */
+	cr_assert_eq(i->fd, -1, "back in the LRU");
+	cr_assert_eq(inode_pin(tab, i), 0, "reopened by handle");
+	inode_unpin(tab, i);
+	inode_forget(tab, other, 1);
+
+	/* Two names, one unlinked without keeping: the handle still works. */
+	cr_assert_eq(linkat(dfd, "stays", dfd, "link", 0), 0);
+	cr_assert_eq(unlinkat(dfd, "stays", 0), 0);
+	other = lookup("other");
+	cr_assert_eq(i->fd, -1);
+	cr_assert_eq(inode_pin(tab, i), 0);
+	inode_unpin(tab, i);
+	inode_forget(tab, i, 1);
+	inode_forget(tab, other, 1);
 }
