@@ -126,21 +126,31 @@ static int redirect_stdio(const struct fs_opts *o)
 	return 0;
 }
 
-/* The PIN: pin_file=, or the systemd credential "coffre-pin". */
-static int read_pin(const struct fs_opts *o, char *pin, char *err, size_t errlen)
+/* The systemd credential "coffre-pin" into path, if there is one. */
+static bool pin_credential(char *path, size_t cap)
 {
 	const char *creds = getenv("CREDENTIALS_DIRECTORY");
+
+	if (!creds)
+		return false;
+	snprintf(path, cap, "%s/%s", creds, CRED_NAME);
+	return access(path, F_OK) == 0;
+}
+
+/* The PIN: pin_file= (the option, else the mount configuration's line,
+ * unless a systemd credential "coffre-pin" is given: serve_mount_conf),
+ * or that credential. */
+static int read_pin(const struct fs_opts *o, char *pin, char *err, size_t errlen)
+{
 	char path[PATH_MAX];
 
 	if (o->pin_file)
 		return pin_read_file(o->pin_file, pin, err, errlen);
-	if (creds) {
-		snprintf(path, sizeof(path), "%s/%s", creds, CRED_NAME);
-		if (access(path, F_OK) == 0)
-			return pin_read_file(path, pin, err, errlen);
-	}
-	snprintf(err, errlen, "no PIN: give -o pin_file=FILE or a systemd "
-		 "credential named %s", CRED_NAME);
+	if (pin_credential(path, sizeof(path)))
+		return pin_read_file(path, pin, err, errlen);
+	snprintf(err, errlen, "no PIN: give -o pin_file=FILE, a pin_file line in "
+		 "%s/%s.conf or a systemd credential named %s", o->confdir,
+		 o->conf ? o->conf : "NAME", CRED_NAME);
 	return -EINVAL;
 }
 
@@ -271,7 +281,7 @@ static void suggest_name(const char *backing, char out[COFFRE_MOUNT_NAME_MAX + 1
 static void refuse_without_conf(const struct fs_opts *o, const char *backing)
 {
 	struct volume_conf *vc = malloc(sizeof(*vc));
-	char name[COFFRE_MOUNT_NAME_MAX + 1], cmd[REPORT_MAX - 512] = "";
+	char name[COFFRE_MOUNT_NAME_MAX + 1], cmd[REPORT_MAX - 512] = "", pin[PATH_MAX];
 	unsigned i, n = 0;
 
 	suggest_name(backing, name);
@@ -288,7 +298,8 @@ static void refuse_without_conf(const struct fs_opts *o, const char *backing)
 	if (!n)
 		strncat(cmd, " --hsm URI", sizeof(cmd) - strlen(cmd) - 1);
 	strncat(cmd, " --pin-file ", sizeof(cmd) - strlen(cmd) - 1);
-	shell_word(cmd, sizeof(cmd), o->pin_file ? o->pin_file : "FILE");
+	shell_word(cmd, sizeof(cmd), !o->pin_file ? "FILE" :
+		   realpath(o->pin_file, pin) ? pin : o->pin_file);
 	report("%s: no mount configuration given: the HSMs (and PKCS#11 modules) "
 	       "of a volume come only from %s/NAME.conf, named with -o conf=NAME, "
 	       "never from the backing dir.  Move this volume over once with\n  %s\n"
@@ -301,12 +312,13 @@ static void refuse_without_conf(const struct fs_opts *o, const char *backing)
 
 /*
  * The mount configuration conf=NAME: loaded and checked (SOURCE is its
- * backing directory); pin_file= and bucket= options win over its lines.
+ * backing directory); pin_file= and bucket= options win over its lines,
+ * and so does a systemd credential over its pin_file.
  */
 static int serve_mount_conf(struct fs_opts *o, const char *backing,
 			    struct mount_conf *mc)
 {
-	char err[512] = "";
+	char err[512] = "", path[PATH_MAX];
 	int ret;
 
 	if (!o->conf) {
@@ -320,7 +332,10 @@ static int serve_mount_conf(struct fs_opts *o, const char *backing,
 		report("%s", err);
 		return ret;
 	}
-	if (!o->pin_file && mc->pin_file[0] && !(o->pin_file = strdup(mc->pin_file)))
+	/* The PIN: pin_file=, else a systemd credential (the unit's own
+	 * choice), else the configuration's pin_file. */
+	if (!o->pin_file && mc->pin_file[0] && !pin_credential(path, sizeof(path)) &&
+	    !(o->pin_file = strdup(mc->pin_file)))
 		ret = -ENOMEM;
 	if (!o->bucket && mc->bucket[0] && !(o->bucket = strdup(mc->bucket)))
 		ret = -ENOMEM;

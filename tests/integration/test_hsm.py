@@ -7,7 +7,8 @@ import shutil
 import subprocess
 import threading
 
-from conftest import COFFRE, COFFRECTL, Volume, conf_name, conf_path, is_mounted, run
+from conftest import (COFFRE, COFFRECTL, Volume, conf_name, conf_path, is_mounted, run,
+                      write_conf)
 
 
 def token_dir(token, label):
@@ -140,8 +141,17 @@ def test_pin_from_a_systemd_credential(workdir, volume):
     shutil.copy(volume.token.pin_file, os.path.join(creds, "coffre-pin"))
     os.chmod(os.path.join(creds, "coffre-pin"), 0o600)
     env = dict(os.environ, CREDENTIALS_DIRECTORY=creds)
+    # The unit's credential wins over the configuration's pin_file (here
+    # a wrong PIN), not over pin_file= on the command line.
+    wrong = os.path.join(workdir, "wrong-pin")
+    with open(os.open(wrong, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+        f.write("9999\n")
+    name = write_conf(conf_name(), volume.backing, [volume.token.uri], pin_file=wrong)
+    p = run([COFFRE, volume.backing, volume.mnt, "-o",
+             f"conf={name},pin_file={wrong},log_file={volume.log}"], check=False, env=env)
+    assert p.returncode != 0 and "PIN" in p.stderr, p.stderr
     nopin = volume.conf_without_pin()
-    p = run([COFFRE, volume.backing, volume.mnt, "-o", f"conf={nopin},log_file={volume.log}"],
+    p = run([COFFRE, volume.backing, volume.mnt, "-o", f"conf={name},log_file={volume.log}"],
             check=False, env=env)
     try:
         assert p.returncode == 0, p.stderr
