@@ -338,9 +338,8 @@ out:
 static int all_members(struct volume *v, struct hsm **h, unsigned *n, char *err,
 		       size_t errlen)
 {
-	unsigned i;
-
 	struct hsm_member_status st[COFFRE_MAX_HSMS];
+	unsigned i;
 
 	*n = hsm_pool_size(v->hsm);
 	for (i = 0; i < *n; i++) {
