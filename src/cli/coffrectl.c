@@ -331,7 +331,8 @@ static struct mount_conf g_mc;
  * The HSMs a command logs into: --conf NAME (its hsm lines, and its
  * pin_file unless --pin-file is given; backing, if not NULL, must be its
  * backing directory) or --hsm URI.  Never the backing dir's: a usage error
- * without either.
+ * without either.  Returns 0, or the exit status: 2 (usage), 1 (the
+ * configuration is refused).
  */
 static int take_hsms(struct cli *c, const char *backing)
 {
@@ -340,7 +341,7 @@ static int take_hsms(struct cli *c, const char *backing)
 
 	if (c->conf && c->n_hsm) {
 		fprintf(stderr, "coffrectl: give --conf NAME or --hsm URI, not both\n");
-		return -EINVAL;
+		return 2;
 	}
 	if (!c->conf) {
 		if (c->n_hsm)
@@ -348,12 +349,12 @@ static int take_hsms(struct cli *c, const char *backing)
 		fprintf(stderr, "coffrectl: name the HSMs with --conf NAME (%s/NAME.conf) "
 			"or --hsm URI: they are never taken from the backing dir or a "
 			"bucket\n", COFFRE_CONFDIR);
-		return -EINVAL;
+		return 2;
 	}
 	if (mount_conf_load(COFFRE_CONFDIR, c->conf, &g_mc, err, sizeof(err)) ||
 	    (backing && mount_conf_check_source(&g_mc, backing, err, sizeof(err)))) {
 		fprintf(stderr, "coffrectl: %s\n", err);
-		return -EINVAL;
+		return 1;
 	}
 	for (i = 0; i < g_mc.n_hsms; i++)
 		c->hsm[i] = g_mc.hsm[i];
@@ -603,8 +604,8 @@ static int cmd_hsm_show(struct cli *c)
 			"URI ... [--pin-file FILE]\n");
 		return 2;
 	}
-	if (take_hsms(c, c->args[0]))
-		return 2;
+	if ((ret = take_hsms(c, c->args[0])))
+		return ret;
 	v = open_volume(c, c->args[0]);
 	if (!v)
 		return 1;
@@ -759,8 +760,8 @@ static int cmd_rotate_master(struct cli *c)
 		secmem_wipe(cmd, sizeof(cmd));
 		return ret;
 	}
-	if (take_hsms(c, c->args[0]))
-		return 2;
+	if ((ret = take_hsms(c, c->args[0])))
+		return ret;
 	v = open_volume(c, c->args[0]);
 	if (!v)
 		return 1;
@@ -869,8 +870,10 @@ static int cmd_shares_reissue(struct cli *c)
 			"[--shares N] [--threshold K]\n");
 		return 2;
 	}
-	if (shares_args(c) || take_hsms(c, c->args[0]))
+	if (shares_args(c))
 		return 2;
+	if ((ret = take_hsms(c, c->args[0])))
+		return ret;
 	v = open_volume(c, c->args[0]);
 	if (!v)
 		return 1;
@@ -903,8 +906,8 @@ static int bucket_command(struct cli *c, bool restore)
 			"...] [--pin-file FILE] [--backing DIR] [--json]\n");
 		return 2;
 	}
-	if (take_hsms(c, NULL))
-		return 2;
+	if ((ret = take_hsms(c, NULL)))
+		return ret;
 	pin = load_pin(c, &len);
 	if (!pin)
 		return 1;
