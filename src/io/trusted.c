@@ -4,7 +4,9 @@
  * who owns it: the directory is reached from "/" one component at a time,
  * never through a symlink, and "/", every directory on the way and the
  * directory itself must be owned by root and writable by neither group
- * nor other; the file is opened O_NOFOLLOW | O_NONBLOCK (a FIFO does not
+ * nor other, except that a directory on the way may be writable if it has
+ * the sticky bit (/tmp: nobody else may rename or remove root's entries
+ * there, and the next one is checked in turn); the file is opened O_NOFOLLOW | O_NONBLOCK (a FIFO does not
  * wait) and must be a regular file with the same owner and mode rules and
  * a bounded size.  libc only.
  */
@@ -28,6 +30,22 @@ int io_check_trusted(int fd, mode_t type)
 		return S_ISLNK(st.st_mode) ? -ELOOP :
 		       type == S_IFDIR ? -ENOTDIR : -EINVAL;
 	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return -EPERM;
+	return 0;
+}
+
+/* A directory on the way to the trusted one: root's, and not writable
+ * by group or other unless sticky. */
+static int check_ancestor(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if (st.st_uid != 0 || ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
+			       !(st.st_mode & S_ISVTX)))
 		return -EPERM;
 	return 0;
 }
@@ -90,7 +108,8 @@ static int walk(int base, const char *rel, bool create, const char *prefix,
 		if (fd >= 0)
 			close(fd);
 		fd = next;
-		err = fd < 0 ? fd : io_check_trusted(fd, S_IFDIR);
+		err = fd < 0 ? fd : last ? io_check_trusted(fd, S_IFDIR) :
+					      check_ancestor(fd);
 		off += n;
 		if (err || last)
 			break;
@@ -121,7 +140,7 @@ int io_open_trusted_dir(const char *path, bool create, char *bad, size_t badlen)
 	root = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return -errno;
-	err = io_check_trusted(root, S_IFDIR);
+	err = check_ancestor(root);
 	if (err) {
 		note_bad(bad, badlen, "/", "", 0);
 		close(root);
