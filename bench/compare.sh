@@ -16,7 +16,7 @@
 #   --perf      afterwards, profile coffre (perf record -g) during a
 #               sequential write and a 4 KiB random write; reports go to
 #               bench/results/perf-*.txt
-#   --build DIR meson build directory holding src/cli/coffre{,ctl} (and
+#   --build DIR meson build directory holding tests/bin/coffre{,ctl} (and
 #               bench/passthrough, bench/crypto_bench if bench/ is built
 #               there; otherwise they are compiled here with cc)
 #   --coffre-opts OPTS  extra mount options for coffre (crypto_threads=1)
@@ -68,8 +68,9 @@ for t in fio gocryptfs softhsm2-util python3 mountpoint; do
 	command -v "$t" >/dev/null || die "$t not found"
 done
 [ "$do_perf" = 0 ] || command -v perf >/dev/null || die "perf not found"
-coffre=$build/src/cli/coffre
-coffrectl=$build/src/cli/coffrectl
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+coffre_programs "$build"
 [ -x "$coffre" ] && [ -x "$coffrectl" ] ||
 	die "no $coffre: build first (meson setup build-bench && ninja -C build-bench)"
 
@@ -89,6 +90,7 @@ cleanup() {
 	for fs in "${fslist[@]}"; do
 		umount_if_mounted "$tmp/$fs"
 	done
+	coffre_conf_rm
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -129,9 +131,11 @@ done
 softhsm_setup "$tmp/hsm"
 softhsm_init_token coffre-bench 1234 5678
 (umask 077; printf '1234' >"$tmp/pin")
-"$coffrectl" init --hsm pkcs11:token=coffre-bench --pin-file "$tmp/pin" \
-	"$tmp/coffre/backing" >/dev/null
-"$coffre" "$tmp/coffre/backing" "$tmp/mnt-coffre" -o "pin_file=$tmp/pin$coffre_opts"
+mapfile -t init_args < <(coffre_init_args)
+"$coffrectl" init "${init_args[@]}" --hsm pkcs11:token=coffre-bench \
+	--pin-file "$tmp/pin" "$tmp/coffre/backing" >/dev/null
+"$coffre" "$tmp/coffre/backing" "$tmp/mnt-coffre" \
+	-o "$(coffre_conf_opt)pin_file=$tmp/pin$coffre_opts"
 gocryptfs -q -init -extpass 'echo pw' -scryptn 10 "$tmp/gocryptfs/backing" >/dev/null
 gocryptfs -q -extpass 'echo pw' "$tmp/gocryptfs/backing" "$tmp/mnt-gocryptfs"
 "$passthrough" "$tmp/passthrough/backing" "$tmp/mnt-passthrough"

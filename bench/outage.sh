@@ -46,8 +46,9 @@ done
 for t in softhsm2-util python3 mountpoint; do
 	command -v "$t" >/dev/null || die "$t not found"
 done
-coffre=$build/src/cli/coffre
-coffrectl=$build/src/cli/coffrectl
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+coffre_programs "$build"
 [ -x "$coffre" ] && [ -x "$coffrectl" ] || die "no $coffre: build first"
 [ -z "$json" ] || json=$(cd "$(dirname "$json")" && pwd)/$(basename "$json")
 
@@ -63,6 +64,7 @@ cleanup() {
 	done
 	mountpoint -q "$tmp/fs/bucket" && umount "$tmp/fs/bucket"
 	mountpoint -q "$tmp/fs" && umount "$tmp/fs"
+	coffre_conf_rm
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -79,9 +81,10 @@ mkdir "$tmp/fs/backing" "$tmp/fs/bucket"
 (umask 077; printf '1234' >"$tmp/pin")
 softhsm_setup "$tmp/hsm"
 softhsm_init_token coffre-outage 1234 5678
-"$coffrectl" init --hsm pkcs11:token=coffre-outage --pin-file "$tmp/pin" \
-	--bucket "$tmp/fs/bucket" "$tmp/fs/backing" >/dev/null
-"$coffre" "$tmp/fs/backing" "$tmp/mnt" -o "pin_file=$tmp/pin"
+mapfile -t init_args < <(coffre_init_args)
+"$coffrectl" init "${init_args[@]}" --hsm pkcs11:token=coffre-outage \
+	--pin-file "$tmp/pin" --bucket "$tmp/fs/bucket" "$tmp/fs/backing" >/dev/null
+"$coffre" "$tmp/fs/backing" "$tmp/mnt" -o "$(coffre_conf_opt)pin_file=$tmp/pin"
 pid=$(daemon_pid "$tmp/mnt") || die "no daemon"
 
 say "bucket read-only for $minutes min under a create loop; in $tmp"

@@ -19,7 +19,8 @@
 #   --files N      files to create (default 1000000)
 #   --dirs M       directories to spread them over (default 100000)
 #   --seed S       seed of the random 10 % read sample (default 14)
-#   --build DIR    meson build directory with src/cli/coffre{,ctl}
+#   --build DIR    meson build directory with tests/bin/coffre{,ctl} (they
+#                  keep their mount configuration in DIR/tests/etc-coffre)
 #                  (default build)
 #   --fd-limit N   run the coffre daemon under prlimit --nofile=N:N
 #   --only FS      run one filesystem only (coffre or gocryptfs)
@@ -84,8 +85,9 @@ need=(softhsm2-util python3 mountpoint timeout)
 for t in "${need[@]}"; do
 	command -v "$t" >/dev/null || die "$t not found"
 done
-coffre=$build/src/cli/coffre
-coffrectl=$build/src/cli/coffrectl
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+coffre_programs "$build"
 if [ ! -x "$coffre" ] || [ ! -x "$coffrectl" ]; then
 	die "no $coffre: build first (meson setup build && meson compile -C build)"
 fi
@@ -105,6 +107,7 @@ cleanup() {
 		umount_if_mounted "$tmp/mnt-$fs"
 		umount_if_mounted "$tmp/$fs"
 	done
+	coffre_conf_rm
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -235,7 +238,8 @@ stop_sampler() {
 do_mount() {
 	local fs=$1 mnt=$tmp/mnt-$1 p
 	if [ "$fs" = coffre ]; then
-		local o="pin_file=$tmp/pin${max_fds:+,max_fds=$max_fds}"
+		local o
+		o="$(coffre_conf_opt)pin_file=$tmp/pin${max_fds:+,max_fds=$max_fds}"
 		if [ -n "$fd_limit" ]; then
 			prlimit --nofile="$fd_limit:$fd_limit" \
 				"$coffre" "$tmp/$fs/backing" "$mnt" -o "$o"
@@ -307,10 +311,10 @@ for fs in "${fslist[@]}"; do
 	if [ "$fs" = coffre ]; then
 		softhsm_setup "$tmp/hsm"
 		softhsm_init_token coffre-scale 1234 5678
-		init_args=()
+		mapfile -t init_args < <(coffre_init_args)
 		if [ "$bucket" = 1 ]; then
 			mkdir "$tmp/coffre/bucket"
-			init_args=(--bucket "$tmp/coffre/bucket")
+			init_args+=(--bucket "$tmp/coffre/bucket")
 		fi
 		"$coffrectl" init --hsm pkcs11:token=coffre-scale --pin-file "$tmp/pin" \
 			"${init_args[@]}" "$tmp/coffre/backing" >/dev/null

@@ -2,15 +2,19 @@
 # The main job on the embedded default: install dependencies, build coffre,
 # create two local SoftHSM2 tokens (primary and backup HSM), make a volume
 # whose master key lives in both, with 7 custodians' shares (any 5 recover
-# it) and a local bucket directory its ciphertext is copied to, and mount
-# it.  Run as root.
+# it) and a local bucket directory its ciphertext is copied to, write its
+# mount configuration /etc/coffre/demo.conf (the build's configuration
+# directory: the HSMs a mount uses come only from there), and mount it with
+# -o conf=demo.  Run as root.
 #   ./contrib/demo.sh        set up (once) and mount on /mnt/coffre-demo
 #   ./contrib/demo.sh stop   unmount
-# Everything lives in $COFFRE_DEMO (default /var/lib/coffre-demo).
+# Everything else lives in $COFFRE_DEMO (default /var/lib/coffre-demo);
+# $COFFRE_DEMO_CONF names the configuration (default demo).
 set -eu
 cd "$(dirname "$0")/.."
 DEMO=${COFFRE_DEMO:-/var/lib/coffre-demo}
 MNT=${COFFRE_DEMO_MNT:-/mnt/coffre-demo}
+CONF=${COFFRE_DEMO_CONF:-demo}
 export SOFTHSM2_CONF="$DEMO/softhsm2.conf"
 
 if [ "${1:-}" = stop ]; then
@@ -22,6 +26,10 @@ fi
 [ -d build ] || meson setup build >/dev/null
 meson compile -C build >/dev/null
 BIN=$PWD/build/src/cli
+# Where this build keeps mount configurations (/etc/coffre unless meson
+# was given -Dconfdir=).
+CONFDIR=$("$BIN/coffre" --version | sed -n 's/.*mount configurations in \(.*\))$/\1/p')
+HSMS="--hsm pkcs11:token=coffre-demo-a --hsm pkcs11:token=coffre-demo-b"
 
 if [ ! -f "$DEMO/softhsm2.conf" ]; then
 	echo "creating a SoftHSM2 token in $DEMO/tokens"
@@ -38,15 +46,32 @@ if [ ! -f "$DEMO/softhsm2.conf" ]; then
 	done
 	umask 022
 fi
+# Is $CONFDIR/$CONF.conf this demo's (or absent)?
+ours() {
+	[ ! -e "$CONFDIR/$CONF.conf" ] ||
+		grep -qxF "backing = $(realpath "$DEMO")/backing" "$CONFDIR/$CONF.conf"
+}
+if ! ours; then
+	echo "$CONFDIR/$CONF.conf belongs to another volume: set COFFRE_DEMO_CONF to" \
+		"another name" >&2
+	exit 1
+fi
 if [ ! -f "$DEMO/backing/.coffre.conf" ]; then
 	mkdir -p "$DEMO/bucket"
-	"$BIN/coffrectl" init --hsm pkcs11:token=coffre-demo-a --hsm pkcs11:token=coffre-demo-b \
+	# shellcheck disable=SC2086  # two --hsm options
+	"$BIN/coffrectl" init --conf "$CONF" $HSMS \
 		--pin-file "$DEMO/pin" --shares-dir "$DEMO/shares" \
 		--bucket "$DEMO/bucket" "$DEMO/backing"
+elif [ ! -e "$CONFDIR/$CONF.conf" ]; then
+	# A demo volume from before mount configurations: moved over once,
+	# with the HSMs named here (never those its backing dir lists).
+	echo "writing the demo volume's mount configuration $CONFDIR/$CONF.conf"
+	# shellcheck disable=SC2086  # two --hsm options
+	"$BIN/coffrectl" conf adopt "$DEMO/backing" "$CONF" $HSMS --pin-file "$DEMO/pin"
 fi
 mkdir -p "$MNT"
 if ! mountpoint -q "$MNT"; then
-	"$BIN/coffre" "$DEMO/backing" "$MNT" -o pin_file="$DEMO/pin"
+	"$BIN/coffre" "$DEMO/backing" "$MNT" -o conf="$CONF"
 fi
 echo "patient 0042: appointment 2026-11-24 09:30" >"$MNT/welcome.txt"
 if [ -f "$DEMO/bucket/.coffre.bucket" ]; then
@@ -69,6 +94,9 @@ fi
 echo
 echo
 "$BIN/coffrectl" status "$MNT"
+echo
+echo "mount configuration: $CONFDIR/$CONF.conf"
+sed 's/^/  /' "$CONFDIR/$CONF.conf"
 echo
 echo "custodians' shares: $DEMO/shares   PIN: $DEMO/pin"
 echo "for coffrectl commands that log into the tokens: export SOFTHSM2_CONF=$SOFTHSM2_CONF"

@@ -6,7 +6,10 @@
  * that says what to do and exits non-zero with the volume unchanged.
  * Commands that need a running mount talk to its daemon over the control
  * socket (client.c); the rest open the volume themselves, which takes its
- * lock, so they refuse a mounted volume.
+ * lock, so they refuse a mounted volume.  Those log into the HSMs named by
+ * a mount configuration (--conf NAME: COFFRE_CONFDIR/NAME.conf) or on the
+ * command line (--hsm URI), never by anything in the backing dir or the
+ * bucket (doc/FORMAT.md §10.2).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,12 +28,17 @@
 #include "coffre/keys.h"
 #include "coffre/replica.h"
 
+#ifndef COFFRE_CONFDIR
+#error "COFFRE_CONFDIR must be defined by the build (meson -Dconfdir=)"
+#endif
+
 #define MAX_ARGS 16
 #define MAX_SHARES 255
 
 struct cli {
 	const char *hsm[COFFRE_MAX_HSMS];
 	unsigned n_hsm;
+	const char *conf;             /* --conf NAME */
 	const char *pin_file;
 	const char *shares_dir;
 	const char *bucket;
@@ -50,18 +58,35 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: coffrectl COMMAND [options] ARGS\n"
 "\n"
+"The HSMs of a volume (and so the PKCS#11 modules loaded) come only from its\n"
+"mount configuration " COFFRE_CONFDIR "/NAME.conf (--conf NAME; root's, mode\n"
+"0600) or from --hsm on the command line: never from the backing dir or a\n"
+"bucket.  `coffre BACKING MOUNTPOINT -o conf=NAME` mounts with the same file.\n"
+"\n"
 "volumes:\n"
-"  init --hsm URI [--hsm URI ...] --pin-file FILE [--segment-size N]\n"
-"       [--strict-holes] [--shares-dir DIR [--shares N] [--threshold K]]\n"
-"       [--bucket DIR] BACKING\n"
-"      create a volume in the empty directory BACKING.  The master key is drawn\n"
-"      from the first token's RNG and imported, non-extractable, into every HSM\n"
-"      (primary first); their check values must agree.  With --shares-dir, a\n"
-"      recovery key is made, every master key is escrowed to it, and its\n"
-"      private half is split into N custodians' shares (default 7, any K=5\n"
-"      rebuild it), one file each, mode 0400.  Without it the HSMs hold the\n"
-"      only copies of the master key.  With --bucket, the (empty) bucket\n"
-"      directory gets the volume's marker and mounts replicate to it.\n"
+"  init --conf NAME --hsm URI [--hsm URI ...] --pin-file FILE\n"
+"       [--segment-size N] [--strict-holes] [--shares-dir DIR [--shares N]\n"
+"       [--threshold K]] [--bucket DIR] BACKING\n"
+"      create a volume in the empty directory BACKING and its mount\n"
+"      configuration NAME (which must not exist yet: backing, uuid, the HSMs\n"
+"      in the order given, the PIN file's and the bucket's absolute paths).\n"
+"      The master key is drawn from the first token's RNG and imported,\n"
+"      non-extractable, into every HSM (primary first); their check values\n"
+"      must agree.  With --shares-dir, a recovery key is made, every master\n"
+"      key is escrowed to it, and its private half is split into N\n"
+"      custodians' shares (default 7, any K=5 rebuild it), one file each,\n"
+"      mode 0400.  Without it the HSMs hold the only copies of the master\n"
+"      key.  With --bucket, the (empty) bucket directory gets the volume's\n"
+"      marker and mounts replicate to it.\n"
+"  conf adopt BACKING NAME --hsm URI [--hsm URI ...] --pin-file FILE\n"
+"       [--bucket DIR] [--force]\n"
+"      write the mount configuration NAME for an existing volume (one made\n"
+"      before mount configurations, or restored): the HSMs are the ones\n"
+"      given, never the volume's config's; each must answer and hold the\n"
+"      volume's master key (its check value), and the config must\n"
+"      authenticate with them.  The bucket is --bucket, else the one the\n"
+"      (authenticated) volume config names.  An existing NAME is replaced\n"
+"      only with --force.  Works on a mounted volume too.\n"
 "  status MOUNTPOINT [--json]\n"
 "      state of a running mount: HSMs (up, down, failovers), key cache,\n"
 "      replication (pending paths, in memory and in the journal, oldest\n"
@@ -69,38 +94,43 @@ static void usage(FILE *f)
 "  sync MOUNTPOINT [--timeout SECONDS]\n"
 "      flush the mount (syncfs) and wait until the bucket holds everything\n"
 "      written before; non-zero with a reason if the timeout expires\n"
-"  verify BUCKET --hsm URI [--hsm URI ...] --pin-file FILE [--backing DIR]\n"
-"       [--json]\n"
+"  verify BUCKET --conf NAME | --hsm URI [--hsm URI ...] [--pin-file FILE]\n"
+"       [--backing DIR] [--json]\n"
 "      authenticate every object of a bucket with the HSMs' keys (config,\n"
 "      key records, directory ids, names, every segment of every file,\n"
 "      symlink targets, xattrs) and check it against its manifest: missing,\n"
 "      extra, swapped or changed objects; with --backing, a manifest older\n"
-"      than the backing dir's (a rolled-back bucket).  The HSMs are the ones\n"
-"      given, never the bucket's config's.  One line per problem; exit 0 only\n"
-"      if everything checks out\n"
-"  restore BUCKET NEWBACKING --hsm URI [--hsm URI ...] --pin-file FILE\n"
-"       [--force]\n"
+"      than the backing dir's (a rolled-back bucket).  The HSMs are the\n"
+"      configuration's or the ones given, never the bucket's config's.  One\n"
+"      line per problem; exit 0 only if everything checks out\n"
+"  restore BUCKET NEWBACKING --conf NAME | --hsm URI [--hsm URI ...]\n"
+"       [--pin-file FILE] [--force]\n"
 "      rebuild a volume in the empty (or new) directory NEWBACKING from the\n"
 "      bucket and the HSMs: verified first (refused on any problem unless\n"
 "      --force), objects copied, symlinks, special files, hard links,\n"
 "      xattrs, owners, modes and times recreated from the manifest, the\n"
-"      config rewritten for the given HSMs\n"
+"      config rewritten for those HSMs.  No mount configuration is written:\n"
+"      `conf adopt NEWBACKING NAME ...` makes one (it prints the command)\n"
 "\n"
 "HSMs:\n"
-"  hsm show BACKING --pin-file FILE\n"
+"  hsm show BACKING --conf NAME | --hsm URI ... [--pin-file FILE]\n"
 "      each HSM's state and its master key object's attributes\n"
 "  hsm enroll BACKING --hsm URI --pin-file FILE --share FILE [--share FILE ...]\n"
+"       [--conf NAME]\n"
 "      bring in a new or replacement HSM: K shares rebuild the recovery key,\n"
 "      which opens the escrow of the master key; it is imported into the\n"
-"      token and the token is added to the volume\n"
+"      token and the token is added to the volume and, with --conf, to the\n"
+"      mount configuration NAME (rewritten atomically): mounts use it from\n"
+"      then on.  No other HSM is opened.\n"
 "\n"
 "keys:\n"
-"  key rotate-master MOUNTPOINT|BACKING --pin-file FILE\n"
-"       [--shares-dir DIR [--shares N] [--threshold K]]\n"
+"  key rotate-master MOUNTPOINT | BACKING --conf NAME | --hsm URI ...\n"
+"       [--pin-file FILE] [--shares-dir DIR [--shares N] [--threshold K]]\n"
 "      a new master key version in every HSM, every directory key rewrapped\n"
 "      (resumable: run it again if interrupted), the old version destroyed in\n"
-"      every HSM.  On a MOUNTPOINT the running daemon does it, live.  With\n"
-"      --shares-dir a new recovery key and shares are made as well.\n"
+"      every HSM.  On a MOUNTPOINT the running daemon does it, live, with its\n"
+"      HSMs (--pin-file FILE is required there).  With --shares-dir a new\n"
+"      recovery key and shares are made as well.\n"
 "  key rotate DIR\n"
 "      a new key version for the new files of DIR (inside a mount)\n"
 "  key rekey DIR\n"
@@ -111,12 +141,16 @@ static void usage(FILE *f)
 "      in the backing dir and every cache, and the master key is rotated so\n"
 "      old copies of the records (backups) no longer unseal.  Says how many\n"
 "      files elsewhere share its keys and asks first (--yes for scripts).\n"
-"  shares reissue BACKING --pin-file FILE --share FILE ... --shares-dir DIR\n"
-"       [--shares N] [--threshold K]\n"
+"  shares reissue BACKING --conf NAME | --hsm URI ... [--pin-file FILE]\n"
+"       --share FILE ... --shares-dir DIR [--shares N] [--threshold K]\n"
 "      a custodian leaves: K current shares open the recovery key; a new\n"
 "      recovery key and new shares are made; the escrow is redone\n"
 "\n"
 "options:\n"
+"  --conf NAME         the mount configuration " COFFRE_CONFDIR "/NAME.conf\n"
+"                      (NAME: [a-z0-9][a-z0-9_-]{0,63}): its HSMs, and its\n"
+"                      pin_file unless --pin-file is given; BACKING must be\n"
+"                      its backing directory\n"
 "  --hsm URI           PKCS#11 URI (RFC 7512) of a token, e.g. 'pkcs11:token=coffre'\n"
 "                      (module found through p11-kit) or with\n"
 "                      '?module-path=/usr/lib/softhsm/libsofthsm2.so'\n"
@@ -133,7 +167,8 @@ static void usage(FILE *f)
 "  --bucket DIR        bucket directory (an s3fs/rclone mount, NFS, a disk)\n"
 "  --timeout SECONDS   how long sync waits (default: forever)\n"
 "  --backing DIR       verify: the live backing dir (rollback check)\n"
-"  --force             restore from a bucket that fails verification\n"
+"  --force             restore from a bucket that fails verification;\n"
+"                      conf adopt over an existing configuration\n"
 "  -h, --help          this help\n");
 }
 
@@ -170,6 +205,8 @@ static int take_value(struct cli *c, const char *a, const char *v)
 		c->share[c->n_share++] = v;
 	} else if (!strcmp(a, "--pin-file")) {
 		c->pin_file = v;
+	} else if (!strcmp(a, "--conf")) {
+		c->conf = v;
 	} else if (!strcmp(a, "--shares-dir")) {
 		c->shares_dir = v;
 	} else if (!strcmp(a, "--bucket")) {
@@ -287,7 +324,48 @@ static void free_pin(char *pin)
 	secmem_free(pin, COFFRE_PIN_MAX + 1);
 }
 
-/* Open a volume that is not mounted (the lock refuses a mounted one). */
+/* The mount configuration of --conf (one per run). */
+static struct mount_conf g_mc;
+
+/*
+ * The HSMs a command logs into: --conf NAME (its hsm lines, and its
+ * pin_file unless --pin-file is given; backing, if not NULL, must be its
+ * backing directory) or --hsm URI.  Never the backing dir's: a usage error
+ * without either.  Returns 0, or the exit status: 2 (usage), 1 (the
+ * configuration is refused).
+ */
+static int take_hsms(struct cli *c, const char *backing)
+{
+	char err[512] = "";
+	unsigned i;
+
+	if (c->conf && c->n_hsm) {
+		fprintf(stderr, "coffrectl: give --conf NAME or --hsm URI, not both\n");
+		return 2;
+	}
+	if (!c->conf) {
+		if (c->n_hsm)
+			return 0;
+		fprintf(stderr, "coffrectl: name the HSMs with --conf NAME (%s/NAME.conf) "
+			"or --hsm URI: they are never taken from the backing dir or a "
+			"bucket\n", COFFRE_CONFDIR);
+		return 2;
+	}
+	if (mount_conf_load(COFFRE_CONFDIR, c->conf, &g_mc, err, sizeof(err)) ||
+	    (backing && mount_conf_check_source(&g_mc, backing, err, sizeof(err)))) {
+		fprintf(stderr, "coffrectl: %s\n", err);
+		return 1;
+	}
+	for (i = 0; i < g_mc.n_hsms; i++)
+		c->hsm[i] = g_mc.hsm[i];
+	c->n_hsm = g_mc.n_hsms;
+	if (!c->pin_file && g_mc.pin_file[0])
+		c->pin_file = g_mc.pin_file;
+	return 0;
+}
+
+/* Open a volume that is not mounted (the lock refuses a mounted one), with
+ * the HSMs of take_hsms() (already called). */
 static struct volume *open_volume(const struct cli *c, const char *backing)
 {
 	struct volume *v = NULL;
@@ -297,13 +375,107 @@ static struct volume *open_volume(const struct cli *c, const char *backing)
 	pin = load_pin(c, &len);
 	if (!pin)
 		return NULL;
-	ret = volume_open(backing, pin, (size_t)len, &v, err, sizeof(err));
+	ret = volume_open(backing, c->hsm, c->n_hsm, c->conf ? g_mc.uuid : NULL, pin,
+			  (size_t)len, &v, err, sizeof(err));
 	free_pin(pin);
 	if (ret) {
 		fprintf(stderr, "coffrectl: %s\n", err);
 		return NULL;
 	}
 	return v;
+}
+
+/*
+ * An absolute path without symlinks for p; p itself need not exist yet
+ * (init makes BACKING), its parent must.  0 or -errno.
+ */
+static int abs_path(const char *p, char out[PATH_MAX])
+{
+	char dir[PATH_MAX], parent[PATH_MAX];
+	const char *base;
+	char *slash;
+	size_t n = strlen(p);
+
+	if (realpath(p, out))
+		return 0;
+	if (errno != ENOENT)
+		return -errno;
+	if (n == 0 || n >= sizeof(dir))
+		return -ENAMETOOLONG;
+	memcpy(dir, p, n + 1);
+	while (n > 1 && dir[n - 1] == '/')
+		dir[--n] = '\0';
+	slash = strrchr(dir, '/');
+	base = slash ? slash + 1 : dir;
+	if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
+		return -EINVAL;
+	if (slash)
+		*slash = '\0';
+	if (!realpath(slash ? (dir[0] ? dir : "/") : ".", parent))
+		return -errno;
+	if ((size_t)snprintf(out, PATH_MAX, "%s/%s", strcmp(parent, "/") ? parent : "",
+			     base) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* Fill a mount configuration from paths given on the command line (made
+ * absolute): "" for a NULL optional one.  One line on stderr on failure. */
+static int conf_paths(struct mount_conf *mc, const char *backing,
+		      const char *pin_file, const char *bucket)
+{
+	const struct { const char *what, *in; char *out; } p[] = {
+		{ "BACKING", backing, mc->backing },
+		{ "--pin-file", pin_file, mc->pin_file },
+		{ "--bucket", bucket, mc->bucket },
+	};
+	char abs[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(p) / sizeof(p[0]); i++) {
+		int err = p[i].in ? abs_path(p[i].in, abs) : 0;
+
+		if (!p[i].in) {
+			p[i].out[0] = '\0';
+			continue;
+		}
+		if (!err && (strlen(abs) >= COFFRE_MOUNT_PATH_MAX ||
+			     !mount_conf_path_valid(abs, strlen(abs))))
+			err = -EINVAL;
+		if (err) {
+			fprintf(stderr, "coffrectl: %s %s: %s\n", p[i].what, p[i].in,
+				err == -EINVAL ? "cannot be written in a mount "
+				"configuration (control characters, trailing space?)" :
+				strerror(-err));
+			return err;
+		}
+		snprintf(p[i].out, COFFRE_MOUNT_PATH_MAX, "%s", abs);
+	}
+	return 0;
+}
+
+/* --conf NAME for a new configuration: a valid name, a trusted directory
+ * (or none yet), no such file unless replace. */
+static int conf_name_free(const char *name, bool replace, const char *how)
+{
+	int r;
+
+	if (!mount_conf_name_valid(name)) {
+		fprintf(stderr, "coffrectl: --conf %s: a configuration name is "
+			"[a-z0-9][a-z0-9_-]{0,63}\n", name);
+		return -EINVAL;
+	}
+	r = mount_conf_exists(COFFRE_CONFDIR, name);
+	if (r < 0) {
+		fprintf(stderr, "coffrectl: %s: %s (it must be root's and writable by "
+			"no one else, from /)\n", COFFRE_CONFDIR, strerror(-r));
+		return r;
+	}
+	if (r > 0 && !replace) {
+		fprintf(stderr, "coffrectl: %s/%s.conf exists already (another volume's?): "
+			"%s\n", COFFRE_CONFDIR, name, how);
+		return -EEXIST;
+	}
+	return 0;
 }
 
 static bool bucket_is_empty(const char *dir)
@@ -320,19 +492,44 @@ static bool bucket_is_empty(const char *dir)
 	return empty;
 }
 
+/* The HSMs in order and the volume uuid into mc (paths already there). */
+static void conf_hsms(struct mount_conf *mc, const struct cli *c,
+		      const uint8_t uuid[COFFRE_ID_LEN])
+{
+	unsigned i;
+
+	memcpy(mc->uuid, uuid, COFFRE_ID_LEN);
+	mc->n_hsms = c->n_hsm;
+	for (i = 0; i < c->n_hsm; i++)
+		snprintf(mc->hsm[i], COFFRE_URI_MAX, "%s", c->hsm[i]);
+}
+
 static int cmd_init(struct cli *c)
 {
 	struct volume_init_opts o;
 	char err[512] = "", *pin, bucket[PATH_MAX];
+	struct mount_conf *mc = &g_mc;
 	int len, ret;
 
-	if (c->n_args != 1 || c->n_hsm == 0) {
-		fprintf(stderr, "usage: coffrectl init --hsm URI --pin-file FILE "
-			"[--segment-size N] [--shares-dir DIR] BACKING\n");
+	if (c->n_args != 1 || c->n_hsm == 0 || !c->conf) {
+		fprintf(stderr, "usage: coffrectl init --conf NAME --hsm URI --pin-file FILE "
+			"[--segment-size N] [--shares-dir DIR] [--bucket DIR] BACKING\n");
 		return 2;
 	}
 	if (shares_args(c))
 		return 2;
+	/* Everything the mount configuration needs is checked first: a volume
+	 * is made only if its configuration can be written. */
+	if (conf_name_free(c->conf, false, "choose another --conf NAME, or remove "
+			   "it if it is stale") ||
+	    conf_paths(mc, c->args[0], c->pin_file, c->bucket))
+		return 1;
+	conf_hsms(mc, c, (const uint8_t[COFFRE_ID_LEN]){ 0 });
+	if (mount_conf_write(mc, err, 0) == -EINVAL) {
+		fprintf(stderr, "coffrectl: an --hsm URI cannot be written in a mount "
+			"configuration\n");
+		return 1;
+	}
 	pin = load_pin(c, &len);
 	if (!pin)
 		return 1;
@@ -369,8 +566,17 @@ static int cmd_init(struct cli *c)
 			"usable: %s\n", err);
 		return 1;
 	}
+	conf_hsms(mc, c, o.uuid);
+	ret = mount_conf_store(COFFRE_CONFDIR, c->conf, mc, false, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "coffrectl: the volume is made, but its mount "
+			"configuration is not: %s; write it with `coffrectl conf adopt "
+			"%s NAME --hsm URI ... --pin-file FILE`\n", err, mc->backing);
+		return 1;
+	}
 	printf("coffre volume created in %s (%u HSM%s)\n", c->args[0], c->n_hsm,
 	       c->n_hsm > 1 ? "s" : "");
+	printf("mount configuration: %s/%s.conf\n", COFFRE_CONFDIR, c->conf);
 	if (c->shares_dir)
 		printf("recovery key split into %u shares (any %u recover it) in %s:\n"
 		       "hand one file to each custodian and delete it here\n",
@@ -381,8 +587,7 @@ static int cmd_init(struct cli *c)
 		       "key rotate-master --shares-dir DIR`\n");
 	if (c->bucket)
 		printf("replicas go to %s\n", bucket);
-	printf("mount it with: coffre %s MOUNTPOINT -o pin_file=%s\n", c->args[0],
-	       c->pin_file);
+	printf("mount it with: coffre %s MOUNTPOINT -o conf=%s\n", c->args[0], c->conf);
 	return 0;
 }
 
@@ -395,9 +600,12 @@ static int cmd_hsm_show(struct cli *c)
 	int ret = 0;
 
 	if (c->n_args != 1) {
-		fprintf(stderr, "usage: coffrectl hsm show BACKING --pin-file FILE\n");
+		fprintf(stderr, "usage: coffrectl hsm show BACKING --conf NAME | --hsm "
+			"URI ... [--pin-file FILE]\n");
 		return 2;
 	}
+	if ((ret = take_hsms(c, c->args[0])))
+		return ret;
 	v = open_volume(c, c->args[0]);
 	if (!v)
 		return 1;
@@ -428,15 +636,59 @@ static int cmd_hsm_show(struct cli *c)
 	return ret ? 1 : 0;
 }
 
+/* After an enrollment: uri into the mount configuration NAME (g_mc, loaded
+ * and checked), rewritten atomically, unless it is there already. */
+static int enroll_conf(const struct cli *c, const char *uri)
+{
+	char err[512] = "";
+	unsigned i;
+
+	for (i = 0; i < g_mc.n_hsms; i++)
+		if (!strcmp(g_mc.hsm[i], uri))
+			return 0;
+	if (g_mc.n_hsms == COFFRE_MAX_HSMS) {
+		fprintf(stderr, "coffrectl: the token is enrolled, but %s/%s.conf lists "
+			"%d HSMs already: replace one there by hand\n", COFFRE_CONFDIR,
+			c->conf, COFFRE_MAX_HSMS);
+		return -ENOSPC;
+	}
+	snprintf(g_mc.hsm[g_mc.n_hsms++], COFFRE_URI_MAX, "%s", uri);
+	if (mount_conf_store(COFFRE_CONFDIR, c->conf, &g_mc, true, err, sizeof(err))) {
+		fprintf(stderr, "coffrectl: the token is enrolled, but %s\n", err);
+		return -EIO;
+	}
+	return 0;
+}
+
 static int cmd_hsm_enroll(struct cli *c)
 {
 	char err[512] = "", *pin;
+	struct volume_conf *vc;
 	int len, ret;
 
 	if (c->n_args != 1 || c->n_hsm != 1) {
 		fprintf(stderr, "usage: coffrectl hsm enroll BACKING --hsm URI "
-			"--pin-file FILE --share FILE [--share FILE ...]\n");
+			"--pin-file FILE --share FILE [--share FILE ...] [--conf NAME]\n");
 		return 2;
+	}
+	/* --conf names the configuration to add the token to (its HSMs are
+	 * not opened: the shares and the new token alone do it). */
+	if (c->conf) {
+		vc = malloc(sizeof(*vc));
+		ret = mount_conf_load(COFFRE_CONFDIR, c->conf, &g_mc, err, sizeof(err));
+		if (!ret)
+			ret = mount_conf_check_source(&g_mc, c->args[0], err, sizeof(err));
+		if (!ret && (!vc || volume_conf_peek(c->args[0], vc) ||
+			     memcmp(vc->uuid, g_mc.uuid, COFFRE_ID_LEN))) {
+			snprintf(err, sizeof(err), "%s does not hold the volume %s/%s.conf "
+				 "is for", c->args[0], COFFRE_CONFDIR, c->conf);
+			ret = -EXDEV;
+		}
+		free(vc);
+		if (ret) {
+			fprintf(stderr, "coffrectl: %s\n", err);
+			return 1;
+		}
 	}
 	pin = load_pin(c, &len);
 	if (!pin)
@@ -448,8 +700,16 @@ static int cmd_hsm_enroll(struct cli *c)
 		fprintf(stderr, "coffrectl: enroll failed: %s\n", err);
 		return 1;
 	}
+	if (c->conf && enroll_conf(c, c->hsm[0]))
+		return 1;
 	printf("enrolled %s: it holds the master key and is part of the volume\n",
 	       c->hsm[0]);
+	if (c->conf)
+		printf("%s/%s.conf lists it: mounts use it from now on\n", COFFRE_CONFDIR,
+		       c->conf);
+	else
+		printf("no --conf: mounts use it once it is in the volume's mount "
+		       "configuration (run this again with --conf NAME)\n");
 	return 0;
 }
 
@@ -478,8 +738,8 @@ static int cmd_rotate_master(struct cli *c)
 	int ret, len;
 
 	if (c->n_args != 1) {
-		fprintf(stderr, "usage: coffrectl key rotate-master MOUNTPOINT|BACKING "
-			"--pin-file FILE [--shares-dir DIR]\n");
+		fprintf(stderr, "usage: coffrectl key rotate-master MOUNTPOINT | BACKING "
+			"--conf NAME | --hsm URI ... [--pin-file FILE] [--shares-dir DIR]\n");
 		return 2;
 	}
 	if (shares_args(c))
@@ -500,6 +760,8 @@ static int cmd_rotate_master(struct cli *c)
 		secmem_wipe(cmd, sizeof(cmd));
 		return ret;
 	}
+	if ((ret = take_hsms(c, c->args[0])))
+		return ret;
 	v = open_volume(c, c->args[0]);
 	if (!v)
 		return 1;
@@ -603,12 +865,15 @@ static int cmd_shares_reissue(struct cli *c)
 	int ret;
 
 	if (c->n_args != 1 || !c->shares_dir) {
-		fprintf(stderr, "usage: coffrectl shares reissue BACKING --pin-file FILE "
-			"--share FILE ... --shares-dir DIR [--shares N] [--threshold K]\n");
+		fprintf(stderr, "usage: coffrectl shares reissue BACKING --conf NAME | "
+			"--hsm URI ... [--pin-file FILE] --share FILE ... --shares-dir DIR "
+			"[--shares N] [--threshold K]\n");
 		return 2;
 	}
 	if (shares_args(c))
 		return 2;
+	if ((ret = take_hsms(c, c->args[0])))
+		return ret;
 	v = open_volume(c, c->args[0]);
 	if (!v)
 		return 1;
@@ -632,15 +897,17 @@ static int bucket_command(struct cli *c, bool restore)
 	char *pin;
 	int len, ret;
 
-	if (c->n_args != (restore ? 2u : 1u) || c->n_hsm == 0 ||
+	if (c->n_args != (restore ? 2u : 1u) || (c->n_hsm == 0 && !c->conf) ||
 	    (restore && (c->backing || c->json)) || (!restore && c->force)) {
 		fprintf(stderr, restore ?
-			"usage: coffrectl restore BUCKET NEWBACKING --hsm URI [--hsm URI "
-			"...] --pin-file FILE [--force]\n" :
-			"usage: coffrectl verify BUCKET --hsm URI [--hsm URI ...] "
-			"--pin-file FILE [--backing DIR] [--json]\n");
+			"usage: coffrectl restore BUCKET NEWBACKING --conf NAME | --hsm URI "
+			"[--hsm URI ...] [--pin-file FILE] [--force]\n" :
+			"usage: coffrectl verify BUCKET --conf NAME | --hsm URI [--hsm URI "
+			"...] [--pin-file FILE] [--backing DIR] [--json]\n");
 		return 2;
 	}
+	if ((ret = take_hsms(c, NULL)))
+		return ret;
 	pin = load_pin(c, &len);
 	if (!pin)
 		return 1;
@@ -669,6 +936,81 @@ static int cmd_restore(struct cli *c)
 	return bucket_command(c, true);
 }
 
+/*
+ * conf adopt BACKING NAME: the mount configuration of an existing volume,
+ * from the HSMs on the command line only.  The volume is opened read-only
+ * with them (no lock: it may be mounted): every one must answer and hold
+ * the master key with the config's check value, and the config must
+ * authenticate (its MAC, under the root key they unseal).  Its own hsm
+ * lines are never opened.
+ */
+static int cmd_conf_adopt(struct cli *c)
+{
+	struct volume_hsm st[COFFRE_MAX_HSMS];
+	char err[512] = "", *pin;
+	struct mount_conf *mc = &g_mc;
+	const struct volume_conf *vc;
+	struct volume *v = NULL;
+	unsigned i, n;
+	int len, ret;
+
+	if (c->n_args != 2 || c->n_hsm == 0 || c->conf) {
+		fprintf(stderr, "usage: coffrectl conf adopt BACKING NAME --hsm URI "
+			"[--hsm URI ...] --pin-file FILE [--bucket DIR] [--force]%s\n",
+			c->conf ? " (the HSMs come from --hsm, not --conf)" : "");
+		return 2;
+	}
+	if (conf_name_free(c->args[1], c->force, "give --force to replace it") ||
+	    conf_paths(mc, c->args[0], c->pin_file, c->bucket))
+		return 1;
+	pin = load_pin(c, &len);
+	if (!pin)
+		return 1;
+	ret = volume_open_ro(mc->backing, c->hsm, c->n_hsm, pin, (size_t)len, &v, err,
+			     sizeof(err));
+	free_pin(pin);
+	if (ret) {
+		fprintf(stderr, "coffrectl: %s is not adopted: %s\n", c->args[0], err);
+		return 1;
+	}
+	n = volume_hsm_status(v, st, COFFRE_MAX_HSMS);
+	for (i = 0; i < n && !ret; i++) {
+		if (st[i].up)
+			continue;
+		fprintf(stderr, "coffrectl: %s is not adopted: HSM %s is %s%s%s (each "
+			"HSM given must hold the volume's master key)\n", c->args[0],
+			st[i].uri, st[i].state, st[i].reason[0] ? ": " : "", st[i].reason);
+		ret = -ENODEV;
+	}
+	vc = volume_conf(v);
+	conf_hsms(mc, c, vc->uuid);
+	if (!ret && !c->bucket && vc->bucket[0]) {
+		if (!mount_conf_path_valid(vc->bucket, strlen(vc->bucket))) {
+			fprintf(stderr, "coffrectl: the volume's bucket %s cannot be "
+				"written in a mount configuration: give --bucket DIR\n",
+				vc->bucket);
+			ret = -EINVAL;
+		} else {
+			snprintf(mc->bucket, sizeof(mc->bucket), "%s", vc->bucket);
+		}
+	}
+	volume_close(v);
+	if (ret)
+		return 1;
+	ret = mount_conf_store(COFFRE_CONFDIR, c->args[1], mc, c->force, err,
+			       sizeof(err));
+	if (ret) {
+		fprintf(stderr, "coffrectl: %s\n", err);
+		return 1;
+	}
+	printf("wrote %s/%s.conf: %s with %u HSM%s%s%s\n", COFFRE_CONFDIR, c->args[1],
+	       mc->backing, mc->n_hsms, mc->n_hsms > 1 ? "s" : "",
+	       mc->bucket[0] ? ", replicating to " : "", mc->bucket);
+	printf("mount it with: coffre %s MOUNTPOINT -o conf=%s\n", mc->backing,
+	       c->args[1]);
+	return 0;
+}
+
 struct command {
 	const char *word1, *word2;
 	int (*run)(struct cli *c);
@@ -676,6 +1018,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "init", NULL, cmd_init },
+	{ "conf", "adopt", cmd_conf_adopt },
 	{ "hsm", "show", cmd_hsm_show },
 	{ "hsm", "enroll", cmd_hsm_enroll },
 	{ "key", "rotate-master", cmd_rotate_master },

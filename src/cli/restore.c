@@ -10,7 +10,7 @@
  * hold is recreated from the authenticated manifest: symlinks (backing
  * targets, already ciphertext), fifos, sockets and devices (mknod), hard
  * links (entries sharing a backing inode number), user xattrs (backing,
- * already ciphertext).  The config is rewritten with the --hsm URIs, no
+ * already ciphertext).  The config is rewritten with the HSM URIs given, no
  * bucket line and a fresh MAC under the root DEK (keys/volume.c
  * volume_store_conf); the manifest is kept as .coffre/manifest.  Owners,
  * modes and times are set last, children before their directories.
@@ -401,12 +401,20 @@ int restore_command(const struct bucket_args *a)
 	err = r.root < 0 ? r.root : run(&r);
 	if (r.root >= 0)
 		close(r.root);
-	if (!err)
+	if (!err) {
 		printf("restored %zu entries (%" PRIu64 " files, %" PRIu64 " bytes, %"
 		       PRIu64 " hard links, %" PRIu64 " symlinks and special files) "
-		       "from generation %" PRIu64 " into %s\nmount it with: coffre %s "
-		       "MOUNTPOINT -o pin_file=FILE\n", r.n, r.files, r.bytes, r.links,
-		       r.others, manifest_generation(c.man), a->target, a->target);
+		       "from generation %" PRIu64 " into %s\n", r.n, r.files, r.bytes,
+		       r.links, r.others, manifest_generation(c.man), a->target);
+		/* A restore writes no mount configuration (a drill must not
+		 * redirect a production one): say how to make one. */
+		printf("to mount it, write its mount configuration NAME:\n  coffrectl "
+		       "conf adopt %s NAME", a->target);
+		for (unsigned i = 0; i < a->n_uris; i++)
+			printf(" --hsm '%s'", a->uris[i]);
+		printf(" --pin-file FILE\nthen: coffre %s MOUNTPOINT -o conf=NAME\n",
+		       a->target);
+	}
 	else if (r.root >= 0)
 		fprintf(stderr, "coffrectl: restore failed: %s is incomplete; remove "
 			"it before trying again\n", a->target);

@@ -20,15 +20,13 @@
 #include <string.h>
 
 #include "coffre/format.h"
+#include "conftext.h"
 
 #define CONF_COMMENT \
 	"# coffre volume \xe2\x80\x94 written by coffrectl; edits break its MAC"
-#define CONF_SEP " = "
-#define CONF_SEP_LEN 3
 /* The longest valid line: "hsm = " and a 1023-byte URI. */
 #define CONF_LINE_MAX (3 + CONF_SEP_LEN + COFFRE_URI_MAX - 1)
 #define CONF_MAC_LINE_LEN (3 + CONF_SEP_LEN + 64 + 1)
-#define URI_SCHEME "pkcs11:"
 
 enum conf_key {
 	K_FORMAT, K_UUID, K_SEG_SIZE, K_STRICT_HOLES, K_ROOT_ID, K_MK_VERSION,
@@ -45,93 +43,10 @@ static const char *const conf_key_names[K_COUNT] = {
 	[K_SHARES] = "shares", [K_BUCKET] = "bucket", [K_MAC] = "mac",
 };
 
-/*
- * Strict UTF-8 (RFC 3629 §4: no overlong forms, no surrogates, nothing above
- * U+10FFFF) with no control characters other than '\n': so no NUL, no CR,
- * no tab, no DEL.
- */
-static bool text_valid(const uint8_t *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		uint8_t b = s[i];
-		size_t n;
-		uint8_t lo = 0x80, hi = 0xbf;
-
-		if (b < 0x80) {
-			if ((b < 0x20 && b != '\n') || b == 0x7f)
-				return false;
-			i++;
-			continue;
-		}
-		if (b >= 0xc2 && b <= 0xdf) {
-			n = 1;
-		} else if (b >= 0xe0 && b <= 0xef) {
-			n = 2;
-			if (b == 0xe0)
-				lo = 0xa0;      /* overlong */
-			else if (b == 0xed)
-				hi = 0x9f;      /* surrogates */
-		} else if (b >= 0xf0 && b <= 0xf4) {
-			n = 3;
-			if (b == 0xf0)
-				lo = 0x90;      /* overlong */
-			else if (b == 0xf4)
-				hi = 0x8f;      /* above U+10FFFF */
-		} else {
-			return false;
-		}
-		if (n > len - i - 1)
-			return false;
-		if (s[i + 1] < lo || s[i + 1] > hi)
-			return false;
-		for (size_t k = 2; k <= n; k++)
-			if (s[i + k] < 0x80 || s[i + k] > 0xbf)
-				return false;
-		i += n + 1;
-	}
-	return true;
-}
-
-/* Canonical decimal u32: 1..10 digits, no sign, no leading zero. */
-static int parse_u32(const char *v, size_t len, uint32_t *out)
-{
-	uint64_t x = 0;
-
-	if (len == 0 || len > 10 || (len > 1 && v[0] == '0'))
-		return -EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return -EINVAL;
-		x = x * 10 + (uint64_t)(v[i] - '0');
-	}
-	if (x > UINT32_MAX)
-		return -EINVAL;
-	*out = (uint32_t)x;
-	return 0;
-}
-
-/* Shape of an RFC 7512 PKCS#11 URI: scheme, then printable ASCII, no space
- * (RFC 3986 percent-encodes everything else). */
-static bool uri_valid(const char *v, size_t len)
-{
-	size_t scheme = sizeof(URI_SCHEME) - 1;
-
-	if (len < scheme || len > COFFRE_URI_MAX - 1 ||
-	    memcmp(v, URI_SCHEME, scheme) != 0)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (v[i] <= 0x20 || v[i] >= 0x7f)
-			return false;
-	return true;
-}
-
 static int lookup_key(const char *k, size_t len, enum conf_key *out)
 {
 	for (int i = 0; i < K_COUNT; i++) {
-		if (strlen(conf_key_names[i]) == len &&
-		    memcmp(conf_key_names[i], k, len) == 0) {
+		if (conf_key_is(k, len, conf_key_names[i])) {
 			*out = (enum conf_key)i;
 			return 0;
 		}
@@ -148,7 +63,7 @@ static int parse_entry(enum conf_key key, const char *v, size_t len,
 
 	switch (key) {
 	case K_FORMAT:
-		err = parse_u32(v, len, &u);
+		err = conf_parse_u32(v, len, &u);
 		if (err)
 			return err;
 		if (u != COFFRE_FORMAT_VERSION)
@@ -158,7 +73,7 @@ static int parse_entry(enum conf_key key, const char *v, size_t len,
 	case K_UUID:
 		return hex_decode(v, len, c->uuid, sizeof(c->uuid));
 	case K_SEG_SIZE:
-		err = parse_u32(v, len, &u);
+		err = conf_parse_u32(v, len, &u);
 		if (err || !seg_size_valid(u))
 			return -EINVAL;
 		c->seg_size = u;
@@ -171,7 +86,7 @@ static int parse_entry(enum conf_key key, const char *v, size_t len,
 	case K_ROOT_ID:
 		return hex_decode(v, len, c->root_id, sizeof(c->root_id));
 	case K_MK_VERSION:
-		err = parse_u32(v, len, &u);
+		err = conf_parse_u32(v, len, &u);
 		if (err || u == 0)
 			return -EINVAL;
 		c->mk_version = u;
@@ -179,7 +94,7 @@ static int parse_entry(enum conf_key key, const char *v, size_t len,
 	case K_KCV:
 		return hex_decode(v, len, c->kcv, sizeof(c->kcv));
 	case K_HSM:
-		if (c->n_hsms >= COFFRE_MAX_HSMS || !uri_valid(v, len))
+		if (c->n_hsms >= COFFRE_MAX_HSMS || !conf_uri_valid(v, len, COFFRE_URI_MAX))
 			return -EINVAL;
 		memcpy(c->hsm[c->n_hsms], v, len);
 		c->hsm[c->n_hsms][len] = '\0';
@@ -198,8 +113,8 @@ static int parse_entry(enum conf_key key, const char *v, size_t len,
 		const char *slash = memchr(v, '/', len);
 		uint32_t k, n;
 
-		if (!slash || parse_u32(v, (size_t)(slash - v), &k) ||
-		    parse_u32(slash + 1, len - (size_t)(slash - v) - 1, &n) ||
+		if (!slash || conf_parse_u32(v, (size_t)(slash - v), &k) ||
+		    conf_parse_u32(slash + 1, len - (size_t)(slash - v) - 1, &n) ||
 		    k < 2 || k > n || n > 255)
 			return -EINVAL;
 		c->shares_k = (uint8_t)k;
@@ -223,51 +138,35 @@ static int parse_entry(enum conf_key key, const char *v, size_t len,
 
 int volume_conf_parse(const char *text, size_t len, struct volume_conf *c)
 {
+	struct conf_line l;
 	unsigned seen = 0;
 	size_t pos = 0;
-	bool have_mac = false;
-	int err = -EINVAL;
+	int err = -EINVAL, r;
 
 	memset(c, 0, sizeof(*c));
 	if (!text || len == 0 || len > COFFRE_CONF_MAX ||
-	    !text_valid((const uint8_t *)text, len))
+	    !conf_text_valid((const uint8_t *)text, len))
 		goto out;
-	while (pos < len) {
-		const char *line = text + pos;
-		const char *nl = memchr(line, '\n', len - pos);
-		const char *sep;
-		size_t line_len, key_len;
+	while ((r = conf_next_line(text, len, &pos, CONF_LINE_MAX, &l)) == 1) {
 		enum conf_key key;
 
-		if (!nl || have_mac)            /* unterminated, or after mac */
-			goto out;
-		line_len = (size_t)(nl - line);
-		if (line_len > CONF_LINE_MAX)
-			goto out;
-		if (line_len == 0 || line[0] == '#') {
-			pos += line_len + 1;
-			continue;
-		}
-		sep = memmem(line, line_len, CONF_SEP, CONF_SEP_LEN);
-		if (!sep)
-			goto out;
-		key_len = (size_t)(sep - line);
-		if (lookup_key(line, key_len, &key) != 0)
+		if (lookup_key(l.key, l.key_len, &key) != 0)
 			goto out;
 		if (key != K_HSM && (seen & (1u << key)))
 			goto out;               /* duplicate */
 		seen |= 1u << key;
 		if (key == K_MAC) {
-			c->body_len = pos;
-			have_mac = true;
+			c->body_len = l.start;
+			if (pos != len)
+				goto out;       /* anything after the mac */
 		}
-		err = parse_entry(key, sep + CONF_SEP_LEN,
-				  line_len - key_len - CONF_SEP_LEN, c);
+		err = parse_entry(key, l.val, l.val_len, c);
 		if (err)
 			goto out;
 		err = -EINVAL;
-		pos += line_len + 1;
 	}
+	if (r < 0 || !(seen & (1u << K_MAC)))
+		goto out;
 	if ((seen | OPTIONAL_KEYS) != (1u << K_COUNT) - 1)   /* a key is missing */
 		goto out;
 	if (((seen >> K_RECOVERY) & 1) != ((seen >> K_SHARES) & 1))
@@ -325,7 +224,7 @@ static bool conf_valid(const struct volume_conf *c)
 	for (unsigned i = 0; i < c->n_hsms; i++) {
 		size_t n = strnlen(c->hsm[i], COFFRE_URI_MAX);
 
-		if (n == COFFRE_URI_MAX || !uri_valid(c->hsm[i], n))
+		if (n == COFFRE_URI_MAX || !conf_uri_valid(c->hsm[i], n, COFFRE_URI_MAX))
 			return false;
 	}
 	return true;

@@ -28,6 +28,8 @@
 
 #define SECURE_HEAP (4u << 20)
 #define CRED_NAME "coffre-pin"
+/* The start-up verdict: one write to a pipe, atomic up to PIPE_BUF. */
+#define REPORT_MAX 4096
 
 static int report_fd = -1;
 
@@ -35,7 +37,7 @@ static int report_fd = -1;
 static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void report(const char *fmt, ...)
 {
-	char msg[512];
+	char msg[REPORT_MAX];
 	va_list ap;
 	int n;
 
@@ -61,7 +63,7 @@ static void report(const char *fmt, ...)
  * the child has cleaned up and gone, so a failed mount leaves no daemon. */
 static int wait_child(int fd, pid_t pid)
 {
-	char msg[513];
+	char msg[REPORT_MAX + 1];
 	ssize_t n = read(fd, msg, sizeof(msg) - 1);
 
 	close(fd);
@@ -124,21 +126,31 @@ static int redirect_stdio(const struct fs_opts *o)
 	return 0;
 }
 
-/* The PIN: pin_file=, or the systemd credential "coffre-pin". */
-static int read_pin(const struct fs_opts *o, char *pin, char *err, size_t errlen)
+/* The systemd credential "coffre-pin" into path, if there is one. */
+static bool pin_credential(char *path, size_t cap)
 {
 	const char *creds = getenv("CREDENTIALS_DIRECTORY");
+
+	if (!creds)
+		return false;
+	snprintf(path, cap, "%s/%s", creds, CRED_NAME);
+	return access(path, F_OK) == 0;
+}
+
+/* The PIN: pin_file= (the option, else the mount configuration's line,
+ * unless a systemd credential "coffre-pin" is given: serve_mount_conf),
+ * or that credential. */
+static int read_pin(const struct fs_opts *o, char *pin, char *err, size_t errlen)
+{
 	char path[PATH_MAX];
 
 	if (o->pin_file)
 		return pin_read_file(o->pin_file, pin, err, errlen);
-	if (creds) {
-		snprintf(path, sizeof(path), "%s/%s", creds, CRED_NAME);
-		if (access(path, F_OK) == 0)
-			return pin_read_file(path, pin, err, errlen);
-	}
-	snprintf(err, errlen, "no PIN: give -o pin_file=FILE or a systemd "
-		 "credential named %s", CRED_NAME);
+	if (pin_credential(path, sizeof(path)))
+		return pin_read_file(path, pin, err, errlen);
+	snprintf(err, errlen, "no PIN: give -o pin_file=FILE, a pin_file line in "
+		 "%s/%s.conf or a systemd credential named %s", o->confdir,
+		 o->conf ? o->conf : "NAME", CRED_NAME);
 	return -EINVAL;
 }
 
@@ -209,14 +221,140 @@ static bool already_mounted(const char *backing)
 	return found;
 }
 
+/* Append s to out (cap bytes, NUL-terminated) quoted for a POSIX shell
+ * when it holds anything but [A-Za-z0-9_./:=,+-]. */
+static void shell_word(char *out, size_t cap, const char *s)
+{
+	size_t len = strlen(out);
+	bool plain = *s != '\0';
+
+	for (const char *p = s; *p; p++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			    "0123456789_./:=,+-", *p))
+			plain = false;
+	if (plain) {
+		snprintf(out + len, cap - len, "%s", s);
+		return;
+	}
+	if (len + 1 < cap)
+		out[len++] = '\'';
+	for (; *s && len + 5 < cap; s++) {
+		if (*s == '\'') {
+			memcpy(out + len, "'\\''", 4);
+			len += 4;
+		} else {
+			out[len++] = *s;
+		}
+	}
+	if (len + 1 < cap)
+		out[len++] = '\'';
+	out[len] = '\0';
+}
+
+/* A configuration name from the backing dir's last component: lowercase,
+ * other characters '-', at most 64; "NAME" if nothing is left. */
+static void suggest_name(const char *backing, char out[COFFRE_MOUNT_NAME_MAX + 1])
+{
+	const char *b = strrchr(backing, '/');
+	size_t n = 0;
+
+	for (b = b ? b + 1 : backing; *b && n < COFFRE_MOUNT_NAME_MAX; b++) {
+		char ch = *b >= 'A' && *b <= 'Z' ? (char)(*b - 'A' + 'a') : *b;
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))
+			out[n++] = ch;
+		else if (n && (ch == '_' || ch == '-' || ch == '.'))
+			out[n++] = ch == '.' ? '-' : ch;
+	}
+	out[n] = '\0';
+	if (!mount_conf_name_valid(out))
+		snprintf(out, COFFRE_MOUNT_NAME_MAX + 1, "NAME");
+}
+
 /*
- * Locked memory, the backing dir's real path into backing, logging set up,
- * the PIN read and the volume opened into g_fs.vol.  On failure the reason
- * has been reported and nothing is left to undo.
+ * No conf=: refused, with the one command that moves the volume over.  The
+ * HSM URIs offered are the volume config's own hsm lines, read but not
+ * authenticated (no HSM may be touched to check them), so they are shown
+ * without their query attributes (module-path, module-name): nothing the
+ * backing dir wrote is offered as a library to load.
  */
-static int serve_open_volume(const struct fs_opts *o, char *backing)
+static void refuse_without_conf(const struct fs_opts *o, const char *backing)
+{
+	struct volume_conf *vc = malloc(sizeof(*vc));
+	char name[COFFRE_MOUNT_NAME_MAX + 1], cmd[REPORT_MAX - 512] = "", pin[PATH_MAX];
+	unsigned i, n = 0;
+
+	suggest_name(backing, name);
+	snprintf(cmd, sizeof(cmd), "coffrectl conf adopt ");
+	shell_word(cmd, sizeof(cmd), backing);
+	snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), " %s", name);
+	if (vc && volume_conf_peek(backing, vc) == 0)
+		n = vc->n_hsms;
+	for (i = 0; i < n; i++) {
+		vc->hsm[i][strcspn(vc->hsm[i], "?")] = '\0';
+		strncat(cmd, " --hsm ", sizeof(cmd) - strlen(cmd) - 1);
+		shell_word(cmd, sizeof(cmd), vc->hsm[i]);
+	}
+	if (!n)
+		strncat(cmd, " --hsm URI", sizeof(cmd) - strlen(cmd) - 1);
+	strncat(cmd, " --pin-file ", sizeof(cmd) - strlen(cmd) - 1);
+	shell_word(cmd, sizeof(cmd), !o->pin_file ? "FILE" :
+		   realpath(o->pin_file, pin) ? pin : o->pin_file);
+	report("%s: no mount configuration given: the HSMs (and PKCS#11 modules) "
+	       "of a volume come only from %s/NAME.conf, named with -o conf=NAME, "
+	       "never from the backing dir.  Move this volume over once with\n  %s\n"
+	       "(%s; add ?module-path=... where p11-kit does not know the module), "
+	       "then mount it with -o conf=%s", backing, o->confdir, cmd,
+	       n ? "HSM URIs as its config lists them, unverified: check them" :
+	       "its HSMs' URIs", name);
+	free(vc);
+}
+
+/*
+ * The mount configuration conf=NAME: loaded and checked (SOURCE is its
+ * backing directory); pin_file= and bucket= options win over its lines,
+ * and so does a systemd credential over its pin_file.
+ */
+static int serve_mount_conf(struct fs_opts *o, const char *backing,
+			    struct mount_conf *mc)
+{
+	char err[512] = "", path[PATH_MAX];
+	int ret;
+
+	if (!o->conf) {
+		refuse_without_conf(o, backing);
+		return -EINVAL;
+	}
+	ret = mount_conf_load(o->confdir, o->conf, mc, err, sizeof(err));
+	if (!ret)
+		ret = mount_conf_check_source(mc, backing, err, sizeof(err));
+	if (ret) {
+		report("%s", err);
+		return ret;
+	}
+	/* The PIN: pin_file=, else a systemd credential (the unit's own
+	 * choice), else the configuration's pin_file. */
+	if (!o->pin_file && mc->pin_file[0] && !pin_credential(path, sizeof(path)) &&
+	    !(o->pin_file = strdup(mc->pin_file)))
+		ret = -ENOMEM;
+	if (!o->bucket && mc->bucket[0] && !(o->bucket = strdup(mc->bucket)))
+		ret = -ENOMEM;
+	if (ret)
+		report("out of memory");
+	return ret;
+}
+
+/*
+ * Locked memory, the backing dir's real path into backing, the mount
+ * configuration, logging set up, the PIN read and the volume opened into
+ * g_fs.vol with the configuration's HSMs.  On failure the reason has been
+ * reported and nothing is left to undo.
+ */
+static int serve_open_volume(struct fs_opts *o, char *backing)
 {
 	char err[512] = "", *pin;
+	const char *uris[COFFRE_MAX_HSMS];
+	struct mount_conf *mc = NULL;
 	int ret, pin_len;
 
 	if (secmem_init(SECURE_HEAP)) {
@@ -230,21 +368,31 @@ static int serve_open_volume(const struct fs_opts *o, char *backing)
 		secmem_free(pin, COFFRE_PIN_MAX + 1);
 		return -ENOENT;
 	}
-	if (already_mounted(backing)) {
+	mc = malloc(sizeof(*mc));
+	ret = mc ? serve_mount_conf(o, backing, mc) : -ENOMEM;
+	if (!mc)
+		report("out of memory");
+	if (ret || already_mounted(backing)) {
 		secmem_free(pin, COFFRE_PIN_MAX + 1);
-		return -EBUSY;
+		free(mc);
+		return ret ? ret : -EBUSY;
 	}
 	/* From here on, what the lower layers log goes to the log (the
 	 * parent only gets report()'s one line), unless in the foreground. */
 	if (redirect_stdio(o)) {
 		report("cannot set up logging (log_file=%s)", o->log_file ? o->log_file : "");
 		secmem_free(pin, COFFRE_PIN_MAX + 1);
+		free(mc);
 		return -EIO;
 	}
+	for (unsigned i = 0; i < mc->n_hsms; i++)
+		uris[i] = mc->hsm[i];
 	pin_len = read_pin(o, pin, err, sizeof(err));
 	ret = pin_len < 0 ? pin_len :
-	      volume_open(backing, pin, (size_t)pin_len, &g_fs.vol, err, sizeof(err));
+	      volume_open(backing, uris, mc->n_hsms, mc->uuid, pin, (size_t)pin_len,
+			  &g_fs.vol, err, sizeof(err));
 	secmem_free(pin, COFFRE_PIN_MAX + 1);
+	free(mc);
 	if (ret)
 		report("%s", err);
 	return ret;
@@ -280,10 +428,15 @@ static int serve_fs_init(const struct fs_opts *o)
 		log_msg(LOG_WARNING, "the backing filesystem has no file handles: "
 			"every inode the kernel caches keeps a descriptor "
 			"(max_fds=%u does not hold)", o->max_fds);
+	/* The bucket is the mount configuration's (or bucket=), never the
+	 * volume config's: its line is only compared, to say what is off. */
+	if (!o->bucket && volume_conf(g_fs.vol)->bucket[0])
+		log_msg(LOG_WARNING, "the volume's config names the bucket %s, but "
+			"neither conf=%s nor bucket= does: not replicating",
+			volume_conf(g_fs.vol)->bucket, o->conf);
 	/* Replication never blocks the mount: a bucket that is down is an
 	 * outage the worker rides out, reported by `coffrectl status`. */
-	ret = fs_replica_start(o->bucket ? o->bucket : volume_conf(g_fs.vol)->bucket, err,
-			       sizeof(err));
+	ret = fs_replica_start(o->bucket ? o->bucket : "", err, sizeof(err));
 	if (ret)
 		report("cannot start replication: %s", err);
 	return ret;
@@ -346,7 +499,8 @@ static void serve_mounted(const struct fs_opts *o, const char *backing,
 	if (ret)
 		log_msg(LOG_WARNING, "readahead and dirty limit left at the "
 			"kernel's defaults: %s", strerror(-ret));
-	log_msg(LOG_NOTICE, "mounted %s on %s%s", backing, o->mountpoint,
+	log_msg(LOG_NOTICE, "mounted %s on %s (conf=%s)%s", backing, o->mountpoint,
+		o->conf,
 		volume_degraded(g_fs.vol) ? " (DEGRADED: not every HSM answers; "
 		"see `coffrectl status`)" : "");
 	volume_monitor_hsms(g_fs.vol, 5);

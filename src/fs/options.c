@@ -1,7 +1,7 @@
 /*
  * options.c — the daemon's command line, in the form mount.fuse3 uses:
  *   coffre BACKING MOUNTPOINT [-o opt[,opt...]] [-f] [-d]
- * Our own options (pin_file=, log_file=, bucket=, readahead_kb=,
+ * Our own options (conf=, pin_file=, log_file=, bucket=, readahead_kb=,
  * max_dirty_ratio=, crypto_threads=, max_fds=, max_inodes=) are taken out;
  * generic mount options are passed to libfuse; fstab-only options
  * (defaults, _netdev, auto, nofail, x-*, comment=...) are ignored; anything
@@ -83,6 +83,11 @@ static int parse_opt(struct fs_opts *o, char *opt)
 			       &o->max_inodes);
 	if (r)
 		return r < 0 ? r : 0;
+	if (!strncmp(opt, "conf=", 5)) {
+		free(o->conf);
+		o->conf = strdup(opt + 5);
+		return o->conf ? 0 : -ENOMEM;
+	}
 	if (!strncmp(opt, "pin_file=", 9)) {
 		free(o->pin_file);
 		o->pin_file = strdup(opt + 9);
@@ -170,7 +175,7 @@ int fs_parse_args(int argc, char **argv, struct fs_opts *o)
 			return err;
 	}
 	if (npos != 2) {
-		fprintf(stderr, "usage: coffre BACKING MOUNTPOINT [-o pin_file=FILE,"
+		fprintf(stderr, "usage: coffre BACKING MOUNTPOINT -o conf=NAME[,pin_file=FILE,"
 			"allow_other,...] [-f]\n");
 		return -EINVAL;
 	}
@@ -181,8 +186,9 @@ int fs_parse_args(int argc, char **argv, struct fs_opts *o)
 
 void fs_opts_free(struct fs_opts *o)
 {
+	free(o->conf);
 	free(o->pin_file);
 	free(o->log_file);
 	free(o->bucket);
-	o->pin_file = o->log_file = o->bucket = NULL;
+	o->conf = o->pin_file = o->log_file = o->bucket = NULL;
 }

@@ -338,15 +338,19 @@ out:
 static int all_members(struct volume *v, struct hsm **h, unsigned *n, char *err,
 		       size_t errlen)
 {
+	struct hsm_member_status st[COFFRE_MAX_HSMS];
 	unsigned i;
 
 	*n = hsm_pool_size(v->hsm);
 	for (i = 0; i < *n; i++) {
 		h[i] = hsm_pool_member(v->hsm, i);
-		if (!h[i])
+		if (!h[i]) {
+			unsigned m = hsm_pool_status(v->hsm, st, COFFRE_MAX_HSMS);
+
 			return keys_set_err(err, errlen, -ENODEV, "HSM %s is down: this "
 					    "ceremony needs every HSM of the volume",
-					    v->conf.hsm[i]);
+					    i < m ? st[i].uri : "?");
+		}
 	}
 	return 0;
 }

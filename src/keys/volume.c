@@ -354,23 +354,55 @@ out:
 	return ret;
 }
 
-int volume_open(const char *backing, const char *pin, size_t pin_len,
+/* The HSM URIs a volume is opened with: 1..COFFRE_MAX_HSMS, each short
+ * enough for the pool. */
+static int check_uris(const char *const *uris, unsigned n_uris, char *err,
+		      size_t errlen)
+{
+	unsigned i;
+
+	if (n_uris == 0 || n_uris > COFFRE_MAX_HSMS)
+		return keys_set_err(err, errlen, -EINVAL, "give 1 to %d HSMs",
+				    COFFRE_MAX_HSMS);
+	for (i = 0; i < n_uris; i++)
+		if (strlen(uris[i]) >= COFFRE_URI_MAX)
+			return keys_set_err(err, errlen, -EINVAL, "HSM URI too long");
+	return 0;
+}
+
+int volume_open(const char *backing, const char *const *uris, unsigned n_uris,
+		const uint8_t *uuid, const char *pin, size_t pin_len,
 		struct volume **out, char *err, size_t errlen)
 {
-	struct volume *v = calloc(1, sizeof(*v));
-	const char *uris[COFFRE_MAX_HSMS];
+	struct volume *v;
 	char *text = NULL;
-	unsigned i;
 	int ret;
 
+	*out = NULL;
+	ret = check_uris(uris, n_uris, err, errlen);
+	if (ret)
+		return ret;
+	v = calloc(1, sizeof(*v));
 	if (!v)
 		return keys_set_err(err, errlen, -ENOMEM, "out of memory");
 	ret = volume_open_conf(backing, v, &text, err, errlen);
 	if (ret)
 		goto out;
-	for (i = 0; i < v->conf.n_hsms; i++)
-		uris[i] = v->conf.hsm[i];
-	ret = open_keys(v, uris, v->conf.n_hsms, pin, pin_len, text, err, errlen);
+	/* Not yet authenticated, but it decides nothing: a volume that is
+	 * not the one configured is refused before any HSM is touched (the
+	 * MAC check then makes the match authentic). */
+	if (uuid && memcmp(uuid, v->conf.uuid, COFFRE_ID_LEN)) {
+		char want[2 * COFFRE_ID_LEN + 1], have[2 * COFFRE_ID_LEN + 1];
+
+		hex_encode(uuid, COFFRE_ID_LEN, want);
+		hex_encode(v->conf.uuid, COFFRE_ID_LEN, have);
+		ret = keys_set_err(err, errlen, -EXDEV, "%s holds volume %s, not %s "
+				   "(the configured uuid)", backing, have, want);
+		goto out;
+	}
+	/* The config's own hsm lines are never used: the backing dir must
+	 * not choose the PKCS#11 module we load and hand the PIN to. */
+	ret = open_keys(v, uris, n_uris, pin, pin_len, text, err, errlen);
 	if (ret)
 		goto out;
 	*out = v;
@@ -381,22 +413,32 @@ out:
 	return ret;
 }
 
+int volume_conf_peek(const char *backing, struct volume_conf *out)
+{
+	char *text = NULL, err[256];
+	int root, ret;
+
+	root = open(backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -errno;
+	ret = conf_read(root, out, &text, err, sizeof(err));
+	close(root);
+	free(text);
+	return ret;
+}
+
 int volume_open_ro(const char *dir, const char *const *uris, unsigned n_uris,
 		   const char *pin, size_t pin_len, struct volume **out,
 		   char *err, size_t errlen)
 {
 	struct volume *v;
 	char *text = NULL;
-	unsigned i;
 	int ret;
 
 	*out = NULL;
-	if (n_uris == 0 || n_uris > COFFRE_MAX_HSMS)
-		return keys_set_err(err, errlen, -EINVAL, "give 1 to %d HSMs",
-				    COFFRE_MAX_HSMS);
-	for (i = 0; i < n_uris; i++)
-		if (strlen(uris[i]) >= COFFRE_URI_MAX)
-			return keys_set_err(err, errlen, -EINVAL, "HSM URI too long");
+	ret = check_uris(uris, n_uris, err, errlen);
+	if (ret)
+		return ret;
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return keys_set_err(err, errlen, -ENOMEM, "out of memory");

@@ -58,6 +58,34 @@ CONF_BODY = (
 MAC = 'mac = ' + '5a' * 32 + '\n'
 
 
+MOUNT_BODY = (
+    '# coffre mount configuration \u2014 root\'s, local, never part of the volume\n'
+    'backing = /srv/coffre/records\n'
+    'uuid = 00112233445566778899aabbccddeeff\n'
+    'hsm = pkcs11:token=coffre-a\n')
+
+
+def mount_conf_seeds():
+    """/etc/coffre/NAME.conf (doc/FORMAT.md §10.2)."""
+    put('mount_conf', 'valid-canonical', MOUNT_BODY.encode())
+    many = ''.join('hsm = pkcs11:token=t%d?module-path=/usr/lib/m%d.so\n'
+                   % (i, i) for i in range(7))
+    put('mount_conf', 'valid-8-hsms-all-keys',
+        ('# hand edited\n\n' + MOUNT_BODY + many +
+         'pin_file = /etc/coffre/records.pin\nbucket = /mnt/b\n').encode())
+    put('mount_conf', 'bad-crlf', MOUNT_BODY.replace('\n', '\r\n').encode())
+    put('mount_conf', 'bad-no-hsm',
+        MOUNT_BODY.replace('hsm = pkcs11:token=coffre-a\n', '').encode())
+    put('mount_conf', 'bad-relative-backing',
+        MOUNT_BODY.replace('= /srv/', '= srv/').encode())
+    put('mount_conf', 'bad-dotdot',
+        MOUNT_BODY.replace('/coffre/', '/../').encode())
+    put('mount_conf', 'bad-duplicate-bucket',
+        (MOUNT_BODY + 'bucket = /a\nbucket = /b\n').encode())
+    put('mount_conf', 'bad-unknown-key', (MOUNT_BODY + 'mac = 00\n').encode())
+    put('mount_conf', 'bad-unterminated', MOUNT_BODY.rstrip('\n').encode())
+
+
 def marker(magic=b'CFRB', version=1, reserved=b'\0\0\0',
            uuid=bytes(range(16))):
     return magic + bytes([version]) + reserved + uuid
@@ -74,6 +102,7 @@ def marker_seeds():
 
 def main():
     marker_seeds()
+    mount_conf_seeds()
     put('file_header', 'valid-16k', file_header())
     put('file_header', 'valid-strict-4k', file_header(flags=1, seg=4096, dek=7))
     put('file_header', 'valid-64k', file_header(seg=65536, dek=0xffffffff))

@@ -1,13 +1,18 @@
 """Shared fixtures for coffre's integration tests.
 
 Every test gets real things: a SoftHSM2 token in its own temporary
-directory (SOFTHSM2_CONF), a volume made by `coffrectl init`, and a real
-FUSE mount made by the `coffre` daemon, which is always unmounted at the end
-even when the test fails.  Binaries come from $COFFRE_BUILD (the meson build
-directory); meson sets it when it runs this suite.
+directory (SOFTHSM2_CONF), a volume made by `coffrectl init` with its mount
+configuration, and a real FUSE mount made by the `coffre` daemon through
+that configuration (-o conf=NAME), which is always unmounted at the end
+even when the test fails.  Binaries come from $COFFRE_BUILD (the meson
+build directory; meson sets it when it runs this suite): the tests/bin
+pair, built to read their mount configurations from CONFDIR inside the
+build tree, so that the suite never writes into /etc/coffre.  Every
+configuration a test leaves there is removed with its work directory.
 """
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -20,8 +25,11 @@ import pytest
 # and pruned all along).
 EXTRA_OPTS = os.environ.get("COFFRE_TEST_MOUNT_OPTS", "")
 BUILD = os.environ.get("COFFRE_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
-COFFRE = os.path.join(BUILD, "src", "cli", "coffre")
-COFFRECTL = os.path.join(BUILD, "src", "cli", "coffrectl")
+# The programs built with the build tree's configuration directory
+# (tests/bin/meson.build), never /etc/coffre.
+COFFRE = os.path.join(BUILD, "tests", "bin", "coffre")
+COFFRECTL = os.path.join(BUILD, "tests", "bin", "coffrectl")
+CONFDIR = os.path.join(os.path.realpath(BUILD), "tests", "etc-coffre")
 USER_PIN = "1234"
 SO_PIN = "5678"
 
@@ -32,6 +40,76 @@ def run(cmd, check=True, **kw):
     if check and p.returncode != 0:
         raise AssertionError(f"{cmd} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
     return p
+
+
+def conf_name(prefix="it"):
+    """A fresh mount configuration name ([a-z0-9][a-z0-9_-]{0,63})."""
+    return f"{prefix}-{secrets.token_hex(6)}"
+
+
+def conf_path(name):
+    return os.path.join(CONFDIR, name + ".conf")
+
+
+def volume_uuid(backing):
+    """The uuid line of a backing dir's .coffre.conf (unauthenticated)."""
+    with open(os.path.join(backing, ".coffre.conf")) as f:
+        for line in f:
+            if line.startswith("uuid = "):
+                return line.split(" = ", 1)[1].strip()
+    raise AssertionError(f"no uuid in {backing}/.coffre.conf")
+
+
+def write_conf(name, backing, hsms, pin_file=None, bucket=None, uuid=None,
+               mode=0o600):
+    """Write CONFDIR/NAME.conf by hand (doc/FORMAT.md §10.2), as root would:
+    backing (made absolute), the volume's uuid (read from its config unless
+    given), the HSM URIs in order, optional pin_file and bucket."""
+    os.makedirs(CONFDIR, mode=0o700, exist_ok=True)
+    lines = [f"backing = {os.path.realpath(backing)}",
+             f"uuid = {uuid or volume_uuid(backing)}"]
+    lines += [f"hsm = {u}" for u in hsms]
+    if pin_file:
+        lines.append(f"pin_file = {os.path.realpath(pin_file)}")
+    if bucket:
+        lines.append(f"bucket = {os.path.realpath(bucket)}")
+    path = conf_path(name)
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write("".join(line + "\n" for line in lines))
+    os.chmod(tmp, mode)
+    os.rename(tmp, path)
+    return name
+
+
+def conf_for(backing):
+    """The name of the mount configuration whose backing is this directory."""
+    want = os.path.realpath(backing)
+    for n in sorted(os.listdir(CONFDIR)) if os.path.isdir(CONFDIR) else []:
+        if not n.endswith(".conf"):
+            continue
+        with open(os.path.join(CONFDIR, n), errors="replace") as f:
+            if f"\nbacking = {want}\n" in "\n" + f.read():
+                return n[:-len(".conf")]
+    raise AssertionError(f"no mount configuration for {backing}")
+
+
+def remove_confs_under(root):
+    """Remove every mount configuration whose backing is under root."""
+    if not os.path.isdir(CONFDIR):
+        return
+    root = os.path.realpath(root)
+    for n in os.listdir(CONFDIR):
+        p = os.path.join(CONFDIR, n)
+        try:
+            with open(p, errors="replace") as f:
+                text = f.read()
+        except (IsADirectoryError, PermissionError, OSError):
+            continue
+        m = re.search(r"^backing = (.*)$", text, re.M)
+        if m and (m[1] == root or m[1].startswith(root + "/")):
+            os.unlink(p)
 
 
 def unescape_mount(field):
@@ -87,28 +165,42 @@ def write_pin(path, pin):
 
 
 class Volume:
-    """A coffre volume (backing dir) and its mount point."""
+    """A coffre volume (backing dir), its mount configuration and its mount
+    point."""
 
-    def __init__(self, root, token, segment_size=None, extra_init=()):
+    def __init__(self, root, token, segment_size=None, extra_init=(), conf=None):
         self.root = root
         self.token = token
         self.backing = os.path.join(root, "backing")
         self.mnt = os.path.join(root, "mnt")
         self.log = os.path.join(root, "coffre.log")
+        self.conf = conf or conf_name()
         os.makedirs(self.mnt)
-        cmd = [COFFRECTL, "init", "--hsm", token.uri, "--pin-file", token.pin_file]
+        cmd = [COFFRECTL, "init", "--conf", self.conf, "--hsm", token.uri,
+               "--pin-file", token.pin_file]
         if segment_size:
             cmd += ["--segment-size", str(segment_size)]
         run(cmd + list(extra_init) + [self.backing])
         self.segment_size = segment_size or 16384
 
-    def mount(self, opts="", pin_file=None, check=True):
+    def mount_opts(self, opts="", pin_file=None, conf=True):
         o = f"pin_file={pin_file or self.token.pin_file},log_file={self.log}"
+        if conf:
+            o = f"conf={self.conf}," + o
         if EXTRA_OPTS:
             o += "," + EXTRA_OPTS
         if opts:
             o += "," + opts
-        p = run([COFFRE, self.backing, self.mnt, "-o", o], check=False)
+        return o
+
+    def conf_without_pin(self):
+        """A second mount configuration of this volume with no pin_file line
+        (the PIN then comes from pin_file= or a systemd credential)."""
+        return write_conf(conf_name("nopin"), self.backing, [self.token.uri])
+
+    def mount(self, opts="", pin_file=None, check=True, conf=True):
+        p = run([COFFRE, self.backing, self.mnt, "-o",
+                 self.mount_opts(opts, pin_file, conf)], check=False)
         if check:
             assert p.returncode == 0, f"mount failed: {p.stderr}"
             assert is_mounted(self.mnt)
@@ -150,6 +242,7 @@ def workdir():
     yield d
     for mp in [p for p in mount_points() if p.startswith(d)]:
         unmount(mp)
+    remove_confs_under(d)
     if saved is None:
         os.environ.pop("SOFTHSM2_CONF", None)
     else:

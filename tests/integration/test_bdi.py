@@ -55,9 +55,15 @@ def test_bad_values_are_refused(volume):
 
 
 def test_mount_point_with_escaped_characters(workdir, token):
-    root = os.path.join(workdir, "odd dir\\with\tchars")
+    # A backing path may hold a space and a backslash, not a tab (no control
+    # character can be written in a mount configuration); the mount point
+    # may.
+    root = os.path.join(workdir, "odd dir\\with chars")
     os.makedirs(root)
     vol = Volume(root, token)
+    os.rmdir(vol.mnt)
+    vol.mnt = os.path.join(root, "mnt\twith tab")
+    os.mkdir(vol.mnt)
     vol.mount()
     try:
         assert bdi_knobs(vol.mnt) == (1024, 10)
@@ -67,7 +73,7 @@ def test_mount_point_with_escaped_characters(workdir, token):
         # The same backing elsewhere is found in the mount table, escapes and all.
         other = os.path.join(root, "mnt 2")
         os.mkdir(other)
-        p = run([COFFRE, vol.backing, other, "-o", f"pin_file={token.pin_file}"], check=False)
+        p = run([COFFRE, vol.backing, other, "-o", f"conf={vol.conf}"], check=False)
         assert p.returncode != 0 and "already mounted on " + vol.mnt in p.stderr, p.stderr
         with open(vol.path("f"), "wb") as f:
             f.write(b"x" * 100000)

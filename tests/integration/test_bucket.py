@@ -8,7 +8,7 @@ import signal
 import subprocess
 import time
 
-from conftest import COFFRE, COFFRECTL, Volume, is_mounted, run, unmount
+from conftest import COFFRE, COFFRECTL, Volume, conf_name, conf_path, is_mounted, run, unmount
 
 
 def tree(root):
@@ -156,7 +156,9 @@ def test_init_refuses_a_non_empty_bucket(workdir, token):
     bucket = os.path.join(workdir, "full")
     os.mkdir(bucket)
     open(os.path.join(bucket, "other-data"), "w").close()
-    p = run([COFFRECTL, "init", "--hsm", token.uri, "--pin-file", token.pin_file,
-             "--bucket", bucket, os.path.join(workdir, "b")], check=False)
+    name = conf_name()
+    p = run([COFFRECTL, "init", "--conf", name, "--hsm", token.uri, "--pin-file",
+             token.pin_file, "--bucket", bucket, os.path.join(workdir, "b")], check=False)
     assert p.returncode != 0 and "bucket" in p.stderr
     assert not os.path.exists(os.path.join(workdir, "b", ".coffre.conf"))
+    assert not os.path.exists(conf_path(name))

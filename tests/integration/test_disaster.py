@@ -4,7 +4,7 @@ import glob
 import os
 import shutil
 
-from conftest import COFFRE, COFFRECTL, Volume, is_mounted, run
+from conftest import COFFRE, COFFRECTL, Volume, conf_name, is_mounted, run
 
 
 def test_everything_but_the_bucket_and_the_custodians_is_lost(workdir, token):
@@ -42,6 +42,7 @@ def test_everything_but_the_bucket_and_the_custodians_is_lost(workdir, token):
     staging = os.path.join(workdir, "staging")
     shutil.copytree(bucket, staging, symlinks=True)
     five = sorted(glob.glob(os.path.join(shares, "share-*")))[:5]
+    # (no --conf: the staging copy is not mounted; nothing else is opened)
     cmd = [COFFRECTL, "hsm", "enroll", staging, "--hsm", fresh,
            "--pin-file", token.pin_file]
     for s in five:
@@ -50,11 +51,16 @@ def test_everything_but_the_bucket_and_the_custodians_is_lost(workdir, token):
     # 1. verify, 2. restore, 3. mount
     run([COFFRECTL, "verify", bucket, "--hsm", fresh, "--pin-file", token.pin_file])
     restored = os.path.join(workdir, "restored")
-    run([COFFRECTL, "restore", bucket, restored, "--hsm", fresh,
+    p = run([COFFRECTL, "restore", bucket, restored, "--hsm", fresh,
+             "--pin-file", token.pin_file])
+    assert "coffrectl conf adopt " + restored in p.stdout, p.stdout
+    # 4. its mount configuration, from the HSM given here, then mount
+    name = conf_name("restored")
+    run([COFFRECTL, "conf", "adopt", restored, name, "--hsm", fresh,
          "--pin-file", token.pin_file])
     mnt = os.path.join(workdir, "mnt2")
     os.mkdir(mnt)
-    p = run([COFFRE, restored, mnt, "-o", f"pin_file={token.pin_file}"], check=False)
+    p = run([COFFRE, restored, mnt, "-o", f"conf={name}"], check=False)
     assert p.returncode == 0, p.stderr
     try:
         for rel, data in want.items():

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from conftest import COFFRE, USER_PIN, is_mounted, run, unmount, write_pin
+from conftest import COFFRE, COFFRECTL, USER_PIN, conf_name, is_mounted, run, unmount, write_pin
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fixtures"))
 from make_fixture import tree  # noqa: E402
@@ -47,8 +47,14 @@ def test_old_volume_mounts_and_reads(workdir, fixture):
     os.makedirs(mnt)
     log = os.path.join(workdir, "coffre.log")
 
+    # A volume of an older build: it moves over with `conf adopt`, taking
+    # the HSM from the command line.
+    name = conf_name("fixture")
+    run([COFFRECTL, "conf", "adopt", backing, name, "--hsm", "pkcs11:token=coffre-test",
+         "--pin-file", pin])
+
     def mount():
-        run([COFFRE, backing, mnt, "-o", f"pin_file={pin},log_file={log}"])
+        run([COFFRE, backing, mnt, "-o", f"conf={name},log_file={log}"])
         assert is_mounted(mnt)
 
     mount()

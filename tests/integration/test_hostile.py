@@ -26,7 +26,8 @@ import subprocess
 
 import pytest
 
-from conftest import COFFRE, COFFRECTL, Volume, is_mounted, run, unmount
+from conftest import (COFFRE, COFFRECTL, Volume, conf_name, conf_path, is_mounted,
+                      remove_confs_under, run, unmount, volume_uuid, write_conf)
 
 KINDS = ["fifo", "socket", "chardev", "dir", "symlink"]
 TRUE = {"keep.txt": b"keep me " * 500, "sub/deep.bin": bytes(range(256)) * 300}
@@ -79,6 +80,7 @@ def template(tmp_path_factory):
         p = os.path.join(b, ".coffre", d)
         names[d] = f"backing/.coffre/{d}/{sorted(os.listdir(p))[0]}"
     yield root, token, names
+    remove_confs_under(root)
     if saved is None:
         os.environ.pop("SOFTHSM2_CONF", None)
     else:
@@ -188,9 +190,12 @@ def test_planted_object_never_stalls_or_misleads(template, tmp_path, name, kind)
     mnt = os.path.join(case, "mnt")
     os.mkdir(mnt)
     log = os.path.join(case, "coffre.log")
+    # The template's uuid: the case's own config may be the planted object.
+    conf = write_conf(conf_name("hostile"), os.path.join(case, "backing"), [token.uri],
+                      uuid=volume_uuid(os.path.join(root, "backing")))
     try:
         p = subprocess.run([COFFRE, os.path.join(case, "backing"), mnt, "-o",
-                            f"pin_file={token.pin_file},log_file={log},"
+                            f"conf={conf},pin_file={token.pin_file},log_file={log},"
                             f"bucket={os.path.join(case, 'bucket')}"],
                            capture_output=True, text=True, timeout=LIMIT)
         print(f"{name}/{kind}: mount rc {p.returncode}: {p.stderr.strip()[:120]}")
@@ -216,4 +221,5 @@ def test_planted_object_never_stalls_or_misleads(template, tmp_path, name, kind)
             subprocess.run(["pkill", "-KILL", "-f", f"coffre {case}/backing"],
                            capture_output=True)
             unmount(mnt)
+        os.unlink(conf_path(conf))
     assert snapshot(outside) == before, "something outside the backing dir changed"

@@ -7,7 +7,8 @@ import shutil
 import subprocess
 import threading
 
-from conftest import COFFRE, COFFRECTL, Volume, is_mounted, run
+from conftest import (COFFRE, COFFRECTL, Volume, conf_name, conf_path, is_mounted, run,
+                      write_conf)
 
 
 def token_dir(token, label):
@@ -118,11 +119,13 @@ def test_mount_refused_when_check_values_differ(workdir, token):
 def test_init_refuses_an_unknown_hsm_and_leaves_nothing(workdir, token):
     """init with an HSM that does not answer fails and makes no volume."""
     backing = os.path.join(workdir, "b2")
-    p = run([COFFRECTL, "init", "--hsm", token.uri, "--hsm", "pkcs11:token=nope",
-             "--pin-file", token.pin_file, backing], check=False)
+    name = conf_name()
+    p = run([COFFRECTL, "init", "--conf", name, "--hsm", token.uri, "--hsm",
+             "pkcs11:token=nope", "--pin-file", token.pin_file, backing], check=False)
     assert p.returncode != 0
     assert "nope" in p.stderr
     assert not os.path.exists(os.path.join(backing, ".coffre.conf"))
+    assert not os.path.exists(conf_path(name))
 
 
 def test_status_without_a_mount_fails_clearly(workdir):
@@ -138,7 +141,17 @@ def test_pin_from_a_systemd_credential(workdir, volume):
     shutil.copy(volume.token.pin_file, os.path.join(creds, "coffre-pin"))
     os.chmod(os.path.join(creds, "coffre-pin"), 0o600)
     env = dict(os.environ, CREDENTIALS_DIRECTORY=creds)
-    p = run([COFFRE, volume.backing, volume.mnt, "-o", f"log_file={volume.log}"],
+    # The unit's credential wins over the configuration's pin_file (here
+    # a wrong PIN), not over pin_file= on the command line.
+    wrong = os.path.join(workdir, "wrong-pin")
+    with open(os.open(wrong, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+        f.write("9999\n")
+    name = write_conf(conf_name(), volume.backing, [volume.token.uri], pin_file=wrong)
+    p = run([COFFRE, volume.backing, volume.mnt, "-o",
+             f"conf={name},pin_file={wrong},log_file={volume.log}"], check=False, env=env)
+    assert p.returncode != 0 and "PIN" in p.stderr, p.stderr
+    nopin = volume.conf_without_pin()
+    p = run([COFFRE, volume.backing, volume.mnt, "-o", f"conf={name},log_file={volume.log}"],
             check=False, env=env)
     try:
         assert p.returncode == 0, p.stderr
@@ -148,6 +161,7 @@ def test_pin_from_a_systemd_credential(workdir, volume):
     finally:
         volume.unmount()
     # Without either, the mount says how to give the PIN.
-    p = run([COFFRE, volume.backing, volume.mnt], check=False)
+    env = {k: v for k, v in os.environ.items() if k != "CREDENTIALS_DIRECTORY"}
+    p = run([COFFRE, volume.backing, volume.mnt, "-o", f"conf={nopin}"], check=False, env=env)
     assert p.returncode != 0 and "pin_file" in p.stderr
     assert not is_mounted(volume.mnt)

@@ -8,7 +8,8 @@ import re
 import shutil
 import threading
 
-from conftest import COFFRECTL, Volume, is_mounted, run, wait_released, write_pin
+from conftest import (COFFRECTL, Volume, conf_for, conf_name, is_mounted, run, wait_released,
+                      write_pin)
 
 P11_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 
@@ -81,7 +82,8 @@ def share_files(d):
 
 
 def enroll(vol, uri, shares, pin_file=None):
-    cmd = [COFFRECTL, "hsm", "enroll", vol.backing, "--hsm", uri,
+    """hsm enroll, adding the token to the volume's mount configuration."""
+    cmd = [COFFRECTL, "hsm", "enroll", vol.backing, "--hsm", uri, "--conf", vol.conf,
            "--pin-file", pin_file or vol.token.pin_file]
     for s in shares:
         cmd += ["--share", s]
@@ -89,8 +91,12 @@ def enroll(vol, uri, shares, pin_file=None):
 
 
 def rotate(target, pin_file, extra=()):
+    """rotate-master on a mount point, or on a backing dir with its mount
+    configuration's HSMs."""
+    conf = ["--conf", conf_for(target)] if os.path.exists(
+        os.path.join(target, ".coffre.conf")) else []
     return run([COFFRECTL, "key", "rotate-master", target, "--pin-file", pin_file]
-               + list(extra), check=False)
+               + conf + list(extra), check=False)
 
 
 def status_json(mnt):
@@ -157,7 +163,7 @@ def test_enroll_replacement_hsm_from_five_shares(workdir, token):
     assert f"hsm = {c}" in conf_bytes(vol).decode()
     assert key_labels("coffre-new") == [mk_label(vol, 1)]
 
-    show = run([COFFRECTL, "hsm", "show", vol.backing, "--pin-file", token.pin_file]).stdout
+    show = run([COFFRECTL, "hsm", "show", vol.backing, "--conf", vol.conf]).stdout
     shown = show.split("\nhsm ")[1:]
     assert len(shown) == 3, show
     assert "state: down" in shown[0], show
@@ -243,11 +249,12 @@ def test_enroll_refuses_bad_share_sets_and_changes_nothing(workdir, token):
 def test_enroll_refused_on_a_volume_without_recovery_key(workdir, token):
     """A volume made without --shares-dir cannot enroll an HSM, and says why."""
     backup = new_token("coffre-backup")
-    p = run([COFFRECTL, "init", "--hsm", token.uri, "--hsm", backup,
+    name = conf_name()
+    p = run([COFFRECTL, "init", "--conf", name, "--hsm", token.uri, "--hsm", backup,
              "--pin-file", token.pin_file, os.path.join(workdir, "backing")])
     assert "WARNING" in p.stdout and "only copies" in p.stdout
     vol = Volume.__new__(Volume)
-    vol.root, vol.token = workdir, token
+    vol.root, vol.token, vol.conf = workdir, token, name
     vol.backing = os.path.join(workdir, "backing")
     assert conf_value(vol, "recovery_key") is None
     assert escrows(vol) == []
@@ -437,7 +444,7 @@ def test_interrupted_rotation_resumes(workdir, token):
         return n
 
     proc = subprocess.Popen([COFFRECTL, "key", "rotate-master", vol.backing,
-                             "--pin-file", token.pin_file],
+                             "--conf", vol.conf, "--pin-file", token.pin_file],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while rewrapped() < 5 and proc.poll() is None and time.monotonic() < deadline:
@@ -528,7 +535,8 @@ def test_shares_reissue_retires_the_old_shares(workdir, token):
     new_dir = os.path.join(workdir, "new-shares")
 
     def reissue(shares, out):
-        cmd = [COFFRECTL, "shares", "reissue", vol.backing, "--pin-file", token.pin_file,
+        cmd = [COFFRECTL, "shares", "reissue", vol.backing, "--conf", vol.conf,
+               "--pin-file", token.pin_file,
                "--shares-dir", out, "--shares", "3", "--threshold", "2"]
         for s in shares:
             cmd += ["--share", s]
@@ -575,12 +583,13 @@ def test_shares_reissue_retires_the_old_shares(workdir, token):
 def test_rotation_with_shares_dir_adds_a_recovery_key(workdir, token):
     """A volume made without shares gets a recovery key from rotate-master --shares-dir."""
     backing = os.path.join(workdir, "backing")
-    p = run([COFFRECTL, "init", "--hsm", token.uri, "--pin-file", token.pin_file, backing],
-            check=False)
+    name = conf_name()
+    p = run([COFFRECTL, "init", "--conf", name, "--hsm", token.uri, "--pin-file",
+             token.pin_file, backing], check=False)
     assert p.returncode == 0, p.stderr
     assert "WARNING" in p.stdout and "only copies of the master key" in p.stdout
     vol = Volume.__new__(Volume)
-    vol.root, vol.token, vol.backing = workdir, token, backing
+    vol.root, vol.token, vol.backing, vol.conf = workdir, token, backing, name
     vol.mnt = os.path.join(workdir, "mnt")
     vol.log = os.path.join(workdir, "coffre.log")
     os.makedirs(vol.mnt)

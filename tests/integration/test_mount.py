@@ -116,7 +116,7 @@ def test_second_mount_of_same_backing_is_refused(mounted, workdir):
     write_read(mounted, "before")
     mnt2 = os.path.join(workdir, "mnt2")
     os.mkdir(mnt2)
-    p = run([COFFRE, mounted.backing, mnt2, "-o", f"pin_file={mounted.token.pin_file}"], check=False)
+    p = run([COFFRE, mounted.backing, mnt2, "-o", f"conf={mounted.conf}"], check=False)
     assert p.returncode != 0
     # Refused at once from the mount table, naming where it is mounted.
     assert f"already mounted on {os.path.realpath(mounted.mnt)}" in one_line(p)
@@ -144,7 +144,7 @@ def test_unmount_then_immediate_mount_works(volume):
 
 def test_master_key_is_sensitive_and_unreadable(volume):
     """`coffrectl hsm show` reports a sensitive, non-extractable key, and pkcs11-tool cannot read its value."""
-    p = run([COFFRECTL, "hsm", "show", volume.backing, "--pin-file", volume.token.pin_file])
+    p = run([COFFRECTL, "hsm", "show", volume.backing, "--conf", volume.conf])
     attrs = dict(re.findall(r"^([a-z_ ]+): (.*)$", p.stdout, re.M))
     assert attrs.get("master key") == mk_label(volume), p.stdout
     assert attrs.get("sensitive") == "yes", p.stdout
@@ -172,7 +172,7 @@ def test_fstab_entry_mounts_through_mount_fuse3(volume, workdir):
     fstab = os.path.join(workdir, "fstab")
     with open(fstab, "w") as f:
         f.write(f"{volume.backing} {volume.mnt} fuse.coffre "
-                f"pin_file={volume.token.pin_file},log_file={volume.log},_netdev,defaults 0 0\n")
+                f"conf={volume.conf},log_file={volume.log},_netdev,defaults 0 0\n")
     env = dict(os.environ, PATH=bindir + ":" + os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"))
     try:
         p = run(["mount", "-T", fstab, volume.mnt], check=False, env=env)
@@ -269,7 +269,7 @@ def test_allow_other_enforces_permissions(volume):
 def test_missing_mountpoint_fails_cleanly(volume, workdir):
     """A mount point that does not exist fails the mount and leaves no daemon or lock behind."""
     missing = os.path.join(workdir, "no-such-dir")
-    p = run([COFFRE, volume.backing, missing, "-o", f"pin_file={volume.token.pin_file}"], check=False)
+    p = run([COFFRE, volume.backing, missing, "-o", f"conf={volume.conf}"], check=False)
     assert p.returncode != 0
     assert not os.path.exists(missing)
     assert not mounts_of(workdir)
@@ -283,11 +283,13 @@ def test_missing_mountpoint_fails_cleanly(volume, workdir):
 def test_no_pin_option_says_how_to_give_it(volume):
     """Without pin_file the mount fails and says how to give the PIN."""
     env = {k: v for k, v in os.environ.items() if k != "CREDENTIALS_DIRECTORY"}
-    p = run([COFFRE, volume.backing, volume.mnt], check=False, env=env)
+    nopin = volume.conf_without_pin()
+    p = run([COFFRE, volume.backing, volume.mnt, "-o", f"conf={nopin}"], check=False, env=env)
     assert p.returncode != 0
     assert "pin_file=" in p.stderr, p.stderr
     assert not is_mounted(volume.mnt)
-    p = run([COFFRE, volume.backing, volume.mnt, "-o", f"log_file={volume.log}"], check=False, env=env)
+    p = run([COFFRE, volume.backing, volume.mnt, "-o", f"conf={nopin},log_file={volume.log}"],
+            check=False, env=env)
     assert p.returncode != 0
     assert "pin_file=" in p.stderr, p.stderr
     assert not is_mounted(volume.mnt)

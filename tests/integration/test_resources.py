@@ -28,7 +28,7 @@ RESOURCE = {errno.EMFILE, errno.ENFILE, errno.ENOMEM}
 
 
 def mount_limited(volume, nofile, opts=""):
-    o = f"pin_file={volume.token.pin_file},log_file={volume.log}"
+    o = f"conf={volume.conf},pin_file={volume.token.pin_file},log_file={volume.log}"
     run(["prlimit", f"--nofile={nofile}:{nofile}", COFFRE, volume.backing,
          volume.mnt, "-o", o + ("," + opts if opts else "")])
     assert is_mounted(volume.mnt)

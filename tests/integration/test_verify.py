@@ -11,7 +11,7 @@ import stat
 
 import pytest
 
-from conftest import COFFRECTL, Volume, run, wait_released, write_pin
+from conftest import COFFRECTL, Volume, conf_name, run, wait_released, write_pin
 from test_bucket import make_volume, sync
 
 
@@ -94,7 +94,9 @@ def assert_reported(p, path, *words):
 
 
 class Restored(Volume):
-    """A volume restored into a new backing dir, with its own mount point."""
+    """A volume restored into a new backing dir, with its own mount point
+    and the mount configuration `coffrectl conf adopt` writes for it (a
+    restore writes none)."""
 
     def __init__(self, root, token, backing):
         self.root = root
@@ -102,7 +104,10 @@ class Restored(Volume):
         self.backing = backing
         self.mnt = os.path.join(root, "mnt-restored")
         self.log = os.path.join(root, "restored.log")
-        os.makedirs(self.mnt)
+        self.conf = conf_name("restored")
+        os.makedirs(self.mnt, exist_ok=True)
+        run([COFFRECTL, "conf", "adopt", backing, self.conf, "--hsm", token.uri,
+             "--pin-file", token.pin_file])
 
 
 @pytest.fixture

@@ -173,6 +173,45 @@ int volume_conf_write_body(const struct volume_conf *c, char *out, size_t cap);
 int volume_conf_write_mac(const uint8_t mac[COFFRE_MAC_LEN], char *out, size_t body_len,
 			  size_t cap);
 
+/* ---- mountconf.c: the mount configuration /etc/coffre/NAME.conf
+ * (doc/FORMAT.md §10.2): root's, local, never in the backing dir or the
+ * bucket, no MAC.  The only source of the HSMs (and so of the PKCS#11
+ * modules) a volume is opened with. */
+
+#define COFFRE_MOUNT_CONF_MAX 65536
+#define COFFRE_MOUNT_NAME_MAX 64           /* NAME, without ".conf" */
+#define COFFRE_MOUNT_CONF_SUFFIX ".conf"
+/* "NAME.conf" and its NUL */
+#define COFFRE_MOUNT_FILE_MAX (COFFRE_MOUNT_NAME_MAX + 5 + 1)
+#define COFFRE_MOUNT_PATH_MAX 4096         /* a path value and its NUL */
+struct mount_conf {
+	char backing[COFFRE_MOUNT_PATH_MAX];  /* absolute, normalised */
+	uint8_t uuid[COFFRE_ID_LEN];          /* the volume it is for */
+	unsigned n_hsms;                      /* 1..COFFRE_MAX_HSMS */
+	char hsm[COFFRE_MAX_HSMS][COFFRE_URI_MAX]; /* priority order */
+	char pin_file[COFFRE_MOUNT_PATH_MAX]; /* "" if none */
+	char bucket[COFFRE_MOUNT_PATH_MAX];   /* "" if none */
+};
+/* NAME matches [a-z0-9][a-z0-9_-]{0,63}. */
+bool mount_conf_name_valid(const char *name);
+/* "NAME.conf" into out; -EINVAL if name is not valid. */
+int mount_conf_file_name(const char *name, char out[COFFRE_MOUNT_FILE_MAX]);
+/* An absolute path without empty, "." or ".." components, without a
+ * trailing '/' or space ("/" itself is refused), shorter than
+ * COFFRE_MOUNT_PATH_MAX. */
+bool mount_conf_path_valid(const char *p, size_t len);
+/*
+ * Parse text (len bytes, at most COFFRE_MOUNT_CONF_MAX) in the line syntax
+ * of .coffre.conf: `backing` and `uuid` once, `hsm` 1..8 times (in
+ * priority order; any RFC 7512 attribute, module-path included),
+ * `pin_file` and `bucket` at most once; paths as mount_conf_path_valid.
+ * Unknown keys, duplicates and malformed lines are -EINVAL (mc zeroed).
+ */
+int mount_conf_parse(const char *text, size_t len, struct mount_conf *mc);
+/* The canonical text, NUL-terminated; returns its length, -ENOSPC if cap
+ * <= length, -EINVAL if mc holds what mount_conf_parse() would refuse. */
+int mount_conf_write(const struct mount_conf *mc, char *out, size_t cap);
+
 /* ---- layout.c: the names of the backing tree (doc/FORMAT-v1.md §1) */
 
 #define COFFRE_STATE_DIR ".coffre"

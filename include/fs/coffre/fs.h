@@ -11,6 +11,8 @@
 struct fs_opts {
 	const char *backing;
 	const char *mountpoint;
+	const char *confdir;          /* where conf=NAME is read (the build's) */
+	char *conf;                   /* conf=NAME: CONFDIR/NAME.conf */
 	char *pin_file;
 	char *log_file;
 	char *bucket;

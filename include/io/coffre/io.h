@@ -62,6 +62,29 @@ extern bool io_test_no_openat2;
 int io_open_untrusted(int dirfd, const char *name, int flags, mode_t want);
 
 /*
+ * trusted.c: root's own configuration (/etc/coffre), trusted because of
+ * who owns it.  io_check_trusted: fd is of type (S_IFDIR or S_IFREG),
+ * owned by root, writable by neither group nor other: 0, -EPERM (owner or
+ * mode), -ENOTDIR / -EINVAL (another type), -ELOOP (a symlink).
+ * io_open_trusted_dir: open the absolute path (O_RDONLY | O_DIRECTORY)
+ * from "/", one component at a time, each O_NOFOLLOW ("", "." and ".."
+ * refused, -EINVAL), checking "/" and every directory on the way with
+ * io_check_trusted; with create, a missing last component is made (mode
+ * 0700).  On failure bad (badlen bytes, may be NULL) gets the path up to
+ * the component at fault.  io_open_trusted_dir_at: the same for a relative
+ * path under base, which the caller vouches for (tests).
+ * io_read_trusted: read the regular file name in dirfd, opened O_RDONLY |
+ * O_NOFOLLOW | O_NONBLOCK (a FIFO never waits) and checked as above, into
+ * buf: its length, -EFBIG if larger than cap, -ELOOP (symlink), -EINVAL
+ * (not a regular file), -EPERM, or another -errno.
+ */
+int io_check_trusted(int fd, mode_t type);
+int io_open_trusted_dir(const char *path, bool create, char *bad, size_t badlen);
+int io_open_trusted_dir_at(int base, const char *rel, bool create, char *bad,
+			   size_t badlen);
+ssize_t io_read_trusted(int dirfd, const char *name, void *buf, size_t cap);
+
+/*
  * Resource errors: a full fd table, memory or disk is not a bad file nor a
  * failed HSM, and reaches the caller as itself.  io_resource_error: true
  * for -EMFILE, -ENFILE, -ENOMEM, -ENOSPC, -EDQUOT.  io_fds_exhausted: true

@@ -102,11 +102,20 @@ struct volume_init_opts {
  * its MAC.  Every HSM must answer.  err gets a one-line reason. */
 int volume_init(const char *backing, struct volume_init_opts *o,
 		char *err, size_t errlen);
-/* Open a volume for mounting: lock it (-EBUSY if mounted), check the
- * config's ownership and mode, log into its HSMs (hsm_pool_open: degraded
- * if some are down), unseal the root DEK, verify the config MAC. */
-int volume_open(const char *backing, const char *pin, size_t pin_len,
+/*
+ * Open a volume for mounting: lock it (-EBUSY if mounted), check the
+ * config's ownership and mode, check that it is the volume uuid (if not
+ * NULL) before any HSM is touched, log into the HSMs at uris (from the
+ * mount configuration or the command line: never the config's own hsm
+ * lines, which select nothing), degraded if some are down, unseal the root
+ * DEK, verify the config MAC.
+ */
+int volume_open(const char *backing, const char *const *uris, unsigned n_uris,
+		const uint8_t *uuid, const char *pin, size_t pin_len,
 		struct volume **out, char *err, size_t errlen);
+/* Read and parse the backing dir's .coffre.conf WITHOUT authenticating it
+ * (no lock, no HSM): for messages only (what to type to adopt a volume). */
+int volume_conf_peek(const char *backing, struct volume_conf *out);
 void volume_close(struct volume *v);
 /* Open a copy of a volume read-only (a bucket: no lock taken, nothing
  * created in dir) with the HSMs at uris -- never the config's own hsm
@@ -197,6 +206,26 @@ int volume_rotate_master(struct volume *v, const struct rotate_opts *o,
 int volume_reissue_shares(struct volume *v, const char *const *share_files,
 			  unsigned m, const char *dir, unsigned n, unsigned k,
 			  char *err, size_t errlen);
+
+/* ---- mountconf.c: the mount configuration CONFDIR/NAME.conf (FORMAT.md
+ * §10.2), the only source of a volume's HSMs */
+
+/* Read, check (NAME; CONFDIR and the file root's, not group/other-
+ * writable, no symlink on the way; a regular file) and parse it.  err gets
+ * one line; -ENOENT if there is no such file. */
+int mount_conf_load(const char *confdir, const char *name, struct mount_conf *mc,
+		    char *err, size_t errlen);
+/* 0 if source is the directory mc->backing names (st_dev, st_ino). */
+int mount_conf_check_source(const struct mount_conf *mc, const char *source,
+			    char *err, size_t errlen);
+/* 1 if CONFDIR/NAME.conf exists, 0 if not, or -errno. */
+int mount_conf_exists(const char *confdir, const char *name);
+/* Write it atomically (temp, fsync, rename, fsync of CONFDIR), mode 0600;
+ * CONFDIR is made (0700) if missing.  Without replace, an existing file is
+ * -EEXIST. */
+int mount_conf_store(const char *confdir, const char *name,
+		     const struct mount_conf *mc, bool replace, char *err,
+		     size_t errlen);
 
 /* ---- pin.c: PIN files */
 

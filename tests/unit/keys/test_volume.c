@@ -59,9 +59,12 @@ static int init_vol(const char *dir, uint32_t seg_size, bool strict)
 
 static int open_vol(const char *dir, const char *pin, struct volume **v)
 {
+	const char *uris[1] = { fx_uri };
+
 	errbuf[0] = '\0';
 	*v = NULL;
-	return volume_open(dir, pin, strlen(pin), v, errbuf, sizeof(errbuf));
+	return volume_open(dir, uris, 1, NULL, pin, strlen(pin), v, errbuf,
+			   sizeof(errbuf));
 }
 
 static void must_init(void)
@@ -531,4 +534,50 @@ Test(volume, root_record_of_another_volume_is_refused)
 	cr_assert_eq(open_vol(backing, TEST_PIN, &v), -EKEYREJECTED, "%s",
 		     errbuf);
 	cr_assert_null(v);
+}
+
+/* The config's hsm lines select nothing: an edited module-path (issue 10,
+ * case 3) is not loaded (that would fail with -ENODEV, "no module"); the
+ * HSMs given log in, and the edit is caught by the MAC. */
+Test(volume, edited_hsm_line_is_not_used)
+{
+	char from[PATH_MAX + 16], to[PATH_MAX + 128];
+	struct volume *v;
+
+	must_init();
+	snprintf(from, sizeof(from), "hsm = %s\n", fx_uri);
+	snprintf(to, sizeof(to), "hsm = pkcs11:token=%s?module-path=/nonexistent/"
+		 "evil.so\n", TEST_TOKEN);
+	edit_conf(backing, from, to);
+	cr_assert_eq(open_vol(backing, TEST_PIN, &v), -EKEYREJECTED, "%s", errbuf);
+	cr_assert_null(v);
+	edit_conf(backing, to, from);
+	must_open_close();
+}
+
+/* The configured uuid must be the volume's, checked before any HSM. */
+Test(volume, wrong_uuid_is_refused_before_the_hsm)
+{
+	const char *uris[1] = { "pkcs11:token=no-such-token-here" };
+	uint8_t uuid[COFFRE_ID_LEN];
+	struct volume *v;
+
+	must_init();
+	cr_assert_eq(open_vol(backing, TEST_PIN, &v), 0, "%s", errbuf);
+	memcpy(uuid, v->conf.uuid, sizeof(uuid));
+	volume_close(v);
+	uuid[0] ^= 1;
+	/* No such token: had it been tried, the error would say so. */
+	cr_assert_eq(volume_open(backing, uris, 1, uuid, TEST_PIN, strlen(TEST_PIN),
+				 &v, errbuf, sizeof(errbuf)), -EXDEV, "%s", errbuf);
+	cr_assert_null(v);
+	cr_assert_not_null(strstr(errbuf, "not"), "%s", errbuf);
+	uuid[0] ^= 1;
+	uris[0] = fx_uri;
+	cr_assert_eq(volume_open(backing, uris, 1, uuid, TEST_PIN, strlen(TEST_PIN),
+				 &v, errbuf, sizeof(errbuf)), 0, "%s", errbuf);
+	volume_close(v);
+	/* No HSM at all is a usage error. */
+	cr_assert_eq(volume_open(backing, uris, 0, NULL, TEST_PIN, strlen(TEST_PIN),
+				 &v, errbuf, sizeof(errbuf)), -EINVAL);
 }
