@@ -66,8 +66,11 @@ elif [ ! -e "$CONFDIR/$CONF.conf" ]; then
 	# A demo volume from before mount configurations: moved over once,
 	# with the HSMs named here (never those its backing dir lists).
 	echo "writing the demo volume's mount configuration $CONFDIR/$CONF.conf"
-	# shellcheck disable=SC2086  # two --hsm options
-	"$BIN/coffrectl" conf adopt "$DEMO/backing" "$CONF" $HSMS --pin-file "$DEMO/pin"
+	bucket=
+	[ ! -f "$DEMO/bucket/.coffre.bucket" ] || bucket="--bucket $DEMO/bucket"
+	# shellcheck disable=SC2086  # two --hsm options, maybe a bucket
+	"$BIN/coffrectl" conf adopt "$DEMO/backing" "$CONF" $HSMS --pin-file "$DEMO/pin" \
+		$bucket
 fi
 mkdir -p "$MNT"
 if ! mountpoint -q "$MNT"; then
