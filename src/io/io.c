@@ -123,20 +123,27 @@ out:
 	return fd;
 }
 
-ssize_t io_read_small(int dirfd, const char *name, void *buf, size_t cap)
+ssize_t io_read_capped(int fd, void *buf, size_t cap)
 {
-	int fd = io_open_untrusted(dirfd, name, O_RDONLY, S_IFREG);
-	ssize_t n;
+	ssize_t n = io_read_full(fd, buf, cap);
 	uint8_t more;
 
-	if (fd < 0)
-		return fd;
-	n = io_read_full(fd, buf, cap);
 	if (n == (ssize_t)cap) {
 		ssize_t m = io_read_full(fd, &more, 1);
 
 		n = m < 0 ? m : m > 0 ? -EFBIG : n;
 	}
+	return n;
+}
+
+ssize_t io_read_small(int dirfd, const char *name, void *buf, size_t cap)
+{
+	int fd = io_open_untrusted(dirfd, name, O_RDONLY, S_IFREG);
+	ssize_t n;
+
+	if (fd < 0)
+		return fd;
+	n = io_read_capped(fd, buf, cap);
 	close(fd);
 	return n;
 }

@@ -159,7 +159,6 @@ ssize_t io_read_trusted(int dirfd, const char *name, void *buf, size_t cap)
 {
 	struct stat st;
 	ssize_t n;
-	uint8_t more;
 	int fd, err;
 
 	if (strchr(name, '/'))
@@ -177,12 +176,7 @@ ssize_t io_read_trusted(int dirfd, const char *name, void *buf, size_t cap)
 		close(fd);
 		return err;
 	}
-	n = io_read_full(fd, buf, cap);
-	if (n == (ssize_t)cap) {
-		ssize_t m = io_read_full(fd, &more, 1);
-
-		n = m < 0 ? m : m > 0 ? -EFBIG : n;
-	}
+	n = io_read_capped(fd, buf, cap);
 	close(fd);
 	return n;
 }

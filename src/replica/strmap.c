@@ -20,14 +20,7 @@ int strmap_init(struct strmap *m)
 
 void strmap_fini(struct strmap *m)
 {
-	for (size_t i = 0; m->b && i < m->nb; i++) {
-		struct strmap_node *n = m->b[i], *next;
-
-		for (; n; n = next) {
-			next = n->next;
-			free(n);
-		}
-	}
+	strmap_clear(m);
 	free(m->b);
 	m->b = NULL;
 	m->nb = m->n = 0;

@@ -100,6 +100,9 @@ bool io_resource_error(int err);
 int io_chmod_at(int dirfd, const char *name, mode_t mode);
 bool io_fds_exhausted(void);
 
+/* Read fd from its offset into buf: the length, -EFBIG if it holds more
+ * than cap bytes, or -errno. */
+ssize_t io_read_capped(int fd, void *buf, size_t cap);
 /* Read the regular file name (io_open_untrusted) into buf.  Return: its
  * length, -EFBIG if it holds more than cap bytes, or -errno. */
 ssize_t io_read_small(int dirfd, const char *name, void *buf, size_t cap);
