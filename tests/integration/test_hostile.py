@@ -223,3 +223,55 @@ def test_planted_object_never_stalls_or_misleads(template, tmp_path, name, kind)
             unmount(mnt)
         os.unlink(conf_path(conf))
     assert snapshot(outside) == before, "something outside the backing dir changed"
+
+
+@pytest.mark.parametrize("target", ["@../../../outside/victim", "@../keys",
+                                    "@" + "0" * 31 + "/", "@" + "A" * 32,
+                                    "@" + "0" * 33, "@/etc/passwd"])
+def test_sidecar_id_never_leaves_its_folder(template, tmp_path, target):
+    """Issue 10, case 2: the id after '@' in a backing symlink names a
+    sidecar under .coffre/symlinks; one that is not exactly 32 lowercase
+    hex is refused (EIO), so readlink, lstat and unlink of the plaintext
+    link never reach, size or delete a file outside that folder."""
+    root, token, names = template
+    os.environ["SOFTHSM2_CONF"] = token.conf
+    case = str(tmp_path)
+    os.chmod(case, 0o755)
+    for d in ("backing", "bucket"):
+        shutil.copytree(os.path.join(root, d), os.path.join(case, d), symlinks=True)
+    outside = os.path.join(case, "outside")
+    os.makedirs(outside)
+    with open(os.path.join(outside, "victim"), "w") as f:
+        f.write("victim" * 1000)
+    before = snapshot(outside)
+    # the backing symlink whose target is "@<sidecar id>": point it elsewhere
+    back = os.path.join(case, "backing")
+    links = [os.path.join(d, n) for d, _, ns in os.walk(back) for n in ns
+             if os.path.islink(os.path.join(d, n)) and
+             os.readlink(os.path.join(d, n)).startswith("@")]
+    assert len(links) == 1, links
+    os.unlink(links[0])
+    os.symlink(target, links[0])
+    mnt = os.path.join(case, "mnt")
+    os.mkdir(mnt)
+    conf = write_conf(conf_name("sidecar"), back, [token.uri])
+    try:
+        subprocess.run([COFFRE, back, mnt, "-o",
+                        f"conf={conf},pin_file={token.pin_file},"
+                        f"bucket={os.path.join(case, 'bucket')}"],
+                       check=True, capture_output=True, timeout=LIMIT)
+        with pytest.raises(OSError) as e:
+            os.readlink(os.path.join(mnt, "long"))
+        assert e.value.errno == 5
+        st = os.lstat(os.path.join(mnt, "long"))
+        assert st.st_size != 6000                      # the victim's size never shows
+        try:
+            os.unlink(os.path.join(mnt, "long"))
+        except OSError:
+            pass
+        assert open(os.path.join(mnt, "keep.txt"), "rb").read() == TRUE["keep.txt"]
+    finally:
+        if is_mounted(mnt):
+            unmount(mnt)
+        os.unlink(conf_path(conf))
+    assert snapshot(outside) == before, "a file outside was read, changed or removed"
