@@ -40,12 +40,13 @@ static void refused(struct replica *r, const char *where, const char *path, int 
 			  err == -EXDEV ? "belongs to another volume" : strerror(-err));
 }
 
-/* Open and check one stored manifest (pass 1), copying it to copy_fd if
- * >= 0: the fd, -ENOENT, or another -errno (said). */
-static int check_one(struct replica *r, int dirfd, const char *path, int copy_fd,
+/* Check one stored manifest opened as fd (an io_open_untrusted result;
+ * taken) in pass 1, copying it to copy_fd if >= 0: the fd, -ENOENT, or
+ * another -errno (said). */
+static int check_one(struct replica *r, int fd, const char *path, int copy_fd,
 		     struct manifest_hdr *h, const char *where)
 {
-	int fd = io_open_untrusted(dirfd, path, O_RDONLY, S_IFREG), err;
+	int err;
 
 	if (fd == -ENOENT)
 		return fd;
@@ -107,18 +108,16 @@ int manifest_load(struct replica *r)
 
 	if ((err = mstore_new(r->uuid, &r->man)) != 0)
 		return err;
-	lfd = check_one(r, r->backing_fd, COFFRE_MANIFEST_MIRROR, -1, &lh, "local");
+	lfd = check_one(r, io_open_untrusted(r->backing_fd, COFFRE_MANIFEST_MIRROR,
+					     O_RDONLY, S_IFREG),
+			COFFRE_MANIFEST_MIRROR, -1, &lh, "local");
 	if (replica_open_bucket(r, &bfd) == 0) {
-		int probe = io_open_untrusted(bfd, COFFRE_BUCKET_MANIFEST, O_RDONLY, S_IFREG);
-
-		/* Copied (into a private file) only if it may win. */
-		if (probe >= 0 && (lfd < 0 || newer(probe, lh.generation)))
-			cfd = private_tmp(r);
-		if (probe >= 0)
-			close(probe);
-		if (probe != -ENOENT)
-			rfd = check_one(r, bfd, COFFRE_BUCKET_MANIFEST, cfd, &rh, "bucket");
+		rfd = io_open_untrusted(bfd, COFFRE_BUCKET_MANIFEST, O_RDONLY, S_IFREG);
 		close(bfd);
+		/* Copied (into a private file) only if it may win. */
+		if (rfd >= 0 && (lfd < 0 || newer(rfd, lh.generation)))
+			cfd = private_tmp(r);
+		rfd = check_one(r, rfd, COFFRE_BUCKET_MANIFEST, cfd, &rh, "bucket");
 	}
 	if (lfd >= 0 && rfd >= 0 && rh.generation < lh.generation) {
 		r->suspicious = true;

@@ -170,9 +170,11 @@ print(repr(out))
 """
 
 
-@pytest.mark.parametrize("name,kind", cases())
-def test_planted_object_never_stalls_or_misleads(template, tmp_path, name, kind):
-    root, token, names = template
+def new_case(template, tmp_path, victim):
+    """A copy of the template's backing dir and bucket under tmp_path, and
+    a canary directory outside holding the file victim (its text).
+    Returns (case, outside, snapshot of outside)."""
+    root, token, _ = template
     os.environ["SOFTHSM2_CONF"] = token.conf
     case = str(tmp_path)
     os.chmod(case, 0o755)
@@ -181,9 +183,15 @@ def test_planted_object_never_stalls_or_misleads(template, tmp_path, name, kind)
     outside = os.path.join(case, "outside")
     os.makedirs(os.path.join(outside, "keys"))
     with open(os.path.join(outside, "victim"), "w") as f:
-        f.write("victim")
+        f.write(victim)
     os.chmod(os.path.join(outside, "victim"), 0o644)
-    before = snapshot(outside)
+    return case, outside, snapshot(outside)
+
+
+@pytest.mark.parametrize("name,kind", cases())
+def test_planted_object_never_stalls_or_misleads(template, tmp_path, name, kind):
+    root, token, names = template
+    case, outside, before = new_case(template, tmp_path, "victim")
     target = outside if kind == "symlink" and name in ("state", "keys") else \
         os.path.join(outside, "victim")
     plant(os.path.join(case, names[name]), kind, target)
@@ -234,16 +242,7 @@ def test_sidecar_id_never_leaves_its_folder(template, tmp_path, target):
     hex is refused (EIO), so readlink, lstat and unlink of the plaintext
     link never reach, size or delete a file outside that folder."""
     root, token, names = template
-    os.environ["SOFTHSM2_CONF"] = token.conf
-    case = str(tmp_path)
-    os.chmod(case, 0o755)
-    for d in ("backing", "bucket"):
-        shutil.copytree(os.path.join(root, d), os.path.join(case, d), symlinks=True)
-    outside = os.path.join(case, "outside")
-    os.makedirs(outside)
-    with open(os.path.join(outside, "victim"), "w") as f:
-        f.write("victim" * 1000)
-    before = snapshot(outside)
+    case, outside, before = new_case(template, tmp_path, "victim" * 1000)
     # the backing symlink whose target is "@<sidecar id>": point it elsewhere
     back = os.path.join(case, "backing")
     links = [os.path.join(d, n) for d, _, ns in os.walk(back) for n in ns
