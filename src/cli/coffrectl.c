@@ -375,8 +375,10 @@ static struct volume *open_volume(const struct cli *c, const char *backing)
 	pin = load_pin(c, &len);
 	if (!pin)
 		return NULL;
-	ret = volume_open(backing, c->hsm, c->n_hsm, c->conf ? g_mc.uuid : NULL, pin,
-			  (size_t)len, &v, err, sizeof(err));
+	/* With --conf, the configured path (checked to be backing). */
+	ret = volume_open(c->conf ? g_mc.backing : backing, c->hsm, c->n_hsm,
+			  c->conf ? g_mc.uuid : NULL, pin, (size_t)len, &v, err,
+			  sizeof(err));
 	free_pin(pin);
 	if (ret) {
 		fprintf(stderr, "coffrectl: %s\n", err);
@@ -636,23 +638,37 @@ static int cmd_hsm_show(struct cli *c)
 	return ret ? 1 : 0;
 }
 
-/* After an enrollment: uri into the mount configuration NAME (g_mc, loaded
- * and checked), rewritten atomically, unless it is there already. */
-static int enroll_conf(const struct cli *c, const char *uri)
+/* Before an enrollment: uri added to the mount configuration NAME (g_mc,
+ * loaded and checked) unless it is there already, and the result checked,
+ * so that a token is enrolled only if the file can list it. */
+static int enroll_conf_add(const struct cli *c, const char *uri)
 {
-	char err[512] = "";
+	char err[1];
 	unsigned i;
 
 	for (i = 0; i < g_mc.n_hsms; i++)
 		if (!strcmp(g_mc.hsm[i], uri))
 			return 0;
 	if (g_mc.n_hsms == COFFRE_MAX_HSMS) {
-		fprintf(stderr, "coffrectl: the token is enrolled, but %s/%s.conf lists "
-			"%d HSMs already: replace one there by hand\n", COFFRE_CONFDIR,
-			c->conf, COFFRE_MAX_HSMS);
+		fprintf(stderr, "coffrectl: %s/%s.conf lists %d HSMs already: replace "
+			"one there by hand first\n", COFFRE_CONFDIR, c->conf,
+			COFFRE_MAX_HSMS);
 		return -ENOSPC;
 	}
 	snprintf(g_mc.hsm[g_mc.n_hsms++], COFFRE_URI_MAX, "%s", uri);
+	if (mount_conf_write(&g_mc, err, 0) == -EINVAL) {
+		fprintf(stderr, "coffrectl: --hsm %s cannot be written in a mount "
+			"configuration\n", uri);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* After it: the configuration rewritten atomically. */
+static int enroll_conf_store(const struct cli *c)
+{
+	char err[512] = "";
+
 	if (mount_conf_store(COFFRE_CONFDIR, c->conf, &g_mc, true, err, sizeof(err))) {
 		fprintf(stderr, "coffrectl: the token is enrolled, but %s\n", err);
 		return -EIO;
@@ -689,6 +705,8 @@ static int cmd_hsm_enroll(struct cli *c)
 			fprintf(stderr, "coffrectl: %s\n", err);
 			return 1;
 		}
+		if (enroll_conf_add(c, c->hsm[0]))
+			return 1;
 	}
 	pin = load_pin(c, &len);
 	if (!pin)
@@ -700,7 +718,7 @@ static int cmd_hsm_enroll(struct cli *c)
 		fprintf(stderr, "coffrectl: enroll failed: %s\n", err);
 		return 1;
 	}
-	if (c->conf && enroll_conf(c, c->hsm[0]))
+	if (c->conf && enroll_conf_store(c))
 		return 1;
 	printf("enrolled %s: it holds the master key and is part of the volume\n",
 	       c->hsm[0]);

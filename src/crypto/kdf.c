@@ -152,21 +152,17 @@ void hmac_stream_free(struct hmac_stream *h)
 int hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *data,
 		size_t len, uint8_t out[COFFRE_MAC_LEN])
 {
-	struct hmac_stream *h;
+	struct hmac_stream *h = NULL;
 	int err;
 
 	if (out == NULL || (data == NULL && len))
 		return -EINVAL;
-	if ((err = hmac_stream_new(key, key_len, &h)) != 0) {
-		OPENSSL_cleanse(out, SHA256_LEN);
-		return err;
-	}
-	if ((err = hmac_stream_update(h, data, len)) != 0) {
-		hmac_stream_free(h);
-		OPENSSL_cleanse(out, SHA256_LEN);
-		return err;
-	}
-	return hmac_stream_final(h, out);
+	if ((err = hmac_stream_new(key, key_len, &h)) == 0 &&
+	    (err = hmac_stream_update(h, data, len)) == 0)
+		return hmac_stream_final(h, out);   /* frees h, cleanses on error */
+	hmac_stream_free(h);
+	OPENSSL_cleanse(out, SHA256_LEN);
+	return err;
 }
 
 /* FIPS 180-4 SHA-256.  Return: 0, -EINVAL or -EIO. */

@@ -389,8 +389,10 @@ static int serve_open_volume(struct fs_opts *o, char *backing)
 		uris[i] = mc->hsm[i];
 	pin_len = read_pin(o, pin, err, sizeof(err));
 	ret = pin_len < 0 ? pin_len :
-	      volume_open(backing, uris, mc->n_hsms, mc->uuid, pin, (size_t)pin_len,
-			  &g_fs.vol, err, sizeof(err));
+	      /* The configured path, checked to be SOURCE: SOURCE is not
+	       * opened again, so swapping it meanwhile changes nothing. */
+	      volume_open(mc->backing, uris, mc->n_hsms, mc->uuid, pin,
+			  (size_t)pin_len, &g_fs.vol, err, sizeof(err));
 	secmem_free(pin, COFFRE_PIN_MAX + 1);
 	free(mc);
 	if (ret)

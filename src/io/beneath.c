@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <linux/openat2.h>
 #include <stdbool.h>
 #include <string.h>
@@ -20,6 +21,9 @@
 #include "coffre/io.h"
 
 bool io_test_no_openat2;
+/* The kernel (or a seccomp filter: systemd's SystemCallFilter answers
+ * EPERM) refused openat2 once: walk from then on. */
+static atomic_bool no_openat2;
 
 /* The walk: dirfd, then each component but the last; flags on the last. */
 static int walk(int dirfd, const char *path, int flags, mode_t mode)
@@ -67,12 +71,13 @@ int io_open_beneath(int dirfd, const char *path, int flags, mode_t mode)
 	};
 	long fd;
 
-	if (!io_test_no_openat2) {
+	if (!io_test_no_openat2 && !atomic_load_explicit(&no_openat2, memory_order_relaxed)) {
 		fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 		if (fd >= 0)
 			return (int)fd;
-		if (errno != ENOSYS)
+		if (errno != ENOSYS && errno != EPERM)
 			return -errno;
+		atomic_store_explicit(&no_openat2, true, memory_order_relaxed);
 	}
 	return walk(dirfd, path, flags, mode);
 }

@@ -197,23 +197,12 @@ out:
 
 int io_open_dir(int dirfd, const char *path)
 {
-	const char *slash = strchr(path, '/');
-	char comp[NAME_MAX + 1];
-	size_t n = slash ? (size_t)(slash - path) : strlen(path);
-	int fd, sub;
+	int fd;
 
-	if (n == 0 || n >= sizeof(comp))
-		return n ? -ENAMETOOLONG : -EINVAL;
-	memcpy(comp, path, n);
-	comp[n] = '\0';
-	fd = openat(dirfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (!slash || !slash[1])
-		return fd;
-	sub = io_open_dir(fd, slash + 1);
-	close(fd);
-	return sub;
+	if (!*path)
+		return -EINVAL;
+	fd = io_open_beneath(dirfd, path, O_RDONLY | O_DIRECTORY, 0);
+	return fd == -ELOOP ? -ENOTDIR : fd;
 }
 
 int io_replace(int dirfd, const char *name, const void *buf, size_t len,
@@ -224,16 +213,9 @@ int io_replace(int dirfd, const char *name, const void *buf, size_t len,
 	int dfd = dirfd, fd, err;
 
 	if (slash) {
-		char parent[PATH_MAX];
-
-		if ((size_t)(slash - name) >= sizeof(parent))
-			return -ENAMETOOLONG;
-		memcpy(parent, name, (size_t)(slash - name));
-		parent[slash - name] = '\0';
-		dfd = io_open_dir(dirfd, parent);
-		if (dfd < 0)
-			return dfd;
-		err = io_replace(dfd, slash + 1, buf, len, mode);
+		if ((dfd = io_open_parent(dirfd, name, &base)) < 0)
+			return dfd == -ELOOP ? -ENOTDIR : dfd;
+		err = io_replace(dfd, base, buf, len, mode);
 		close(dfd);
 		return err;
 	}

@@ -133,10 +133,11 @@ static int init_root_key(int root, const char *backing, struct hsm_pool *pool,
 	struct key_record rec;
 	int keys, ret;
 
-	if (mkdirat(root, COFFRE_STATE_DIR, 0700) ||
-	    io_mkdir_beneath(root, COFFRE_KEYS_DIR, 0700))
-		return keys_set_err(err, errlen, -errno, "cannot create %s/%s: %s", backing,
-			   COFFRE_KEYS_DIR, strerror(errno));
+	ret = mkdirat(root, COFFRE_STATE_DIR, 0700) ? -errno :
+	      io_mkdir_beneath(root, COFFRE_KEYS_DIR, 0700);
+	if (ret)
+		return keys_set_err(err, errlen, ret, "cannot create %s/%s: %s", backing,
+			   COFFRE_KEYS_DIR, strerror(-ret));
 	keys = io_open_dir(root, COFFRE_KEYS_DIR);
 	ret = keys < 0 ? keys : random_bytes(root_dek, COFFRE_KEY_LEN);
 	if (!ret)
@@ -290,7 +291,7 @@ int volume_open_conf(const char *backing, struct volume *v, char **text,
 		return keys_set_err(err, errlen, -errno, "cannot open %s: %s", backing,
 				    strerror(errno));
 	v->lock_fd = io_open_beneath(v->root_fd, COFFRE_LOCK_FILE, O_RDWR | O_CREAT |
-				     O_NOFOLLOW | O_NONBLOCK, 0600);
+				     O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0600);
 	if (v->lock_fd >= 0 && (fstat(v->lock_fd, &lst) < 0 || !S_ISREG(lst.st_mode))) {
 		close(v->lock_fd);
 		v->lock_fd = -EINVAL;     /* planted: a FIFO, a device */

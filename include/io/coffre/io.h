@@ -112,9 +112,9 @@ ssize_t io_read_small(int dirfd, const char *name, void *buf, size_t cap);
 int io_read_alloc(int dirfd, const char *name, size_t max, uint8_t **out,
 		  size_t *out_len);
 
-/* Open the directory path under dirfd ("a/b/c"), one component at a time,
- * each O_DIRECTORY | O_NOFOLLOW: never through a symlink.  Return: the
- * fd (O_RDONLY) or -errno (-ENOTDIR for a symlink on the way). */
+/* Open the directory path under dirfd ("a/b/c") through io_open_beneath:
+ * never through a symlink, never above dirfd.  Return: the fd (O_RDONLY)
+ * or -errno (-ENOTDIR for a symlink on the way, -EXDEV for ".."). */
 int io_open_dir(int dirfd, const char *path);
 
 /*
