@@ -205,8 +205,10 @@ int io_open_dir(int dirfd, const char *path)
 	return fd == -ELOOP ? -ENOTDIR : fd;
 }
 
-int io_replace(int dirfd, const char *name, const void *buf, size_t len,
-	       mode_t mode)
+/* io_replace, or with `exclusive` io_create_new: the temp is linked at name
+ * (EEXIST if something is there) rather than renamed over it. */
+static int put_file(int dirfd, const char *name, const void *buf, size_t len,
+		    mode_t mode, bool exclusive)
 {
 	const char *slash = strrchr(name, '/'), *base;
 	char tmp[NAME_MAX + 1];
@@ -215,7 +217,7 @@ int io_replace(int dirfd, const char *name, const void *buf, size_t len,
 	if (slash) {
 		if ((dfd = io_open_parent(dirfd, name, &base)) < 0)
 			return dfd == -ELOOP ? -ENOTDIR : dfd;
-		err = io_replace(dfd, base, buf, len, mode);
+		err = put_file(dfd, base, buf, len, mode, exclusive);
 		close(dfd);
 		return err;
 	}
@@ -233,13 +235,26 @@ int io_replace(int dirfd, const char *name, const void *buf, size_t len,
 		err = -errno;
 	if (close(fd) < 0 && !err)
 		err = -errno;
-	if (!err && renameat(dfd, tmp, dfd, name) < 0)
+	if (!err && (exclusive ? linkat(dfd, tmp, dfd, name, 0) :
+		     renameat(dfd, tmp, dfd, name)) < 0)
 		err = -errno;
-	if (err) {
+	if (err || exclusive)
 		unlinkat(dfd, tmp, 0);
+	if (err)
 		return err;
-	}
 	return fsync(dfd) < 0 ? -errno : 0;
+}
+
+int io_replace(int dirfd, const char *name, const void *buf, size_t len,
+	       mode_t mode)
+{
+	return put_file(dirfd, name, buf, len, mode, false);
+}
+
+int io_create_new(int dirfd, const char *name, const void *buf, size_t len,
+		  mode_t mode)
+{
+	return put_file(dirfd, name, buf, len, mode, true);
 }
 
 int io_fsync_dir(int dfd)

@@ -143,7 +143,6 @@ int mount_conf_store(const char *confdir, const char *name,
 		     size_t errlen)
 {
 	char file[COFFRE_MOUNT_FILE_MAX], *text = NULL;
-	struct stat st;
 	int dfd, len, ret;
 
 	if (mount_conf_file_name(name, file))
@@ -152,15 +151,14 @@ int mount_conf_store(const char *confdir, const char *name,
 	dfd = open_confdir(confdir, true, err, errlen);
 	if (dfd < 0)
 		return dfd;
-	if (!replace && fstatat(dfd, file, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		close(dfd);
-		return keys_set_err(err, errlen, -EEXIST, "%s/%s exists already (another "
-				    "volume's?)", confdir, file);
-	}
 	text = malloc(COFFRE_MOUNT_CONF_MAX);
 	len = text ? mount_conf_write(mc, text, COFFRE_MOUNT_CONF_MAX) : -ENOMEM;
-	ret = len < 0 ? len : io_replace(dfd, file, text, (size_t)len, 0600);
-	if (ret)
+	ret = len < 0 ? len : replace ? io_replace(dfd, file, text, (size_t)len, 0600) :
+	      io_create_new(dfd, file, text, (size_t)len, 0600);
+	if (ret == -EEXIST)
+		keys_set_err(err, errlen, ret, "%s/%s exists already (another "
+			     "volume's?)", confdir, file);
+	else if (ret)
 		keys_set_err(err, errlen, ret, "cannot write %s/%s: %s", confdir, file,
 			     ret == -EINVAL ? "a value is not allowed there" :
 			     strerror(-ret));

@@ -128,6 +128,11 @@ int io_open_dir(int dirfd, const char *path);
  */
 int io_replace(int dirfd, const char *name, const void *buf, size_t len,
 	       mode_t mode);
+/* As io_replace, but name must not exist: the complete temp is hard-linked
+ * at name, so two writers cannot both succeed (-EEXIST for the second, and
+ * for anything already there), and the temp is then removed. */
+int io_create_new(int dirfd, const char *name, const void *buf, size_t len,
+		  mode_t mode);
 
 /* fsync a directory; EINVAL (a filesystem that cannot) is not an error. */
 int io_fsync_dir(int dfd);

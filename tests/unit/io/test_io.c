@@ -272,6 +272,25 @@ Test(io, replace)
 	cr_assert_eq(count_entries(), 2);
 }
 
+/* io_create_new never replaces: whatever holds the name (a file, a
+ * dangling symlink, a directory) stays as it was, and no temp is left. */
+Test(io, create_new_is_exclusive)
+{
+	char buf[64];
+
+	cr_assert_eq(io_create_new(dfd, "n.conf", "first", 5, 0600), 0);
+	cr_assert_eq(io_create_new(dfd, "n.conf", "second", 6, 0600), -EEXIST);
+	cr_assert_eq(io_read_small(dfd, "n.conf", buf, sizeof(buf)), 5);
+	cr_assert_eq(memcmp(buf, "first", 5), 0);
+	cr_assert_eq(symlinkat("/nonexistent", dfd, "l.conf"), 0);
+	cr_assert_eq(io_create_new(dfd, "l.conf", "x", 1, 0600), -EEXIST);
+	cr_assert_eq(mkdirat(dfd, "d.conf", 0700), 0);
+	cr_assert_eq(io_create_new(dfd, "d.conf", "x", 1, 0600), -EEXIST);
+	cr_assert_not(exists(COFFRE_TMP_PREFIX "n.conf"));
+	cr_assert_not(exists(COFFRE_TMP_PREFIX "l.conf"));
+	cr_assert_eq(count_entries(), 3);
+}
+
 /* io_replace's temp names (the tests above find them by format.h's
  * COFFRE_TMP_PREFIX, which io cannot include) are the filesystem's own. */
 Test(io, replace_temp_is_internal)
