@@ -55,7 +55,7 @@ struct inode {
 	int stale_fd;                 /* the fd before a re-key, closed at free */
 	unsigned pins;                /* operations and opens using fd */
 	bool in_lru, unhashed;
-	bool keep_fd;                 /* never evicted (see inode_keep_fd) */
+	unsigned keeps;               /* never evicted while > 0 (inode_keep_fd) */
 	bool referenced;              /* looked up since a prune scan passed */
 	uint64_t nlookup;             /* kernel references */
 	struct inode *hnext, *lru_prev, *lru_next;
@@ -147,14 +147,18 @@ int inode_get(struct inode_table *t, int fd, const struct stat *st,
 /* The inode of a backing object if the table holds one (one lookup added,
  * drop it with inode_forget), else NULL. */
 struct inode *inode_find(struct inode_table *t, dev_t dev, ino_t ino);
-/* The backing object (dev, ino) is about to lose its last name: if the
- * table holds its inode, that keeps its fd until forgotten (no handle
+/* The backing object (dev, ino) may be about to lose its last name: if
+ * the table holds its inode, that keeps its fd until forgotten (no handle
  * opens an unlinked object, and the kernel may still ask about it, for
- * example to write back its times). */
+ * example to write back its times).  Calls nest: each is undone by one
+ * inode_unkeep_fd or one inode_unkeep_fd_if_linked. */
 void inode_keep_fd(struct inode_table *t, dev_t dev, ino_t ino);
-/* It did not lose it after all (the unlink or rename failed): its fd may
- * be closed again. */
+/* It did not lose it after all (the unlink or rename failed). */
 void inode_unkeep_fd(struct inode_table *t, dev_t dev, ino_t ino);
+/* After the unlink or rename: undo one keep if the object still has a
+ * name, as its fd shows (a concurrent unlink of another of its names
+ * makes an st_nlink read before the unlink stale). */
+void inode_unkeep_fd_if_linked(struct inode_table *t, dev_t dev, ino_t ino);
 /* Swap the backing object at `from` (a re-keyed copy: O_PATH path_fd,
  * stat st) in at `to` (both in dfd) with RENAME_EXCHANGE, if what is at
  * `to` is still i's object with no other name, and point i at it, as one

@@ -141,7 +141,7 @@ static void lru_remove(struct inode_table *t, struct inode *i)
 /* An inode nobody pins: its fd may go, the most recently used last. */
 static void lru_add(struct inode_table *t, struct inode *i)
 {
-	if (i->in_lru || i->pins || i->fd < 0 || !i->fh_len || i->keep_fd ||
+	if (i->in_lru || i->pins || i->fd < 0 || !i->fh_len || i->keeps ||
 	    i == &t->root)
 		return;
 	i->lru_prev = NULL;
@@ -660,7 +660,7 @@ void inode_keep_fd(struct inode_table *t, dev_t dev, ino_t ino)
 			break;
 	if (!i || i->fd >= 0) {
 		if (i) {
-			i->keep_fd = true;
+			i->keeps++;
 			lru_remove(t, i);
 		}
 		pthread_mutex_unlock(&t->lock);
@@ -670,27 +670,41 @@ void inode_keep_fd(struct inode_table *t, dev_t dev, ino_t ino)
 	pthread_mutex_unlock(&t->lock);
 	if (inode_pin(t, i) == 0) {
 		pthread_mutex_lock(&t->lock);
-		i->keep_fd = true;
+		i->keeps++;
 		pthread_mutex_unlock(&t->lock);
 		inode_unpin(t, i);
 	}
 	inode_forget(t, i, 1);
 }
 
-void inode_unkeep_fd(struct inode_table *t, dev_t dev, ino_t ino)
+static void unkeep(struct inode_table *t, dev_t dev, ino_t ino, bool if_linked)
 {
 	struct inode *i;
+	struct stat st;
 
 	pthread_mutex_lock(&t->lock);
 	for (i = t->buckets[bucket(dev, ino)]; i; i = i->hnext)
 		if (i->ino == ino && i->dev == dev)
 			break;
-	if (i && i->keep_fd) {
-		i->keep_fd = false;
+	/* A kept inode's fd is open (inode_keep_fd reopened it). */
+	if (i && i->keeps && if_linked &&
+	    (i->fd < 0 || fstat(i->fd, &st) || st.st_nlink == 0))
+		i = NULL;
+	if (i && i->keeps && --i->keeps == 0) {
 		lru_add(t, i);
 		lru_trim(t, 0);
 	}
 	pthread_mutex_unlock(&t->lock);
+}
+
+void inode_unkeep_fd(struct inode_table *t, dev_t dev, ino_t ino)
+{
+	unkeep(t, dev, ino, false);
+}
+
+void inode_unkeep_fd_if_linked(struct inode_table *t, dev_t dev, ino_t ino)
+{
+	unkeep(t, dev, ino, true);
 }
 
 struct inode *inode_find(struct inode_table *t, dev_t dev, ino_t ino)

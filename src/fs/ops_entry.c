@@ -261,7 +261,6 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct inode *p = inode_of(g_fs.inodes, parent);
 	struct backing_name b;
 	struct stat st;
-	bool last;
 	int err, fd = -1;
 
 	err = ops_backing_name(p, name, &b);
@@ -275,17 +274,16 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		err = -EISDIR;
 		goto out;
 	}
-	last = st.st_nlink == 1;
-	if (S_ISLNK(st.st_mode) && last)
+	if (S_ISLNK(st.st_mode) && st.st_nlink == 1)
 		fd = openat(p->fd, b.name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (last)
-		inode_keep_fd(g_fs.inodes, st.st_dev, st.st_ino);
+	/* Kept whatever st_nlink said: another name may go meanwhile. */
+	inode_keep_fd(g_fs.inodes, st.st_dev, st.st_ino);
 	if (unlinkat(p->fd, b.name, 0)) {
 		err = -errno;
-		if (last)
-			inode_unkeep_fd(g_fs.inodes, st.st_dev, st.st_ino);
+		inode_unkeep_fd(g_fs.inodes, st.st_dev, st.st_ino);
 		goto out;
 	}
+	inode_unkeep_fd_if_linked(g_fs.inodes, st.st_dev, st.st_ino);
 	entry_sidecar_remove(p->fd, &b);
 	note_name(p->fd, &b);
 	if (fd >= 0)
@@ -419,12 +417,11 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		if (err)
 			goto out;
 	}
-	/* The target loses its last name. */
-	if (target_exists && !(flags & RENAME_EXCHANGE) &&
-	    (S_ISDIR(s2.st_mode) || s2.st_nlink == 1)) {
-		target_goes = true;
+	/* The target loses a name, maybe its last (kept whatever st_nlink
+	 * said: another of its names may go meanwhile). */
+	target_goes = target_exists && !(flags & RENAME_EXCHANGE);
+	if (target_goes)
 		inode_keep_fd(g_fs.inodes, s2.st_dev, s2.st_ino);
-	}
 	if (renameat2(p->fd, b1.name, np->fd, b2.name, flags)) {
 		err = -errno;
 		if (target_goes)
@@ -435,6 +432,8 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			entry_sidecar_remove(np->fd, &b2);
 		goto out;
 	}
+	if (target_goes)
+		inode_unkeep_fd_if_linked(g_fs.inodes, s2.st_dev, s2.st_ino);
 	if (!(flags & RENAME_EXCHANGE)) {
 		if (lfd >= 0)
 			symlink_remove_sidecar(lfd);   /* the replaced symlink */

@@ -639,6 +639,49 @@ Test(inode, the_pruner_waits_for_the_bound)
 	cr_assert_eq(inode_prune_wait(tab), false);
 }
 
+/* Keeps nest (two unlinks of two names of one object at once), and the
+ * check after an unlink looks at the object, not at what st_nlink said
+ * before: kept while it has no name, given back while it has one. */
+Test(inode, keeps_nest_and_follow_the_link_count)
+{
+	struct inode *i, *other;
+	struct stat st;
+
+	inode_table_set_fds(tab, 0, 3);   /* the root's two and one more */
+	touch("a");
+	touch("other");
+	cr_assert_eq(linkat(dfd, "a", dfd, "b", 0), 0);
+	backing_stat("a", &st);
+	i = lookup("a");
+	inode_keep_fd(tab, st.st_dev, st.st_ino);   /* unlink of a ... */
+	inode_keep_fd(tab, st.st_dev, st.st_ino);   /* ... and of b, at once */
+	cr_assert_eq(unlinkat(dfd, "a", 0), 0);
+	cr_assert_eq(unlinkat(dfd, "b", 0), 0);
+	inode_unkeep_fd_if_linked(tab, st.st_dev, st.st_ino);
+	inode_unkeep_fd(tab, st.st_dev, st.st_ino); /* one of them "failed" */
+	other = lookup("other");                    /* would evict i */
+	cr_assert_geq(i->fd, 0, "kept: its last name is gone");
+	cr_assert_eq(inode_pin(tab, i), 0);
+	inode_unpin(tab, i);
+	inode_forget(tab, i, 1);
+	inode_forget(tab, other, 1);
+
+	/* Still linked after the unlink of one name: given back. */
+	touch("c");
+	cr_assert_eq(linkat(dfd, "c", dfd, "d", 0), 0);
+	backing_stat("c", &st);
+	i = lookup("c");
+	inode_keep_fd(tab, st.st_dev, st.st_ino);
+	cr_assert_eq(unlinkat(dfd, "c", 0), 0);
+	inode_unkeep_fd_if_linked(tab, st.st_dev, st.st_ino);
+	other = lookup("other");                    /* evicts i */
+	cr_assert_eq(i->fd, -1, "back in the LRU");
+	cr_assert_eq(inode_pin(tab, i), 0, "reopened by handle");
+	inode_unpin(tab, i);
+	inode_forget(tab, i, 1);
+	inode_forget(tab, other, 1);
+}
+
 /* An object that keeps its name after all (the unlink failed) gives its
  * fd back to the LRU, and a file with a second name is not kept: its
  * handle still opens it after one name goes. */
