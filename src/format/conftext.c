@@ -7,9 +7,14 @@
  * (RFC 7512).  No I/O.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "coffre/format.h"
 #include "conftext.h"
+
+#define CONF_X25519_PREFIX "x25519:"
+#define CONF_X25519_PREFIX_LEN 7
 
 /*
  * Strict UTF-8 (RFC 3629 §4: no overlong forms, no surrogates, nothing above
@@ -125,4 +130,74 @@ bool conf_uri_valid(const char *v, size_t len, size_t max)
 bool conf_key_is(const char *key, size_t len, const char *name)
 {
 	return strlen(name) == len && memcmp(key, name, len) == 0;
+}
+
+int conf_parse_x25519(const char *v, size_t len, uint8_t pub[32])
+{
+	if (len != CONF_X25519_PREFIX_LEN + 64 ||
+	    memcmp(v, CONF_X25519_PREFIX, CONF_X25519_PREFIX_LEN)) {
+		memset(pub, 0, 32);
+		return -EINVAL;
+	}
+	return hex_decode(v + CONF_X25519_PREFIX_LEN, 64, pub, 32);
+}
+
+int conf_parse_shares(const char *v, size_t len, uint8_t *k, uint8_t *n)
+{
+	const char *slash = memchr(v, '/', len);
+	uint32_t kk, nn;
+
+	if (!slash || conf_parse_u32(v, (size_t)(slash - v), &kk) ||
+	    conf_parse_u32(slash + 1, len - (size_t)(slash - v) - 1, &nn) ||
+	    kk < 2 || kk > nn || nn > 255)
+		return -EINVAL;
+	*k = (uint8_t)kk;
+	*n = (uint8_t)nn;
+	return 0;
+}
+
+void conf_put_str(struct wcur *w, const char *s)
+{
+	wcur_bytes(w, s, strlen(s));
+}
+
+void conf_put_line(struct wcur *w, const char *key, const char *value)
+{
+	conf_put_str(w, key);
+	conf_put_str(w, CONF_SEP);
+	conf_put_str(w, value);
+	conf_put_str(w, "\n");
+}
+
+void conf_put_hex(struct wcur *w, const char *key, const uint8_t *v, size_t len)
+{
+	char hex[2 * 32 + 1];
+
+	hex_encode(v, len, hex);
+	conf_put_line(w, key, hex);
+}
+
+void conf_put_u64(struct wcur *w, const char *key, uint64_t v)
+{
+	char dec[24];
+
+	snprintf(dec, sizeof(dec), "%llu", (unsigned long long)v);
+	conf_put_line(w, key, dec);
+}
+
+void conf_put_x25519(struct wcur *w, const char *key, const uint8_t pub[32])
+{
+	char v[CONF_X25519_PREFIX_LEN + 64 + 1];
+
+	memcpy(v, CONF_X25519_PREFIX, CONF_X25519_PREFIX_LEN);
+	hex_encode(pub, 32, v + CONF_X25519_PREFIX_LEN);
+	conf_put_line(w, key, v);
+}
+
+void conf_put_shares(struct wcur *w, const char *key, uint8_t k, uint8_t n)
+{
+	char sh[8];
+
+	snprintf(sh, sizeof(sh), "%u/%u", (unsigned)k, (unsigned)n);
+	conf_put_line(w, key, sh);
 }

@@ -84,6 +84,11 @@ void rcur_bytes(struct rcur *c, void *out, size_t n)
 		memset(out, 0, n);
 }
 
+const uint8_t *rcur_view(struct rcur *c, size_t n)
+{
+	return rcur_take(c, n);
+}
+
 bool rcur_done(const struct rcur *c)
 {
 	return !c->err && c->off == c->len;

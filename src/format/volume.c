@@ -16,14 +16,11 @@
  * parses them in src/hsm.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "coffre/format.h"
 #include "conftext.h"
 
-#define CONF_COMMENT \
-	"# coffre volume \xe2\x80\x94 written by coffrectl; edits break its MAC"
 /* The longest valid line: "hsm = " and a 1023-byte URI. */
 #define CONF_LINE_MAX (3 + CONF_SEP_LEN + COFFRE_URI_MAX - 1)
 #define CONF_MAC_LINE_LEN (3 + CONF_SEP_LEN + 64 + 1)
@@ -101,26 +98,12 @@ static int parse_entry(enum conf_key key, const char *v, size_t len,
 		c->n_hsms++;
 		return 0;
 	case K_RECOVERY:
-		/* "x25519:" and the 32-byte public key in hex */
-		if (len != 7 + 64 || memcmp(v, "x25519:", 7))
-			return -EINVAL;
-		err = hex_decode(v + 7, 64, c->recovery_pub, sizeof(c->recovery_pub));
+		err = conf_parse_x25519(v, len, c->recovery_pub);
 		if (!err)
 			c->has_recovery = true;
 		return err;
-	case K_SHARES: {
-		/* "K/N", 2 <= K <= N <= 255 */
-		const char *slash = memchr(v, '/', len);
-		uint32_t k, n;
-
-		if (!slash || conf_parse_u32(v, (size_t)(slash - v), &k) ||
-		    conf_parse_u32(slash + 1, len - (size_t)(slash - v) - 1, &n) ||
-		    k < 2 || k > n || n > 255)
-			return -EINVAL;
-		c->shares_k = (uint8_t)k;
-		c->shares_n = (uint8_t)n;
-		return 0;
-	}
+	case K_SHARES:
+		return conf_parse_shares(v, len, &c->shares_k, &c->shares_n);
 	case K_BUCKET:
 		/* an absolute path, printable ASCII or UTF-8, no control chars */
 		if (len == 0 || len >= sizeof(c->bucket) || v[0] != '/')
@@ -178,37 +161,6 @@ out:
 	return err;
 }
 
-/* Append a NUL-free string; the cursor's sticky error reports overflow. */
-static void put_str(struct wcur *w, const char *s)
-{
-	wcur_bytes(w, s, strlen(s));
-}
-
-static void put_line(struct wcur *w, const char *key, const char *value)
-{
-	put_str(w, key);
-	put_str(w, CONF_SEP);
-	put_str(w, value);
-	put_str(w, "\n");
-}
-
-static void put_hex(struct wcur *w, const char *key, const uint8_t *v,
-		    size_t len)
-{
-	char hex[2 * 32 + 1];
-
-	hex_encode(v, len, hex);
-	put_line(w, key, hex);
-}
-
-static void put_u32(struct wcur *w, const char *key, uint32_t v)
-{
-	char dec[16];
-
-	snprintf(dec, sizeof(dec), "%u", (unsigned)v);
-	put_line(w, key, dec);
-}
-
 /* The struct describes a config volume_conf_parse() would accept. */
 static bool conf_valid(const struct volume_conf *c)
 {
@@ -237,27 +189,23 @@ int volume_conf_write_body(const struct volume_conf *c, char *out, size_t cap)
 	if (!conf_valid(c))
 		return -EINVAL;
 	wcur_init(&w, out, cap);
-	put_str(&w, CONF_COMMENT "\n");
-	put_u32(&w, conf_key_names[K_FORMAT], c->format);
-	put_hex(&w, conf_key_names[K_UUID], c->uuid, sizeof(c->uuid));
-	put_u32(&w, conf_key_names[K_SEG_SIZE], c->seg_size);
-	put_line(&w, conf_key_names[K_STRICT_HOLES], c->strict_holes ? "1" : "0");
-	put_hex(&w, conf_key_names[K_ROOT_ID], c->root_id, sizeof(c->root_id));
-	put_u32(&w, conf_key_names[K_MK_VERSION], c->mk_version);
-	put_hex(&w, conf_key_names[K_KCV], c->kcv, sizeof(c->kcv));
+	conf_put_str(&w, CONF_VOLUME_COMMENT "\n");
+	conf_put_u64(&w, conf_key_names[K_FORMAT], c->format);
+	conf_put_hex(&w, conf_key_names[K_UUID], c->uuid, sizeof(c->uuid));
+	conf_put_u64(&w, conf_key_names[K_SEG_SIZE], c->seg_size);
+	conf_put_line(&w, conf_key_names[K_STRICT_HOLES], c->strict_holes ? "1" : "0");
+	conf_put_hex(&w, conf_key_names[K_ROOT_ID], c->root_id, sizeof(c->root_id));
+	conf_put_u64(&w, conf_key_names[K_MK_VERSION], c->mk_version);
+	conf_put_hex(&w, conf_key_names[K_KCV], c->kcv, sizeof(c->kcv));
 	for (unsigned i = 0; i < c->n_hsms; i++)
-		put_line(&w, conf_key_names[K_HSM], c->hsm[i]);
+		conf_put_line(&w, conf_key_names[K_HSM], c->hsm[i]);
 	if (c->has_recovery) {
-		char v[7 + 64 + 1], sh[16];
-
-		memcpy(v, "x25519:", 7);
-		hex_encode(c->recovery_pub, sizeof(c->recovery_pub), v + 7);
-		put_line(&w, conf_key_names[K_RECOVERY], v);
-		snprintf(sh, sizeof(sh), "%u/%u", c->shares_k, c->shares_n);
-		put_line(&w, conf_key_names[K_SHARES], sh);
+		conf_put_x25519(&w, conf_key_names[K_RECOVERY], c->recovery_pub);
+		conf_put_shares(&w, conf_key_names[K_SHARES], c->shares_k,
+				c->shares_n);
 	}
 	if (c->bucket[0])
-		put_line(&w, conf_key_names[K_BUCKET], c->bucket);
+		conf_put_line(&w, conf_key_names[K_BUCKET], c->bucket);
 	wcur_u8(&w, '\0');
 	if (w.err)
 		return -ENOSPC;
@@ -276,7 +224,7 @@ int volume_conf_write_mac(const uint8_t mac[32], char *out, size_t body_len,
 	if (cap < body_len)
 		return -ENOSPC;
 	wcur_init(&w, out + body_len, cap - body_len);
-	put_hex(&w, conf_key_names[K_MAC], mac, 32);
+	conf_put_hex(&w, conf_key_names[K_MAC], mac, 32);
 	wcur_u8(&w, '\0');
 	if (w.err)
 		return -ENOSPC;

@@ -41,6 +41,8 @@ uint16_t rcur_u16be(struct rcur *c);
 uint32_t rcur_u32be(struct rcur *c);
 uint64_t rcur_u64be(struct rcur *c);
 void rcur_bytes(struct rcur *c, void *out, size_t n);
+/* The next n bytes in place (and advance), or NULL (and set err). */
+const uint8_t *rcur_view(struct rcur *c, size_t n);
 /* True when every read succeeded and all input was consumed. */
 bool rcur_done(const struct rcur *c);
 void wcur_init(struct wcur *c, void *p, size_t cap);
