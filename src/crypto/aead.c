@@ -20,6 +20,10 @@
  * Segment layout: nonce(12) || ciphertext || tag(16), with
  * AAD = u64be(index) || u8(is_last), so reordering, moving segments between
  * files and truncation at a segment boundary all fail authentication.
+ * seg2_seal/seg2_open are the same cached-context path with the AAD given
+ * by the caller: format version 2 segments (doc/FORMAT.md §3), whose AAD
+ * and framing src/format/v2/segment.c builds; seg_seal/seg_open are them
+ * with version 1's AAD.
  * Nonces are random (nonce.c).  A failed open wipes the output buffer so no
  * unauthenticated plaintext ever escapes.
  */
@@ -299,15 +303,14 @@ static bool len_ok(size_t len)
 	return len <= (size_t)INT_MAX - 64;
 }
 
-int seg_seal(const struct aead_key *k, uint64_t index, bool is_last,
-	     const uint8_t *pt, size_t len, uint8_t *out)
+int seg2_seal(const struct aead_key *k, const uint8_t *aad, size_t aad_len,
+	      const uint8_t *pt, size_t len, uint8_t *out)
 {
-	uint8_t aad[SEG_AAD_LEN];
 	struct gcm_thread *t;
 	int err;
 
 	if (k == NULL || k->id == 0 || out == NULL || (pt == NULL && len) ||
-	    !len_ok(len))
+	    (aad == NULL && aad_len) || !len_ok(aad_len) || !len_ok(len))
 		return -EINVAL;
 	t = gcm_thread_get();
 	if (t == NULL)
@@ -315,7 +318,6 @@ int seg_seal(const struct aead_key *k, uint64_t index, bool is_last,
 	err = nonce_fill(out);
 	if (err)
 		return err;
-	seg_aad(index, is_last, aad);
 
 	pthread_spin_lock(&t->lock);
 	if (t->enc_key_id != k->id) {
@@ -330,7 +332,7 @@ int seg_seal(const struct aead_key *k, uint64_t index, bool is_last,
 		err = -EIO;
 		goto out;
 	}
-	err = gcm_run_encrypt(t->enc, aad, sizeof(aad), pt, len,
+	err = gcm_run_encrypt(t->enc, aad, aad_len, pt, len,
 			      out + COFFRE_NONCE_LEN,
 			      out + COFFRE_NONCE_LEN + len, COFFRE_TAG_LEN);
 out:
@@ -343,15 +345,15 @@ out:
 	return err;
 }
 
-int seg_open(const struct aead_key *k, uint64_t index, bool is_last,
-	     const uint8_t *in, size_t in_len, uint8_t *pt)
+int seg2_open(const struct aead_key *k, const uint8_t *aad, size_t aad_len,
+	      const uint8_t *in, size_t in_len, uint8_t *pt)
 {
-	uint8_t aad[SEG_AAD_LEN];
 	struct gcm_thread *t;
 	size_t len;
 	int err;
 
-	if (k == NULL || k->id == 0 || in == NULL)
+	if (k == NULL || k->id == 0 || in == NULL ||
+	    (aad == NULL && aad_len) || !len_ok(aad_len))
 		return -EINVAL;
 	if (in_len < COFFRE_SEG_OVERHEAD)
 		return -EBADMSG;
@@ -361,7 +363,6 @@ int seg_open(const struct aead_key *k, uint64_t index, bool is_last,
 	t = gcm_thread_get();
 	if (t == NULL)
 		return -ENOMEM;
-	seg_aad(index, is_last, aad);
 
 	pthread_spin_lock(&t->lock);
 	if (t->dec_key_id != k->id) {
@@ -376,7 +377,7 @@ int seg_open(const struct aead_key *k, uint64_t index, bool is_last,
 		err = -EIO;
 		goto out;
 	}
-	err = gcm_run_decrypt(t->dec, aad, sizeof(aad), in + COFFRE_NONCE_LEN,
+	err = gcm_run_decrypt(t->dec, aad, aad_len, in + COFFRE_NONCE_LEN,
 			      len, in + COFFRE_NONCE_LEN + len, COFFRE_TAG_LEN,
 			      pt);
 out:
@@ -388,6 +389,24 @@ out:
 	}
 	pthread_spin_unlock(&t->lock);
 	return err;
+}
+
+int seg_seal(const struct aead_key *k, uint64_t index, bool is_last,
+	     const uint8_t *pt, size_t len, uint8_t *out)
+{
+	uint8_t aad[SEG_AAD_LEN];
+
+	seg_aad(index, is_last, aad);
+	return seg2_seal(k, aad, sizeof(aad), pt, len, out);
+}
+
+int seg_open(const struct aead_key *k, uint64_t index, bool is_last,
+	     const uint8_t *in, size_t in_len, uint8_t *pt)
+{
+	uint8_t aad[SEG_AAD_LEN];
+
+	seg_aad(index, is_last, aad);
+	return seg2_open(k, aad, sizeof(aad), in, in_len, pt);
 }
 
 /*

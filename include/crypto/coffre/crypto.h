@@ -86,6 +86,17 @@ int seg_seal(const struct aead_key *k, uint64_t index, bool is_last,
 int seg_open(const struct aead_key *k, uint64_t index, bool is_last,
 	     const uint8_t *in, size_t in_len, uint8_t *pt);
 
+/*
+ * The same cached-context path with a caller-given AAD (aad_len bytes):
+ * format version 2 segments, whose AAD src/format/v2 builds (doc/FORMAT.md
+ * §3).  out = nonce(12) || ciphertext(len) || tag(16); open takes that and
+ * answers -EBADMSG if it does not authenticate with this AAD.
+ */
+int seg2_seal(const struct aead_key *k, const uint8_t *aad, size_t aad_len,
+	      const uint8_t *pt, size_t len, uint8_t *out);
+int seg2_open(const struct aead_key *k, const uint8_t *aad, size_t aad_len,
+	      const uint8_t *in, size_t in_len, uint8_t *pt);
+
 /* One-shot GCM with a random nonce, for small objects (symlink targets,
  * xattr values): out = nonce || ct || tag, len + 28 bytes. */
 int aead_seal(const uint8_t key[COFFRE_KEY_LEN], const uint8_t *aad,

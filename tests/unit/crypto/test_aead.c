@@ -298,6 +298,54 @@ Test(aead, uninitialised_key_is_refused)
 	cr_expect_eq(seg_open(&k, 0, true, out, sizeof(out), NULL), -EINVAL);
 }
 
+/* seg2_seal/seg2_open: the cached path with a caller's AAD (format 2). */
+Test(aead, seg2_caller_aad)
+{
+	enum { LEN = 100, SEALED = LEN + COFFRE_SEG_OVERHEAD };
+	static const uint8_t aad[17] = { 0, 0, 0, 0, 0, 0, 0, 5, 1,
+					 0, 0, 0, 0, 1, 0, 0, 2 };
+	uint8_t pt[LEN], sealed[SEALED], bad[SEALED], out[LEN], other[17];
+	uint8_t v1aad[9] = { 0, 0, 0, 0, 0, 0, 0, 5, 1 };
+	struct aead_key k;
+
+	make_key(&k, 0x31);
+	cr_assert_eq(random_bytes(pt, LEN), 0);
+	cr_assert_eq(seg2_seal(&k, aad, sizeof(aad), pt, LEN, sealed), 0);
+	/* Independently: raw GCM with the same AAD opens it. */
+	cr_expect_eq(gcm_decrypt_raw(k.key, 32, sealed, 12, aad, sizeof(aad),
+				     sealed + 12, LEN, sealed + 12 + LEN, 16,
+				     out), 0);
+	cr_expect(memcmp(out, pt, LEN) == 0);
+	memset(out, 0, LEN);
+	cr_expect_eq(seg2_open(&k, aad, sizeof(aad), sealed, SEALED, out), 0);
+	cr_expect(memcmp(out, pt, LEN) == 0);
+	/* Every AAD byte is bound, and so is its length. */
+	for (size_t i = 0; i < sizeof(aad); i++) {
+		memcpy(other, aad, sizeof(aad));
+		other[i] ^= 0x80;
+		memset(out, 0xa5, LEN);
+		cr_expect_eq(seg2_open(&k, other, sizeof(other), sealed,
+				       SEALED, out), -EBADMSG, "aad byte %zu", i);
+		cr_expect(all_zero(out, LEN));
+	}
+	cr_expect_eq(seg2_open(&k, aad, 16, sealed, SEALED, out), -EBADMSG);
+	memcpy(bad, sealed, SEALED);
+	bad[SEALED - 1] ^= 1;
+	cr_expect_eq(seg2_open(&k, aad, sizeof(aad), bad, SEALED, out),
+		     -EBADMSG);
+	cr_expect_eq(seg2_open(&k, aad, sizeof(aad), sealed,
+			       COFFRE_SEG_OVERHEAD - 1, out), -EBADMSG);
+	cr_expect_eq(seg2_open(&k, NULL, 1, sealed, SEALED, out), -EINVAL);
+	cr_expect_eq(seg2_seal(&k, NULL, 1, pt, LEN, sealed), -EINVAL);
+	/* seg_seal is seg2_seal with version 1's AAD. */
+	cr_assert_eq(seg_seal(&k, 5, true, pt, LEN, sealed), 0);
+	cr_expect_eq(seg2_open(&k, v1aad, sizeof(v1aad), sealed, SEALED, out),
+		     0);
+	cr_assert_eq(seg2_seal(&k, v1aad, sizeof(v1aad), pt, LEN, sealed), 0);
+	cr_expect_eq(seg_open(&k, 5, true, sealed, SEALED, out), 0);
+	cr_expect(memcmp(out, pt, LEN) == 0);
+}
+
 Test(aead, keys_get_distinct_ids)
 {
 	struct aead_key a, b;
