@@ -84,7 +84,17 @@ enum keys_kdf {
 	KDF_XATTR,        /* xattr names and values (salt: object id) */
 	KDF_MANIFEST,     /* the bucket manifest's MAC (root DEK) */
 	KDF_ESCROW,       /* escrow of a master key (X25519 shared secret) */
+	/* Format 2 (FORMAT.md §11) */
+	KDF_OBJECT,       /* content || meta || map keys (salt: file id; info
+			   * tail: the 64-byte fixed header) */
+	KDF_DIR_META,     /* a directory's .coffre.dir slots (salt: dir id) */
+	KDF_XATTR2,       /* an object's xattr blob (salt: object id) */
+	KDF_CONFIG2,      /* the config MAC (root DEK) */
+	KDF_TABLE,        /* the version table's MACs (root DEK) */
+	KDF_REPLICA,      /* the replicator's copy index (root DEK) */
 };
+/* The longest info: a purpose string and a fixed header. */
+#define KDF_INFO_MAX (32 + 64)
 /* HKDF-SHA256(ikm, salt, info = the purpose's string || info_tail). */
 int keys_kdf(enum keys_kdf purpose, const uint8_t *ikm, size_t ikm_len,
 	     const uint8_t *salt, size_t salt_len, const uint8_t *info_tail,

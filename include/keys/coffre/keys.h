@@ -15,6 +15,7 @@
 
 #include "coffre/crypto.h"
 #include "coffre/format.h"
+#include "coffre/v2/object.h"
 
 struct hsm_pool;
 struct keyring;
@@ -57,6 +58,31 @@ int keyring_symlink_key(struct keyring *kr, const uint8_t dir_id[COFFRE_ID_LEN],
 int keyring_xattr_keys(struct keyring *kr, const uint8_t id[COFFRE_ID_LEN],
 		       const uint8_t dir_id[COFFRE_ID_LEN], uint32_t version,
 		       struct derived_key **out);
+
+/* Format 2 (FORMAT.md §11; nothing calls these before the switch).
+ * An object's keys: HKDF-SHA256(DEK named by its fixed header, salt = file
+ * id, info = "coffre/v2/object" || fixed header[64], 96 bytes): the
+ * content key (segments) as an aead_key, and meta key || map key (64
+ * bytes) in *meta_map. */
+#define KEYS_OBJECT_LEN (3 * COFFRE_KEY_LEN)
+int keyring_object_keys(struct keyring *kr, const struct obj_header *h,
+			struct aead_key **content, struct derived_key **meta_map);
+/* A directory's .coffre.dir meta key: DEK (dir, version 1), salt dir id. */
+int keyring_dir_meta_key(struct keyring *kr, const uint8_t dir_id[COFFRE_ID_LEN],
+			 struct derived_key **out);
+/* An object's (or directory's) xattr blob key, under the DEK (dir_id,
+ * version) of its fixed header (a directory: its own, version 1). */
+int keyring_xattr2_key(struct keyring *kr, const uint8_t id[COFFRE_ID_LEN],
+		       const uint8_t dir_id[COFFRE_ID_LEN], uint32_t version,
+		       struct derived_key **out);
+/* The keys of the root DEK (root_id, version 1), 32 bytes each. */
+enum keys_root_purpose {
+	KEYS_ROOT_CONFIG,     /* .coffre.conf's MAC */
+	KEYS_ROOT_TABLE,      /* the version table's MACs */
+	KEYS_ROOT_REPLICA,    /* the replicator's copy index */
+};
+int keyring_root_key(struct keyring *kr, const uint8_t root_id[COFFRE_ID_LEN],
+		     enum keys_root_purpose purpose, struct derived_key **out);
 
 /* ---- keyring.c: DEK cache */
 
