@@ -110,11 +110,6 @@ static const char *link_source(struct restore *r, size_t i)
 	return NULL;
 }
 
-static bool all_zero(const uint8_t *p, size_t n)
-{
-	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
-}
-
 struct copy_out {
 	int fd;
 	int err;                      /* the write's, else 0 */
@@ -124,7 +119,7 @@ static int write_chunk(void *arg, const void *p, size_t n, uint64_t off)
 {
 	struct copy_out *c = arg;
 
-	if (!all_zero(p, n))
+	if (!bytes_zero(p, n))
 		c->err = io_pwrite_full(c->fd, p, n, off);
 	return c->err;
 }

@@ -94,6 +94,20 @@ bool rcur_done(const struct rcur *c)
 	return !c->err && c->off == c->len;
 }
 
+bool bytes_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	return n == 0 || (b[0] == 0 && memcmp(b, b + 1, n - 1) == 0);
+}
+
+bool rcur_zero(struct rcur *c, size_t n)
+{
+	const uint8_t *q = rcur_take(c, n);
+
+	return q ? bytes_zero(q, n) : n == 0 && !c->err;
+}
+
 void wcur_init(struct wcur *c, void *p, size_t cap)
 {
 	c->p = p;
@@ -162,4 +176,12 @@ void wcur_bytes(struct wcur *c, const void *p, size_t n)
 
 	if (q && n)
 		memcpy(q, p, n);
+}
+
+void wcur_zero(struct wcur *c, size_t n)
+{
+	uint8_t *q = wcur_take(c, n);
+
+	if (q && n)
+		memset(q, 0, n);
 }

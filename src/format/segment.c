@@ -30,51 +30,73 @@ uint64_t seg_count(uint32_t seg_size, uint64_t plain_size)
 	return plain_size / seg_size + (plain_size % seg_size != 0);
 }
 
-uint64_t seg_offset(uint32_t seg_size, uint64_t index)
+/* The geometry of both layouts: segments of seg_size + overhead bytes
+ * from data_offset (version 1: 48 and 28; version 2: 1024 and 36). */
+uint64_t layout_seg_offset(uint32_t data_offset, uint32_t overhead,
+			   uint32_t seg_size, uint64_t index)
 {
-	uint64_t stride = (uint64_t)seg_size + SEG_OVERHEAD;
+	uint64_t stride = (uint64_t)seg_size + overhead;
 
-	if (index > (UINT64_MAX - COFFRE_FILE_HEADER_LEN) / stride)
+	if (index > (UINT64_MAX - data_offset) / stride)
 		return UINT64_MAX;
-	return COFFRE_FILE_HEADER_LEN + index * stride;
+	return data_offset + index * stride;
 }
 
-uint64_t cipher_size(uint32_t seg_size, uint64_t plain)
+uint64_t layout_cipher_size(uint32_t data_offset, uint32_t overhead,
+			    uint32_t seg_size, uint64_t plain)
 {
 	uint64_t n = seg_count(seg_size, plain);
 	uint64_t limit = (uint64_t)INT64_MAX;
 
-	/* plain + 48 + 28 * n <= INT64_MAX, checked term by term */
-	if (plain > limit - COFFRE_FILE_HEADER_LEN)
+	/* plain + data_offset + overhead * n <= INT64_MAX, term by term */
+	if (plain > limit - data_offset)
 		return UINT64_MAX;
-	limit -= COFFRE_FILE_HEADER_LEN + plain;
-	if (n > limit / SEG_OVERHEAD)
+	limit -= data_offset + plain;
+	if (n > limit / overhead)
 		return UINT64_MAX;
-	return COFFRE_FILE_HEADER_LEN + plain + SEG_OVERHEAD * n;
+	return data_offset + plain + (uint64_t)overhead * n;
 }
 
-int plain_size(uint32_t seg_size, uint64_t csize, uint64_t *plain)
+int layout_plain_size(uint32_t data_offset, uint32_t overhead, uint32_t seg_size,
+		      uint64_t csize, uint64_t *plain)
 {
 	uint64_t stride, body, full, rem;
 
 	*plain = 0;
 	if (!seg_size_valid(seg_size))
 		return -EINVAL;
-	if (csize > (uint64_t)INT64_MAX ||
-	    csize < COFFRE_FILE_HEADER_LEN + SEG_OVERHEAD)
+	if (csize > (uint64_t)INT64_MAX || csize < (uint64_t)data_offset + overhead)
 		return -EBADMSG;
-	stride = (uint64_t)seg_size + SEG_OVERHEAD;
-	body = csize - COFFRE_FILE_HEADER_LEN;
+	stride = (uint64_t)seg_size + overhead;
+	body = csize - data_offset;
 	full = body / stride;
 	rem = body % stride;
 	if (rem == 0) {                 /* last segment is a full one */
 		*plain = full * seg_size;
 		return 0;
 	}
-	if (rem < SEG_OVERHEAD)         /* a partial segment, torn */
+	if (rem < overhead)             /* a partial segment, torn */
 		return -EBADMSG;
-	if (rem == SEG_OVERHEAD && full > 0)
+	if (rem == overhead && full > 0)
 		return -EBADMSG;        /* empty last segment after data */
-	*plain = full * seg_size + (rem - SEG_OVERHEAD);
+	*plain = full * seg_size + (rem - overhead);
 	return 0;
+}
+
+uint64_t seg_offset(uint32_t seg_size, uint64_t index)
+{
+	return layout_seg_offset(COFFRE_FILE_HEADER_LEN, SEG_OVERHEAD, seg_size,
+				 index);
+}
+
+uint64_t cipher_size(uint32_t seg_size, uint64_t plain)
+{
+	return layout_cipher_size(COFFRE_FILE_HEADER_LEN, SEG_OVERHEAD, seg_size,
+				  plain);
+}
+
+int plain_size(uint32_t seg_size, uint64_t csize, uint64_t *plain)
+{
+	return layout_plain_size(COFFRE_FILE_HEADER_LEN, SEG_OVERHEAD, seg_size,
+				 csize, plain);
 }

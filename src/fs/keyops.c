@@ -90,16 +90,6 @@ int keyops_resolve(const char *rel, int *dfd_out, uint8_t id[COFFRE_ID_LEN])
 	return 0;
 }
 
-static bool all_zero(const uint8_t *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
 /* Copy the plaintext of src into dst (holes stay holes). */
 static int copy_plain(struct store_file *src, struct store_file *dst, uint8_t *buf)
 {
@@ -111,7 +101,7 @@ static int copy_plain(struct store_file *src, struct store_file *dst, uint8_t *b
 		n = store_read(src, buf, COPY_CHUNK, off);
 		if (n <= 0)
 			return n < 0 ? (int)n : -EIO;
-		if (!all_zero(buf, (size_t)n) &&
+		if (!bytes_zero(buf, (size_t)n) &&
 		    store_write(dst, buf, (size_t)n, off) != n)
 			err = -EIO;
 	}

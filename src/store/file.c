@@ -115,11 +115,6 @@ static int short_read(const struct store_file *f, int err)
 	return -EIO;
 }
 
-static bool all_zero(const uint8_t *p, size_t n)
-{
-	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
-}
-
 /*
  * Open stored segment i (in_len bytes) of a file whose last segment is
  * `last` into pt.  A non-last all-zero segment is a hole (zeros) unless
@@ -132,7 +127,7 @@ static int open_segment(struct store_file *f, uint64_t i, uint64_t last,
 {
 	int err;
 
-	if (i != last && !f->strict_holes && all_zero(in, in_len)) {
+	if (i != last && !f->strict_holes && bytes_zero(in, in_len)) {
 		memset(pt, 0, in_len - OVH);
 		return 0;
 	}

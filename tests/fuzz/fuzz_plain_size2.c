@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (cipher2_size(seg, plain) != csize)
 		abort();
-	n = seg2_count(seg, plain);
+	n = seg_count(seg, plain);
 	last = plain - (n - 1) * seg;
 	if (last > seg || (plain > 0 && last == 0) ||
 	    seg2_offset(seg, n - 1) + last + V2_SEG_OVERHEAD != csize)

@@ -45,12 +45,18 @@ void rcur_bytes(struct rcur *c, void *out, size_t n);
 const uint8_t *rcur_view(struct rcur *c, size_t n);
 /* True when every read succeeded and all input was consumed. */
 bool rcur_done(const struct rcur *c);
+/* Whether n bytes are all zero (reserved fields: writers zero them,
+ * readers check them). */
+bool bytes_zero(const void *p, size_t n);
+/* Read n bytes: true if they were there and all zero. */
+bool rcur_zero(struct rcur *c, size_t n);
 void wcur_init(struct wcur *c, void *p, size_t cap);
 void wcur_u8(struct wcur *c, uint8_t v);
 void wcur_u16be(struct wcur *c, uint16_t v);
 void wcur_u32be(struct wcur *c, uint32_t v);
 void wcur_u64be(struct wcur *c, uint64_t v);
 void wcur_bytes(struct wcur *c, const void *p, size_t n);
+void wcur_zero(struct wcur *c, size_t n);   /* n zero bytes */
 
 /* ---- segment.c: file geometry */
 
@@ -64,6 +70,15 @@ uint64_t seg_count(uint32_t seg_size, uint64_t plain_size);
 uint64_t seg_offset(uint32_t seg_size, uint64_t index);
 /* UINT64_MAX if the ciphertext would be larger than INT64_MAX (EFBIG). */
 uint64_t cipher_size(uint32_t seg_size, uint64_t plain_size);
+/* The same three for any layout (segments of seg_size + overhead bytes
+ * from data_offset); the version 1 ones above and format 2's seg2_offset,
+ * cipher2_size and plain2_size are these with their layout's numbers. */
+uint64_t layout_seg_offset(uint32_t data_offset, uint32_t overhead,
+			   uint32_t seg_size, uint64_t index);
+uint64_t layout_cipher_size(uint32_t data_offset, uint32_t overhead,
+			    uint32_t seg_size, uint64_t plain_size);
+int layout_plain_size(uint32_t data_offset, uint32_t overhead, uint32_t seg_size,
+		      uint64_t cipher_size, uint64_t *plain);
 /* Plaintext size for a ciphertext file size; -EBADMSG if no plaintext size
  * maps to it (shorter than header + one sealed segment, a last segment
  * shorter than the overhead, an empty last segment after a full one, larger

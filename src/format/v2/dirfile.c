@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "coffre/v2/object.h"
-#include "zeroes.h"
 
 #define DIR_HDR_TAIL (V2_META_SLOT0_OFF - 24)   /* 0[40] | 0[192] */
 
@@ -20,9 +19,9 @@ static void bound_put(const uint8_t dir_id[COFFRE_ID_LEN], struct wcur *c)
 {
 	wcur_bytes(c, V2_DIR_MAGIC, 4);
 	wcur_u8(c, COFFRE_V2_VERSION);
-	v2_wcur_zero(c, 3);
+	wcur_zero(c, 3);
 	wcur_bytes(c, dir_id, COFFRE_ID_LEN);
-	v2_wcur_zero(c, V2_BOUND_LEN - 24);
+	wcur_zero(c, V2_BOUND_LEN - 24);
 }
 
 int dirfile2_parse(const uint8_t *buf, size_t len, struct dirfile2 *d)
@@ -38,21 +37,17 @@ int dirfile2_parse(const uint8_t *buf, size_t len, struct dirfile2 *d)
 	rcur_init(&c, buf, len);
 	rcur_bytes(&c, magic, sizeof(magic));
 	version = rcur_u8(&c);
-	zero = v2_rcur_zero(&c, 3);
+	zero = rcur_zero(&c, 3);
 	rcur_bytes(&c, d->dir_id, sizeof(d->dir_id));
-	zero = v2_rcur_zero(&c, DIR_HDR_TAIL) && zero;
+	zero = rcur_zero(&c, DIR_HDR_TAIL) && zero;
 	rcur_bytes(&c, d->slot[0], sizeof(d->slot[0]));
 	rcur_bytes(&c, d->slot[1], sizeof(d->slot[1]));
 	if (!rcur_done(&c))
 		goto out;
-	if (memcmp(magic, V2_DIR_MAGIC, 4) != 0) {
-		err = -EPROTO;
+	err = v2_magic_check(magic, V2_DIR_MAGIC, version);
+	if (err)
 		goto out;
-	}
-	if (version != COFFRE_V2_VERSION) {
-		err = -EPROTONOSUPPORT;
-		goto out;
-	}
+	err = -EINVAL;
 	if (!zero)
 		goto out;
 	err = 0;
@@ -68,7 +63,7 @@ void dirfile2_write(const struct dirfile2 *d, uint8_t out[V2_DIR_FILE_LEN])
 
 	wcur_init(&c, out, V2_DIR_FILE_LEN);
 	bound_put(d->dir_id, &c);
-	v2_wcur_zero(&c, V2_META_SLOT0_OFF - V2_BOUND_LEN);
+	wcur_zero(&c, V2_META_SLOT0_OFF - V2_BOUND_LEN);
 	wcur_bytes(&c, d->slot[0], sizeof(d->slot[0]));
 	wcur_bytes(&c, d->slot[1], sizeof(d->slot[1]));
 }

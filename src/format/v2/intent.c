@@ -62,10 +62,10 @@ int intent_write(const uint8_t key[COFFRE_KEY_LEN], const uint8_t uuid[COFFRE_ID
 		return -EINVAL;
 	wcur_init(&c, out, V2_INTENT_LEN);
 	wcur_u8(&c, in->kind);
-	v2t_write_zeros(&c, 3);
+	wcur_zero(&c, 3);
 	wcur_u32be(&c, in->first_group);
 	wcur_u32be(&c, in->group_count);
-	v2t_write_zeros(&c, 4);
+	wcur_zero(&c, 4);
 	wcur_bytes(&c, in->object_id, COFFRE_ID_LEN);
 	err = intent_mac(key, uuid, g, index, out, mac);
 	if (err)
@@ -100,10 +100,10 @@ int intent_parse(const uint8_t key[COFFRE_KEY_LEN], const uint8_t uuid[COFFRE_ID
 	/* authenticated from here on */
 	rcur_init(&c, body, sizeof(body));
 	in->kind = rcur_u8(&c);
-	zero = v2t_read_zeros(&c, 3);
+	zero = rcur_zero(&c, 3);
 	in->first_group = rcur_u32be(&c);
 	in->group_count = rcur_u32be(&c);
-	zero = v2t_read_zeros(&c, 4) && zero;
+	zero = rcur_zero(&c, 4) && zero;
 	rcur_bytes(&c, in->object_id, sizeof(in->object_id));
 	if (!zero || !rcur_done(&c) || !intent_valid(in)) {
 		memset(in, 0, sizeof(*in));

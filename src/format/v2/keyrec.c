@@ -47,14 +47,10 @@ int keyrec2_parse(const uint8_t *buf, size_t len, struct keyrec2 *r)
 	rcur_bytes(&c, r->sealed, sizeof(r->sealed));
 	if (!rcur_done(&c))
 		goto out;
-	if (memcmp(magic, V2_KEYREC_MAGIC, 4) != 0) {
-		err = -EPROTO;
+	err = v2_magic_check(magic, V2_KEYREC_MAGIC, version);
+	if (err)
 		goto out;
-	}
-	if (version != COFFRE_V2_VERSION) {
-		err = -EPROTONOSUPPORT;
-		goto out;
-	}
+	err = -EINVAL;
 	if (reserved != 0 || !keyrec2_valid(r))
 		goto out;
 	err = 0;

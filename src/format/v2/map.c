@@ -16,7 +16,6 @@
 #include <openssl/crypto.h>
 
 #include "coffre/v2/object.h"
-#include "zeroes.h"
 
 uint64_t map_slot_offset(uint32_t group, unsigned slot)
 {
@@ -61,7 +60,7 @@ int map_slot_parse(const uint8_t *buf, size_t len, bool legacy,
 	rcur_init(&c, buf, len);
 	rcur_bytes(&c, magic, sizeof(magic));
 	version = rcur_u8(&c);
-	reserved_zero = v2_rcur_zero(&c, 3);
+	reserved_zero = rcur_zero(&c, 3);
 	rcur_bytes(&c, s->file_id, sizeof(s->file_id));
 	s->group = rcur_u32be(&c);
 	s->count = rcur_u32be(&c);
@@ -69,17 +68,13 @@ int map_slot_parse(const uint8_t *buf, size_t len, bool legacy,
 	for (int i = 0; i < V2_MAP_ENTRIES; i++)
 		s->epoch[i] = rcur_u64be(&c);
 	/* The MAC: map_slot_open's concern. */
-	(void)v2_rcur_zero(&c, COFFRE_MAC_LEN);
+	(void)rcur_zero(&c, COFFRE_MAC_LEN);
 	if (!rcur_done(&c))
 		goto out;
-	if (memcmp(magic, V2_MAP_MAGIC, 4) != 0) {
-		err = -EPROTO;
+	err = v2_magic_check(magic, V2_MAP_MAGIC, version);
+	if (err)
 		goto out;
-	}
-	if (version != COFFRE_V2_VERSION) {
-		err = -EPROTONOSUPPORT;
-		goto out;
-	}
+	err = -EINVAL;
 	if (!reserved_zero || !slot_fields_valid(s, legacy))
 		goto out;
 	err = 0;
@@ -105,7 +100,7 @@ int map_slot_write(const struct map_slot *s, const uint8_t key[COFFRE_KEY_LEN],
 	wcur_init(&c, out, V2_MAP_SLOT_LEN);
 	wcur_bytes(&c, V2_MAP_MAGIC, 4);
 	wcur_u8(&c, COFFRE_V2_VERSION);
-	v2_wcur_zero(&c, 3);
+	wcur_zero(&c, 3);
 	wcur_bytes(&c, s->file_id, sizeof(s->file_id));
 	wcur_u32be(&c, s->group);
 	wcur_u32be(&c, s->count);
@@ -127,7 +122,7 @@ int map_slot_open(const uint8_t key[COFFRE_KEY_LEN], const uint8_t *buf,
 	memset(s, 0, sizeof(*s));
 	if (buf == NULL || len != V2_MAP_SLOT_LEN)
 		return -EINVAL;
-	if (v2_all_zero(buf, len))
+	if (bytes_zero(buf, len))
 		return -ENODATA;
 	err = slot_mac(key, buf, mac);
 	if (err)

@@ -17,7 +17,6 @@
 #include <openssl/crypto.h>
 
 #include "coffre/v2/object.h"
-#include "zeroes.h"
 
 #define SLOT_SEALED_OFF 8
 #define SLOT_SEALED_LEN (COFFRE_NONCE_LEN + V2_META_REC_LEN + COFFRE_TAG_LEN)
@@ -79,12 +78,12 @@ int meta_slot_open(const uint8_t key[COFFRE_KEY_LEN],
 	memset(rec, 0, sizeof(rec));
 	if (len != V2_META_SLOT_LEN)
 		return -EINVAL;
-	if (v2_all_zero(slot, len))
+	if (bytes_zero(slot, len))
 		return -ENODATA;
 	rcur_init(&c, slot, len);
 	e = rcur_u64be(&c);
 	rcur_bytes(&c, sealed, sizeof(sealed));
-	tail_zero = v2_rcur_zero(&c, V2_META_SLOT_LEN - SLOT_TAIL_OFF);
+	tail_zero = rcur_zero(&c, V2_META_SLOT_LEN - SLOT_TAIL_OFF);
 	if (!rcur_done(&c))
 		goto out;
 	err = -EBADMSG;

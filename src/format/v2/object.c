@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include "coffre/v2/object.h"
-#include "zeroes.h"
 
 #define HDR_RESERVED_LEN 12
 #define REC_RESERVED_LEN 8
@@ -57,17 +56,13 @@ int obj_header_parse(const uint8_t *buf, size_t len, struct obj_header *h)
 	rcur_bytes(&c, h->dir_id, sizeof(h->dir_id));
 	h->dek_version = rcur_u32be(&c);
 	rcur_bytes(&c, h->file_id, sizeof(h->file_id));
-	tail_zero = v2_rcur_zero(&c, HDR_RESERVED_LEN);
+	tail_zero = rcur_zero(&c, HDR_RESERVED_LEN);
 	if (!rcur_done(&c))
 		goto out;
-	if (memcmp(magic, V2_OBJ_MAGIC, 4) != 0) {
-		err = -EPROTO;
+	err = v2_magic_check(magic, V2_OBJ_MAGIC, version);
+	if (err)
 		goto out;
-	}
-	if (version != COFFRE_V2_VERSION) {
-		err = -EPROTONOSUPPORT;
-		goto out;
-	}
+	err = -EINVAL;
 	if (reserved != 0 || !tail_zero || !header_fields_valid(h))
 		goto out;
 	err = 0;
@@ -89,7 +84,7 @@ static void header_put(const struct obj_header *h, struct wcur *c)
 	wcur_bytes(c, h->dir_id, sizeof(h->dir_id));
 	wcur_u32be(c, h->dek_version);
 	wcur_bytes(c, h->file_id, sizeof(h->file_id));
-	v2_wcur_zero(c, HDR_RESERVED_LEN);
+	wcur_zero(c, HDR_RESERVED_LEN);
 }
 
 void obj_header_write(const struct obj_header *h,
@@ -135,11 +130,11 @@ int obj_region_parse(const uint8_t *buf, size_t len, struct obj_region *r)
 		return -EINVAL;
 	rcur_init(&c, buf, len);
 	rcur_bytes(&c, r->header, sizeof(r->header));
-	gaps_zero = v2_rcur_zero(&c, V2_META_SLOT0_OFF - V2_OBJ_HEADER_LEN);
+	gaps_zero = rcur_zero(&c, V2_META_SLOT0_OFF - V2_OBJ_HEADER_LEN);
 	rcur_bytes(&c, r->slot[0], sizeof(r->slot[0]));
 	rcur_bytes(&c, r->slot[1], sizeof(r->slot[1]));
 	if (layout == V2_LAYOUT_NATIVE)
-		gaps_zero = v2_rcur_zero(&c, V2_REGION_LEN - V2_COMPANION_LEN) &&
+		gaps_zero = rcur_zero(&c, V2_REGION_LEN - V2_COMPANION_LEN) &&
 			    gaps_zero;
 	err = -EINVAL;
 	if (!rcur_done(&c))
@@ -165,16 +160,16 @@ int obj_region_write(const struct obj_region *r, uint8_t *out, size_t len)
 		return -EINVAL;
 	wcur_init(&c, out, len);
 	header_put(&r->h, &c);
-	v2_wcur_zero(&c, V2_META_SLOT0_OFF - V2_OBJ_HEADER_LEN);
+	wcur_zero(&c, V2_META_SLOT0_OFF - V2_OBJ_HEADER_LEN);
 	wcur_bytes(&c, r->slot[0], sizeof(r->slot[0]));
 	wcur_bytes(&c, r->slot[1], sizeof(r->slot[1]));
-	v2_wcur_zero(&c, len - c.off);
+	wcur_zero(&c, len - c.off);
 	return 0;
 }
 
 static bool id_zero(const uint8_t id[COFFRE_ID_LEN])
 {
-	return v2_all_zero(id, COFFRE_ID_LEN);
+	return bytes_zero(id, COFFRE_ID_LEN);
 }
 
 /* A (parent, name) pair is both zero or both set. */
@@ -225,7 +220,7 @@ int meta_record_parse(const uint8_t *buf, size_t len, uint8_t kind,
 	rcur_bytes(&c, m->cur_name, sizeof(m->cur_name));
 	rcur_bytes(&c, m->prev_parent, sizeof(m->prev_parent));
 	rcur_bytes(&c, m->prev_name, sizeof(m->prev_name));
-	tail_zero = v2_rcur_zero(&c, REC_RESERVED_LEN);
+	tail_zero = rcur_zero(&c, REC_RESERVED_LEN);
 	if (rcur_done(&c) && tail_zero && record_valid(m, kind))
 		err = 0;
 	if (err)
@@ -249,7 +244,7 @@ void meta_record_write(const struct meta_record *m,
 	wcur_bytes(&c, m->cur_name, sizeof(m->cur_name));
 	wcur_bytes(&c, m->prev_parent, sizeof(m->prev_parent));
 	wcur_bytes(&c, m->prev_name, sizeof(m->prev_name));
-	v2_wcur_zero(&c, REC_RESERVED_LEN);
+	wcur_zero(&c, REC_RESERVED_LEN);
 }
 
 bool meta_binding_is_zero(const struct meta_record *m)

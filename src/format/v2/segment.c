@@ -15,64 +15,23 @@
 #include <string.h>
 
 #include "coffre/v2/object.h"
-#include "zeroes.h"
 
 #define EPOCH_LEN 8                     /* the epoch in front of a segment */
 
-uint64_t seg2_count(uint32_t seg_size, uint64_t plain_size)
-{
-	if (plain_size == 0 || seg_size == 0)
-		return 1;
-	return plain_size / seg_size + (plain_size % seg_size != 0);
-}
-
 uint64_t seg2_offset(uint32_t seg_size, uint64_t index)
 {
-	uint64_t stride = (uint64_t)seg_size + V2_SEG_OVERHEAD;
-
-	if (index > (UINT64_MAX - V2_DATA_OFFSET) / stride)
-		return UINT64_MAX;
-	return V2_DATA_OFFSET + index * stride;
+	return layout_seg_offset(V2_DATA_OFFSET, V2_SEG_OVERHEAD, seg_size, index);
 }
 
 uint64_t cipher2_size(uint32_t seg_size, uint64_t plain)
 {
-	uint64_t n = seg2_count(seg_size, plain);
-	uint64_t limit = (uint64_t)INT64_MAX;
-
-	/* plain + 1024 + 36 * n <= INT64_MAX, checked term by term */
-	if (plain > limit - V2_DATA_OFFSET)
-		return UINT64_MAX;
-	limit -= V2_DATA_OFFSET + plain;
-	if (n > limit / V2_SEG_OVERHEAD)
-		return UINT64_MAX;
-	return V2_DATA_OFFSET + plain + V2_SEG_OVERHEAD * n;
+	return layout_cipher_size(V2_DATA_OFFSET, V2_SEG_OVERHEAD, seg_size, plain);
 }
 
 int plain2_size(uint32_t seg_size, uint64_t csize, uint64_t *plain)
 {
-	uint64_t stride, body, full, rem;
-
-	*plain = 0;
-	if (!seg_size_valid(seg_size))
-		return -EINVAL;
-	if (csize > (uint64_t)INT64_MAX ||
-	    csize < V2_DATA_OFFSET + V2_SEG_OVERHEAD)
-		return -EBADMSG;
-	stride = (uint64_t)seg_size + V2_SEG_OVERHEAD;
-	body = csize - V2_DATA_OFFSET;
-	full = body / stride;
-	rem = body % stride;
-	if (rem == 0) {                 /* last segment is a full one */
-		*plain = full * seg_size;
-		return 0;
-	}
-	if (rem < V2_SEG_OVERHEAD)      /* a partial segment, torn */
-		return -EBADMSG;
-	if (rem == V2_SEG_OVERHEAD && full > 0)
-		return -EBADMSG;        /* empty last segment after data */
-	*plain = full * seg_size + (rem - V2_SEG_OVERHEAD);
-	return 0;
+	return layout_plain_size(V2_DATA_OFFSET, V2_SEG_OVERHEAD, seg_size, csize,
+				 plain);
 }
 
 void segment2_aad(uint64_t index, bool is_last, uint64_t epoch,
@@ -146,5 +105,5 @@ int segment2_open(const struct aead_key *k, uint64_t index, bool is_last,
 bool segment2_is_hole(uint32_t seg_size, const uint8_t *in, size_t in_len)
 {
 	return in != NULL && in_len == (uint64_t)seg_size + V2_SEG_OVERHEAD &&
-	       v2_all_zero(in, in_len);
+	       bytes_zero(in, in_len);
 }

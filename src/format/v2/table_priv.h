@@ -1,6 +1,6 @@
 /*
  * Helpers shared by the version table's structures (doc/FORMAT.md
- * §12.1–§12.4) in src/format/v2: zero runs, the residue window rule.
+ * §12.1–§12.4) in src/format/v2: the residue window rule.
  * Private to src/format/v2 (and its white-box tests).
  */
 #ifndef COFFRE_V2_TABLE_PRIV_H
@@ -11,31 +11,6 @@
 #include <stdint.h>
 
 #include "coffre/v2/table.h"
-
-/* Read n bytes through the cursor; true if they are all zero. */
-static inline bool v2t_read_zeros(struct rcur *c, size_t n)
-{
-	uint8_t acc = 0;
-
-	while (n--)
-		acc |= rcur_u8(c);
-	return acc == 0 && !c->err;
-}
-
-static inline void v2t_write_zeros(struct wcur *c, size_t n)
-{
-	while (n--)
-		wcur_u8(c, 0);
-}
-
-static inline bool v2t_is_zero(const uint8_t *p, size_t n)
-{
-	uint8_t acc = 0;
-
-	while (n--)
-		acc |= *p++;
-	return acc == 0;
-}
 
 /*
  * The residue window carried by a level or record of generation gen

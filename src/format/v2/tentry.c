@@ -52,7 +52,7 @@ static bool value_valid(const struct tentry *e)
 	case V2_TK_CONF:
 		return v2_gen_valid(e->u.conf.generation);
 	case V2_TK_ESC:
-		return !v2t_is_zero(e->u.esc.sha, sizeof(e->u.esc.sha));
+		return !bytes_zero(e->u.esc.sha, sizeof(e->u.esc.sha));
 	case V2_TK_ESCNEXT:
 		return true;
 	case V2_TK_KEY:
@@ -115,7 +115,7 @@ static bool read_key(struct rcur *c, struct tentry *e)
 		e->u.torn.segment = rcur_u64be(c);
 		break;
 	}
-	return v2t_read_zeros(c, V2_TKEY_LEN - c->off);
+	return rcur_zero(c, V2_TKEY_LEN - c->off);
 }
 
 static void write_key(struct wcur *c, const struct tentry *e)
@@ -145,7 +145,7 @@ static void write_key(struct wcur *c, const struct tentry *e)
 		wcur_u64be(c, e->u.torn.segment);
 		break;
 	}
-	v2t_write_zeros(c, V2_TKEY_LEN - c->off);
+	wcur_zero(c, V2_TKEY_LEN - c->off);
 }
 
 /* Bytes 40..80: the value fields of e->kind, then zeros. */
@@ -164,7 +164,7 @@ static bool read_value(struct rcur *c, struct tentry *e)
 	case V2_TK_KEY:
 		e->u.key.mk_version = rcur_u32be(c);
 		e->u.key.state = rcur_u8(c);
-		ok = v2t_read_zeros(c, 3);
+		ok = rcur_zero(c, 3);
 		e->u.key.gen = rcur_u64be(c);
 		break;
 	case V2_TK_OBJ:
@@ -181,7 +181,7 @@ static bool read_value(struct rcur *c, struct tentry *e)
 		break;
 	case V2_TK_MAP:
 		e->u.map.form = rcur_u8(c);
-		ok = v2t_read_zeros(c, 3);
+		ok = rcur_zero(c, 3);
 		e->u.map.count = rcur_u32be(c);
 		e->u.map.epoch = rcur_u64be(c);
 		break;
@@ -189,7 +189,7 @@ static bool read_value(struct rcur *c, struct tentry *e)
 		e->u.torn.gen = rcur_u64be(c);
 		break;
 	}
-	return v2t_read_zeros(c, V2_TENTRY_LEN - c->off) && ok;
+	return rcur_zero(c, V2_TENTRY_LEN - c->off) && ok;
 }
 
 static void write_value(struct wcur *c, const struct tentry *e)
@@ -205,7 +205,7 @@ static void write_value(struct wcur *c, const struct tentry *e)
 	case V2_TK_KEY:
 		wcur_u32be(c, e->u.key.mk_version);
 		wcur_u8(c, e->u.key.state);
-		v2t_write_zeros(c, 3);
+		wcur_zero(c, 3);
 		wcur_u64be(c, e->u.key.gen);
 		break;
 	case V2_TK_OBJ:
@@ -222,7 +222,7 @@ static void write_value(struct wcur *c, const struct tentry *e)
 		break;
 	case V2_TK_MAP:
 		wcur_u8(c, e->u.map.form);
-		v2t_write_zeros(c, 3);
+		wcur_zero(c, 3);
 		wcur_u32be(c, e->u.map.count);
 		wcur_u64be(c, e->u.map.epoch);
 		break;
@@ -230,7 +230,7 @@ static void write_value(struct wcur *c, const struct tentry *e)
 		wcur_u64be(c, e->u.torn.gen);
 		break;
 	}
-	v2t_write_zeros(c, V2_TENTRY_LEN - c->off);
+	wcur_zero(c, V2_TENTRY_LEN - c->off);
 }
 
 /* The kind byte and key; tombstone allowed or not. */
@@ -256,7 +256,7 @@ int tentry_parse(const uint8_t *buf, size_t len, struct tentry *e)
 	rcur_init(&c, buf, len);
 	ok = read_kind_key(&c, e, true);
 	if (ok)
-		ok = e->tombstone ? v2t_read_zeros(&c, V2_TENTRY_LEN - V2_TKEY_LEN)
+		ok = e->tombstone ? rcur_zero(&c, V2_TENTRY_LEN - V2_TKEY_LEN)
 				  : read_value(&c, e);
 	if (!ok || !rcur_done(&c) || !tentry_valid(e)) {
 		memset(e, 0, sizeof(*e));

@@ -116,7 +116,7 @@ int tindex_block_parse(const uint8_t *buf, size_t len, uint32_t count,
 		if (keys)
 			memcpy(keys[i], cur, V2_TKEY_LEN);
 	}
-	ok = ok && v2t_read_zeros(&c, V2_TBLOCK_BODY - (size_t)count * V2_TKEY_LEN);
+	ok = ok && rcur_zero(&c, V2_TBLOCK_BODY - (size_t)count * V2_TKEY_LEN);
 	rcur_bytes(&c, mac, sizeof(mac));          /* tblock_verify's */
 	if (!ok || !rcur_done(&c)) {
 		if (keys && in_range)

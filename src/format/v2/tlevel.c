@@ -80,14 +80,14 @@ bool tlevel_header_valid(const struct tlevel_header *h)
 	    h->dn != (h->n + V2_TDATA_PER_BLOCK - 1) / V2_TDATA_PER_BLOCK ||
 	    h->fn != tindex_blocks(h->dn))
 		return false;
-	if (v2t_is_zero(h->anchor, sizeof(h->anchor)) ||
+	if (bytes_zero(h->anchor, sizeof(h->anchor)) ||
 	    !v2t_residue_valid(h->residue_lo, h->residue_hi, h->gen))
 		return false;
 	if (h->level == V2_LEVEL_BASE)
 		return h->base_gen == 0 &&
-		       v2t_is_zero(h->base_mac, sizeof(h->base_mac));
+		       bytes_zero(h->base_mac, sizeof(h->base_mac));
 	return v2_gen_valid(h->base_gen) && h->base_gen < h->gen &&
-	       !v2t_is_zero(h->base_mac, sizeof(h->base_mac));
+	       !bytes_zero(h->base_mac, sizeof(h->base_mac));
 }
 
 int tlevel_header_parse(const uint8_t *buf, size_t len, struct tlevel_header *h)
@@ -116,18 +116,14 @@ int tlevel_header_parse(const uint8_t *buf, size_t len, struct tlevel_header *h)
 	h->residue_hi = rcur_u64be(&c);
 	h->base_gen = rcur_u64be(&c);
 	rcur_bytes(&c, h->base_mac, sizeof(h->base_mac));
-	zero = v2t_read_zeros(&c, V2_TBLOCK_BODY - HDR_USED);
+	zero = rcur_zero(&c, V2_TBLOCK_BODY - HDR_USED);
 	rcur_bytes(&c, mac, sizeof(mac));          /* tblock_verify's */
 	if (!rcur_done(&c))
 		goto out;
-	if (memcmp(magic, V2_TLEVEL_MAGIC, 4) != 0) {
-		err = -EPROTO;
+	err = v2_magic_check(magic, V2_TLEVEL_MAGIC, version);
+	if (err)
 		goto out;
-	}
-	if (version != COFFRE_V2_VERSION) {
-		err = -EPROTONOSUPPORT;
-		goto out;
-	}
+	err = -EINVAL;
 	if (reserved == 0 && zero && tlevel_header_valid(h))
 		err = 0;
 out:
@@ -214,7 +210,7 @@ int tdata_block_parse(const uint8_t *buf, size_t len, uint8_t level,
 		if (out)
 			out[i] = e;
 	}
-	ok = ok && v2t_read_zeros(&c, V2_TBLOCK_BODY - (size_t)count * V2_TENTRY_LEN);
+	ok = ok && rcur_zero(&c, V2_TBLOCK_BODY - (size_t)count * V2_TENTRY_LEN);
 	rcur_bytes(&c, mac, sizeof(mac));          /* tblock_verify's */
 	if (!ok || !rcur_done(&c)) {
 		if (out)

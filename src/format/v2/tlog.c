@@ -60,7 +60,7 @@ static bool read_header(struct rcur *c, struct tlog_header *h)
 	h->p = rcur_u32be(c);
 	h->q = rcur_u32be(c);
 	h->r = rcur_u32be(c);
-	return v2t_read_zeros(c, TLOG_RESERVED);
+	return rcur_zero(c, TLOG_RESERVED);
 }
 
 static void write_header(struct wcur *c, const struct tlog_header *h)
@@ -79,7 +79,7 @@ static void write_header(struct wcur *c, const struct tlog_header *h)
 	wcur_u32be(c, h->p);
 	wcur_u32be(c, h->q);
 	wcur_u32be(c, h->r);
-	v2t_write_zeros(c, TLOG_RESERVED);
+	wcur_zero(c, TLOG_RESERVED);
 }
 
 static bool header_valid(const struct tlog_header *h)
@@ -91,7 +91,7 @@ static bool header_valid(const struct tlog_header *h)
 	if (!v2_gen_valid(h->gen) || h->gen <= h->prev_gen ||
 	    (h->prev_gen != 0 && !v2_gen_valid(h->prev_gen)))
 		return false;
-	if ((h->prev_gen == 0) != v2t_is_zero(h->prev_mac, sizeof(h->prev_mac)))
+	if ((h->prev_gen == 0) != bytes_zero(h->prev_mac, sizeof(h->prev_mac)))
 		return false;
 	return v2t_residue_valid(h->residue_lo, h->residue_hi, h->gen);
 }
@@ -200,14 +200,10 @@ int tlog_parse(const uint8_t key[COFFRE_KEY_LEN], const uint8_t *buf, size_t len
 	rcur_bytes(&c, magic, sizeof(magic));
 	version = rcur_u8(&c);
 	zero = read_header(&c, &v->h);
-	if (memcmp(magic, V2_TLOG_MAGIC, 4) != 0) {
-		err = -EPROTO;
+	err = v2_magic_check(magic, V2_TLOG_MAGIC, version);
+	if (err)
 		goto out;
-	}
-	if (version != COFFRE_V2_VERSION) {
-		err = -EPROTONOSUPPORT;
-		goto out;
-	}
+	err = -EINVAL;
 	total = tlog_len(v->h.p, v->h.q, v->h.r);
 	if (!rcur_done(&c) || total == 0 || total != len)
 		goto out;

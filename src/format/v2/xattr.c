@@ -38,14 +38,10 @@ int xattr2_hdr_parse(const uint8_t *blob, size_t len, struct xattr2_hdr *h)
 	h->epoch = rcur_u64be(&c);
 	if (!rcur_done(&c))
 		goto out;
-	if (memcmp(magic, V2_XATTR_MAGIC, 4) != 0) {
-		err = -EPROTO;
+	err = v2_magic_check(magic, V2_XATTR_MAGIC, version);
+	if (err)
 		goto out;
-	}
-	if (version != COFFRE_V2_VERSION) {
-		err = -EPROTONOSUPPORT;
-		goto out;
-	}
+	err = -EINVAL;
 	if ((reserved[0] | reserved[1] | reserved[2]) != 0 ||
 	    !v2_epoch_valid(h->epoch))
 		goto out;

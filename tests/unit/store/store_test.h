@@ -111,14 +111,6 @@ static inline void prng_fill(uint64_t *s, uint8_t *p, size_t n)
 		p[i] = (uint8_t)(prng_next(s) >> 56);
 }
 
-static inline bool bytes_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
 /* Raw stored segment i of t (plaintext length pl) opened with a flag. */
 static inline int raw_open(const struct tfile *t, uint64_t i, size_t pl,
 			   bool is_last, uint8_t *pt)

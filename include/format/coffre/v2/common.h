@@ -6,8 +6,10 @@
 #ifndef COFFRE_V2_COMMON_H
 #define COFFRE_V2_COMMON_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "coffre/format.h"
 
@@ -40,6 +42,16 @@ static inline uint64_t v2_epoch_gen(uint64_t epoch)
 static inline bool v2_epoch_valid(uint64_t epoch)
 {
 	return v2_gen_valid(v2_epoch_gen(epoch));
+}
+
+/* A structure's magic and version byte: 0, -EPROTO for another magic, or
+ * -EPROTONOSUPPORT for a version other than 2 (§0). */
+static inline int v2_magic_check(const uint8_t magic[4], const char *want,
+				 uint8_t version)
+{
+	if (memcmp(magic, want, 4) != 0)
+		return -EPROTO;
+	return version == COFFRE_V2_VERSION ? 0 : -EPROTONOSUPPORT;
 }
 
 #endif

@@ -155,7 +155,7 @@ int meta_slot_next(int current, uint64_t cur_epoch, uint64_t new_epoch);
 #define V2_SEG_HDR_LEN 20                /* epoch[8] || nonce[12] */
 #define V2_SEG_OVERHEAD 36               /* + tag[16] */
 #define V2_SEG_AAD_LEN 17
-uint64_t seg2_count(uint32_t seg_size, uint64_t plain_size);
+/* seg_count (format.h) counts segments in both layouts. */
 /* UINT64_MAX if past UINT64_MAX. */
 uint64_t seg2_offset(uint32_t seg_size, uint64_t index);
 /* UINT64_MAX if the ciphertext would be larger than INT64_MAX. */

@@ -60,16 +60,6 @@ static void sample(struct map_slot *s)
 	s->epoch[2] = EPOCH + 1;
 }
 
-static bool all_zero(const void *p, size_t n)
-{
-	const uint8_t *q = p;
-
-	for (size_t i = 0; i < n; i++)
-		if (q[i])
-			return false;
-	return true;
-}
-
 /* Recompute the MAC after an edit, so the field check is what refuses. */
 static void remac(uint8_t b[4168])
 {
@@ -84,7 +74,7 @@ static int open_slot(const uint8_t *b, size_t len, bool legacy)
 	memset(&s, 0xa5, sizeof(s));
 	r = map_slot_open(key, b, len, legacy, &s);
 	if (r)
-		cr_expect(all_zero(&s, sizeof(s)), "not zeroed (%d)", r);
+		cr_expect(bytes_zero(&s, sizeof(s)), "not zeroed (%d)", r);
 	return r;
 }
 

@@ -43,16 +43,6 @@ static void header_bytes(uint8_t b[64])
 	/* 52..64 reserved, zero */
 }
 
-static bool all_zero(const void *p, size_t n)
-{
-	const uint8_t *q = p;
-
-	for (size_t i = 0; i < n; i++)
-		if (q[i])
-			return false;
-	return true;
-}
-
 static void expect_header_refused(const uint8_t *b, size_t len, int want,
 				  const char *what)
 {
@@ -60,7 +50,7 @@ static void expect_header_refused(const uint8_t *b, size_t len, int want,
 
 	memset(&h, 0xa5, sizeof(h));
 	cr_expect_eq(obj_header_parse(b, len, &h), want, "%s", what);
-	cr_expect(all_zero(&h, sizeof(h)), "%s: output not zeroed", what);
+	cr_expect(bytes_zero(&h, sizeof(h)), "%s: output not zeroed", what);
 }
 
 Test(obj_header, sizes)
@@ -226,7 +216,7 @@ Test(obj_region, refusals)
 		memset(&r, 0xa5, sizeof(r));
 		cr_expect_eq(obj_region_parse(b, 1024, &r), -EINVAL,
 			     "gap byte %zu", gaps[i]);
-		cr_expect(all_zero(&r, sizeof(r)));
+		cr_expect(bytes_zero(&r, sizeof(r)));
 	}
 	region_bytes(b);
 	b[1024] = 0;
@@ -288,7 +278,7 @@ static void expect_record(const uint8_t *b, uint8_t kind, int want,
 	memset(&m, 0xa5, sizeof(m));
 	cr_expect_eq(meta_record_parse(b, 96, kind, &m), want, "%s", what);
 	if (want)
-		cr_expect(all_zero(&m, sizeof(m)), "%s: not zeroed", what);
+		cr_expect(bytes_zero(&m, sizeof(m)), "%s: not zeroed", what);
 }
 
 Test(meta_record, writes_documented_layout)
@@ -313,7 +303,7 @@ Test(meta_record, writes_documented_layout)
 	cr_expect_eq(got[23], 8);
 	cr_expect_eq(got[56], 0x61);
 	cr_expect_eq(got[87], 0x62);
-	cr_expect(all_zero(got + 88, 8));
+	cr_expect(bytes_zero(got + 88, 8));
 }
 
 Test(meta_record, mode_flags_and_reserved)

@@ -35,22 +35,12 @@ static void content_key(struct aead_key *k)
 	aead_key_init(k);
 }
 
-static bool all_zero(const void *p, size_t n)
-{
-	const uint8_t *q = p;
-
-	for (size_t i = 0; i < n; i++)
-		if (q[i])
-			return false;
-	return true;
-}
-
 Test(segment2, geometry)
 {
-	cr_expect_eq(seg2_count(16384, 0), 1);
-	cr_expect_eq(seg2_count(16384, 1), 1);
-	cr_expect_eq(seg2_count(16384, 16384), 1);
-	cr_expect_eq(seg2_count(16384, 16385), 2);
+	cr_expect_eq(seg_count(16384, 0), 1);
+	cr_expect_eq(seg_count(16384, 1), 1);
+	cr_expect_eq(seg_count(16384, 16384), 1);
+	cr_expect_eq(seg_count(16384, 16385), 2);
 	cr_expect_eq(seg2_offset(16384, 0), 1024);
 	cr_expect_eq(seg2_offset(16384, 1), 1024 + 16420);
 	cr_expect_eq(seg2_offset(4096, 3), 1024 + 3 * 4132);
@@ -133,7 +123,7 @@ Test(segment2, aad_layout)
 	}
 	cr_expect_eq(aad[8], 1);
 	segment2_aad(0, false, 0, aad);
-	cr_expect(all_zero(aad, 17));
+	cr_expect(bytes_zero(aad, 17));
 }
 
 Test(segment2, known_answer_opens)
@@ -151,7 +141,7 @@ Test(segment2, known_answer_opens)
 	cr_expect_eq(segment2_open(&k, 9, false, seg, KAT_LEN, &e, pt),
 		     -EBADMSG);
 	cr_expect_eq(e, 0);
-	cr_expect(all_zero(pt, sizeof(pt)));
+	cr_expect(bytes_zero(pt, sizeof(pt)));
 	cr_expect_eq(segment2_open(&k, 8, true, seg, KAT_LEN, &e, pt),
 		     -EBADMSG);
 }
@@ -170,7 +160,7 @@ Test(segment2, every_flipped_byte_is_refused)
 		memset(pt, 0xa5, sizeof(pt));
 		cr_expect_eq(segment2_open(&k, 9, true, bad, KAT_LEN, &e, pt),
 			     -EBADMSG, "byte %d", i);
-		cr_expect(all_zero(pt, sizeof(pt)), "byte %d", i);
+		cr_expect(bytes_zero(pt, sizeof(pt)), "byte %d", i);
 	}
 	cr_expect_eq(segment2_open(&k, 9, true, seg, 35, &e, pt), -EBADMSG);
 	cr_expect_eq(segment2_open(&k, 9, true, seg, KAT_LEN - 1, &e, pt),
@@ -211,7 +201,7 @@ Test(segment2, seal_matches_spec)
 	memset(seg, 0, 8);
 	cr_expect_eq(segment2_open(&k, 3, false, seg, 136, &e, back),
 		     -EBADMSG);
-	cr_expect(all_zero(back, 100));
+	cr_expect(bytes_zero(back, 100));
 }
 
 Test(segment2, holes)
