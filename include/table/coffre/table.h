@@ -1,0 +1,161 @@
+/*
+ * src/table: the version table of format 2 (doc/FORMAT.md §12; DESIGN.md
+ * "Format 2", step 4 of the implementation plan).  It sits between
+ * src/format (the bytes of entries, blocks, records and intents) and
+ * src/keys: it is handed its key and the volume's uuid, and never sees a
+ * DEK.  Until the switch (step 14) nothing but its tests calls it.
+ *
+ * Pieces, one file each:
+ *   tent.c     raw 80-byte entries (what memory and disk hold)
+ *   cache.c    the bounded cache of verified 4 KiB blocks (§12.6)
+ *   level.c    a base or delta file: open, look up, iterate (§12.2)
+ *   lwrite.c   writing a level, streamed (§12.2)
+ *   merge.c    merging sorted sources, newest first
+ *   chain.c    loading: levels, records, leftovers, G, the window (§12.5)
+ *   state.c    the committed state T and the session state (§12.5–§12.7)
+ *   commit.c   freezing a generation, log.<g>, folding (§12.3, §12.6)
+ *   intents.c  write intents: declare, make durable, carry, scan (§12.4)
+ *
+ * Entries travel as their 80 encoded bytes (struct tent), ordered by
+ * tkey_cmp on bytes 0..40 with the tombstone bit cleared; decode one with
+ * tentry_parse when a field is needed.  Errors: negative errno; -EIO is
+ * tamper found in storage (a block or record that fails its MAC or its
+ * rules), always with a log line naming the file.
+ */
+#ifndef COFFRE_TABLE_H
+#define COFFRE_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coffre/v2/table.h"
+
+/* The volume's identity and table key (FORMAT.md §11), owned by the
+ * caller (locked memory) and outliving every table object using them. */
+struct table_keys {
+	uint8_t uuid[COFFRE_ID_LEN];
+	const uint8_t *key;            /* COFFRE_KEY_LEN bytes */
+};
+
+/* ---- tent.c: raw entries */
+
+struct tent {
+	uint8_t b[V2_TENTRY_LEN];
+};
+/* tkey_cmp of the two entries' keys. */
+int tent_cmp(const struct tent *a, const struct tent *b);
+static inline bool tent_is_tombstone(const struct tent *e)
+{
+	return (e->b[0] & V2_TOMBSTONE) != 0;
+}
+/* Encode / decode through src/format (every rule checked). */
+int tent_from(const struct tentry *in, struct tent *out);
+int tent_to(const struct tent *in, struct tentry *out);
+/* The tombstone of e's key (value zero). */
+void tent_tombstone(const struct tent *e, struct tent *out);
+/* The smallest key of a range: kind, then the first `len` key bytes
+ * (a directory's NAME listing: kind NAME, its 16-byte id). */
+void tent_range_start(uint8_t kind, const void *prefix, size_t len,
+		      uint8_t out[V2_TKEY_LEN]);
+/* Whether e's key starts with that kind and prefix. */
+bool tent_in_range(const struct tent *e, uint8_t kind, const void *prefix,
+		   size_t len);
+
+/* ---- a sorted source of entries (levels, memory, merges) */
+
+struct tsrc {
+	/* 1 with *e filled, 0 at the end, or -errno (-EIO: tamper). */
+	int (*next)(struct tsrc *s, struct tent *e);
+	void (*free)(struct tsrc *s);
+};
+static inline int tsrc_next(struct tsrc *s, struct tent *e)
+{
+	return s->next(s, e);
+}
+static inline void tsrc_free(struct tsrc *s)
+{
+	if (s)
+		s->free(s);
+}
+/* A source over n sorted entries in memory (not copied: they must stay
+ * until the source is freed). */
+int tsrc_array(const struct tent *v, size_t n, const uint8_t from[V2_TKEY_LEN],
+	       struct tsrc **out);
+
+/* ---- merge.c */
+
+/* Merge n sources, srcs[0] the newest: for a key in several, the newest
+ * wins; with drop_tombstones, a winning tombstone hides the key (the
+ * committed state, a fold into a base), else it is passed on (a fold
+ * into a delta).  Takes ownership of the sources.  A source that goes
+ * backwards (a key not greater than its previous one) is tamper: -EIO. */
+int tsrc_merge(struct tsrc **srcs, size_t n, bool drop_tombstones,
+	       struct tsrc **out);
+
+/* ---- cache.c: verified blocks, bounded (§12.6) */
+
+struct tcache;
+struct tcache_stats {
+	size_t bytes, max_bytes;
+	uint64_t hits, misses, evictions;
+};
+/* At most max_bytes of blocks (table_cache=, default 12 MiB). */
+struct tcache *tcache_new(size_t max_bytes);
+void tcache_free(struct tcache *c);
+/* A unique owner id for a level opened once (blocks of a closed level
+ * are never returned to another). */
+uint64_t tcache_owner(struct tcache *c);
+/* Copy block (owner, index) into out: true if cached. */
+bool tcache_get(struct tcache *c, uint64_t owner, uint64_t index,
+		uint8_t out[V2_TBLOCK_LEN]);
+/* Cache a block that has just verified. */
+void tcache_put(struct tcache *c, uint64_t owner, uint64_t index,
+		const uint8_t blk[V2_TBLOCK_LEN]);
+/* Forget every block of owner (its level was closed). */
+void tcache_drop(struct tcache *c, uint64_t owner);
+void tcache_stats(struct tcache *c, struct tcache_stats *s);
+
+/* ---- level.c: reading a level */
+
+struct tlevel_file;
+/* Open base.<gen> or delta.<gen> in the manifest directory mdir (by
+ * io_open_untrusted: a regular file of exactly the size its header
+ * gives), verify block 0 (the header, whose gen and level must be the
+ * name's) and the top index block, and keep those two in memory. */
+int tlevel_file_open(int mdir, uint8_t level, uint64_t gen,
+		     const struct table_keys *k, struct tcache *c,
+		     struct tlevel_file **out);
+void tlevel_file_close(struct tlevel_file *f);
+const struct tlevel_header *tlevel_file_header(const struct tlevel_file *f);
+/* The MAC of block 0 (a delta names its base by it). */
+const uint8_t *tlevel_file_mac0(const struct tlevel_file *f);
+/* Look key up: 0 and *e (a tombstone, in a delta, says "deleted"),
+ * -ENOENT, or -EIO (a block that fails its MAC or whose keys are out of
+ * order or disagree with the index). */
+int tlevel_file_get(struct tlevel_file *f, const uint8_t key[V2_TKEY_LEN],
+		    struct tent *e);
+/* The entries from the first key >= from, in order. */
+int tlevel_file_iter(struct tlevel_file *f, const uint8_t from[V2_TKEY_LEN],
+		     struct tsrc **out);
+
+/* ---- lwrite.c: writing a level */
+
+struct tlevel_writer;
+/* Begin base.<gen> (level 0) or delta.<gen> (level 1) in mdir: a private
+ * temp file; the first keys of data blocks spill to another past a few
+ * blocks, so memory stays bounded whatever the entry count. */
+int tlevel_writer_new(int mdir, uint8_t level, uint64_t gen,
+		      const struct table_keys *k, struct tlevel_writer **out);
+/* Append an entry, keys strictly increasing; a tombstone only in a delta. */
+int tlevel_writer_add(struct tlevel_writer *w, const struct tent *e);
+/* Finish: h gives anchor, residue and (a delta) base gen and base MAC;
+ * the writer fills magic, level, uuid, gen, N, Dn and Fn.  Index tiers,
+ * header, MACs; fsync; rename into place; fsync of mdir.  At least one
+ * entry (N >= 1).  mac0 (may be NULL) gets the new block 0's MAC.  The
+ * writer is freed either way. */
+int tlevel_writer_finish(struct tlevel_writer *w, const struct tlevel_header *h,
+			 uint8_t mac0[COFFRE_MAC_LEN]);
+void tlevel_writer_abort(struct tlevel_writer *w);
+
+#endif
