@@ -303,6 +303,13 @@ void fs_prune_stop(void);
  * on an older kernel, or after it refused one). */
 bool fs_prune_active(void);
 
+/* ---- mountpoint.c: before mounting */
+/* path is a directory that answers, not a coffre mount, and empty unless
+ * nonempty_ok: 0 with its real path in mnt, or -errno with a one-line
+ * message in msg (what to do included). */
+int mountpoint_check(const char *path, bool nonempty_ok, char mnt[PATH_MAX],
+		     char *msg, size_t cap);
+
 /* ---- control.c: the control socket */
 int control_start(const struct fs_opts *o);
 void control_stop(void);
