@@ -547,6 +547,10 @@ static void serve_mounted(const struct fs_opts *o, const char *backing,
 		volume_degraded(g_fs.vol) ? " (DEGRADED: not every HSM answers; "
 		"see `coffrectl status`)" : "");
 	volume_monitor_hsms(g_fs.vol, 5);
+	ret = fs_health_start(5);
+	if (ret)
+		log_msg(LOG_WARNING, "no health watch (%s): the warnings of "
+			"`coffrectl status` will not be logged", strerror(-ret));
 	ret = control_start(o);
 	if (ret)
 		log_msg(LOG_WARNING, "no control socket (%s): `coffrectl status` "
@@ -563,6 +567,7 @@ static int serve_loop(const struct fs_opts *o, struct fuse_session *se)
 	int ret;
 
 	if (!cfg) {
+		fs_health_stop();
 		control_stop();       /* nothing may answer once serve frees */
 		return -ENOMEM;
 	}
@@ -573,6 +578,7 @@ static int serve_loop(const struct fs_opts *o, struct fuse_session *se)
 	fuse_loop_cfg_destroy(cfg);
 	fs_prune_stop();
 	log_msg(LOG_NOTICE, "unmounting %s", o->mountpoint);
+	fs_health_stop();
 	control_stop();
 	return ret;
 }

@@ -10,6 +10,7 @@ pair, built to read their mount configurations from CONFDIR inside the
 build tree, so that the suite never writes into /etc/coffre.  Every
 configuration a test leaves there is removed with its work directory.
 """
+import json
 import os
 import re
 import secrets
@@ -40,6 +41,16 @@ def run(cmd, check=True, **kw):
     if check and p.returncode != 0:
         raise AssertionError(f"{cmd} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
     return p
+
+
+def ctl_status(mnt, as_json=False, **kw):
+    """`coffrectl status MNT [--json]` of a mount that answers: its output
+    (parsed with as_json); the exit status (0 healthy, 1 degraded,
+    2 failing) says how it is, so any of those passes."""
+    p = run([COFFRECTL, "status", mnt] + (["--json"] if as_json else []),
+            check=False, **kw)
+    assert p.returncode in (0, 1, 2), f"status failed ({p.returncode}): {p.stderr}"
+    return json.loads(p.stdout) if as_json else p.stdout
 
 
 def conf_name(prefix="it"):
