@@ -12,28 +12,34 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "fs.h"
 #include "coffre/io.h"
 #include "coffre/mountinfo.h"
 
+static int left_over(const char *path, char *msg, size_t cap)
+{
+	snprintf(msg, cap, "mount point %s is left over from a daemon that is gone "
+		 "(%s): clear it with `fusermount3 -u %s` (or `umount -l %s`), then "
+		 "mount again", path, strerror(ENOTCONN), path, path);
+	return -ENOTCONN;
+}
+
 int mountpoint_check(const char *path, bool nonempty_ok, char mnt[PATH_MAX],
 		     char *msg, size_t cap)
 {
 	struct mount_entry *m;
+	struct statfs sf;
 	struct stat st;
 	int fd, ret;
 
 	if (!realpath(path, mnt) || stat(mnt, &st)) {
 		ret = -errno;
 		if (ret == -ENOTCONN)
-			snprintf(msg, cap, "mount point %s is left over from a coffre "
-				 "daemon that is gone (%s): clear it with `fusermount3 "
-				 "-u %s` (or `umount -l %s`), then mount again", path,
-				 strerror(ENOTCONN), path, path);
-		else
-			snprintf(msg, cap, "mount point %s: %s", path, strerror(-ret));
+			return left_over(path, msg, cap);
+		snprintf(msg, cap, "mount point %s: %s", path, strerror(-ret));
 		return ret;
 	}
 	if (!S_ISDIR(st.st_mode)) {
@@ -46,6 +52,12 @@ int mountpoint_check(const char *path, bool nonempty_ok, char mnt[PATH_MAX],
 		return -ENOMEM;
 	}
 	ret = mountinfo_find("fuse.coffre", mnt, NULL, m);
+	/* The kernel may still answer stat on a dead mount's root; statfs
+	 * asks the daemon. */
+	if (ret == 0 && statfs(mnt, &sf) && errno == ENOTCONN) {
+		free(m);
+		return left_over(path, msg, cap);
+	}
 	if (ret == 0)
 		snprintf(msg, cap, "%s is already a coffre mount (of %s): unmount it "
 			 "first, coffre does not mount on top of itself", path,

@@ -3,9 +3,11 @@
  *   coffre BACKING MOUNTPOINT [-o opt[,opt...]] [-f] [-d]
  * One table (own[]) holds coffre's own options: the parser takes them out
  * and fs_usage() prints `coffre --help` from it, so the two cannot drift.
- * Generic mount options (passed[]) go to libfuse, nosuid and nodev unless
- * suid or dev is given; fstab-only options (ignored[], x-*, comment=...)
- * are dropped; anything else is refused with a one-line reason.  The PIN
+ * Generic mount options (passed[]) go to libfuse, and nosuid and nodev
+ * unless suid_ok or dev_ok is given: plain suid and dev are ignored, since
+ * mount.fuse3 adds them to every fstab line that does not say nosuid or
+ * nodev, so they cannot tell what was asked for.  fstab-only options
+ * (ignored[], x-*, comment=...) are dropped; anything else is refused with a one-line reason.  The PIN
  * itself is never an option.  libc only (the mount_opts fuzz target
  * rebuilds this file alone).
  */
@@ -63,18 +65,23 @@ static const struct opt_def own[] = {
 	    "is asked to forget the least recently used"),
 	FLAG("nonempty_ok", nonempty_ok, "mount on a mount point that is not "
 	     "empty (refused otherwise: what is in it would be hidden)"),
+	FLAG("suid_ok", suid_ok, "honour set-user-id and set-group-id bits "
+	     "(default nosuid; plain suid is ignored: mount.fuse3 adds it to every "
+	     "fstab line)"),
+	FLAG("dev_ok", dev_ok, "honour device files (default nodev; plain dev is "
+	     "ignored: mount.fuse3 adds it to every fstab line)"),
 	FLAG("debug", debug, "FUSE debug output (as -d)"),
 };
 
 static const char *const passed[] = {
-	"rw", "ro", "suid", "nosuid", "dev", "nodev", "exec", "noexec",
+	"rw", "ro", "nosuid", "nodev", "exec", "noexec",
 	"async", "sync", "dirsync", "atime", "noatime", "relatime",
 	"norelatime", "strictatime", "nostrictatime", "lazytime", "nolazytime",
 	"allow_other", "allow_root", "auto_unmount", NULL,
 };
 static const char *const ignored[] = {
 	"defaults", "_netdev", "auto", "noauto", "nofail", "user", "nouser",
-	"users", "default_permissions", NULL,
+	"users", "default_permissions", "suid", "dev", NULL,
 };
 
 static bool in_list(const char *const *list, const char *opt)
@@ -149,10 +156,6 @@ static int parse_opt(struct fs_opts *o, char *opt)
 		o->read_only = true;
 	if (!strcmp(opt, "rw"))
 		o->read_only = false;
-	if (!strcmp(opt, "suid") || !strcmp(opt, "nosuid"))
-		o->suid_given = true;
-	if (!strcmp(opt, "dev") || !strcmp(opt, "nodev"))
-		o->dev_given = true;
 	if (in_list(passed, opt))
 		return append(o->fuse_opts, sizeof(o->fuse_opts), opt);
 	fprintf(stderr, "coffre: unknown mount option '%s'%s\n", opt,
@@ -214,9 +217,10 @@ int fs_parse_args(int argc, char **argv, struct fs_opts *o)
 		if (err)
 			return err;
 	}
-	/* A mount is nosuid and nodev unless suid or dev says otherwise. */
-	if ((!o->suid_given && append(o->fuse_opts, sizeof(o->fuse_opts), "nosuid")) ||
-	    (!o->dev_given && append(o->fuse_opts, sizeof(o->fuse_opts), "nodev")))
+	/* A mount is nosuid and nodev unless suid_ok or dev_ok says otherwise
+	 * (libfuse's own default, said here so that it is ours). */
+	if (append(o->fuse_opts, sizeof(o->fuse_opts), o->suid_ok ? "suid" : "nosuid") ||
+	    append(o->fuse_opts, sizeof(o->fuse_opts), o->dev_ok ? "dev" : "nodev"))
 		return -E2BIG;
 	if (npos != 2) {
 		fprintf(stderr, "usage: coffre BACKING MOUNTPOINT -o conf=NAME[,pin_file=FILE,"
@@ -287,8 +291,8 @@ void fs_usage(FILE *f, const char *confdir, const char *logdir)
 		}
 		wrap(f, help, 6);
 	}
-	list_line(f, "generic, passed to the kernel (nosuid and nodev unless suid "
-		  "or dev is given):", passed);
+	list_line(f, "generic, passed to the kernel (and nosuid, nodev unless "
+		  "suid_ok, dev_ok):", passed);
 	list_line(f, "accepted and ignored (fstab's): x-*, comment=*,", ignored);
 }
 

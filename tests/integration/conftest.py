@@ -10,6 +10,7 @@ pair, built to read their mount configurations from CONFDIR inside the
 build tree, so that the suite never writes into /etc/coffre.  Every
 configuration a test leaves there is removed with its work directory.
 """
+import contextlib
 import json
 import os
 import re
@@ -243,6 +244,24 @@ class Volume:
                 return f.read()
         except FileNotFoundError:
             return ""
+
+
+@contextlib.contextmanager
+def coffre_on_default_path():
+    """mount(8) hands its helpers an environment without PATH, so the shell
+    of mount.fuse3 looks `coffre` up in its default path: a symlink to the
+    tests' coffre there for the length of the block (only if none is
+    installed)."""
+    sys_link = "/usr/local/sbin/coffre"
+    made_link = False
+    if not os.path.lexists(sys_link):
+        os.symlink(os.path.realpath(COFFRE), sys_link)
+        made_link = True
+    try:
+        yield
+    finally:
+        if made_link:
+            os.unlink(sys_link)
 
 
 @pytest.fixture

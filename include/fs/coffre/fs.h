@@ -23,7 +23,7 @@ struct fs_opts {
 	bool read_only;
 	bool debug;
 	bool nonempty_ok;             /* a mount point that is not empty */
-	bool suid_given, dev_given;   /* else nosuid, nodev */
+	bool suid_ok, dev_ok;         /* else nosuid, nodev */
 	unsigned readahead_kb;        /* bdi.c; 0: the kernel's default */
 	unsigned max_dirty_ratio;     /* bdi.c; 0: the kernel's default */
 	unsigned crypto_threads;      /* store_split_init; 0: none */
