@@ -96,7 +96,8 @@ else
 fi
 echo
 echo
-"$BIN/coffrectl" status "$MNT"
+# status exits 1 (degraded) or 2 (failing) with its warnings: shown, not fatal.
+"$BIN/coffrectl" status "$MNT" || :
 echo
 echo "mount configuration: $CONFDIR/$CONF.conf"
 sed 's/^/  /' "$CONFDIR/$CONF.conf"

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "coffre/exit.h"
 #include "coffre/keys.h"
 #include "coffre/replica.h"
 
@@ -60,8 +61,9 @@ struct bucket_check {
  * could not (c->err says why).  bucket_check_free() in both cases. */
 int bucket_check_run(struct bucket_check *c, const struct bucket_args *a);
 void bucket_check_free(struct bucket_check *c);
-/* bucket_check_run that, when the check cannot run, prints why (one line)
- * and frees c.  0 when c holds a finished check. */
+/* bucket_check_run that, when the check cannot run, prints why (one line),
+ * frees c and returns the exit status (coffre/exit.h: the PIN's, the HSMs'
+ * or the bucket's).  0 when c holds a finished check. */
 int bucket_check_start(struct bucket_check *c, const struct bucket_args *a);
 /* The object at path (bsearch), or NULL. */
 const struct bucket_object *bucket_object_find(const struct bucket_check *c,

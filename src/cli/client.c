@@ -1,7 +1,8 @@
 /*
  * client.c — coffrectl's side of the control socket (coffre/control.h):
  * connect to the daemon serving a mount point, check that it runs as root
- * or as us, send one command line and copy the reply out.
+ * or as us, send one command line and copy the reply out ("progress: "
+ * lines to stderr; an "exit: N" line is the command's exit status).
  */
 #include <errno.h>
 #include <limits.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "coffre/exit.h"
 #include "coffre/mountinfo.h"
 #include "coffre/control.h"
 
@@ -23,13 +25,13 @@ int control_call(const char *mountpoint, const char *cmd, FILE *out)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	bool first = true;
-	int fd, err;
+	int fd, err, exit_status = 0;
 	FILE *f;
 
 	err = control_socket_path(mountpoint, sa.sun_path, sizeof(sa.sun_path));
 	if (err) {
 		fprintf(stderr, "coffrectl: %s: %s\n", mountpoint, strerror(-err));
-		return 1;
+		return -1;
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
@@ -37,14 +39,14 @@ int control_call(const char *mountpoint, const char *cmd, FILE *out)
 			mountpoint, strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		return 1;
+		return -1;
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) ||
 	    (cred.uid != 0 && cred.uid != getuid())) {
 		fprintf(stderr, "coffrectl: the socket for %s is not served by root "
 			"or by you: refusing to talk to it\n", mountpoint);
 		close(fd);
-		return 1;
+		return -1;
 	}
 	/* Sent with write(2): the line may carry a PIN, which must not linger
 	 * in a stdio buffer. */
@@ -53,17 +55,21 @@ int control_call(const char *mountpoint, const char *cmd, FILE *out)
 		fprintf(stderr, "coffrectl: cannot talk to the daemon: %s\n",
 			strerror(errno));
 		close(fd);
-		return 1;
+		return -1;
 	}
 	f = fdopen(fd, "r");
 	if (!f) {
 		close(fd);
-		return 1;
+		return -1;
 	}
 	err = 1;
 	while (fgets(line, sizeof(line), f)) {
 		if (!strncmp(line, "progress: ", 10)) {
 			fputs(line + 10, stderr);
+			continue;
+		}
+		if (!strncmp(line, "exit: ", 6) && !first) {
+			exit_status = atoi(line + 6);
 			continue;
 		}
 		if (first) {
@@ -80,7 +86,14 @@ int control_call(const char *mountpoint, const char *cmd, FILE *out)
 	if (first)
 		fprintf(stderr, "coffrectl: the daemon closed the connection\n");
 	fclose(f);
-	return err;
+	return first ? -1 : err ? err : exit_status;
+}
+
+int control_run(const char *mountpoint, const char *cmd, FILE *out)
+{
+	int ret = control_call(mountpoint, cmd, out);
+
+	return ret < 0 ? COFFRE_EXIT_FAILURE : ret;
 }
 
 /* The longest fuse.coffre mount point that contains real. */

@@ -8,8 +8,12 @@
 #include <stdio.h>
 
 /* Send one command to the daemon serving mountpoint and copy its output to
- * out.  Returns the exit status for coffrectl (0 ok, 1 error, printed). */
+ * out.  Returns -1 if no daemon answered (why is printed), 1 if it refused
+ * the command (its line printed), else the status of its "exit: N" line
+ * (0 without one). */
 int control_call(const char *mountpoint, const char *cmd, FILE *out);
+/* control_call with no answer an ordinary failure: the exit status. */
+int control_run(const char *mountpoint, const char *cmd, FILE *out);
 
 /* The coffre mount holding dir: its mount point and dir's path relative
  * to it.  -ENOENT if dir is not inside a coffre mount. */

@@ -24,12 +24,16 @@
 
 #include "bucketcheck.h"
 #include "client.h"
+#include "coffre/exit.h"
 #include "coffre/hsm.h"
 #include "coffre/keys.h"
 #include "coffre/replica.h"
 
 #ifndef COFFRE_CONFDIR
 #error "COFFRE_CONFDIR must be defined by the build (meson -Dconfdir=)"
+#endif
+#ifndef COFFRE_VERSION
+#error "COFFRE_VERSION must be defined by the build"
 #endif
 
 #define MAX_ARGS 16
@@ -169,7 +173,12 @@ static void usage(FILE *f)
 "  --backing DIR       verify: the live backing dir (rollback check)\n"
 "  --force             restore from a bucket that fails verification;\n"
 "                      conf adopt over an existing configuration\n"
-"  -h, --help          this help\n");
+"  -h, --help          this help\n"
+"  -V, --version       the version\n"
+"\n"
+COFFRE_EXIT_HELP
+"  status answers like a monitoring plugin: 0 healthy, 1 degraded, 2 failing,\n"
+"  3 unknown (no daemon answers)\n");
 }
 
 static int parse_uint(const char *opt, const char *v, unsigned lo, unsigned hi,
@@ -185,6 +194,20 @@ static int parse_uint(const char *opt, const char *v, unsigned lo, unsigned hi,
 	}
 	*out = (unsigned)n;
 	return 0;
+}
+
+/* The options that take a value (take_value's). */
+static bool takes_value(const char *a)
+{
+	static const char *const with_value[] = {
+		"--hsm", "--share", "--pin-file", "--conf", "--shares-dir", "--bucket",
+		"--backing", "--timeout", "--shares", "--threshold", "--segment-size",
+	};
+
+	for (size_t i = 0; i < sizeof(with_value) / sizeof(with_value[0]); i++)
+		if (!strcmp(a, with_value[i]))
+			return true;
+	return false;
 }
 
 static int take_value(struct cli *c, const char *a, const char *v)
@@ -253,15 +276,15 @@ static int parse(int argc, char **argv, int first, struct cli *c)
 		} else if (!strcmp(a, "--force")) {
 			c->force = true;
 		} else if (a[0] == '-' && a[1]) {
+			if (!takes_value(a)) {
+				fprintf(stderr, "coffrectl: unknown option %s (see --help)\n", a);
+				return -EINVAL;
+			}
 			if (i + 1 == argc) {
 				fprintf(stderr, "coffrectl: %s needs a value (see --help)\n", a);
 				return -EINVAL;
 			}
 			r = take_value(c, a, argv[i + 1]);
-			if (r > 0) {
-				fprintf(stderr, "coffrectl: unknown option %s (see --help)\n", a);
-				return -EINVAL;
-			}
 			if (r)
 				return r;
 			i++;
@@ -331,7 +354,7 @@ static struct mount_conf g_mc;
  * The HSMs a command logs into: --conf NAME (its hsm lines, and its
  * pin_file unless --pin-file is given; backing, if not NULL, must be its
  * backing directory) or --hsm URI.  Never the backing dir's: a usage error
- * without either.  Returns 0, or the exit status: 2 (usage), 1 (the
+ * without either.  Returns 0, or the exit status: 2 (usage), 78 (the
  * configuration is refused).
  */
 static int take_hsms(struct cli *c, const char *backing)
@@ -354,7 +377,7 @@ static int take_hsms(struct cli *c, const char *backing)
 	if (mount_conf_load(COFFRE_CONFDIR, c->conf, &g_mc, err, sizeof(err)) ||
 	    (backing && mount_conf_check_source(&g_mc, backing, err, sizeof(err)))) {
 		fprintf(stderr, "coffrectl: %s\n", err);
-		return 1;
+		return COFFRE_EXIT_CONFIG;
 	}
 	for (i = 0; i < g_mc.n_hsms; i++)
 		c->hsm[i] = g_mc.hsm[i];
@@ -365,26 +388,25 @@ static int take_hsms(struct cli *c, const char *backing)
 }
 
 /* Open a volume that is not mounted (the lock refuses a mounted one), with
- * the HSMs of take_hsms() (already called). */
-static struct volume *open_volume(const struct cli *c, const char *backing)
+ * the HSMs of take_hsms() (already called), into *v: 0 or the exit
+ * status. */
+static int open_volume(const struct cli *c, const char *backing, struct volume **v)
 {
-	struct volume *v = NULL;
 	char err[512] = "", *pin;
 	int len, ret;
 
+	*v = NULL;
 	pin = load_pin(c, &len);
 	if (!pin)
-		return NULL;
+		return COFFRE_EXIT_CONFIG;
 	/* With --conf, the configured path (checked to be backing). */
 	ret = volume_open(c->conf ? g_mc.backing : backing, c->hsm, c->n_hsm,
-			  c->conf ? g_mc.uuid : NULL, pin, (size_t)len, &v, err,
+			  c->conf ? g_mc.uuid : NULL, pin, (size_t)len, v, err,
 			  sizeof(err));
 	free_pin(pin);
-	if (ret) {
+	if (ret)
 		fprintf(stderr, "coffrectl: %s\n", err);
-		return NULL;
-	}
-	return v;
+	return coffre_exit_of_errno(ret);
 }
 
 /*
@@ -555,18 +577,18 @@ static int cmd_init(struct cli *c)
 		fprintf(stderr, "coffrectl: the bucket %s must be an empty directory\n",
 			bucket);
 		free_pin(pin);
-		return 1;
+		return COFFRE_EXIT_BUCKET;
 	}
 	ret = volume_init(c->args[0], &o, err, sizeof(err));
 	free_pin(pin);
 	if (ret) {
 		fprintf(stderr, "coffrectl: init failed: %s\n", err);
-		return 1;
+		return coffre_exit_of_errno(ret);
 	}
 	if (c->bucket && replica_init_bucket(bucket, o.uuid, err, sizeof(err))) {
 		fprintf(stderr, "coffrectl: the volume is made, but its bucket is not "
 			"usable: %s\n", err);
-		return 1;
+		return COFFRE_EXIT_BUCKET;
 	}
 	conf_hsms(mc, c, o.uuid);
 	ret = mount_conf_store(COFFRE_CONFDIR, c->conf, mc, false, err, sizeof(err));
@@ -608,9 +630,8 @@ static int cmd_hsm_show(struct cli *c)
 	}
 	if ((ret = take_hsms(c, c->args[0])))
 		return ret;
-	v = open_volume(c, c->args[0]);
-	if (!v)
-		return 1;
+	if ((ret = open_volume(c, c->args[0], &v)))
+		return ret;
 	n = volume_hsm_status(v, st, COFFRE_MAX_HSMS);
 	printf("master key: %s\nrecovery key: %s\n", volume_mk_label(v),
 	       volume_conf(v)->has_recovery ? "yes" : "none");
@@ -716,7 +737,7 @@ static int cmd_hsm_enroll(struct cli *c)
 	free_pin(pin);
 	if (ret) {
 		fprintf(stderr, "coffrectl: enroll failed: %s\n", err);
-		return 1;
+		return coffre_exit_of_errno(ret);
 	}
 	if (c->conf && enroll_conf_store(c))
 		return 1;
@@ -774,15 +795,14 @@ static int cmd_rotate_master(struct cli *c)
 			return 1;
 		snprintf(cmd, sizeof(cmd), "rotate-master %s", pin);
 		free_pin(pin);
-		ret = control_call(c->args[0], cmd, stdout);
+		ret = control_run(c->args[0], cmd, stdout);
 		secmem_wipe(cmd, sizeof(cmd));
 		return ret;
 	}
 	if ((ret = take_hsms(c, c->args[0])))
 		return ret;
-	v = open_volume(c, c->args[0]);
-	if (!v)
-		return 1;
+	if ((ret = open_volume(c, c->args[0], &v)))
+		return ret;
 	o.shares_dir = c->shares_dir;
 	o.shares_n = c->shares_n;
 	o.shares_k = c->shares_k;
@@ -794,7 +814,7 @@ static int cmd_rotate_master(struct cli *c)
 		printf("master key rotated to v%u; the old version is destroyed in "
 		       "every HSM\n", volume_conf(v)->mk_version);
 	volume_close(v);
-	return ret ? 1 : 0;
+	return coffre_exit_of_errno(ret);
 }
 
 /* A directory key command: run by the daemon serving the directory. */
@@ -820,7 +840,7 @@ static int dir_key_command(struct cli *c, const char *verb)
 		return 1;
 	}
 	snprintf(cmd, sizeof(cmd), "key-%s\t%s", verb, rel[0] ? rel : ".");
-	return control_call(mnt, cmd, stdout);
+	return control_run(mnt, cmd, stdout);
 }
 
 static int cmd_key_rotate(struct cli *c)
@@ -855,7 +875,7 @@ static int cmd_key_shred(struct cli *c)
 	snprintf(cmd, sizeof(cmd), "key-shred-check\t%s", rel[0] ? rel : ".");
 	fprintf(stdout, "crypto-shredding %s destroys its keys for good: ", c->args[0]);
 	fflush(stdout);
-	err = control_call(mnt, cmd, stdout);
+	err = control_run(mnt, cmd, stdout);
 	if (err) {
 		free_pin(pin);
 		return err;
@@ -871,7 +891,7 @@ static int cmd_key_shred(struct cli *c)
 	}
 	snprintf(cmd, sizeof(cmd), "key-shred\t%s\t%s", pin, rel[0] ? rel : ".");
 	free_pin(pin);
-	err = control_call(mnt, cmd, stdout);
+	err = control_run(mnt, cmd, stdout);
 	secmem_wipe(cmd, sizeof(cmd));
 	return err;
 }
@@ -892,9 +912,8 @@ static int cmd_shares_reissue(struct cli *c)
 		return 2;
 	if ((ret = take_hsms(c, c->args[0])))
 		return ret;
-	v = open_volume(c, c->args[0]);
-	if (!v)
-		return 1;
+	if ((ret = open_volume(c, c->args[0], &v)))
+		return ret;
 	ret = volume_reissue_shares(v, c->share, c->n_share, c->shares_dir,
 				    c->shares_n, c->shares_k, err, sizeof(err));
 	volume_close(v);
@@ -989,7 +1008,7 @@ static int cmd_conf_adopt(struct cli *c)
 	free_pin(pin);
 	if (ret) {
 		fprintf(stderr, "coffrectl: %s is not adopted: %s\n", c->args[0], err);
-		return 1;
+		return coffre_exit_of_errno(ret);
 	}
 	n = volume_hsm_status(v, st, COFFRE_MAX_HSMS);
 	for (i = 0; i < n && !ret; i++) {
@@ -1068,16 +1087,19 @@ static int cmd_sync(struct cli *c)
 	}
 	close(fd);
 	snprintf(cmd, sizeof(cmd), "sync %d", c->timeout ? (int)c->timeout * 1000 : -1);
-	return control_call(c->args[0], cmd, stdout);
+	return control_run(c->args[0], cmd, stdout);
 }
 
 static int cmd_status(struct cli *c)
 {
+	int ret;
+
 	if (c->n_args != 1) {
 		fprintf(stderr, "usage: coffrectl status MOUNTPOINT [--json]\n");
-		return 2;
+		return COFFRE_HEALTH_UNKNOWN;
 	}
-	return control_call(c->args[0], c->json ? "status-json" : "status", stdout);
+	ret = control_call(c->args[0], c->json ? "status-json" : "status", stdout);
+	return ret < 0 || ret > COFFRE_HEALTH_FAILING ? COFFRE_HEALTH_UNKNOWN : ret;
 }
 
 int main(int argc, char **argv)
@@ -1094,10 +1116,15 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		printf("coffrectl %s (mount configurations in %s)\n", COFFRE_VERSION,
+		       COFFRE_CONFDIR);
+		return 0;
+	}
 	if (secmem_init(1u << 20))
 		fprintf(stderr, "coffrectl: warning: no locked memory for keys\n");
 	if (!strcmp(argv[1], "status"))
-		return parse(argc, argv, 2, &c) ? 2 : cmd_status(&c);
+		return parse(argc, argv, 2, &c) ? COFFRE_HEALTH_UNKNOWN : cmd_status(&c);
 	if (!strcmp(argv[1], "sync"))
 		return parse(argc, argv, 2, &c) ? 2 : cmd_sync(&c);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {

@@ -376,8 +376,9 @@ int restore_command(const struct bucket_args *a)
 	struct restore r;
 	int err;
 
-	if (bucket_check_start(&c, a))
-		return 1;
+	err = bucket_check_start(&c, a);
+	if (err)
+		return err;
 	if (c.n_problems || !c.man) {
 		bucket_check_report(&c, stderr, false);
 		if (!c.man || !a->force) {
@@ -385,7 +386,7 @@ int restore_command(const struct bucket_args *a)
 				"fails verification%s\n", c.man ? " (--force restores "
 				"what authenticates anyway)" : ": its manifest is unusable");
 			bucket_check_free(&c);
-			return 1;
+			return COFFRE_EXIT_BUCKET;
 		}
 		fprintf(stderr, "coffrectl: --force: restoring despite the problems "
 			"above\n");

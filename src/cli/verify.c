@@ -977,13 +977,17 @@ void bucket_check_free(struct bucket_check *c)
 
 int bucket_check_start(struct bucket_check *c, const struct bucket_args *a)
 {
-	if (bucket_check_run(c, a) == 0)
+	int err = bucket_check_run(c, a), code = coffre_exit_of_errno(err);
+
+	if (err == 0)
 		return 0;
 	fprintf(stderr, "coffrectl: cannot verify %s: ", a->bucket);
 	print_safe(stderr, c->err);
 	fputc('\n', stderr);
 	bucket_check_free(c);
-	return -1;
+	/* A wrong PIN or no HSM is theirs; anything else is the bucket's. */
+	return code == COFFRE_EXIT_PIN || code == COFFRE_EXIT_HSM ? code :
+	       COFFRE_EXIT_BUCKET;
 }
 
 int verify_command(const struct bucket_args *a)
@@ -991,10 +995,11 @@ int verify_command(const struct bucket_args *a)
 	struct bucket_check c;
 	int ret;
 
-	if (bucket_check_start(&c, a))
-		return 1;
+	ret = bucket_check_start(&c, a);
+	if (ret)
+		return ret;
 	bucket_check_report(&c, stdout, a->json);
-	ret = c.n_problems ? 1 : 0;
+	ret = c.n_problems ? COFFRE_EXIT_BUCKET : COFFRE_EXIT_OK;
 	bucket_check_free(&c);
 	return ret;
 }

@@ -4,9 +4,10 @@
  * One thread accepts connections on /run/coffre/<hash>.sock (directory
  * 0700, socket 0600) and serves one command per connection.  The peer's
  * credentials (SO_PEERCRED) must be root or the user who mounted.  Commands:
- *   status         human-readable state: volume, HSMs, key cache, inodes
- *                  and descriptors, replication
- *   status-json    the same as one JSON object
+ *   status         human-readable state: health and its warnings (health.c),
+ *                  volume, HSMs, key cache, inodes and descriptors,
+ *                  replication; last, "exit: N", the health level
+ *   status-json    the same as one JSON object, then "exit: N"
  *   rotate-master PIN   a live master key rotation (DESIGN.md §3); the PIN
  *                  re-authenticates the caller
  *   key-rotate\tDIR, key-rekey\tDIR, key-shred-check\tDIR,
@@ -61,7 +62,7 @@ static void fd_usage(long *open_fds, long *limit)
 	*limit = getrlimit(RLIMIT_NOFILE, &rl) ? -1 : (long)rl.rlim_cur;
 }
 
-static void status(FILE *f, bool json)
+static void status_body(FILE *f, bool json, const struct fs_health *h)
 {
 	struct volume_hsm st[COFFRE_MAX_HSMS];
 	unsigned i, n = volume_hsm_status(g_fs.vol, st, COFFRE_MAX_HSMS), up = 0;
@@ -81,7 +82,10 @@ static void status(FILE *f, bool json)
 	hex_encode(volume_conf(g_fs.vol)->uuid, COFFRE_ID_LEN, uuid);
 	keyring_stats(g_fs.keys, &entries, &unseals);
 	if (!json) {
-		fprintf(f, "ok\nmount: %s\nbacking: %s\nvolume: %s\nsegment size: %u\n"
+		fprintf(f, "ok\nhealth: %s\n", fs_health_name(h->level));
+		for (i = 0; i < h->n; i++)
+			fprintf(f, "  warning: %s\n", h->w[i].text);
+		fprintf(f, "mount: %s\nbacking: %s\nvolume: %s\nsegment size: %u\n"
 			"hsms: %u of %u up%s\n", ctl.opts->mountpoint, ctl.opts->backing,
 			uuid, g_fs.seg_size, up, n, up < n ? " (DEGRADED)" : "");
 		for (i = 0; i < n; i++)
@@ -128,7 +132,12 @@ static void status(FILE *f, bool json)
 			rs.last_error[0] ? "; last error: " : "", rs.last_error);
 		return;
 	}
-	fprintf(f, "ok\n{\"mount\": ");
+	fprintf(f, "ok\n{\"health\": \"%s\", \"warnings\": [", fs_health_name(h->level));
+	for (i = 0; i < h->n; i++) {
+		fprintf(f, "%s", i ? ", " : "");
+		json_write_str(f, h->w[i].text);
+	}
+	fprintf(f, "], \"mount\": ");
 	json_write_str(f, ctl.opts->mountpoint);
 	fprintf(f, ", \"backing\": ");
 	json_write_str(f, ctl.opts->backing);
@@ -182,6 +191,18 @@ static void status(FILE *f, bool json)
 		fputc('}', f);
 	}
 	fprintf(f, "}\n");
+}
+
+static void status(FILE *f, bool json)
+{
+	static pthread_mutex_t one = PTHREAD_MUTEX_INITIALIZER;
+	static struct fs_health h;
+
+	pthread_mutex_lock(&one);
+	fs_health(&h);
+	status_body(f, json, &h);
+	fprintf(f, "exit: %d\n", h.level);
+	pthread_mutex_unlock(&one);
 }
 
 static void rotate_progress(size_t done, size_t total, void *ctx)

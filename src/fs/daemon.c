@@ -4,9 +4,11 @@
  * Start-up follows DESIGN.md §3: fork first; the child initialises PKCS#11
  * (its state does not survive fork()), logs in, checks the volume, mounts,
  * and reports "ok" or a one-line reason to the parent through a pipe; the
- * parent exits with that status.  So `mount` fails on a wrong PIN and no
- * dead mount is ever left.  Once mounted, stderr goes to log_file= or, when
- * daemonised, to syslog through a relay thread.
+ * parent exits with the child's exit status (coffre/exit.h).  So `mount`
+ * fails on a wrong PIN and no dead mount is ever left.  The mount point is
+ * checked first (mount_point.c).  Once the volume is open, log lines go to
+ * log_file=, to stderr with -f, else to syslog when /dev/log exists, else
+ * to LOGDIR/NAME.log (doc/DESIGN.md, "Logs").
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +26,8 @@
 
 #include "bdi.h"
 #include "fs.h"
+#include "coffre/exit.h"
+#include "coffre/io.h"
 #include "coffre/mountinfo.h"
 
 #define SECURE_HEAP (4u << 20)
@@ -58,29 +62,34 @@ static void report(const char *fmt, ...)
 	}
 }
 
-/* Parent side: wait for the child's verdict. */
 /* The parent: the child's one line; on failure, wait (10 s at most) until
- * the child has cleaned up and gone, so a failed mount leaves no daemon. */
+ * the child has cleaned up and gone, so a failed mount leaves no daemon,
+ * and exit with its status. */
 static int wait_child(int fd, pid_t pid)
 {
 	char msg[REPORT_MAX + 1];
 	ssize_t n = read(fd, msg, sizeof(msg) - 1);
+	int status = 0, code = COFFRE_EXIT_FAILURE;
+	pid_t done = 0;
 
 	close(fd);
 	if (n > 0) {
 		msg[n] = '\0';
 		if (!strcmp(msg, "ok"))
-			return 0;
+			return COFFRE_EXIT_OK;
 	}
-	for (int i = 0; i < 1000 && waitpid(pid, NULL, WNOHANG) == 0; i++)
+	for (int i = 0; i < 1000 && (done = waitpid(pid, &status, WNOHANG)) == 0; i++)
 		usleep(10000);
+	if (done == pid && WIFEXITED(status) && WEXITSTATUS(status))
+		code = WEXITSTATUS(status);
 	if (n <= 0)
 		fprintf(stderr, "coffre: the daemon died during start-up\n");
 	else
 		fprintf(stderr, "coffre: %s\n", msg);
-	return 1;
+	return code;
 }
 
+/* What others (a PKCS#11 module, libfuse) write on stderr, to syslog. */
 static void *syslog_relay(void *arg)
 {
 	FILE *in = fdopen((int)(intptr_t)arg, "r");
@@ -90,32 +99,82 @@ static void *syslog_relay(void *arg)
 		return NULL;
 	while (fgets(line, sizeof(line), in)) {
 		line[strcspn(line, "\n")] = '\0';
-		syslog(LOG_NOTICE, "%s", line);
+		syslog(LOG_WARNING, "%s", line);
 	}
 	fclose(in);
 	return NULL;
 }
 
-static int redirect_stdio(const struct fs_opts *o)
+/* A log file: appended to, never through a symlink, a regular file. */
+static int open_log_at(int dirfd, const char *path)
 {
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC), fds[2], log;
+	int fd = openat(dirfd, path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+			O_NOCTTY | O_CLOEXEC | O_NONBLOCK, 0600);
+	struct stat st;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
+/* No syslog socket: LOGDIR (made root-only 0700, checked like /etc/coffre
+ * all the way from /) / NAME.log, and where it is said on stderr. */
+static int open_fallback_log(const struct fs_opts *o, char *where, size_t cap)
+{
+	char name[COFFRE_MOUNT_NAME_MAX + 8];
+	int dirfd, fd;
+
+	snprintf(where, cap, "%s", o->logdir);
+	dirfd = io_open_trusted_dir(o->logdir, true, where, cap);
+	if (dirfd < 0)
+		return dirfd;
+	snprintf(name, sizeof(name), "%s.log", o->conf);
+	fd = open_log_at(dirfd, name);
+	if (fd >= 0 && io_check_trusted(fd, S_IFREG)) {
+		close(fd);
+		fd = -EPERM;
+	}
+	close(dirfd);
+	snprintf(where, cap, "%s/%s", o->logdir, name);
+	if (fd >= 0)
+		fprintf(stderr, "coffre: no syslog socket (/dev/log): logging to %s\n",
+			where);
+	return fd;
+}
+
+/* Where the log lines go from now on (see the top of this file); where,
+ * on failure, what could not be opened. */
+static int redirect_stdio(const struct fs_opts *o, char *where, size_t cap)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC), fds[2], log = -1;
+	bool to_file = o->log_file || (!o->foreground && access("/dev/log", F_OK));
 	pthread_t t;
 
 	if (null < 0)
 		return -errno;
+	snprintf(where, cap, "%s", o->log_file ? o->log_file : "");
+	if (to_file)
+		log = o->log_file ? open_log_at(AT_FDCWD, o->log_file) :
+		      open_fallback_log(o, where, cap);
+	if (log < 0 && to_file) {
+		close(null);
+		return log;
+	}
 	dup2(null, 0);
 	dup2(null, 1);
 	close(null);
-	if (o->log_file) {
-		log = open(o->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-		if (log < 0)
-			return -errno;
+	if (log >= 0) {
 		dup2(log, 2);
 		close(log);
 	} else if (!o->foreground) {
 		if (pipe2(fds, O_CLOEXEC))
 			return -errno;
 		openlog("coffre", LOG_PID, LOG_DAEMON);
+		log_use_syslog(true);
 		dup2(fds[1], 2);
 		close(fds[1]);
 		if (pthread_create(&t, NULL, syslog_relay, (void *)(intptr_t)fds[0]))
@@ -200,24 +259,18 @@ static unsigned int worker_threads(void)
 }
 
 /*
- * A live mount of this backing dir (its fsname is "coffre:BACKING") is
- * refused at once, with where it is mounted; the volume lock alone would
- * first wait for a daemon that might be on its way out.
+ * A live mount of this backing dir (its fsname is BACKING) is refused at
+ * once, with where it is mounted; the volume lock alone would first wait
+ * for a daemon that might be on its way out.
  */
 static bool already_mounted(const char *backing)
 {
 	struct mount_entry *m = malloc(sizeof(*m));
-	char *src = malloc(PATH_MAX + 8);
-	bool found = false;
+	bool found = m && mountinfo_find("fuse.coffre", NULL, backing, m) == 0;
 
-	if (m && src) {
-		snprintf(src, PATH_MAX + 8, "coffre:%s", backing);
-		found = mountinfo_find("fuse.coffre", NULL, src, m) == 0;
-		if (found)
-			report("%s is already mounted on %s", backing, m->point);
-	}
+	if (found)
+		report("%s is already mounted on %s", backing, m->point);
 	free(m);
-	free(src);
 	return found;
 }
 
@@ -347,26 +400,26 @@ static int serve_mount_conf(struct fs_opts *o, const char *backing,
 /*
  * Locked memory, the backing dir's real path into backing, the mount
  * configuration, logging set up, the PIN read and the volume opened into
- * g_fs.vol with the configuration's HSMs.  On failure the reason has been
- * reported and nothing is left to undo.
+ * g_fs.vol with the configuration's HSMs.  Returns 0 or the exit status;
+ * on failure the reason has been reported and nothing is left to undo.
  */
 static int serve_open_volume(struct fs_opts *o, char *backing)
 {
-	char err[512] = "", *pin;
+	char err[512] = "", *pin, where[PATH_MAX];
 	const char *uris[COFFRE_MAX_HSMS];
 	struct mount_conf *mc = NULL;
 	int ret, pin_len;
 
 	if (secmem_init(SECURE_HEAP)) {
 		report("cannot set up locked memory for keys (RLIMIT_MEMLOCK?)");
-		return -ENOMEM;
+		return COFFRE_EXIT_FAILURE;
 	}
 	pin = secmem_alloc(COFFRE_PIN_MAX + 1);
 	if (!pin || !realpath(o->backing, backing)) {
 		report("cannot open backing directory %s: %s", o->backing,
 		       strerror(errno));
 		secmem_free(pin, COFFRE_PIN_MAX + 1);
-		return -ENOENT;
+		return COFFRE_EXIT_FAILURE;
 	}
 	mc = malloc(sizeof(*mc));
 	ret = mc ? serve_mount_conf(o, backing, mc) : -ENOMEM;
@@ -375,15 +428,16 @@ static int serve_open_volume(struct fs_opts *o, char *backing)
 	if (ret || already_mounted(backing)) {
 		secmem_free(pin, COFFRE_PIN_MAX + 1);
 		free(mc);
-		return ret ? ret : -EBUSY;
+		return ret == -ENOMEM || !ret ? COFFRE_EXIT_FAILURE : COFFRE_EXIT_CONFIG;
 	}
 	/* From here on, what the lower layers log goes to the log (the
 	 * parent only gets report()'s one line), unless in the foreground. */
-	if (redirect_stdio(o)) {
-		report("cannot set up logging (log_file=%s)", o->log_file ? o->log_file : "");
+	ret = redirect_stdio(o, where, sizeof(where));
+	if (ret) {
+		report("cannot log to %s: %s", where, strerror(-ret));
 		secmem_free(pin, COFFRE_PIN_MAX + 1);
 		free(mc);
-		return -EIO;
+		return COFFRE_EXIT_FAILURE;
 	}
 	for (unsigned i = 0; i < mc->n_hsms; i++)
 		uris[i] = mc->hsm[i];
@@ -397,10 +451,11 @@ static int serve_open_volume(struct fs_opts *o, char *backing)
 	free(mc);
 	if (ret)
 		report("%s", err);
-	return ret;
+	return pin_len < 0 ? COFFRE_EXIT_CONFIG : coffre_exit_of_errno(ret);
 }
 
-/* The file system's state: settings, crypto threads, inodes, replication. */
+/* The file system's state: settings, crypto threads, inodes, replication.
+ * Returns 0 or the exit status. */
 static int serve_fs_init(const struct fs_opts *o)
 {
 	char err[512] = "";
@@ -422,7 +477,7 @@ static int serve_fs_init(const struct fs_opts *o)
 			      g_fs.strict_holes, &g_fs.inodes);
 	if (ret) {
 		report("cannot open the backing root: %s", strerror(-ret));
-		return ret;
+		return COFFRE_EXIT_FAILURE;
 	}
 	inode_table_set_fds(g_fs.inodes, fd_budget(), o->max_fds);
 	inode_table_set_max_inodes(g_fs.inodes, o->max_inodes);
@@ -441,10 +496,11 @@ static int serve_fs_init(const struct fs_opts *o)
 	ret = fs_replica_start(o->bucket ? o->bucket : "", err, sizeof(err));
 	if (ret)
 		report("cannot start replication: %s", err);
-	return ret;
+	return ret ? COFFRE_EXIT_BUCKET : 0;
 }
 
-/* libfuse's arguments: fsname=coffre:BACKING, the user's -o options, -d. */
+/* libfuse's arguments: fsname=BACKING (what fstab names, so that `mount
+ * -a` sees it mounted), the user's -o options, -d. */
 static int serve_fuse_args(const struct fs_opts *o, const char *backing,
 			   struct fuse_args *args)
 {
@@ -463,7 +519,7 @@ static int serve_fuse_args(const struct fs_opts *o, const char *backing,
 			break;
 	}
 	fsname[sizeof(fsname) - 1] = '\0';
-	snprintf(opts, sizeof(opts), "fsname=coffre:%s,subtype=coffre,"
+	snprintf(opts, sizeof(opts), "fsname=%s,subtype=coffre,"
 		 "default_permissions%s%s", fsname, o->fuse_opts[0] ? "," : "",
 		 o->fuse_opts);
 	if (fuse_opt_add_arg(args, "coffre") || fuse_opt_add_arg(args, "-o") ||
@@ -471,21 +527,6 @@ static int serve_fuse_args(const struct fs_opts *o, const char *backing,
 	    (o->debug && fuse_opt_add_arg(args, "-d"))) {
 		report("out of memory");
 		return -ENOMEM;
-	}
-	return 0;
-}
-
-/* The mount point must be a directory; its real path into mnt. */
-static int serve_mountpoint(const struct fs_opts *o, char *mnt)
-{
-	struct stat st;
-
-	errno = 0;
-	if (stat(o->mountpoint, &st) || !S_ISDIR(st.st_mode) ||
-	    !realpath(o->mountpoint, mnt)) {
-		report("mount point %s: %s", o->mountpoint,
-		       errno ? strerror(errno) : "not a directory");
-		return -ENOENT;
 	}
 	return 0;
 }
@@ -506,6 +547,10 @@ static void serve_mounted(const struct fs_opts *o, const char *backing,
 		volume_degraded(g_fs.vol) ? " (DEGRADED: not every HSM answers; "
 		"see `coffrectl status`)" : "");
 	volume_monitor_hsms(g_fs.vol, 5);
+	ret = fs_health_start(5);
+	if (ret)
+		log_msg(LOG_WARNING, "no health watch (%s): the warnings of "
+			"`coffrectl status` will not be logged", strerror(-ret));
 	ret = control_start(o);
 	if (ret)
 		log_msg(LOG_WARNING, "no control socket (%s): `coffrectl status` "
@@ -522,6 +567,7 @@ static int serve_loop(const struct fs_opts *o, struct fuse_session *se)
 	int ret;
 
 	if (!cfg) {
+		fs_health_stop();
 		control_stop();       /* nothing may answer once serve frees */
 		return -ENOMEM;
 	}
@@ -532,6 +578,7 @@ static int serve_loop(const struct fs_opts *o, struct fuse_session *se)
 	fuse_loop_cfg_destroy(cfg);
 	fs_prune_stop();
 	log_msg(LOG_NOTICE, "unmounting %s", o->mountpoint);
+	fs_health_stop();
 	control_stop();
 	return ret;
 }
@@ -540,39 +587,43 @@ static int serve(struct fs_opts *o)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_session *se = NULL;
-	char backing[PATH_MAX], mnt[PATH_MAX];
+	char backing[PATH_MAX], mnt[PATH_MAX], msg[REPORT_MAX];
 	int ret;
 
 	umask(0);
 	raise_fd_limit();
-	if (serve_open_volume(o, backing))
-		return 1;
+	/* The mount point first: nothing is opened or logged into for one
+	 * that would be refused. */
+	if (mountpoint_check(o->mountpoint, o->nonempty_ok, mnt, msg, sizeof(msg))) {
+		report("%s", msg);
+		return COFFRE_EXIT_MOUNTPOINT;
+	}
+	ret = serve_open_volume(o, backing);
+	if (ret)
+		return ret;
 	ret = serve_fs_init(o);
-	if (!ret)
-		ret = serve_fuse_args(o, backing, &args);
-	if (!ret)
-		ret = serve_mountpoint(o, mnt);
+	if (!ret && serve_fuse_args(o, backing, &args))
+		ret = COFFRE_EXIT_FAILURE;
 	if (ret)
 		goto out;
+	ret = COFFRE_EXIT_FAILURE;
 	se = fuse_session_new(&args, &coffre_ops, sizeof(coffre_ops), NULL);
 	if (!se) {
 		report("cannot create the FUSE session (bad mount option?)");
-		ret = -EINVAL;
 		goto out;
 	}
 	if (fuse_set_signal_handlers(se)) {
 		report("cannot set up signal handlers");
-		ret = -EIO;
 		goto out_session;
 	}
 	if (fuse_session_mount(se, o->mountpoint)) {
 		report("cannot mount on %s (is /dev/fuse usable?)", o->mountpoint);
-		ret = -EIO;
+		ret = COFFRE_EXIT_MOUNTPOINT;
 		goto out_handlers;
 	}
 	serve_mounted(o, backing, mnt);
 	g_fs.se = se;                 /* the pruner starts at FUSE init */
-	ret = serve_loop(o, se);
+	ret = serve_loop(o, se) ? COFFRE_EXIT_FAILURE : COFFRE_EXIT_OK;
 	fuse_session_unmount(se);
 out_handlers:
 	fuse_remove_signal_handlers(se);
@@ -588,7 +639,7 @@ out:
 	g_fs.vol = NULL;
 	g_fs.keys = NULL;
 	g_fs.root_fd = -1;
-	return ret ? 1 : 0;
+	return ret;
 }
 
 int fs_run(struct fs_opts *o)
@@ -600,12 +651,12 @@ int fs_run(struct fs_opts *o)
 		return serve(o);
 	if (pipe2(fds, O_CLOEXEC)) {
 		log_msg(LOG_ERR, "pipe: %s", strerror(errno));
-		return 1;
+		return COFFRE_EXIT_FAILURE;
 	}
 	pid = fork();
 	if (pid < 0) {
 		log_msg(LOG_ERR, "fork: %s", strerror(errno));
-		return 1;
+		return COFFRE_EXIT_FAILURE;
 	}
 	if (pid > 0) {
 		close(fds[1]);

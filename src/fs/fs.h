@@ -303,6 +303,33 @@ void fs_prune_stop(void);
  * on an older kernel, or after it refused one). */
 bool fs_prune_active(void);
 
+/* ---- health.c: degraded or failing, and why (status and the log) */
+#define FS_HEALTH_MAX 12
+struct fs_health_warning {
+	char key[16];                 /* "hsm 2", "bucket", "manifest" */
+	char text[640];
+};
+struct fs_health {
+	int level;                    /* COFFRE_HEALTH_OK, _DEGRADED, _FAILING */
+	unsigned n;
+	struct fs_health_warning w[FS_HEALTH_MAX];
+};
+void fs_health(struct fs_health *h);
+const char *fs_health_name(int level);
+/* A line for each warning in now and not in before (by key), and for each
+ * one that cleared. */
+void fs_health_log_changes(const struct fs_health *before, const struct fs_health *now);
+/* Check every period_s seconds and log the changes (from the mount on). */
+int fs_health_start(unsigned period_s);
+void fs_health_stop(void);
+
+/* ---- mountpoint.c: before mounting */
+/* path is a directory that answers, not a coffre mount, and empty unless
+ * nonempty_ok: 0 with its real path in mnt, or -errno with a one-line
+ * message in msg (what to do included). */
+int mountpoint_check(const char *path, bool nonempty_ok, char mnt[PATH_MAX],
+		     char *msg, size_t cap);
+
 /* ---- control.c: the control socket */
 int control_start(const struct fs_opts *o);
 void control_stop(void);

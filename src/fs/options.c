@@ -1,29 +1,87 @@
 /*
  * options.c — the daemon's command line, in the form mount.fuse3 uses:
  *   coffre BACKING MOUNTPOINT [-o opt[,opt...]] [-f] [-d]
- * Our own options (conf=, pin_file=, log_file=, bucket=, readahead_kb=,
- * max_dirty_ratio=, crypto_threads=, max_fds=, max_inodes=) are taken out;
- * generic mount options are passed to libfuse; fstab-only options
- * (defaults, _netdev, auto, nofail, x-*, comment=...) are ignored; anything
- * else is refused with a one-line reason.  The PIN itself is never an option.
+ * One table (own[]) holds coffre's own options: the parser takes them out
+ * and fs_usage() prints `coffre --help` from it, so the two cannot drift.
+ * Generic mount options (passed[]) go to libfuse, and nosuid and nodev
+ * unless suid_ok or dev_ok is given: plain suid and dev are ignored, since
+ * mount.fuse3 adds them to every fstab line that does not say nosuid or
+ * nodev, so they cannot tell what was asked for.  fstab-only options
+ * (ignored[], x-*, comment=...) are dropped; anything else is refused with a one-line reason.  The PIN
+ * itself is never an option.  libc only (the mount_opts fuzz target
+ * rebuilds this file alone).
  */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fs.h"
 
+enum opt_kind { OPT_STRING, OPT_NUMBER, OPT_FLAG };
+
+struct opt_def {
+	const char *name;
+	enum opt_kind kind;
+	size_t field;                 /* offsetof in struct fs_opts */
+	unsigned lo, hi;              /* OPT_NUMBER's range */
+	const char *arg, *help;       /* for fs_usage */
+};
+
+#define STR(n, f, a, h) { n, OPT_STRING, offsetof(struct fs_opts, f), 0, 0, a, h }
+#define NUM(n, f, l, u, h) { n, OPT_NUMBER, offsetof(struct fs_opts, f), l, u, "N", h }
+#define FLAG(n, f, h) { n, OPT_FLAG, offsetof(struct fs_opts, f), 0, 0, NULL, h }
+
+static const struct opt_def own[] = {
+	STR("conf", conf, "NAME", "required: the mount configuration CONFDIR/NAME.conf "
+	    "(root's, mode 0600): BACKING must be its backing directory, the volume "
+	    "its uuid; the HSMs (and so the PKCS#11 modules) are its hsm lines, "
+	    "never anything in BACKING.  Written by `coffrectl init --conf NAME`; "
+	    "an older volume moves over with `coffrectl conf adopt BACKING NAME "
+	    "--hsm URI ...`"),
+	STR("pin_file", pin_file, "FILE", "the HSM user PIN (root-owned, mode 0600); "
+	    "default: a systemd credential named coffre-pin, else the "
+	    "configuration's pin_file"),
+	STR("bucket", bucket, "DIR", "replicate to DIR instead of the "
+	    "configuration's bucket"),
+	STR("log_file", log_file, "FILE", "log there (RFC 3339 timestamps); "
+	    "default: syslog, or LOGDIR/NAME.log when there is no /dev/log, or "
+	    "stderr with -f"),
+	NUM("readahead_kb", readahead_kb, 0, 1U << 20, "the mount's readahead, "
+	    "default 1024 (the kernel gives FUSE mounts 128); 0 keeps the kernel's"),
+	NUM("max_dirty_ratio", max_dirty_ratio, 0, 100, "percent of the system's "
+	    "dirty-page limit this mount may hold, default 10 (the kernel gives "
+	    "FUSE mounts 1); 0 keeps the kernel's"),
+	NUM("crypto_threads", crypto_threads, 0, STORE_MAX_HELPERS, "extra threads "
+	    "that share the sealing and opening of requests of 256 KiB or more, "
+	    "default 0"),
+	NUM("max_fds", max_fds, 16, 1U << 24, "backing descriptors kept open for "
+	    "cached inodes, default 4096; past it the least recently used are "
+	    "closed and reopened by file handle"),
+	NUM("max_inodes", max_inodes, FS_MIN_MAX_INODES, UINT_MAX, "inodes held "
+	    "for the kernel (200 bytes each), default 131072; past it the kernel "
+	    "is asked to forget the least recently used"),
+	FLAG("nonempty_ok", nonempty_ok, "mount on a mount point that is not "
+	     "empty (refused otherwise: what is in it would be hidden)"),
+	FLAG("suid_ok", suid_ok, "honour set-user-id and set-group-id bits "
+	     "(default nosuid; plain suid is ignored: mount.fuse3 adds it to every "
+	     "fstab line)"),
+	FLAG("dev_ok", dev_ok, "honour device files (default nodev; plain dev is "
+	     "ignored: mount.fuse3 adds it to every fstab line)"),
+	FLAG("debug", debug, "FUSE debug output (as -d)"),
+};
+
 static const char *const passed[] = {
-	"rw", "ro", "suid", "nosuid", "dev", "nodev", "exec", "noexec",
+	"rw", "ro", "nosuid", "nodev", "exec", "noexec",
 	"async", "sync", "dirsync", "atime", "noatime", "relatime",
 	"norelatime", "strictatime", "nostrictatime", "lazytime", "nolazytime",
 	"allow_other", "allow_root", "auto_unmount", NULL,
 };
 static const char *const ignored[] = {
 	"defaults", "_netdev", "auto", "noauto", "nofail", "user", "nouser",
-	"users", "default_permissions", NULL,
+	"users", "default_permissions", "suid", "dev", NULL,
 };
 
 static bool in_list(const char *const *list, const char *opt)
@@ -42,70 +100,52 @@ static int append(char *buf, size_t cap, const char *opt)
 	return n < 0 || (size_t)n >= cap - len ? -E2BIG : 0;
 }
 
-/* "NAME=N" with lo <= N <= hi into *out: 1 if opt is NAME=..., 0 if it
- * is another option, -EINVAL (with a message) if N is bad. */
-static int number_opt(const char *opt, const char *name, unsigned lo,
-		      unsigned hi, unsigned *out)
+/* opt is d's: its value stored in o. */
+static int take_own(struct fs_opts *o, const struct opt_def *d, const char *val)
 {
-	size_t n = strlen(name);
+	char *field = (char *)o + d->field, *end;
 	unsigned long v;
-	char *end;
 
-	if (strncmp(opt, name, n) || opt[n] != '=')
+	switch (d->kind) {
+	case OPT_FLAG:
+		*(bool *)field = true;
 		return 0;
-	errno = 0;
-	v = strtoul(opt + n + 1, &end, 10);
-	if (opt[n + 1] < '0' || opt[n + 1] > '9' || *end || errno || v < lo || v > hi) {
-		fprintf(stderr, "coffre: %s must be a number from %u to %u\n",
-			name, lo, hi);
-		return -EINVAL;
+	case OPT_STRING:
+		free(*(char **)field);
+		*(char **)field = strdup(val);
+		return *(char **)field ? 0 : -ENOMEM;
+	case OPT_NUMBER:
+		errno = 0;
+		v = strtoul(val, &end, 10);
+		if (*val < '0' || *val > '9' || *end || errno || v < d->lo || v > d->hi) {
+			fprintf(stderr, "coffre: %s must be a number from %u to %u\n",
+				d->name, d->lo, d->hi);
+			return -EINVAL;
+		}
+		*(unsigned *)field = (unsigned)v;
+		return 0;
 	}
-	*out = (unsigned)v;
-	return 1;
+	return -EINVAL;
 }
 
 static int parse_opt(struct fs_opts *o, char *opt)
 {
-	int r;
+	size_t n;
 
 	if (!*opt)
 		return 0;
-	r = number_opt(opt, "readahead_kb", 0, 1U << 20, &o->readahead_kb);
-	if (!r)
-		r = number_opt(opt, "max_dirty_ratio", 0, 100, &o->max_dirty_ratio);
-	if (!r)
-		r = number_opt(opt, "crypto_threads", 0, STORE_MAX_HELPERS,
-			       &o->crypto_threads);
-	if (!r)
-		r = number_opt(opt, "max_fds", 16, 1U << 24, &o->max_fds);
-	if (!r)
-		r = number_opt(opt, "max_inodes", FS_MIN_MAX_INODES, UINT_MAX,
-			       &o->max_inodes);
-	if (r)
-		return r < 0 ? r : 0;
-	if (!strncmp(opt, "conf=", 5)) {
-		free(o->conf);
-		o->conf = strdup(opt + 5);
-		return o->conf ? 0 : -ENOMEM;
-	}
-	if (!strncmp(opt, "pin_file=", 9)) {
-		free(o->pin_file);
-		o->pin_file = strdup(opt + 9);
-		return o->pin_file ? 0 : -ENOMEM;
-	}
-	if (!strncmp(opt, "bucket=", 7)) {
-		free(o->bucket);
-		o->bucket = strdup(opt + 7);
-		return o->bucket ? 0 : -ENOMEM;
-	}
-	if (!strncmp(opt, "log_file=", 9)) {
-		free(o->log_file);
-		o->log_file = strdup(opt + 9);
-		return o->log_file ? 0 : -ENOMEM;
-	}
-	if (!strcmp(opt, "debug")) {
-		o->debug = true;
-		return 0;
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		n = strlen(own[i].name);
+		if (strncmp(opt, own[i].name, n))
+			continue;
+		if (own[i].kind == OPT_FLAG ? opt[n] == '\0' : opt[n] == '=')
+			return take_own(o, &own[i], opt + n + (opt[n] == '='));
+		if (opt[n] == '\0' || opt[n] == '=') {
+			fprintf(stderr, "coffre: mount option %s %s\n", own[i].name,
+				own[i].kind == OPT_FLAG ? "takes no value" :
+				"needs a value");
+			return -EINVAL;
+		}
 	}
 	if (in_list(ignored, opt) || !strncmp(opt, "x-", 2) ||
 	    !strncmp(opt, "comment=", 8))
@@ -118,7 +158,9 @@ static int parse_opt(struct fs_opts *o, char *opt)
 		o->read_only = false;
 	if (in_list(passed, opt))
 		return append(o->fuse_opts, sizeof(o->fuse_opts), opt);
-	fprintf(stderr, "coffre: unknown mount option '%s'\n", opt);
+	fprintf(stderr, "coffre: unknown mount option '%s'%s\n", opt,
+		!strcmp(opt, "nonempty") ? " (coffre's is nonempty_ok)" :
+		" (see coffre --help)");
 	return -EINVAL;
 }
 
@@ -162,7 +204,8 @@ int fs_parse_args(int argc, char **argv, struct fs_opts *o)
 			o->debug = o->foreground = true;
 			err = 0;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
-			fprintf(stderr, "coffre: unknown argument '%s'\n", argv[i]);
+			fprintf(stderr, "coffre: unknown option '%s' (see coffre --help)\n",
+				argv[i]);
 			return -EINVAL;
 		} else if (npos < 2) {
 			pos[npos++] = argv[i];
@@ -174,6 +217,11 @@ int fs_parse_args(int argc, char **argv, struct fs_opts *o)
 		if (err)
 			return err;
 	}
+	/* A mount is nosuid and nodev unless suid_ok or dev_ok says otherwise
+	 * (libfuse's own default, said here so that it is ours). */
+	if (append(o->fuse_opts, sizeof(o->fuse_opts), o->suid_ok ? "suid" : "nosuid") ||
+	    append(o->fuse_opts, sizeof(o->fuse_opts), o->dev_ok ? "dev" : "nodev"))
+		return -E2BIG;
 	if (npos != 2) {
 		fprintf(stderr, "usage: coffre BACKING MOUNTPOINT -o conf=NAME[,pin_file=FILE,"
 			"allow_other,...] [-f]\n");
@@ -182,6 +230,70 @@ int fs_parse_args(int argc, char **argv, struct fs_opts *o)
 	o->backing = pos[0];
 	o->mountpoint = pos[1];
 	return 0;
+}
+
+/* text, wrapped at 78 columns, each line indented by indent. */
+static void wrap(FILE *f, const char *text, int indent)
+{
+	int col = indent;
+
+	fprintf(f, "%*s", indent, "");
+	while (*text) {
+		size_t w = strcspn(text, " ");
+
+		if (col > indent && col + 1 + (int)w > 78) {
+			fprintf(f, "\n%*s", indent, "");
+			col = indent;
+		} else if (col > indent) {
+			fputc(' ', f);
+			col++;
+		}
+		fprintf(f, "%.*s", (int)w, text);
+		col += (int)w;
+		text += w;
+		while (*text == ' ')
+			text++;
+	}
+	fputc('\n', f);
+}
+
+static void list_line(FILE *f, const char *what, const char *const *list)
+{
+	char line[1024];
+	size_t len;
+
+	snprintf(line, sizeof(line), "%s", what);
+	for (; *list; list++) {
+		len = strlen(line);
+		snprintf(line + len, sizeof(line) - len, " %s%s", *list, list[1] ? "," : "");
+	}
+	wrap(f, line, 2);
+}
+
+void fs_usage(FILE *f, const char *confdir, const char *logdir)
+{
+	char head[64], help[1024], *p;
+
+	fprintf(f, "mount options (-o opt[,opt...]):\n");
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		snprintf(head, sizeof(head), "%s%s%s", own[i].name, own[i].arg ? "=" : "",
+			 own[i].arg ? own[i].arg : "");
+		fprintf(f, "  %s\n", head);
+		snprintf(help, sizeof(help), "%s", own[i].help);
+		/* CONFDIR and LOGDIR as this build has them. */
+		if ((p = strstr(help, "CONFDIR")) || (p = strstr(help, "LOGDIR"))) {
+			char rest[1024];
+			bool conf = !strncmp(p, "CONFDIR", 7);
+
+			snprintf(rest, sizeof(rest), "%s", p + (conf ? 7 : 6));
+			snprintf(p, sizeof(help) - (size_t)(p - help), "%s%s",
+				 conf ? confdir : logdir, rest);
+		}
+		wrap(f, help, 6);
+	}
+	list_line(f, "generic, passed to the kernel (and nosuid, nodev unless "
+		  "suid_ok, dev_ok):", passed);
+	list_line(f, "accepted and ignored (fstab's): x-*, comment=*,", ignored);
 }
 
 void fs_opts_free(struct fs_opts *o)

@@ -1,6 +1,7 @@
 /*
- * log.c — one line per write(2) on stderr, and the rate limit (see
- * coffre/log.h).  libc only.
+ * log.c — the daemon's log lines (see coffre/log.h): the formatter, the
+ * one write(2) per line to stderr or the one syslog(3) call, and the rate
+ * limit.  libc only.
  */
 #include <errno.h>
 #include <limits.h>
@@ -13,48 +14,88 @@
 
 #include "coffre/log.h"
 
-#define PREFIX "coffre: "
-#define PREFIX_LEN (sizeof(PREFIX) - 1)
+static bool to_syslog;
 
-/* The one place a line leaves the process.  The priority is not written
- * yet: a journald-native output would take it from here. */
-static void log_write(int prio, const char *line, size_t len)
+void log_use_syslog(bool on)
 {
-	(void)prio;
-	while (write(STDERR_FILENO, line, len) < 0 && errno == EINTR)
-		;
+	to_syslog = on;
 }
 
-/* Build "coffre: MESSAGE[ (N similar messages suppressed)]\n", at most
- * PIPE_BUF bytes (the message is cut to fit), and write it. */
-static void __attribute__((format(printf, 3, 0)))
-log_line(int prio, unsigned int missed, const char *fmt, va_list ap)
+const char *log_level_name(int prio)
 {
-	char line[PIPE_BUF], tail[64] = "";
-	size_t len = PREFIX_LEN, room, tlen = 0;
+	switch (LOG_PRI(prio)) {
+	case LOG_EMERG: return "emerg";
+	case LOG_ALERT: return "alert";
+	case LOG_CRIT: return "crit";
+	case LOG_ERR: return "error";
+	case LOG_WARNING: return "warning";
+	case LOG_NOTICE: return "notice";
+	case LOG_INFO: return "info";
+	default: return "debug";
+	}
+}
+
+size_t log_format(char out[LOG_LINE_MAX], const struct tm *tm, unsigned msec,
+		  long pid, int prio, const char *msg, unsigned missed,
+		  unsigned missed_s)
+{
+	char tail[96] = "";
+	size_t len = 0, tlen = 0, mlen = strlen(msg), room;
+	long off = tm ? tm->tm_gmtoff / 60 : 0;
 	int n;
 
 	if (missed)
 		tlen = (size_t)snprintf(tail, sizeof(tail),
-					" (%u similar message%s suppressed)",
-					missed, missed == 1 ? "" : "s");
-	memcpy(line, PREFIX, PREFIX_LEN);
-	room = sizeof(line) - PREFIX_LEN - tlen - 1;
-	n = vsnprintf(line + len, room + 1, fmt, ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n > room)
-		n = (int)room;
-	while (n > 0 && line[len + (size_t)n - 1] == '\n')
-		n--;
-	for (size_t k = len; k < len + (size_t)n; k++)
-		if ((unsigned char)line[k] < 0x20 || line[k] == 0x7f)
-			line[k] = '?';
-	len += (size_t)n;
-	memcpy(line + len, tail, tlen);
+					" (and %u more like it in the last %u s)",
+					missed, missed_s ? missed_s : 1);
+	if (tm) {
+		n = snprintf(out, LOG_LINE_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%03u"
+			     "%c%02ld:%02ld ", tm->tm_year + 1900, tm->tm_mon + 1,
+			     tm->tm_mday, tm->tm_hour, tm->tm_min, tm->tm_sec,
+			     msec % 1000, off < 0 ? '-' : '+', (off < 0 ? -off : off) / 60,
+			     (off < 0 ? -off : off) % 60);
+		len = n > 0 ? (size_t)n : 0;
+		n = snprintf(out + len, LOG_LINE_MAX - len, "coffre[%ld] %s: ", pid,
+			     log_level_name(prio));
+		len += n > 0 ? (size_t)n : 0;
+	}
+	room = LOG_LINE_MAX - len - tlen - 1;
+	while (mlen > 0 && msg[mlen - 1] == '\n')
+		mlen--;
+	if (mlen > room)
+		mlen = room;
+	for (size_t k = 0; k < mlen; k++)
+		out[len + k] = (unsigned char)msg[k] < 0x20 || msg[k] == 0x7f ? '?' : msg[k];
+	len += mlen;
+	memcpy(out + len, tail, tlen);
 	len += tlen;
-	line[len++] = '\n';
-	log_write(prio, line, len);
+	out[len++] = '\n';
+	return len;
+}
+
+/* Format and write one line: to syslog without the stamp (syslog has its
+ * own), else to fd 2 with a single write(2). */
+static void __attribute__((format(printf, 4, 0)))
+log_line(int prio, unsigned missed, unsigned missed_s, const char *fmt, va_list ap)
+{
+	char msg[LOG_LINE_MAX], line[LOG_LINE_MAX];
+	struct timespec ts;
+	struct tm tm;
+	size_t len;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (to_syslog) {
+		len = log_format(line, NULL, 0, 0, prio, msg, missed, missed_s);
+		line[len - 1] = '\0';
+		syslog(LOG_PRI(prio), "%s", line);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	len = log_format(line, &tm, (unsigned)(ts.tv_nsec / 1000000), (long)getpid(),
+			 prio, msg, missed, missed_s);
+	while (write(STDERR_FILENO, line, len) < 0 && errno == EINTR)
+		;
 }
 
 void log_msg(int prio, const char *fmt, ...)
@@ -63,21 +104,16 @@ void log_msg(int prio, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_line(prio, 0, fmt, ap);
+	log_line(prio, 0, 0, fmt, ap);
 	va_end(ap);
 	errno = saved;
 }
 
-/* Count one line against rl: true if it may pass, with *missed the lines
- * suppressed since the last one that passed. */
-static bool log_rl_pass(struct log_ratelimit *rl, unsigned int *missed)
+bool log_rl_count(struct log_ratelimit *rl, uint64_t now, unsigned *missed,
+		  unsigned *missed_s)
 {
-	struct timespec ts;
-	uint64_t now;
 	bool pass;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	pthread_mutex_lock(&rl->mu);
 	/* Another thread may have opened a window after our clock read. */
 	if (now < rl->begin_ns)
@@ -91,7 +127,11 @@ static bool log_rl_pass(struct log_ratelimit *rl, unsigned int *missed)
 	if (pass) {
 		rl->printed++;
 		*missed = rl->missed;
+		/* The seconds since the last line that passed, rounded up. */
+		*missed_s = now > rl->last_ns ?
+			    (unsigned)((now - rl->last_ns + 999999999u) / 1000000000u) : 0;
 		rl->missed = 0;
+		rl->last_ns = now;
 	} else if (rl->missed < UINT_MAX) {
 		rl->missed++;
 	}
@@ -102,12 +142,15 @@ static bool log_rl_pass(struct log_ratelimit *rl, unsigned int *missed)
 void log_rl(struct log_ratelimit *rl, int prio, const char *fmt, ...)
 {
 	int saved = errno;
-	unsigned int missed;
+	unsigned missed, missed_s;
+	struct timespec ts;
 	va_list ap;
 
-	if (log_rl_pass(rl, &missed)) {
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (log_rl_count(rl, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
+			 &missed, &missed_s)) {
 		va_start(ap, fmt);
-		log_line(prio, missed, fmt, ap);
+		log_line(prio, missed, missed_s, fmt, ap);
 		va_end(ap);
 	}
 	errno = saved;

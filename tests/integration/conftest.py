@@ -10,6 +10,8 @@ pair, built to read their mount configurations from CONFDIR inside the
 build tree, so that the suite never writes into /etc/coffre.  Every
 configuration a test leaves there is removed with its work directory.
 """
+import contextlib
+import json
 import os
 import re
 import secrets
@@ -40,6 +42,16 @@ def run(cmd, check=True, **kw):
     if check and p.returncode != 0:
         raise AssertionError(f"{cmd} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
     return p
+
+
+def ctl_status(mnt, as_json=False, **kw):
+    """`coffrectl status MNT [--json]` of a mount that answers: its output
+    (parsed with as_json); the exit status (0 healthy, 1 degraded,
+    2 failing) says how it is, so any of those passes."""
+    p = run([COFFRECTL, "status", mnt] + (["--json"] if as_json else []),
+            check=False, **kw)
+    assert p.returncode in (0, 1, 2), f"status failed ({p.returncode}): {p.stderr}"
+    return json.loads(p.stdout) if as_json else p.stdout
 
 
 def conf_name(prefix="it"):
@@ -232,6 +244,24 @@ class Volume:
                 return f.read()
         except FileNotFoundError:
             return ""
+
+
+@contextlib.contextmanager
+def coffre_on_default_path():
+    """mount(8) hands its helpers an environment without PATH, so the shell
+    of mount.fuse3 looks `coffre` up in its default path: a symlink to the
+    tests' coffre there for the length of the block (only if none is
+    installed)."""
+    sys_link = "/usr/local/sbin/coffre"
+    made_link = False
+    if not os.path.lexists(sys_link):
+        os.symlink(os.path.realpath(COFFRE), sys_link)
+        made_link = True
+    try:
+        yield
+    finally:
+        if made_link:
+            os.unlink(sys_link)
 
 
 @pytest.fixture

@@ -1,14 +1,13 @@
 """Replication to a bucket directory: a user's session with a healthy
 bucket, an outage (bucket not mounted), a daemon killed with -9."""
 import hashlib
-import json
 import os
 import shutil
 import signal
 import subprocess
 import time
 
-from conftest import COFFRE, COFFRECTL, Volume, conf_name, conf_path, is_mounted, run, unmount
+from conftest import ctl_status, COFFRE, COFFRECTL, Volume, conf_name, conf_path, is_mounted, run, unmount
 
 
 def tree(root):
@@ -32,7 +31,7 @@ def make_volume(workdir, token):
 
 
 def status(vol):
-    return json.loads(run([COFFRECTL, "status", vol.mnt, "--json"]).stdout)
+    return ctl_status(vol.mnt, as_json=True)
 
 
 def sync(vol, timeout=60, check=True):

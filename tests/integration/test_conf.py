@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import (COFFRE, COFFRECTL, CONFDIR, Volume, conf_name, conf_path,
+from conftest import (ctl_status, COFFRE, COFFRECTL, CONFDIR, Volume, conf_name, conf_path,
                       is_mounted, run, volume_uuid, wait_released, write_conf)
 
 LIMIT = 30           # seconds: nothing here may take longer
@@ -167,8 +167,8 @@ def test_authenticated_module_path_in_the_volume_is_not_loaded_either(workdir, t
     mount(vol, vol.mount_opts(), check=True)
     try:
         write_read(vol, "f")
-        p = run([COFFRECTL, "status", vol.mnt], timeout=LIMIT)
-        assert token.uri in p.stdout and lib not in p.stdout, p.stdout
+        out = ctl_status(vol.mnt, timeout=LIMIT)
+        assert token.uri in out and lib not in out, out
     finally:
         vol.unmount()
     wait_released(vol)
@@ -416,7 +416,7 @@ def test_enroll_rewrites_the_configuration(workdir, token):
     assert not [n for n in os.listdir(CONFDIR) if n.startswith(".coffre.tmp")]
     vol.mount()
     try:
-        s = run([COFFRECTL, "status", vol.mnt]).stdout
+        s = ctl_status(vol.mnt)
         assert "pkcs11:token=second" in s, s
     finally:
         vol.unmount()

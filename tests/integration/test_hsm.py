@@ -1,13 +1,12 @@
 """Several HSMs side by side: failover under load, degraded mounts, refusal
 when two HSMs hold different master keys, and `coffrectl status`."""
 import glob
-import json
 import os
 import shutil
 import subprocess
 import threading
 
-from conftest import (COFFRE, COFFRECTL, Volume, conf_name, conf_path, is_mounted, run,
+from conftest import (ctl_status, COFFRE, COFFRECTL, Volume, conf_name, conf_path, is_mounted, run,
                       write_conf)
 
 
@@ -28,9 +27,7 @@ def two_tokens(token):
 
 
 def status(mnt, as_json=False):
-    cmd = [COFFRECTL, "status", mnt] + (["--json"] if as_json else [])
-    out = run(cmd).stdout
-    return json.loads(out) if as_json else out
+    return ctl_status(mnt, as_json)
 
 
 def test_failover_under_load_sees_no_error(workdir, token):

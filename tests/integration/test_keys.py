@@ -2,13 +2,12 @@
 replacement HSM, master key rotation (live and offline), reissuing shares,
 volumes made without a recovery key, and rotation refused while degraded."""
 import glob
-import json
 import os
 import re
 import shutil
 import threading
 
-from conftest import (COFFRECTL, Volume, conf_for, conf_name, is_mounted, run, wait_released,
+from conftest import (ctl_status, COFFRECTL, Volume, conf_for, conf_name, is_mounted, run, wait_released,
                       write_pin)
 
 P11_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
@@ -100,7 +99,7 @@ def rotate(target, pin_file, extra=()):
 
 
 def status_json(mnt):
-    return json.loads(run([COFFRECTL, "status", mnt, "--json"]).stdout)
+    return ctl_status(mnt, as_json=True)
 
 
 def content(d, i):

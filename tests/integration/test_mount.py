@@ -8,7 +8,7 @@ import sys
 import textwrap
 import time
 
-from conftest import COFFRE, COFFRECTL, Token, is_mounted, run, wait_released, write_pin
+from conftest import COFFRE, COFFRECTL, Token, coffre_on_default_path, is_mounted, run, wait_released, write_pin
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 
@@ -161,37 +161,28 @@ def test_fstab_entry_mounts_through_mount_fuse3(volume, workdir):
     bindir = os.path.join(workdir, "bin")
     os.mkdir(bindir)
     os.symlink(os.path.realpath(COFFRE), os.path.join(bindir, "coffre"))
-    # mount(8) hands its helpers an environment without PATH, so the shell
-    # of mount.fuse3 looks `coffre` up in its default path: put a symlink
-    # there for the length of the test (only if none is installed).
-    sys_link = "/usr/local/sbin/coffre"
-    made_link = False
-    if not os.path.lexists(sys_link):
-        os.symlink(os.path.realpath(COFFRE), sys_link)
-        made_link = True
     fstab = os.path.join(workdir, "fstab")
     with open(fstab, "w") as f:
         f.write(f"{volume.backing} {volume.mnt} fuse.coffre "
                 f"conf={volume.conf},log_file={volume.log},_netdev,defaults 0 0\n")
     env = dict(os.environ, PATH=bindir + ":" + os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"))
-    try:
-        p = run(["mount", "-T", fstab, volume.mnt], check=False, env=env)
-        assert p.returncode == 0, f"mount -T failed: {p.stderr}"
-        assert is_mounted(volume.mnt)
-        (line,) = mounts_of(volume.mnt)
-        assert line.split()[2] == "fuse.coffre", line
-        write_read(volume, "via-fstab")
-        p = run(["umount", volume.mnt], check=False)
-        assert p.returncode == 0, p.stderr
-        assert not is_mounted(volume.mnt)
-        wait_released(volume)
-        volume.mount()
-        with open(volume.path("via-fstab"), "rb") as f:
-            assert f.read() == b"still here\n"
-    finally:
-        volume.unmount()
-        if made_link:
-            os.unlink(sys_link)
+    with coffre_on_default_path():
+        try:
+            p = run(["mount", "-T", fstab, volume.mnt], check=False, env=env)
+            assert p.returncode == 0, f"mount -T failed: {p.stderr}"
+            assert is_mounted(volume.mnt)
+            (line,) = mounts_of(volume.mnt)
+            assert line.split()[2] == "fuse.coffre", line
+            write_read(volume, "via-fstab")
+            p = run(["umount", volume.mnt], check=False)
+            assert p.returncode == 0, p.stderr
+            assert not is_mounted(volume.mnt)
+            wait_released(volume)
+            volume.mount()
+            with open(volume.path("via-fstab"), "rb") as f:
+                assert f.read() == b"still here\n"
+        finally:
+            volume.unmount()
 
 
 PROBE = textwrap.dedent("""

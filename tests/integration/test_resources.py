@@ -13,7 +13,6 @@ to forget the least recently used ones (FUSE_NOTIFY_PRUNE), so its inode
 table stays near the bound whatever the tree.
 """
 import errno
-import json
 import os
 import re
 import subprocess
@@ -22,7 +21,7 @@ import time
 
 import pytest
 
-from conftest import COFFRE, COFFRECTL, EXTRA_OPTS, is_mounted, run
+from conftest import COFFRE, EXTRA_OPTS, ctl_status, is_mounted, run
 
 RESOURCE = {errno.EMFILE, errno.ENFILE, errno.ENOMEM}
 
@@ -41,7 +40,7 @@ def fd_count(pid):
 
 
 def status(volume):
-    return json.loads(run([COFFRECTL, "status", volume.mnt, "--json"]).stdout)
+    return ctl_status(volume.mnt, as_json=True)
 
 
 def forget():
@@ -213,7 +212,7 @@ def test_status_reports_inodes_and_descriptors(mounted):
     if "max_inodes=" not in EXTRA_OPTS:
         assert st["inodes"]["max_inodes"] == 131072   # the default
         assert st["inodes"]["over_max"] is False
-    text = run([COFFRECTL, "status", mounted.mnt]).stdout
+    text = ctl_status(mounted.mnt)
     assert "inodes: " in text and "descriptors: " in text
     assert ("max %d (" % st["inodes"]["max_inodes"]) in text, text
     forget()

@@ -86,7 +86,7 @@ def problems(p):
 
 
 def assert_reported(p, path, *words):
-    assert p.returncode == 1, p.stdout + p.stderr
+    assert p.returncode == 74, p.stdout + p.stderr      # the bucket's (coffre/exit.h)
     lines = [l for l in problems(p) if l.startswith(path + ": ")]
     assert lines, f"{path} not reported:\n{p.stdout}"
     assert any(all(w in l for w in words) for l in lines), p.stdout
@@ -254,7 +254,7 @@ def test_wrong_pin_fails_cleanly(synced, token, workdir):
     vol, bucket, _ = synced
     bad = write_pin(os.path.join(workdir, "bad-pin"), "0000")
     p = verify(token, bucket, pin_file=bad)
-    assert p.returncode == 1 and "cannot verify" in p.stderr
+    assert p.returncode == 77 and "cannot verify" in p.stderr   # the PIN's
     assert "Sanitizer" not in p.stderr and p.stdout == ""
 
 
@@ -297,7 +297,7 @@ def test_restore_refuses_a_bad_bucket(synced, token, workdir):
     flip(bucket_path(vol, bucket, alpha), 48 + 100)
     target = os.path.join(workdir, "restored")
     p = restore(token, bucket, target)
-    assert p.returncode == 1 and "refusing" in p.stderr
+    assert p.returncode == 74 and "refusing" in p.stderr
     assert rel(vol, alpha) in p.stderr
     assert not os.path.exists(target) or os.listdir(target) == []
 

@@ -7,11 +7,13 @@
 #define COFFRE_FS_PUBLIC_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 struct fs_opts {
 	const char *backing;
 	const char *mountpoint;
 	const char *confdir;          /* where conf=NAME is read (the build's) */
+	const char *logdir;           /* the log file without /dev/log (the build's) */
 	char *conf;                   /* conf=NAME: CONFDIR/NAME.conf */
 	char *pin_file;
 	char *log_file;
@@ -20,6 +22,8 @@ struct fs_opts {
 	bool allow_other;
 	bool read_only;
 	bool debug;
+	bool nonempty_ok;             /* a mount point that is not empty */
+	bool suid_ok, dev_ok;         /* else nosuid, nodev */
 	unsigned readahead_kb;        /* bdi.c; 0: the kernel's default */
 	unsigned max_dirty_ratio;     /* bdi.c; 0: the kernel's default */
 	unsigned crypto_threads;      /* store_split_init; 0: none */
@@ -47,6 +51,9 @@ struct fs_opts {
  * fs_opts_free releases what it allocated. */
 int fs_parse_args(int argc, char **argv, struct fs_opts *o);
 void fs_opts_free(struct fs_opts *o);
+/* The mount options, for --help: printed from the parser's own table. */
+void fs_usage(FILE *f, const char *confdir, const char *logdir);
+/* The daemon: returns the exit status (coffre/exit.h). */
 int fs_run(struct fs_opts *o);
 
 #endif

@@ -1,8 +1,12 @@
 /*
  * coffre log: the daemon's log lines.  log_msg() writes one line
- * "coffre: MESSAGE\n" to stderr with a single write(2): no stdio buffer,
- * and lines from several threads never interleave (a line is PIPE_BUF
- * bytes at most, so it stays whole on the syslog relay's pipe too).
+ *   2026-12-04T10:11:12.345+01:00 coffre[PID] LEVEL: MESSAGE
+ * (RFC 3339, local time with its UTC offset, milliseconds; LEVEL the
+ * syslog priority's name: error, warning, notice, info) to stderr with a
+ * single write(2): no stdio buffer, and lines from several threads never
+ * interleave (a line is PIPE_BUF bytes at most).  After log_use_syslog(true)
+ * a line is one syslog(3) call at its own priority instead, without the
+ * stamp (syslog keeps its own); the caller has called openlog().
  * Control characters in the message are written as '?': a name read from
  * untrusted storage cannot start a line of its own.
  *
@@ -11,20 +15,30 @@
  * request that keeps failing) goes through a rate limit instead, so the
  * log volume is not the attacker's to choose: log_ratelimited() keeps its
  * state static at the call site, log_rl() takes it explicitly (one limit
- * shared by several call sites).  At most burst lines per interval pass;
- * the first line that passes after some were suppressed ends with
- * " (N similar messages suppressed)".
+ * shared by several call sites: one class of message).  At most burst
+ * lines per interval pass; the first line that passes after some were
+ * suppressed ends with " (and N more like it in the last S s)", S the
+ * seconds since the line before it passed.
  *
  * prio is a syslog priority (LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO).
- * The output is plain text for now; the priority is carried down to the
- * one function that writes the line.  libc only.
+ * Never put a plaintext name, a PIN or a key in a line.  libc only.
  */
 #ifndef COFFRE_LOG_H
 #define COFFRE_LOG_H
 
+#include <limits.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <syslog.h>
+#include <time.h>
+
+/* A line, its newline included, is at most this long (the message cut). */
+#define LOG_LINE_MAX PIPE_BUF
+
+/* Lines go to syslog(3) (on) or to stderr (off, the default). */
+void log_use_syslog(bool on);
 
 void log_msg(int prio, const char *fmt, ...)
 	__attribute__((cold, format(printf, 2, 3)));
@@ -42,13 +56,14 @@ struct log_ratelimit {
 	uint64_t begin_ns;            /* the window's start; 0: none yet */
 	unsigned int printed;         /* lines passed in this window */
 	unsigned int missed;          /* suppressed since the last line passed */
+	uint64_t last_ns;             /* when the last line passed */
 };
 
-#define LOG_RATELIMIT_INTERVAL_MS 5000
+#define LOG_RATELIMIT_INTERVAL_MS 60000
 #define LOG_RATELIMIT_BURST 10
 
 #define LOG_RATELIMIT_INIT(interval_ms, burst) \
-	{ PTHREAD_MUTEX_INITIALIZER, (interval_ms), (burst), 0, 0, 0 }
+	{ PTHREAD_MUTEX_INITIALIZER, (interval_ms), (burst), 0, 0, 0, 0 }
 #define LOG_RATELIMIT_DEFAULT \
 	LOG_RATELIMIT_INIT(LOG_RATELIMIT_INTERVAL_MS, LOG_RATELIMIT_BURST)
 
@@ -63,5 +78,22 @@ void log_rl(struct log_ratelimit *rl, int prio, const char *fmt, ...)
 			LOG_RATELIMIT_DEFAULT;				\
 		log_rl(&log_rl_site_, (prio), __VA_ARGS__);		\
 	} while (0)
+
+/* ---- the pure parts, for the tests */
+/* "error", "warning", "notice", "info", ... for a syslog priority. */
+const char *log_level_name(int prio);
+/* One line into out: with tm, "STAMP coffre[pid] LEVEL: " first (tm's
+ * tm_gmtoff the offset); without it the message alone (for syslog).
+ * Control characters in msg become '?', trailing newlines go, msg is cut so
+ * that the line, the rate limit's tail (missed lines in missed_s seconds,
+ * if missed) and a newline fit.  Returns the length, newline included. */
+size_t log_format(char out[LOG_LINE_MAX], const struct tm *tm, unsigned msec,
+		  long pid, int prio, const char *msg, unsigned missed,
+		  unsigned missed_s);
+/* Count one line against rl at now (ns, monotonic): true if it passes,
+ * with *missed the lines suppressed since the last one passed and
+ * *missed_s the seconds since then. */
+bool log_rl_count(struct log_ratelimit *rl, uint64_t now, unsigned *missed,
+		  unsigned *missed_s);
 
 #endif

@@ -1,11 +1,16 @@
 /*
- * Unit tests for src/log, with stderr (fd 2) on a pipe or, to count the
- * writes, on a datagram socket (one datagram per write(2)): the line
+ * Unit tests for src/log: the formatter alone (RFC 3339 stamp, offsets,
+ * levels, the rate limit's tail, cuts), the rate limit's counting on a
+ * clock of the test's own, and with stderr (fd 2) on a pipe or, to count
+ * the writes, on a datagram socket (one datagram per write(2)): the line
  * format, a message cut to PIPE_BUF and control characters replaced, errno
  * kept, the burst limit per call site, the suppressed count on the first
  * line of a later window, no limit at interval 0, and several threads
- * logging at once (whole lines only, the limit counted exactly).
+ * logging at once (whole lines only, the limit counted exactly).  Lines
+ * read back have their "STAMP coffre[PID] LEVEL: " checked and turned
+ * into "coffre: " (plain()).
  */
+#include <regex.h>
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -59,7 +64,44 @@ static void restore(void)
 	rd = -1;
 }
 
-/* Everything written to fd 2 so far (fd 2 is left open). */
+/* Each line's "STAMP coffre[PID] LEVEL: " checked and made "coffre: ",
+ * in place; the new length. */
+static size_t plain(char *buf, size_t n)
+{
+	static regex_t re;
+	static bool compiled;
+	char pfx[64];
+	size_t r = 0, w = 0, p;
+	regmatch_t m;
+
+	if (!compiled) {
+		cr_assert(regcomp(&re, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:"
+				  "[0-9]{2}\\.[0-9]{3}[+-][0-9]{2}:[0-9]{2} coffre\\[[0-9]+\\] "
+				  "(error|warning|notice|info): ", REG_EXTENDED) == 0);
+		compiled = true;
+	}
+	snprintf(pfx, sizeof(pfx), "coffre[%ld] ", (long)getpid());
+	while (r < n) {
+		char save = buf[n];
+
+		buf[n] = '\0';
+		cr_assert(regexec(&re, buf + r, 1, &m, 0) == 0, "no stamp: %.80s", buf + r);
+		buf[n] = save;
+		cr_assert(strstr(buf + r, pfx) == buf + r + 30);
+		r += (size_t)m.rm_eo;
+		memcpy(buf + w, "coffre: ", 8);
+		w += 8;
+		for (p = r; p < n && buf[p] != '\n'; p++)
+			;
+		memmove(buf + w, buf + r, p - r + (p < n));
+		w += p - r + (p < n);
+		r = p + 1;
+	}
+	buf[w] = '\0';
+	return w;
+}
+
+/* Everything written to fd 2 so far (fd 2 is left open), plain(). */
 static char *drain(size_t *len)
 {
 	static char buf[1 << 16];
@@ -73,9 +115,23 @@ static char *drain(size_t *len)
 		n += (size_t)r;
 	fcntl(rd, F_SETFL, fl);
 	buf[n] = '\0';
+	n = plain(buf, n);
 	if (len)
 		*len = n;
 	return buf;
+}
+
+/* One datagram (one write(2)), raw length in *raw, plain(); -1 if none. */
+static ssize_t recv_plain(char *got, size_t cap, ssize_t *raw)
+{
+	ssize_t n = recv(rd, got, cap - 1, MSG_DONTWAIT);
+
+	if (raw)
+		*raw = n;
+	if (n <= 0)
+		return n;
+	got[n] = '\0';
+	return (ssize_t)plain(got, (size_t)n);
 }
 
 static size_t count_lines(const char *s)
@@ -112,7 +168,7 @@ Test(log, one_write_per_line, .init = on_dgram, .fini = restore)
 	memset(msg, 'x', sizeof(msg) - 1);
 	msg[sizeof(msg) - 1] = '\0';
 	log_msg(LOG_INFO, "long %s", msg);
-	n = recv(rd, got, sizeof(got), MSG_DONTWAIT);
+	n = recv_plain(got, sizeof(got), NULL);
 	snprintf(want, sizeof(want), "coffre: long %s\n", msg);
 	cr_assert_eq(n, (ssize_t)strlen(want));
 	cr_assert(!memcmp(got, want, (size_t)n));
@@ -122,13 +178,12 @@ Test(log, one_write_per_line, .init = on_dgram, .fini = restore)
 	log_rl(&rl, LOG_ERR, "dropped");
 	sleep_ms(350);
 	log_rl(&rl, LOG_ERR, "again");
-	n = recv(rd, got, sizeof(got), MSG_DONTWAIT);
+	n = recv_plain(got, sizeof(got), NULL);
 	cr_assert_eq(n, 14);
 	cr_assert(!memcmp(got, "coffre: first\n", 14));
-	n = recv(rd, got, sizeof(got) - 1, MSG_DONTWAIT);
+	n = recv_plain(got, sizeof(got), NULL);
 	cr_assert(n > 0);
-	got[n] = '\0';
-	cr_assert_str_eq(got, "coffre: again (1 similar message suppressed)\n");
+	cr_assert_str_eq(got, "coffre: again (and 1 more like it in the last 1 s)\n");
 	cr_assert_eq(recv(rd, got, sizeof(got), MSG_DONTWAIT), -1);
 	cr_assert_eq(errno, EAGAIN);
 }
@@ -137,16 +192,16 @@ Test(log, long_message_cut_to_pipe_buf, .init = on_dgram, .fini = restore)
 {
 	static struct log_ratelimit rl = LOG_RATELIMIT_INIT(300, 1);
 	static char msg[10000], got[2 * PIPE_BUF];
-	const char *tail = " (2 similar messages suppressed)\n";
-	ssize_t n;
+	const char *tail = " (and 2 more like it in the last 1 s)\n";
+	ssize_t n, raw;
 
 	memset(msg, 'y', sizeof(msg) - 1);
 	log_msg(LOG_ERR, "%s", msg);
-	n = recv(rd, got, sizeof(got), MSG_DONTWAIT);
-	cr_assert_eq(n, PIPE_BUF);
+	n = recv_plain(got, sizeof(got), &raw);
+	cr_assert_eq(raw, PIPE_BUF);
 	cr_assert(!memcmp(got, "coffre: yyy", 11));
-	cr_assert_eq(got[PIPE_BUF - 2], 'y');
-	cr_assert_eq(got[PIPE_BUF - 1], '\n');
+	cr_assert_eq(got[n - 2], 'y');
+	cr_assert_eq(got[n - 1], '\n');
 
 	/* A cut message still ends with the suppressed count. */
 	for (int k = 0; k < 3; k++)
@@ -206,7 +261,7 @@ Test(log, suppressed_count_in_next_window, .init = on_pipe, .fini = restore)
 	sleep_ms(350);
 	log_rl(&rl, LOG_ERR, "m8");
 	log_rl(&rl, LOG_ERR, "m9");
-	cr_assert_str_eq(drain(NULL), "coffre: m8 (5 similar messages suppressed)\n"
+	cr_assert_str_eq(drain(NULL), "coffre: m8 (and 5 more like it in the last 1 s)\n"
 			 "coffre: m9\n");
 	/* A window with nothing suppressed: no count on the next one. */
 	sleep_ms(350);
@@ -220,11 +275,11 @@ Test(log, suppressed_count_in_next_window, .init = on_pipe, .fini = restore)
 	for (int k = 14; k < 20; k++)
 		log_rl(&rl, LOG_ERR, "m%d", k);
 	cr_assert_str_eq(drain(NULL), "coffre: m11\ncoffre: m12\n"
-			 "coffre: m14 (1 similar message suppressed)\n"
+			 "coffre: m14 (and 1 more like it in the last 1 s)\n"
 			 "coffre: m15\ncoffre: m16\n");
 	sleep_ms(350);
 	log_rl(&rl, LOG_ERR, "m20");
-	cr_assert_str_eq(drain(NULL), "coffre: m20 (3 similar messages suppressed)\n");
+	cr_assert_str_eq(drain(NULL), "coffre: m20 (and 3 more like it in the last 1 s)\n");
 }
 
 Test(log, interval_zero_is_no_limit, .init = on_pipe, .fini = restore)
@@ -270,7 +325,12 @@ static void check_line(const char *line, size_t len, int next[THREADS])
 {
 	int t, k, off = 0;
 
-	cr_assert(sscanf(line, "coffre: t%d %d %n", &t, &k, &off) == 2 && off > 0,
+	const char *body = strstr(line, ": t");
+
+	cr_assert(body && body - line < 64, "not a whole line: %.60s", line);
+	len -= (size_t)(body + 2 - line);
+	line = body + 2;
+	cr_assert(sscanf(line, "t%d %d %n", &t, &k, &off) == 2 && off > 0,
 		  "not a whole line: %.60s", line);
 	cr_assert(t >= 0 && t < THREADS);
 	cr_assert_eq(k, next[t], "thread %d: line %d after %d", t, k, next[t] - 1);
@@ -282,7 +342,7 @@ static void check_line(const char *line, size_t len, int next[THREADS])
 
 Test(log, threads_write_whole_lines, .init = on_pipe, .fini = restore)
 {
-	static char buf[THREADS * LINES * (BODY + 32)];
+	static char buf[THREADS * LINES * (BODY + 96)];
 	pthread_t th[THREADS];
 	int next[THREADS] = { 0 }, done = 0;
 	size_t n = 0, at = 0;
@@ -322,4 +382,73 @@ Test(log, threads_share_one_limit, .init = on_pipe, .fini = restore)
 	cr_assert_eq(shared_rl.missed, THREADS * LINES - 50);
 	for (; *s; s = strchr(s, '\n') + 1)
 		cr_assert(!strncmp(s, "coffre: t", 9));
+}
+
+/* ---- the pure parts */
+
+Test(log, format_rfc3339_offsets_and_levels)
+{
+	struct tm tm = { .tm_year = 126, .tm_mon = 11, .tm_mday = 4, .tm_hour = 9,
+			 .tm_min = 5, .tm_sec = 7, .tm_gmtoff = 3600 };
+	char out[LOG_LINE_MAX];
+	size_t n;
+
+	n = log_format(out, &tm, 42, 812, LOG_WARNING, "bucket down", 0, 0);
+	out[n] = '\0';
+	cr_assert_str_eq(out, "2026-12-04T09:05:07.042+01:00 coffre[812] warning: bucket down\n");
+	tm.tm_gmtoff = -(9 * 3600 + 30 * 60);
+	n = log_format(out, &tm, 999, 1, LOG_ERR, "x\n", 0, 0);
+	out[n] = '\0';
+	cr_assert_str_eq(out, "2026-12-04T09:05:07.999-09:30 coffre[1] error: x\n");
+	tm.tm_gmtoff = 0;
+	n = log_format(out, &tm, 0, 7, LOG_NOTICE | LOG_DAEMON, "a\tb", 41, 60);
+	out[n] = '\0';
+	cr_assert_str_eq(out, "2026-12-04T09:05:07.000+00:00 coffre[7] notice: a?b "
+			 "(and 41 more like it in the last 60 s)\n");
+	cr_assert_str_eq(log_level_name(LOG_INFO), "info");
+	/* Without a stamp (syslog's): the message and the tail alone. */
+	n = log_format(out, NULL, 0, 0, LOG_ERR, "segment does not authenticate", 3, 0);
+	out[n] = '\0';
+	cr_assert_str_eq(out, "segment does not authenticate (and 3 more like it "
+			 "in the last 1 s)\n");
+}
+
+Test(log, format_cuts_the_message_not_the_tail)
+{
+	static char msg[2 * LOG_LINE_MAX];
+	struct tm tm = { .tm_year = 126 };
+	const char *tail = " (and 4294967295 more like it in the last 4294967295 s)\n";
+	char out[LOG_LINE_MAX];
+	size_t n;
+
+	memset(msg, 'z', sizeof(msg) - 1);
+	n = log_format(out, &tm, 0, 2147483647, LOG_ERR, msg, UINT_MAX, UINT_MAX);
+	cr_assert_eq(n, LOG_LINE_MAX);
+	cr_assert(!memcmp(out + n - strlen(tail), tail, strlen(tail)));
+	cr_assert_eq(out[n - strlen(tail) - 1], 'z');
+}
+
+#define S 1000000000ull
+
+Test(log, rate_limit_counts_on_a_given_clock)
+{
+	struct log_ratelimit rl = LOG_RATELIMIT_INIT(60000, 2);
+	unsigned missed = 99, secs = 99;
+
+	cr_assert(log_rl_count(&rl, 100 * S, &missed, &secs));
+	cr_assert_eq(missed, 0);
+	cr_assert(log_rl_count(&rl, 101 * S, &missed, &secs));
+	for (int k = 0; k < 41; k++)
+		cr_assert(!log_rl_count(&rl, 102 * S + (uint64_t)k, &missed, &secs));
+	/* Still in the window: suppressed. */
+	cr_assert(!log_rl_count(&rl, 159 * S, &missed, &secs));
+	/* The next window: the count, and the seconds since the last line. */
+	cr_assert(log_rl_count(&rl, 161 * S, &missed, &secs));
+	cr_assert_eq(missed, 42);
+	cr_assert_eq(secs, 60);
+	cr_assert(log_rl_count(&rl, 161 * S + 1, &missed, &secs));
+	cr_assert_eq(missed, 0);
+	/* A clock read before another thread opened the window counts in it. */
+	cr_assert(!log_rl_count(&rl, 150 * S, &missed, &secs));
+	cr_assert_eq(rl.missed, 1);
 }

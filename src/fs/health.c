@@ -1,0 +1,151 @@
+/*
+ * health.c — how the mount is doing, in one place: the level `coffrectl
+ * status` exits with (0 healthy, 1 degraded, 2 failing, coffre/exit.h) and
+ * the warnings it shows, and a thread that logs each warning when it
+ * appears and when it clears, so that every warning status shows is in
+ * the log too.
+ *   failing:  no HSM answers; the bucket has no marker (nothing replicates)
+ *   degraded: an HSM is down; the bucket's last attempt failed; a stored
+ *             manifest failed its check (suspicious)
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "fs.h"
+#include "coffre/exit.h"
+#include "coffre/replica.h"
+
+static void add(struct fs_health *h, int level, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void add(struct fs_health *h, int level, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > h->level)
+		h->level = level;
+	if (h->n == FS_HEALTH_MAX)
+		return;
+	snprintf(h->w[h->n].key, sizeof(h->w[h->n].key), "%s", key);
+	va_start(ap, fmt);
+	vsnprintf(h->w[h->n].text, sizeof(h->w[h->n].text), fmt, ap);
+	va_end(ap);
+	h->n++;
+}
+
+void fs_health(struct fs_health *h)
+{
+	struct volume_hsm st[COFFRE_MAX_HSMS];
+	unsigned i, n = volume_hsm_status(g_fs.vol, st, COFFRE_MAX_HSMS), up = 0;
+	struct replica_status rs;
+	char key[16];
+
+	memset(h, 0, sizeof(*h));
+	for (i = 0; i < n; i++)
+		up += st[i].up;
+	for (i = 0; i < n; i++) {
+		if (st[i].up)
+			continue;
+		snprintf(key, sizeof(key), "hsm %u", i + 1);
+		add(h, up ? COFFRE_HEALTH_DEGRADED : COFFRE_HEALTH_FAILING, key,
+		    "HSM %u (%s) is %s%s%s", i + 1, st[i].uri, st[i].state,
+		    st[i].reason[0] ? ": " : "", st[i].reason);
+	}
+	if (!fs_replica_status(&rs))
+		return;
+	if (rs.bucket == REPLICA_BUCKET_NO_MARKER)
+		add(h, COFFRE_HEALTH_FAILING, "bucket", "the bucket has no marker: "
+		    "nothing replicates (%s)", rs.last_error);
+	else if (rs.bucket == REPLICA_BUCKET_ERROR)
+		add(h, COFFRE_HEALTH_DEGRADED, "bucket", "replication is failing, "
+		    "%llu paths pending: %s", (unsigned long long)rs.queued,
+		    rs.last_error);
+	if (rs.manifest_suspicious)
+		add(h, COFFRE_HEALTH_DEGRADED, "manifest", "a stored bucket manifest "
+		    "failed its check (MANIFEST SUSPICIOUS): run `coffrectl verify`");
+}
+
+const char *fs_health_name(int level)
+{
+	return level == COFFRE_HEALTH_OK ? "healthy" :
+	       level == COFFRE_HEALTH_DEGRADED ? "degraded" : "failing";
+}
+
+/* ---- the thread that logs the warnings */
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t wake;
+	pthread_t thread;
+	bool running, stop;
+	unsigned period_s;
+	struct fs_health last;
+} w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER };
+
+static const struct fs_health_warning *find(const struct fs_health *h, const char *key)
+{
+	for (unsigned i = 0; i < h->n; i++)
+		if (!strcmp(h->w[i].key, key))
+			return &h->w[i];
+	return NULL;
+}
+
+void fs_health_log_changes(const struct fs_health *before, const struct fs_health *now)
+{
+	for (unsigned i = 0; i < now->n; i++)
+		if (!find(before, now->w[i].key))
+			log_msg(now->level == COFFRE_HEALTH_FAILING ? LOG_ERR : LOG_WARNING,
+				"%s: %s", fs_health_name(now->level), now->w[i].text);
+	for (unsigned i = 0; i < before->n; i++)
+		if (!find(now, before->w[i].key))
+			log_msg(LOG_NOTICE, "cleared: %s", before->w[i].text);
+}
+
+static void *watch(void *arg)
+{
+	static struct fs_health now;
+	struct timespec ts;
+
+	(void)arg;
+	pthread_mutex_lock(&w.mu);
+	while (!w.stop) {
+		pthread_mutex_unlock(&w.mu);
+		fs_health(&now);
+		fs_health_log_changes(&w.last, &now);
+		w.last = now;
+		pthread_mutex_lock(&w.mu);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += w.period_s;
+		while (!w.stop && pthread_cond_timedwait(&w.wake, &w.mu, &ts) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&w.mu);
+	return NULL;
+}
+
+int fs_health_start(unsigned period_s)
+{
+	int ret;
+
+	w.stop = false;
+	w.period_s = period_s;
+	memset(&w.last, 0, sizeof(w.last));
+	ret = pthread_create(&w.thread, NULL, watch, NULL);
+	w.running = ret == 0;
+	return -ret;
+}
+
+void fs_health_stop(void)
+{
+	if (!w.running)
+		return;
+	pthread_mutex_lock(&w.mu);
+	w.stop = true;
+	pthread_cond_signal(&w.wake);
+	pthread_mutex_unlock(&w.mu);
+	pthread_join(w.thread, NULL);
+	w.running = false;
+}
