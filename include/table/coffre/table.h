@@ -157,5 +157,8 @@ int tlevel_writer_add(struct tlevel_writer *w, const struct tent *e);
 int tlevel_writer_finish(struct tlevel_writer *w, const struct tlevel_header *h,
 			 uint8_t mac0[COFFRE_MAC_LEN]);
 void tlevel_writer_abort(struct tlevel_writer *w);
+/* First keys spilled to the writer's temp file so far (tests: the memory
+ * bound). */
+uint64_t tlevel_writer_spilled(const struct tlevel_writer *w);
 
 #endif
