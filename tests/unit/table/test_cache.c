@@ -83,6 +83,13 @@ Test(cache, get_put_bound_and_lru)
 	cr_assert_geq(cap, 60);
 	cr_assert_leq(s.bytes, max);
 	tcache_free(c);
+	/* At least 64 bytes a block besides its 4096: keys, links and the
+	 * allocator's header. */
+	c = tcache_new(1000 * 4096);
+	cap = capacity(c);
+	cr_assert_leq(cap, 1000 * 4096 / (4096 + 64));
+	cr_assert_geq(cap, 1000 * 4096 / (4096 + 128));
+	tcache_free(c);
 
 	/* LRU: touch block 0, insert one more: block 1 goes, 0 stays. */
 	c = tcache_new(max);
