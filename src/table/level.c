@@ -395,6 +395,10 @@ int tlevel_file_iter(struct tlevel_file *f, const uint8_t from[V2_TKEY_LEN],
 		}
 		it->j = 0;
 		it->i = 0;
+		if (tkey_cmp(it->blk, f->top[0]) != 0) {
+			free(it);
+			return tamper(f->name, 1, "disagrees with the index");
+		}
 	} else {
 		/* The first entry >= from. */
 		i = last_le(it->blk, 0, tdata_count(f->h.n, it->j), key);

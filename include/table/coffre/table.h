@@ -100,7 +100,10 @@ struct tcache_stats {
 	size_t bytes, max_bytes;
 	uint64_t hits, misses, evictions;
 };
-/* At most max_bytes of blocks (table_cache=, default 12 MiB). */
+/* At most max_bytes of blocks (table_cache=, default 12 MiB), each block
+ * counted with its overhead (about 4.2 KiB), the hash buckets too.  One
+ * mutex; every function but new and free is thread-safe, and a NULL
+ * cache caches nothing. */
 struct tcache *tcache_new(size_t max_bytes);
 void tcache_free(struct tcache *c);
 /* A unique owner id for a level opened once (blocks of a closed level
@@ -135,7 +138,9 @@ const uint8_t *tlevel_file_mac0(const struct tlevel_file *f);
  * order or disagree with the index). */
 int tlevel_file_get(struct tlevel_file *f, const uint8_t key[V2_TKEY_LEN],
 		    struct tent *e);
-/* The entries from the first key >= from, in order. */
+/* The entries from the first key >= from (NULL: the first), in order.
+ * Lookups and iterators may run in several threads at once (an open
+ * level does not change); free every iterator before closing. */
 int tlevel_file_iter(struct tlevel_file *f, const uint8_t from[V2_TKEY_LEN],
 		     struct tsrc **out);
 
@@ -143,17 +148,22 @@ int tlevel_file_iter(struct tlevel_file *f, const uint8_t from[V2_TKEY_LEN],
 
 struct tlevel_writer;
 /* Begin base.<gen> (level 0) or delta.<gen> (level 1) in mdir: a private
- * temp file; the first keys of data blocks spill to another past a few
- * blocks, so memory stays bounded whatever the entry count. */
+ * temp file `.coffre.tmp.<name>` (O_EXCL; a stale one is removed first);
+ * the first keys of data blocks spill to another, unlinked at once, past
+ * 64 blocks, so memory stays bounded (about 10 KiB) whatever the entry
+ * count. */
 int tlevel_writer_new(int mdir, uint8_t level, uint64_t gen,
 		      const struct table_keys *k, struct tlevel_writer **out);
-/* Append an entry, keys strictly increasing; a tombstone only in a delta. */
+/* Append an entry, keys strictly increasing; a tombstone only in a delta.
+ * -EINVAL refuses that entry (the writer goes on); an I/O error is kept
+ * and returned again, by finish too. */
 int tlevel_writer_add(struct tlevel_writer *w, const struct tent *e);
 /* Finish: h gives anchor, residue and (a delta) base gen and base MAC;
  * the writer fills magic, level, uuid, gen, N, Dn and Fn.  Index tiers,
- * header, MACs; fsync; rename into place; fsync of mdir.  At least one
- * entry (N >= 1).  mac0 (may be NULL) gets the new block 0's MAC.  The
- * writer is freed either way. */
+ * header, MACs; fsync; linked into place (-EEXIST if the name exists:
+ * never replaced), the temp removed; fsync of mdir.  At least one entry
+ * (N >= 1).  mac0 (may be NULL) gets the new block 0's MAC.  The writer
+ * is freed either way, and on failure nothing is left in mdir. */
 int tlevel_writer_finish(struct tlevel_writer *w, const struct tlevel_header *h,
 			 uint8_t mac0[COFFRE_MAC_LEN]);
 void tlevel_writer_abort(struct tlevel_writer *w);

@@ -463,8 +463,8 @@ static int probe_forged(bool forged)
 	}
 	/* The iteration: genuine entries, strictly increasing (blocks that
 	 * disagree with the index under valid MACs may skip some). */
-	cr_assert_eq(tlevel_file_iter(f, NULL, &s), 0);
-	for (i = 0; (err = tsrc_next(s, &e)) == 1; i++) {
+	err = tlevel_file_iter(f, NULL, &s);
+	for (i = 0; !err && (err = tsrc_next(s, &e)) == 1; i++) {
 		uint64_t id = 0, k;
 
 		for (int b = 0; b < 8; b++)
@@ -641,6 +641,18 @@ Test(level, tamper)
 	}
 	file_put("base.5", buf, len);
 	cr_assert_eq(probe_forged(true), 50 + 1, "block 10's lookups, the iteration");
+
+	/* The first entry of the level made smaller than the index says:
+	 * the iteration from the start refuses at once. */
+	reset(orig, buf, len);
+	{
+		struct tent odd = obj(1);
+
+		memcpy(buf + V2_TBLOCK_LEN, odd.b, V2_TENTRY_LEN);
+		cr_assert_eq(tblock_mac(K.key, K.uuid, 0, 5, 1, buf + V2_TBLOCK_LEN), 0);
+	}
+	file_put("base.5", buf, len);
+	cr_assert_eq(probe_forged(true), 50 + 1, "block 0's lookups, the iteration");
 
 	/* Not a regular file; absent. */
 	unlinkat(mdir, "base.5", 0);
