@@ -464,7 +464,7 @@ static int probe_forged(bool forged)
 	/* The iteration: genuine entries, strictly increasing (blocks that
 	 * disagree with the index under valid MACs may skip some). */
 	err = tlevel_file_iter(f, NULL, &s);
-	for (i = 0; !err && (err = tsrc_next(s, &e)) == 1; i++) {
+	for (i = 0; s && (err = tsrc_next(s, &e)) == 1; i++) {
 		uint64_t id = 0, k;
 
 		for (int b = 0; b < 8; b++)
