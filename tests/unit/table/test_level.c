@@ -770,3 +770,112 @@ Test(level, threads)
 	tlevel_file_close(f);
 	tcache_free(c);
 }
+
+/* ---- randomized against a model: random sets of OBJ and NAME entries,
+ * tombstones, lookups of present and absent keys, iterations from random
+ * keys compared with tsrc_array over the sorted model (seeded). */
+
+static int tent_qcmp(const void *a, const void *b)
+{
+	return tent_cmp(a, b);
+}
+
+static struct tent random_entry(unsigned *seed, bool delta)
+{
+	struct tentry e;
+	struct tent t, d;
+
+	memset(&e, 0, sizeof(e));
+	if (rand_r(seed) % 2) {
+		e.kind = V2_TK_OBJ;
+		for (int b = 0; b < COFFRE_ID_LEN; b++)
+			e.u.obj.id[b] = (uint8_t)(rand_r(seed) % 4);  /* collisions */
+		e.u.obj.meta_epoch = (uint64_t)(1 + rand_r(seed) % 100) << 24;
+		e.u.obj.size = (uint64_t)rand_r(seed);
+	} else {
+		e.kind = V2_TK_NAME;
+		for (int b = 0; b < COFFRE_ID_LEN; b++) {
+			e.u.name.parent[b] = (uint8_t)(rand_r(seed) % 3);
+			e.u.name.name_id[b] = (uint8_t)rand_r(seed);
+			e.u.name.object_id[b] = (uint8_t)rand_r(seed);
+		}
+		e.u.name.type = (uint8_t)(1 + rand_r(seed) % V2_NAME_TYPE_MAX);
+	}
+	cr_assert_eq(tent_from(&e, &t), 0);
+	if (!delta || rand_r(seed) % 4)
+		return t;
+	tent_tombstone(&t, &d);
+	return d;
+}
+
+Test(level, random_against_model)
+{
+	struct tcache *c = tcache_new(32 * 4096);
+	unsigned seed = 20261203;
+
+	for (int round = 0; round < 12; round++) {
+		uint8_t level = round % 2 ? V2_LEVEL_DELTA : V2_LEVEL_BASE;
+		size_t want = 1 + (size_t)rand_r(&seed) % (round < 6 ? 120 : 8000);
+		struct tent *m = calloc(want, sizeof(*m));
+		struct tlevel_writer *w;
+		struct tlevel_header h;
+		struct tlevel_file *f;
+		size_t n = 0;
+		uint64_t gen = 10 + (uint64_t)round;
+
+		for (size_t i = 0; i < want; i++)
+			m[i] = random_entry(&seed, level == V2_LEVEL_DELTA);
+		qsort(m, want, sizeof(*m), tent_qcmp);
+		for (size_t i = 0; i < want; i++)           /* one per key */
+			if (n == 0 || tent_cmp(&m[n - 1], &m[i]) != 0)
+				m[n++] = m[i];
+		cr_assert_eq(tlevel_writer_new(mdir, level, gen, &K, &w), 0);
+		for (size_t i = 0; i < n; i++)
+			cr_assert_eq(tlevel_writer_add(w, &m[i]), 0);
+		header_for(level, &h, (const uint8_t[COFFRE_MAC_LEN]){ 9 });
+		cr_assert_eq(tlevel_writer_finish(w, &h, NULL), 0);
+		cr_assert_eq(tlevel_file_open(mdir, level, gen, &K, c, &f), 0);
+		cr_assert_eq(tlevel_file_header(f)->n, n);
+		for (size_t i = 0; i < n; i++) {
+			struct tent got;
+
+			cr_assert_eq(tlevel_file_get(f, m[i].b, &got), 0);
+			cr_assert(memcmp(got.b, m[i].b, sizeof(got.b)) == 0);
+		}
+		for (int q = 0; q < 2000; q++) {
+			struct tent probe_e = random_entry(&seed, false), got;
+			struct tent *hit = bsearch(&probe_e, m, n, sizeof(*m), tent_qcmp);
+			int err = tlevel_file_get(f, probe_e.b, &got);
+
+			if (hit) {
+				cr_assert_eq(err, 0);
+				cr_assert(memcmp(got.b, hit->b, sizeof(got.b)) == 0);
+			} else {
+				cr_assert_eq(err, -ENOENT, "round %d query %d", round, q);
+			}
+		}
+		for (int q = 0; q < 50; q++) {
+			struct tent from = q ? random_entry(&seed, false) : m[0];
+			struct tsrc *a, *s;
+			struct tent x, y;
+			int ra, rs, k = 0;
+
+			cr_assert_eq(tsrc_array(m, n, from.b, &a), 0);
+			cr_assert_eq(tlevel_file_iter(f, from.b, &s), 0);
+			do {
+				ra = tsrc_next(a, &x);
+				rs = tsrc_next(s, &y);
+				cr_assert_eq(rs, ra, "round %d iteration %d, entry %d",
+					     round, q, k);
+				if (ra == 1)
+					cr_assert(memcmp(x.b, y.b, sizeof(x.b)) == 0);
+				k++;
+			} while (ra == 1 && k < 400);
+			tsrc_free(a);
+			tsrc_free(s);
+		}
+		tlevel_file_close(f);
+		free(m);
+	}
+	tcache_free(c);
+}
