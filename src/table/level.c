@@ -62,6 +62,18 @@ static int tamper(const char *name, uint64_t block, const char *why)
 	return -EIO;
 }
 
+/* The key count of block j of tier `tier` (tier 0: entries). */
+static uint32_t block_count(const struct tlevel_file *f, unsigned tier, uint64_t j)
+{
+	uint64_t first;
+	uint32_t count;
+
+	if (tier == 0)
+		return tdata_count(f->h.n, j);
+	tindex_children(f->h.dn, tier, j, &first, &count);
+	return count;
+}
+
 /*
  * Read block `index` of the file into blk and check it: MAC, then shape
  * (tier 0: a data block; else an index block of tier `tier`, whose
@@ -70,12 +82,12 @@ static int tamper(const char *name, uint64_t block, const char *why)
 static int read_block(struct tlevel_file *f, unsigned tier, uint64_t j,
 		      uint8_t blk[V2_TBLOCK_LEN])
 {
-	uint64_t index = tindex_block_index(f->h.dn, tier, j), first;
-	uint32_t count;
+	uint64_t index = tindex_block_index(f->h.dn, tier, j);
+	uint32_t count = block_count(f, tier, j);
 	ssize_t got;
 	int err;
 
-	if (index == UINT64_MAX)
+	if (index == UINT64_MAX || count == 0)
 		return tamper(f->name, j, "no such block");
 	if (tcache_get(f->c, f->owner, index, blk))
 		return 0;
@@ -90,14 +102,8 @@ static int read_block(struct tlevel_file *f, unsigned tier, uint64_t j,
 		return tamper(f->name, index, "fails its MAC");
 	if (err)
 		return err;
-	if (tier == 0) {
-		err = tdata_block_parse(blk, V2_TBLOCK_LEN, f->h.level,
-					tdata_count(f->h.n, j), NULL);
-	} else {
-		err = tindex_children(f->h.dn, tier, j, &first, &count);
-		if (!err)
-			err = tindex_block_parse(blk, V2_TBLOCK_LEN, count, NULL);
-	}
+	err = tier == 0 ? tdata_block_parse(blk, V2_TBLOCK_LEN, f->h.level, count, NULL)
+			: tindex_block_parse(blk, V2_TBLOCK_LEN, count, NULL);
 	if (err)
 		return tamper(f->name, index, "breaks the rules of its block");
 	tcache_put(f->c, f->owner, index, blk);
@@ -126,18 +132,6 @@ static long last_le(const uint8_t *blk, unsigned tier, uint32_t count,
 			hi = mid;
 	}
 	return lo - 1;
-}
-
-/* The key count of block j of tier `tier` (tier 0: entries). */
-static uint32_t block_count(const struct tlevel_file *f, unsigned tier, uint64_t j)
-{
-	uint64_t first;
-	uint32_t count;
-
-	if (tier == 0)
-		return tdata_count(f->h.n, j);
-	tindex_children(f->h.dn, tier, j, &first, &count);
-	return count;
 }
 
 /*
@@ -198,7 +192,7 @@ int tlevel_file_get(struct tlevel_file *f, const uint8_t key[V2_TKEY_LEN],
 
 	if (err)
 		return err < 0 ? err : -ENOENT;
-	i = last_le(blk, 0, tdata_count(f->h.n, j), key);
+	i = last_le(blk, 0, block_count(f, 0, j), key);
 	if (i < 0 || tkey_cmp(block_key(blk, 0, (uint32_t)i), key) != 0)
 		return -ENOENT;
 	memcpy(e->b, block_key(blk, 0, (uint32_t)i), V2_TENTRY_LEN);
@@ -348,7 +342,7 @@ static int iter_next(struct tsrc *s, struct tent *e)
 		}
 		it->j++;
 		it->i = 0;
-		it->count = tdata_count(it->f->h.n, it->j);
+		it->count = block_count(it->f, 0, it->j);
 		if (tkey_cmp(it->blk, it->last) <= 0) {
 			it->done = true;
 			return tamper(it->f->name, 1 + it->j,
@@ -401,12 +395,12 @@ int tlevel_file_iter(struct tlevel_file *f, const uint8_t from[V2_TKEY_LEN],
 		}
 	} else {
 		/* The first entry >= from. */
-		i = last_le(it->blk, 0, tdata_count(f->h.n, it->j), key);
+		i = last_le(it->blk, 0, block_count(f, 0, it->j), key);
 		it->i = (uint32_t)i;
 		if (tkey_cmp(block_key(it->blk, 0, (uint32_t)i), key) < 0)
 			it->i++;
 	}
-	it->count = tdata_count(f->h.n, it->j);
+	it->count = block_count(f, 0, it->j);
 	/* The key before the first one passed on, for the order check:
 	 * the block's own keys are ordered (parsed), so only the following
 	 * blocks' first keys are compared, with the last one passed on. */
