@@ -158,4 +158,84 @@ int tlevel_writer_finish(struct tlevel_writer *w, const struct tlevel_header *h,
 			 uint8_t mac0[COFFRE_MAC_LEN]);
 void tlevel_writer_abort(struct tlevel_writer *w);
 
+/* ---- intents.c: write intents intent.<g> (§12.4, §14.2 step 1) */
+
+/*
+ * The daemon's intents: declare the groups a write of generation g is about
+ * to overwrite (the range policy of §12.4), make them durable with one
+ * fdatasync shared by concurrent declarers, carry the groups still being
+ * written into the next generation, retire a committed generation's file.
+ * Thread safe.  Memory: at most two generations (the open one and the one
+ * being committed), each tracking at most max_objects objects of at most
+ * TINTENTS_RANGES merged ranges (about 420 B per object, allocated when
+ * the generation opens); forgetting is always safe (a group forgotten is
+ * declared again), so past max_objects the generation's table is emptied
+ * and past TINTENTS_RANGES an object's smallest range is dropped.
+ */
+#define TINTENTS_RANGES 32             /* merged ranges per object */
+#define TINTENTS_OBJECTS 1024          /* default max_objects */
+/* Records in one intent.<g>, written or read (6 MiB): a declare past it is
+ * refused with -EFBIG (the caller commits early and retries in g + 1). */
+#define TINTENTS_RECORDS_MAX 131072u
+#define TINTENTS_SEQ_RUN 16            /* "the next 16" */
+#define TINTENTS_ALIGNED 64            /* "the aligned range of 64" */
+
+struct tintents;
+struct tintents_stats {
+	uint64_t declares;             /* tintents_declare calls */
+	uint64_t appends;              /* records written */
+	uint64_t syncs;                /* fdatasyncs */
+	uint64_t resets;               /* tables emptied (max_objects reached) */
+	size_t objects;                /* objects tracked, both generations */
+	size_t bytes;                  /* memory held */
+};
+
+/* In the manifest directory mdir (not owned, kept open by the caller). */
+int tintents_new(int mdir, const struct table_keys *k, size_t max_objects,
+		 struct tintents **out);
+/* Closes the files (they stay; tintents_retire removes them). */
+void tintents_free(struct tintents *t);
+/* Open generation g (> every generation opened before): writes of g may
+ * declare from now on.  A generation older than the one before is
+ * dropped from memory (after its declarers have returned). */
+int tintents_open(struct tintents *t, uint64_t g);
+/*
+ * Before a write of generation g (open, or the one before it, still
+ * finishing) into groups first .. first + count - 1 of a committed object:
+ * declare what the policy of §12.4 says, and return once every group is
+ * covered by a durable record (intent.<g> created on first use,
+ * O_CREAT | O_EXCL | O_NOFOLLOW, 0600, and mdir fsynced).  0; -ESTALE (g
+ * is not held), -EFBIG (the file is full), -EIO (a file found at
+ * intent.<g> before its creation, or an fdatasync that failed: every
+ * later declare of g fails too), or another -errno.
+ */
+int tintents_declare(struct tintents *t, uint64_t g,
+		     const uint8_t id[COFFRE_ID_LEN], uint32_t first,
+		     uint32_t count);
+/* At the freeze of g - 1: append to intent.<g> (g open) the n ranges
+ * (kind V2_INTENT_CONTENT) written in g - 1 of objects still open for
+ * writing, adjacent ranges of one object given in order merged, and make
+ * them durable with one fdatasync; a declare of g into one of them waits
+ * for that fdatasync only.  Errors as tintents_declare. */
+int tintents_carry(struct tintents *t, uint64_t g, const struct intent *v,
+		   size_t n);
+/* A commit of a generation >= g is durable (or the recovery walk closed
+ * the window holding g): drop g from memory and remove intent.<g>
+ * (absent: 0).  -EBUSY if g is the open generation. */
+int tintents_retire(struct tintents *t, uint64_t g);
+void tintents_stats(struct tintents *t, struct tintents_stats *s);
+
+/*
+ * Recovery (§14.5 step 3): the ranges declared in intent.<g> (opened by
+ * io_open_untrusted, at most TINTENTS_RECORDS_MAX records), the leading
+ * whole records that verify (a torn append ends the file), merged per
+ * object: sorted by object id then first group, overlapping and adjacent
+ * ranges joined.  *out (malloc'd, NULL if *n is 0) is the caller's to
+ * free.  0; -ENOENT (no file: nothing declared in g); -EIO and a log line
+ * for tamper (not a regular file, too large, a record that verifies but
+ * breaks a field rule); or another -errno.
+ */
+int tintents_scan(int mdir, const struct table_keys *k, uint64_t g,
+		  struct intent **out, size_t *n);
+
 #endif
