@@ -268,6 +268,8 @@ static int gen_append(struct tintents *t, struct tigen *G,
 	return 0;
 }
 
+void (*tintents_test_before_sync)(int fd, uint32_t from, uint32_t to);
+
 static int datasync(int fd)
 {
 	int r;
@@ -284,7 +286,7 @@ static int datasync(int fd)
 static int gen_wait(struct tintents *t, struct tigen *G, uint32_t need)
 {
 	while (G->synced < need) {
-		uint32_t target;
+		uint32_t target, from;
 		int fd, err;
 
 		if (G->err)
@@ -295,8 +297,11 @@ static int gen_wait(struct tintents *t, struct tigen *G, uint32_t need)
 		}
 		G->syncing = true;
 		target = G->appended;
+		from = G->synced;
 		fd = G->fd;
 		pthread_mutex_unlock(&t->mu);
+		if (tintents_test_before_sync)
+			tintents_test_before_sync(fd, from, target);
 		err = datasync(fd);
 		pthread_mutex_lock(&t->mu);
 		G->syncing = false;
@@ -427,12 +432,12 @@ int tintents_declare(struct tintents *t, uint64_t g,
 	if (count == 0 || end > GROUPS_END)
 		return -EINVAL;
 	pthread_mutex_lock(&t->mu);
-	t->st.declares++;
 	G = gen_enter(t, g);
 	if (!G) {
 		pthread_mutex_unlock(&t->mu);
 		return -ESTALE;
 	}
+	t->st.declares++;
 	o = obj_get(t, G, id);
 	while (x < end) {
 		int i = range_find(o, x);
@@ -588,6 +593,19 @@ void tintents_stats(struct tintents *t, struct tintents_stats *s)
 			    G->nslots * sizeof(G->slots[0]);
 	}
 	pthread_mutex_unlock(&t->mu);
+}
+
+uint32_t tintents_durable(struct tintents *t, uint64_t g)
+{
+	struct tigen *G;
+	uint32_t n = 0;
+
+	pthread_mutex_lock(&t->mu);
+	G = gen_find(t, g);
+	if (G)
+		n = G->synced;
+	pthread_mutex_unlock(&t->mu);
+	return n;
 }
 
 /* ---- recovery */

@@ -224,6 +224,11 @@ int tintents_carry(struct tintents *t, uint64_t g, const struct intent *v,
  * (absent: 0).  -EBUSY if g is the open generation. */
 int tintents_retire(struct tintents *t, uint64_t g);
 void tintents_stats(struct tintents *t, struct tintents_stats *s);
+/* Records of intent.<g> known durable (0 if g is not held). */
+uint32_t tintents_durable(struct tintents *t, uint64_t g);
+/* Tests: called before each fdatasync, outside the mutex, with the
+ * records it makes durable: those from index `from` up to `to`. */
+extern void (*tintents_test_before_sync)(int fd, uint32_t from, uint32_t to);
 
 /*
  * Recovery (§14.5 step 3): the ranges declared in intent.<g> (opened by
