@@ -286,3 +286,279 @@ Test(intents, group_commit)
 	cr_assert_eq(tintents_durable(gc_t, 9), THREADS * PER_THREAD);
 	tintents_free(gc_t);
 }
+
+/* ---- carry, generations, retire */
+
+static struct intent range(const uint8_t id[COFFRE_ID_LEN], uint32_t first,
+			   uint32_t count)
+{
+	struct intent in = { .kind = V2_INTENT_CONTENT, .first_group = first,
+			     .group_count = count };
+
+	memcpy(in.object_id, id, COFFRE_ID_LEN);
+	return in;
+}
+
+static bool exists(uint64_t g)
+{
+	char name[32];
+	struct stat st;
+
+	fname(g, name);
+	return fstatat(mdir, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+Test(intents, carry_and_retire)
+{
+	static struct intent r[16];
+	struct tintents *t;
+	uint8_t a[COFFRE_ID_LEN], b[COFFRE_ID_LEN];
+	struct intent v[5];
+	struct tintents_stats s0, s1;
+
+	oid(a, 1);
+	oid(b, 2);
+	cr_assert_eq(tintents_new(mdir, &keys, TINTENTS_OBJECTS, &t), 0);
+	cr_assert_eq(tintents_open(t, 10), 0);
+	cr_assert_eq(tintents_declare(t, 10, a, 0, 1), 0);
+	cr_assert_eq(tintents_declare(t, 10, b, 7, 1), 0);
+	/* The freeze of 10: 11 opens; 10's declarers may still finish. */
+	cr_assert_eq(tintents_open(t, 11), 0);
+	cr_assert_eq(tintents_declare(t, 10, a, 100, 1), 0);
+	cr_assert_not(exists(11), "created on first use only");
+	cr_assert_eq(tintents_carry(t, 11, NULL, 0), 0);
+	cr_assert_not(exists(11));
+	v[0] = range(a, 0, 4);
+	v[1] = range(a, 4, 2);          /* touches: joined */
+	v[2] = range(a, 100, 1);
+	v[3] = range(b, 7, 1);
+	v[4] = range(b, 7, 0);
+	cr_assert_eq(tintents_carry(t, 11, v, 5), -EINVAL, "count 0");
+	cr_assert_not(exists(11), "nothing written for a refused list");
+	s0 = stats(t);
+	cr_assert_eq(tintents_carry(t, 11, v, 4), 0);
+	s1 = stats(t);
+	cr_assert_eq(s1.appends - s0.appends, 3);
+	cr_assert_eq(s1.syncs - s0.syncs, 1, "one fdatasync for the carry");
+	cr_assert_eq(tintents_durable(t, 11), 3);
+	cr_assert_eq(records(11, r, 16), 3);
+	expect_rec(&r[0], a, 0, 6);
+	expect_rec(&r[1], a, 100, 1);
+	expect_rec(&r[2], b, 7, 1);
+	/* A write of 11 into a carried group costs nothing more. */
+	for (uint32_t x = 0; x < 6; x++)
+		cr_assert_eq(tintents_declare(t, 11, a, x, 1), 0);
+	cr_assert_eq(tintents_declare(t, 11, b, 7, 1), 0);
+	cr_assert_eq(stats(t).appends, s1.appends);
+	cr_assert_eq(stats(t).syncs, s1.syncs);
+	/* Carried groups are declared in 11: the one after runs 16. */
+	cr_assert_eq(tintents_declare(t, 11, a, 6, 1), 0);
+	cr_assert_eq(records(11, r, 16), 4);
+	expect_rec(&r[3], a, 6, 16);
+	/* Carrying what is already covered writes nothing. */
+	v[0] = range(a, 2, 10);
+	cr_assert_eq(tintents_carry(t, 11, v, 1), 0);
+	cr_assert_eq(records(11, r, 16), 4);
+
+	/* Retire: not the open generation; 10 once committed. */
+	cr_assert_eq(tintents_retire(t, 11), -EBUSY);
+	cr_assert(exists(10));
+	cr_assert_eq(tintents_retire(t, 10), 0);
+	cr_assert_not(exists(10));
+	cr_assert_eq(tintents_declare(t, 10, a, 500, 1), -ESTALE);
+	cr_assert_eq(tintents_retire(t, 10), 0, "already gone");
+	cr_assert_eq(tintents_retire(t, 3), 0, "never written");
+	cr_assert_eq(tintents_retire(t, 0), -EINVAL);
+	/* Opening 12 keeps 11 (being committed), opening 13 drops it; its
+	 * file stays until retired. */
+	cr_assert_eq(tintents_open(t, 12), 0);
+	cr_assert_eq(tintents_declare(t, 11, a, 900, 1), 0);
+	cr_assert_eq(tintents_open(t, 13), 0);
+	cr_assert_eq(tintents_declare(t, 11, a, 901, 1), -ESTALE);
+	cr_assert(exists(11));
+	cr_assert_eq(tintents_retire(t, 11), 0);
+	cr_assert_not(exists(11));
+	tintents_free(t);
+}
+
+/* ---- scan */
+
+static void put_file(uint64_t g, const void *buf, size_t len)
+{
+	char name[32];
+	int fd;
+
+	fname(g, name);
+	unlinkat(mdir, name, 0);
+	fd = openat(mdir, name, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(io_write_full(fd, buf, len), 0);
+	close(fd);
+}
+
+/* n records for g of volume uuid, written by src/format. */
+static size_t make_records(uint8_t *buf, uint64_t g, const uint8_t *uuid,
+			   const struct intent *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(intent_write(table_key, uuid, g, (uint32_t)i, &v[i],
+					  buf + i * V2_INTENT_LEN), 0);
+	return n * V2_INTENT_LEN;
+}
+
+Test(intents, scan_merges_per_object)
+{
+	struct tintents *t;
+	uint8_t a[COFFRE_ID_LEN], b[COFFRE_ID_LEN];
+	struct intent *out;
+	size_t n;
+
+	oid(a, 1);
+	oid(b, 2);
+	cr_assert(memcmp(a, b, COFFRE_ID_LEN) < 0, "a sorts first");
+	cr_assert_eq(tintents_new(mdir, &keys, TINTENTS_OBJECTS, &t), 0);
+	cr_assert_eq(tintents_open(t, 20), 0);
+	for (uint32_t x = 0; x < 40; x++)       /* a: 0..48 in 4 records */
+		cr_assert_eq(tintents_declare(t, 20, a, x, 1), 0);
+	cr_assert_eq(tintents_declare(t, 20, b, 300, 1), 0);
+	cr_assert_eq(tintents_declare(t, 20, b, 100, 1), 0);
+	cr_assert_eq(tintents_declare(t, 20, b, 101, 1), 0);
+	cr_assert_eq(tintents_declare(t, 20, a, 1000, 1), 0);
+	tintents_free(t);
+	cr_assert_eq(tintents_scan(mdir, &keys, 20, &out, &n), 0);
+	cr_assert_eq(n, 4);
+	expect_rec(&out[0], a, 0, 49);
+	expect_rec(&out[1], a, 960, 64);   /* a has declared 49 */
+	expect_rec(&out[2], b, 100, 17);
+	expect_rec(&out[3], b, 300, 1);
+	free(out);
+	cr_assert_eq(tintents_scan(mdir, &keys, 21, &out, &n), -ENOENT);
+	cr_assert_null(out);
+	cr_assert_eq(tintents_scan(mdir, &keys, 0, &out, &n), -EINVAL);
+	/* An empty file: nothing declared. */
+	put_file(22, "", 0);
+	cr_assert_eq(tintents_scan(mdir, &keys, 22, &out, &n), 0);
+	cr_assert_eq(n, 0);
+	cr_assert_null(out);
+}
+
+Test(intents, scan_torn_and_foreign)
+{
+	uint8_t a[COFFRE_ID_LEN], b[COFFRE_ID_LEN], other[COFFRE_ID_LEN];
+	uint8_t buf[8 * V2_INTENT_LEN], rec[V2_INTENT_LEN];
+	struct intent v[5], *out;
+	size_t len, n;
+
+	oid(a, 1);
+	oid(b, 2);
+	memset(other, 0x3c, sizeof(other));
+	v[0] = range(a, 0, 1);
+	v[1] = range(b, 5, 2);
+	v[2] = range(a, 1, 16);
+	v[3] = range(a, 64, 64);
+	v[4] = range(b, 9, 1);
+	len = make_records(buf, 30, keys.uuid, v, 5);
+	/* Cut in the middle of record 3: records 0..2. */
+	for (size_t cut = 3 * V2_INTENT_LEN + 1; cut < 4 * V2_INTENT_LEN;
+	     cut += 23) {
+		put_file(30, buf, cut);
+		cr_assert_eq(tintents_scan(mdir, &keys, 30, &out, &n), 0);
+		cr_assert_eq(n, 2);
+		expect_rec(&out[0], a, 0, 17);
+		expect_rec(&out[1], b, 5, 2);
+		free(out);
+	}
+	/* Whole: all five (b's 5..6 and 9 do not touch). */
+	put_file(30, buf, len);
+	cr_assert_eq(tintents_scan(mdir, &keys, 30, &out, &n), 0);
+	cr_assert_eq(n, 4);
+	expect_rec(&out[0], a, 0, 17);
+	expect_rec(&out[1], a, 64, 64);
+	expect_rec(&out[2], b, 5, 2);
+	expect_rec(&out[3], b, 9, 1);
+	free(out);
+	/* Record 2 from generation 31, from another volume, at another
+	 * index, or a flipped bit: the scan stops there. */
+	for (int k = 0; k < 4; k++) {
+		uint8_t tmp[sizeof(buf)];
+
+		memcpy(tmp, buf, len);
+		if (k == 0)
+			cr_assert_eq(intent_write(table_key, keys.uuid, 31, 2, &v[2], rec), 0);
+		else if (k == 1)
+			cr_assert_eq(intent_write(table_key, other, 30, 2, &v[2], rec), 0);
+		else if (k == 2)
+			cr_assert_eq(intent_write(table_key, keys.uuid, 30, 3, &v[2], rec), 0);
+		else {
+			memcpy(rec, tmp + 2 * V2_INTENT_LEN, sizeof(rec));
+			rec[5] ^= 0x01;
+		}
+		memcpy(tmp + 2 * V2_INTENT_LEN, rec, sizeof(rec));
+		put_file(30, tmp, len);
+		cr_assert_eq(tintents_scan(mdir, &keys, 30, &out, &n), 0);
+		cr_assert_eq(n, 2, "case %d", k);
+		expect_rec(&out[0], a, 0, 1);
+		expect_rec(&out[1], b, 5, 2);
+		free(out);
+	}
+	/* The whole file read as another generation: nothing. */
+	put_file(32, buf, len);
+	cr_assert_eq(tintents_scan(mdir, &keys, 32, &out, &n), 0);
+	cr_assert_eq(n, 0);
+	/* Records 0 and 1 swapped: nothing. */
+	memcpy(rec, buf, V2_INTENT_LEN);
+	memcpy(buf, buf + V2_INTENT_LEN, V2_INTENT_LEN);
+	memcpy(buf + V2_INTENT_LEN, rec, V2_INTENT_LEN);
+	put_file(30, buf, len);
+	cr_assert_eq(tintents_scan(mdir, &keys, 30, &out, &n), 0);
+	cr_assert_eq(n, 0);
+}
+
+/* A record whose MAC verifies but whose count is 0: tamper, not a torn
+ * append (the MAC computed here from §12.4's text). */
+Test(intents, scan_tamper)
+{
+	uint8_t a[COFFRE_ID_LEN], buf[3 * V2_INTENT_LEN];
+	uint8_t in[16 + 8 + 4 + 32], mac[COFFRE_MAC_LEN];
+	struct intent v[2], *out = (struct intent *)1;
+	size_t n = 7;
+
+	oid(a, 1);
+	v[0] = range(a, 0, 1);
+	v[1] = range(a, 8, 1);
+	make_records(buf, 40, keys.uuid, v, 2);
+	memcpy(buf + 2 * V2_INTENT_LEN, buf + V2_INTENT_LEN, V2_INTENT_LEN);
+	/* record 2: count 0 */
+	memset(buf + 2 * V2_INTENT_LEN + 8, 0, 4);
+	memcpy(in, keys.uuid, 16);
+	memset(in + 16, 0, 8);
+	in[23] = 40;
+	memset(in + 24, 0, 4);
+	in[27] = 2;
+	memcpy(in + 28, buf + 2 * V2_INTENT_LEN, 32);
+	cr_assert_eq(hmac_sha256(table_key, sizeof(table_key), in, sizeof(in), mac), 0);
+	memcpy(buf + 2 * V2_INTENT_LEN + 32, mac, 16);
+	put_file(40, buf, sizeof(buf));
+	cr_assert_eq(tintents_scan(mdir, &keys, 40, &out, &n), -EIO);
+	cr_assert_null(out);
+	cr_assert_eq(n, 0);
+	/* The same with a reserved byte set instead. */
+	buf[2 * V2_INTENT_LEN + 8 + 3] = 1;
+	buf[2 * V2_INTENT_LEN + 13] = 1;
+	memcpy(in + 28, buf + 2 * V2_INTENT_LEN, 32);
+	cr_assert_eq(hmac_sha256(table_key, sizeof(table_key), in, sizeof(in), mac), 0);
+	memcpy(buf + 2 * V2_INTENT_LEN + 32, mac, 16);
+	put_file(40, buf, sizeof(buf));
+	cr_assert_eq(tintents_scan(mdir, &keys, 40, &out, &n), -EIO);
+	/* Control: without the reserved byte it is a good third record. */
+	buf[2 * V2_INTENT_LEN + 13] = 0;
+	memcpy(in + 28, buf + 2 * V2_INTENT_LEN, 32);
+	cr_assert_eq(hmac_sha256(table_key, sizeof(table_key), in, sizeof(in), mac), 0);
+	memcpy(buf + 2 * V2_INTENT_LEN + 32, mac, 16);
+	put_file(40, buf, sizeof(buf));
+	cr_assert_eq(tintents_scan(mdir, &keys, 40, &out, &n), 0);
+	cr_assert_eq(n, 2, "a third record, the same as the second");
+	expect_rec(&out[0], a, 0, 1);
+	expect_rec(&out[1], a, 8, 1);
+	free(out);
+}
