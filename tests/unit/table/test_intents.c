@@ -562,3 +562,157 @@ Test(intents, scan_tamper)
 	expect_rec(&out[1], a, 8, 1);
 	free(out);
 }
+
+/* ---- hostile files at intent.<g> */
+
+static void plant(uint64_t g, int kind)
+{
+	char name[32];
+
+	fname(g, name);
+	if (kind == 0)
+		cr_assert_eq(mkfifoat(mdir, name, 0600), 0);
+	else if (kind == 1)
+		cr_assert_eq(symlinkat("/etc/passwd", mdir, name), 0);
+	else
+		cr_assert_eq(mkdirat(mdir, name, 0700), 0);
+}
+
+Test(intents, hostile_files, .timeout = 20)
+{
+	uint8_t a[COFFRE_ID_LEN];
+	struct intent *out;
+	struct tintents *t;
+	size_t n;
+
+	oid(a, 1);
+	cr_assert_eq(tintents_new(mdir, &keys, TINTENTS_OBJECTS, &t), 0);
+	for (int kind = 0; kind < 3; kind++) {
+		uint64_t g = 50 + (uint64_t)kind;
+		struct stat st;
+		char name[32];
+
+		plant(g, kind);
+		/* Recovery: refused, no wait on the FIFO. */
+		cr_assert_eq(tintents_scan(mdir, &keys, g, &out, &n), -EIO,
+			     "kind %d", kind);
+		cr_assert_null(out);
+		/* The writer: never opened, every declare of g refused. */
+		cr_assert_eq(tintents_open(t, g), 0);
+		cr_assert_eq(tintents_declare(t, g, a, 0, 1), -EIO, "kind %d", kind);
+		cr_assert_eq(tintents_declare(t, g, a, 9, 1), -EIO);
+		cr_assert_eq(tintents_carry(t, g, (struct intent[]){ range(a, 1, 1) },
+					    1), -EIO);
+		fname(g, name);
+		cr_assert_eq(fstatat(mdir, name, &st, AT_SYMLINK_NOFOLLOW), 0);
+		cr_assert_eq(st.st_mode & S_IFMT,
+			     kind == 0 ? S_IFIFO : kind == 1 ? S_IFLNK : S_IFDIR,
+			     "left as it was");
+	}
+	tintents_free(t);
+	/* The target of the symlink is untouched. */
+	struct stat st;
+	cr_assert_eq(stat("/etc/passwd", &st), 0);
+	cr_assert_gt(st.st_size, 0);
+}
+
+/* The file bound: a declare past TINTENTS_RECORDS_MAX records is refused
+ * (-EFBIG), and the scan takes a full file but nothing larger. */
+Test(intents, file_bound)
+{
+	uint8_t a[COFFRE_ID_LEN], b[COFFRE_ID_LEN];
+	struct intent *out;
+	struct tintents *t;
+	char name[32];
+	size_t n;
+	int fd;
+
+	oid(a, 1);
+	oid(b, 2);
+	cr_assert_eq(tintents_new(mdir, &keys, TINTENTS_OBJECTS, &t), 0);
+	cr_assert_eq(tintents_open(t, 60), 0);
+	/* One call: {0}, then runs of 16, until the file is full. */
+	cr_assert_eq(tintents_declare(t, 60, a, 0, 3000000), -EFBIG);
+	cr_assert_eq(stats(t).appends, TINTENTS_RECORDS_MAX);
+	cr_assert_eq(tintents_declare(t, 60, b, 0, 1), -EFBIG);
+	/* What was written is covered: made durable on demand. */
+	cr_assert_eq(tintents_declare(t, 60, a, 5, 1), 0);
+	cr_assert_eq(tintents_durable(t, 60), TINTENTS_RECORDS_MAX);
+	tintents_free(t);
+	cr_assert_eq(tintents_scan(mdir, &keys, 60, &out, &n), 0);
+	cr_assert_eq(n, 1);
+	expect_rec(&out[0], a, 0, 1 + 16 * (TINTENTS_RECORDS_MAX - 1));
+	free(out);
+	/* One byte more (a torn 131073rd record): refused as too large. */
+	fname(60, name);
+	fd = openat(mdir, name, O_WRONLY);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, (off_t)TINTENTS_RECORDS_MAX * V2_INTENT_LEN + 1), 0);
+	close(fd);
+	cr_assert_eq(tintents_scan(mdir, &keys, 60, &out, &n), -EIO);
+}
+
+/* ---- memory */
+
+Test(intents, memory_bound)
+{
+	static struct intent r[4096];
+	uint8_t id[COFFRE_ID_LEN];
+	struct tintents_stats s0, s;
+	struct tintents *t;
+	size_t nr, covered;
+
+	cr_assert_eq(tintents_new(mdir, &keys, 0, &t), -EINVAL);
+	cr_assert_eq(tintents_new(mdir, &keys, 8, &t), 0);
+	cr_assert_eq(tintents_open(t, 70), 0);
+	s0 = stats(t);
+	/* 20 objects in a table of 8: emptied twice; each object still
+	 * declares once, and a forgotten one declares again. */
+	for (unsigned i = 0; i < 20; i++) {
+		oid(id, 1000 + i);
+		cr_assert_eq(tintents_declare(t, 70, id, 3, 1), 0);
+		cr_assert_leq(stats(t).objects, 8);
+	}
+	s = stats(t);
+	cr_assert_eq(s.resets, 2);
+	cr_assert_eq(s.appends, 20);
+	cr_assert_eq(s.bytes, s0.bytes, "no growth");
+	oid(id, 1019);
+	cr_assert_eq(tintents_declare(t, 70, id, 3, 1), 0);
+	cr_assert_eq(stats(t).appends, 20, "remembered");
+	oid(id, 1000);
+	cr_assert_eq(tintents_declare(t, 70, id, 3, 1), 0);
+	cr_assert_eq(stats(t).appends, 21, "forgotten: declared again");
+	/* One object, 200 scattered ranges of 64 (after its first 16): at
+	 * most TINTENTS_RANGES remembered, and every group written is
+	 * covered by a record in the file. */
+	oid(id, 5);
+	for (uint32_t i = 0; i < 216; i++)
+		cr_assert_eq(tintents_declare(t, 70, id, 1000 * i + 7, 1), 0);
+	cr_assert_eq(stats(t).bytes, s0.bytes, "no growth");
+	for (uint32_t i = 0; i < 216; i++)
+		cr_assert_eq(tintents_declare(t, 70, id, 1000 * i + 7, 1), 0);
+	s = stats(t);
+	cr_assert_geq(s.appends, 21 + 216 + 216 - 2 * TINTENTS_RANGES,
+		      "the older ranges were forgotten (%llu)",
+		      (unsigned long long)s.appends);
+	nr = records(70, r, 4096);
+	cr_assert_eq(nr, s.appends);
+	covered = 0;
+	for (uint32_t i = 0; i < 216; i++) {
+		uint32_t x = 1000 * i + 7;
+
+		for (size_t j = 0; j < nr; j++)
+			if (memcmp(r[j].object_id, id, COFFRE_ID_LEN) == 0 &&
+			    r[j].first_group <= x &&
+			    x - r[j].first_group < r[j].group_count) {
+				covered++;
+				break;
+			}
+	}
+	cr_assert_eq(covered, 216);
+	/* The bound of table.h: about 540 B per object, two generations. */
+	cr_log_info("%zu bytes for 8 objects in one generation", s.bytes);
+	cr_assert_leq(s.bytes, sizeof(void *) * 64 + 8 * 600 + 16 * 4);
+	tintents_free(t);
+}
