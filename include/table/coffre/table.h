@@ -167,10 +167,13 @@ void tlevel_writer_abort(struct tlevel_writer *w);
  * written into the next generation, retire a committed generation's file.
  * Thread safe.  Memory: at most two generations (the open one and the one
  * being committed), each tracking at most max_objects objects of at most
- * TINTENTS_RANGES merged ranges (about 420 B per object, allocated when
- * the generation opens); forgetting is always safe (a group forgotten is
- * declared again), so past max_objects the generation's table is emptied
- * and past TINTENTS_RANGES an object's smallest range is dropped.
+ * TINTENTS_RANGES merged ranges: 536 B per object and 8 B of hash slots,
+ * allocated when the generation opens (544 KiB per generation at the
+ * default TINTENTS_OBJECTS, 1.1 MiB in all).  Forgetting is always safe
+ * (a group forgotten is declared again), so past max_objects the
+ * generation's table is emptied and past TINTENTS_RANGES an object's
+ * smallest range is dropped.  open, carry, retire and free are the commit
+ * thread's; declare is any writer's.
  */
 #define TINTENTS_RANGES 32             /* merged ranges per object */
 #define TINTENTS_OBJECTS 1024          /* default max_objects */
