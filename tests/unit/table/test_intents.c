@@ -275,6 +275,8 @@ Test(intents, group_commit)
 		pthread_join(th[i], NULL);
 	tintents_test_before_sync = NULL;
 	s = stats(gc_t);
+	cr_log_info("%llu fdatasyncs for %llu declares",
+		    (unsigned long long)s.syncs, (unsigned long long)s.declares);
 	cr_assert_eq(atomic_load(&gc_missing), 0, "every record in the file");
 	cr_assert_eq(atomic_load(&gc_bad_durable), 0, "durable at return");
 	cr_assert_eq(atomic_load(&gc_bad_overlap), 0, "one fdatasync at a time");
