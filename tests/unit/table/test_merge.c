@@ -163,11 +163,14 @@ Test(merge, source_going_backwards_is_tamper)
 	cr_assert_eq(tsrc_next(m, &e), -EIO, "a repeated key");
 	tsrc_free(m);
 
-	/* found while priming: the merge is refused at once */
+	/* the entry before the fault is never given out */
 	srcs[0] = arr(good, 2);
 	srcs[1] = arr(first_bad, 2);
-	cr_assert_eq(tsrc_merge(srcs, 2, true, &m), -EIO);
-	cr_assert_null(m);
+	cr_assert_eq(tsrc_merge(srcs, 2, true, &m), 0);
+	cr_assert_eq(tsrc_next(m, &e), 1);
+	cr_assert_eq(key_of(&e), 1);
+	cr_assert_eq(tsrc_next(m, &e), -EIO);
+	tsrc_free(m);
 }
 
 /* A source that fails after k entries. */
@@ -212,6 +215,16 @@ Test(merge, failing_source_propagates)
 	cr_assert_eq(rc, -EIO);
 	cr_assert_eq(n, 3, "entry 1 and 100, 101 before the failure");
 	tsrc_free(m);
+
+	/* failing at once: the merge is refused, every source freed */
+	f = calloc(1, sizeof(*f));
+	f->s.next = fail_next;
+	f->s.free = fail_free;
+	f->err = -EIO;
+	srcs[0] = arr(a, 2);
+	srcs[1] = &f->s;
+	cr_assert_eq(tsrc_merge(srcs, 2, true, &m), -EIO);
+	cr_assert_null(m);
 }
 
 /* Seeded: 5 sources over 64 keys, each key in a source with probability
