@@ -339,17 +339,16 @@ static int remove_leftovers(struct table *t, const struct tlist *l,
 static int open_levels(struct table *t, const struct tlist *l,
 		       struct tchoice *c)
 {
-	int err = tchain_choose(l, NULL, NULL, NULL, c);
-
-	if (err)
-		return err;
-	if (c->base) {
+	(void)t;
+	memset(c, 0, sizeof(*c));
+	if (l->n[N2_MF_BASE]) {
 		log_msg(LOG_ERR, "version table: levels are not supported yet "
-			"(base.%llu)", (unsigned long long)c->base);
+			"(base.%llu)", (unsigned long long)
+			l->gens[N2_MF_BASE][l->n[N2_MF_BASE] - 1]);
 		return -EOPNOTSUPP;
 	}
-	(void)t;
-	return 0;
+	/* no base: a delta is tamper */
+	return tchain_choose(l, NULL, NULL, NULL, c);
 }
 
 int table_load(int mdir, const struct table_keys *k, bool may_write,

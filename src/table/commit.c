@@ -147,21 +147,15 @@ int table_session_start(struct table *t, uint64_t s)
 	if (!v2_gen_valid(s) || !v2_gen_valid(s + 1) || s <= t->gen ||
 	    (t->gen && s < t->gen + 3) || (t->window.lo && s <= t->window.hi))
 		goto out;
+	rc = write_record(t, V2_TLOG_TYPE_START, 0, s, NULL);
+	if (rc)
+		goto out;
 	pthread_rwlock_wrlock(&t->slock);
 	t->open = tgen_new(s + 1);
+	t->session = t->open != NULL;
 	pthread_rwlock_unlock(&t->slock);
-	rc = -ENOMEM;
-	if (!t->open)
-		goto out;
-	rc = write_record(t, V2_TLOG_TYPE_START, 0, s, NULL);
-	pthread_rwlock_wrlock(&t->slock);
-	if (rc) {
-		tgen_free(t->open);
-		t->open = NULL;
-	} else {
-		t->session = true;
-	}
-	pthread_rwlock_unlock(&t->slock);
+	if (!t->session)
+		rc = -ENOMEM;
 out:
 	pthread_mutex_unlock(&t->commit_mu);
 	return rc;
