@@ -127,11 +127,21 @@ static void reload(void)
 	open_gen = s + 1;
 }
 
-Test(commit, model)
+static void setup(void)
+{
+	fx_setup(&f);
+}
+
+static void teardown(void)
+{
+	table_close(t);
+	fx_teardown(&f);
+}
+
+Test(commit, model, .init = setup, .fini = teardown)
 {
 	unsigned reloads = 0, crashes = 0, commits = 0;
 
-	fx_setup(&f);
 	srand(20261203);
 	memset(&hist[0], 0, sizeof(hist[0]));
 	nhist = 1;
@@ -215,8 +225,6 @@ Test(commit, model)
 			compare();
 		}
 	}
-	table_close(t);
-	fx_teardown(&f);
 	cr_log_info("%u commits, %u reloads, %u crashes", commits, reloads,
 		    crashes);
 	cr_assert_gt(commits, 150);
