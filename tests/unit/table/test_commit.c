@@ -207,6 +207,7 @@ Test(commit, model, .init = setup, .fini = teardown)
 			compare();
 		} else if (r < 95) {
 			table_close(t);
+			t = NULL;
 			reloads++;
 			if (nhist > 2 && rand() % 3 == 0) {
 				char name[V2_MANIFEST_NAME_MAX];
