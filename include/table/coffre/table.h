@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "coffre/v2/names.h"
 #include "coffre/v2/table.h"
 
 /* The volume's identity and table key (FORMAT.md §11), owned by the
@@ -245,5 +246,114 @@ extern void (*tintents_test_before_sync)(int fd, uint32_t from, uint32_t to);
  */
 int tintents_scan(int mdir, const struct table_keys *k, uint64_t g,
 		  struct intent **out, size_t *n);
+
+/* ---- chain.c, state.c, commit.c: loading, the committed state T, the
+ * session (§12.5–§12.7, §14.2, §14.4).  Phase A: records only; a volume
+ * whose manifest holds a level is refused with -EOPNOTSUPP until the level
+ * reader plugs into the seam in state.c (its lookups and ranges already
+ * merge "memory, then levels"). */
+
+#define TABLE_E_C 65536u               /* entries in memory, §12.6 */
+#define TABLE_E_S 65536u               /* changes per generation, §12.6 */
+#define TABLE_FOLD_RECORDS 1024u       /* records after the newest level */
+#define TABLE_LIST_MAX 65536u          /* names in .coffre/manifest/ */
+
+/* The names of .coffre/manifest/ (§12.5 step 1), each kind's generations
+ * in increasing order, and the temp files (.coffre.tmp.*: never read,
+ * removed by a loader that may write). */
+struct tlist {
+	uint64_t *gens[N2_MF_COUNT];   /* by enum names2_manifest */
+	size_t n[N2_MF_COUNT];
+	char **tmp;
+	size_t ntmp;
+};
+/* List mdir: any other name (or more than TABLE_LIST_MAX) is tamper:
+ * -EIO and a log line. */
+int tlist_read(int mdir, struct tlist *l);
+void tlist_free(struct tlist *l);
+
+/* What a delta's header says of its base (read by the level reader). */
+struct tdelta_base {
+	uint64_t gen;
+	uint8_t mac[COFFRE_MAC_LEN];
+};
+typedef int (*tdelta_base_fn)(void *arg, uint64_t delta_gen,
+			      struct tdelta_base *b);
+/* §12.5 step 2 as a pure function of the listing: base = the highest
+ * base; delta = the highest delta above it naming it (gen and base_mac0,
+ * the MAC of that base's block 0, NULL without a base).  fn is asked
+ * only for deltas above the base.  -EIO (logged): a delta without any
+ * base, one naming the base's gen with another MAC, or a newer base than
+ * the newest present.  Every other base and delta is a leftover. */
+struct tchoice {
+	uint64_t base, delta;          /* 0: none */
+};
+int tchain_choose(const struct tlist *l, const uint8_t *base_mac0,
+		  tdelta_base_fn fn, void *arg, struct tchoice *c);
+
+/* The residue window W (§12.7), [lo, hi]; lo == 0: none. */
+struct twindow {
+	uint64_t lo, hi;
+};
+/* W at load from the last record (or level) of generation g: its clean
+ * flag, its residue-closed flag and the window it carries.  -EOVERFLOW if
+ * g + 2 is not a valid generation. */
+int twindow_compute(uint64_t g, bool clean, bool closed, uint64_t lo,
+		    uint64_t hi, struct twindow *w);
+
+struct table;
+struct table_info {
+	uint64_t gen;                  /* G (§12.5 step 4): 0 for an empty table */
+	uint64_t base, delta;          /* levels' gens, 0: none */
+	uint32_t records;              /* records since the newest level */
+	uint8_t last_type;             /* of log.<gen>; 0: none */
+	uint16_t last_flags;
+	struct twindow window;         /* W: carried by every record until closed */
+	size_t entries;                /* in memory (tombstones included) */
+	uint64_t open_gen, frozen_gen; /* session: 0 if none */
+	size_t open_changes;
+};
+
+/* Load the table of the manifest directory mdir (dup'd; the caller keeps
+ * its own): §12.5 steps 1-3 and 5.  Step 4 (against the HSMs' local_gen
+ * and the bucket) is the caller's, from table_info's gen.  may_write:
+ * leftovers and temp files are removed (and mdir fsynced).  Errors: -EIO
+ * tamper ("version table tampered: log.N"), -EOPNOTSUPP a level (phase
+ * A), or the -errno of a read. */
+int table_load(int mdir, const struct table_keys *k, bool may_write,
+	       struct table **out);
+void table_close(struct table *t);
+void table_info(struct table *t, struct table_info *i);
+
+/* The committed state T: key's entry (0), -ENOENT, or -EIO. */
+int table_get(struct table *t, const uint8_t key[V2_TKEY_LEN], struct tent *e);
+/* T's entries from the first key >= from (NULL: all), tombstones dropped.
+ * The source keeps the state it started on (commits go on meanwhile). */
+int table_range(struct table *t, const uint8_t from[V2_TKEY_LEN],
+		struct tsrc **out);
+
+/* A session (§12.7, §14.4): write the start record log.<s> (type 2,
+ * carrying W; s > G, s >= G + 3 if W is open) and open generation s + 1.
+ * The reservation in the HSMs is the caller's. */
+int table_session_start(struct table *t, uint64_t s);
+/* Changes to the open generation; a change to a key already changed in
+ * it replaces that change.  0, 1 when the generation has reached E_s
+ * changes (an early commit is due), -ENOSPC when it is full (§12.3's
+ * record bounds: the caller waits for the commit), -EINVAL, -ENXIO
+ * without a session. */
+int table_put(struct table *t, const struct tent *e);
+int table_del(struct table *t, const uint8_t key[V2_TKEY_LEN]);
+int table_remove(struct table *t, const struct tlog_removal *r);
+/* Through the session: the open generation, the frozen one, then T. */
+int table_get_live(struct table *t, const uint8_t key[V2_TKEY_LEN],
+		   struct tent *e);
+/* Freeze the open generation g (new changes go to g + 1): *g gets it;
+ * -EBUSY if one is frozen and not yet committed. */
+int table_freeze(struct table *t, uint64_t *g);
+/* Commit the frozen generation: log.<g> (temp, fsync, link at its name
+ * never over a file, fsync of mdir) with flags (V2_TLOG_CLEAN,
+ * V2_TLOG_RESIDUE_CLOSED) and W, then apply it to T.  -ENOENT if nothing
+ * is frozen; on error nothing is applied and g stays frozen. */
+int table_commit(struct table *t, uint16_t flags);
 
 #endif
