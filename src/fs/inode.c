@@ -72,6 +72,17 @@ static size_t bucket(dev_t dev, ino_t ino)
 	return (size_t)((ino * 0x9e3779b97f4a7c15ull) ^ dev) % NBUCKETS;
 }
 
+/* The inode of (dev, ino) in the table, or NULL (t->lock held). */
+static struct inode *find_locked(struct inode_table *t, dev_t dev, ino_t ino)
+{
+	struct inode *i;
+
+	for (i = t->buckets[bucket(dev, ino)]; i; i = i->hnext)
+		if (i->ino == ino && i->dev == dev)
+			break;
+	return i;
+}
+
 /* ---- file handles */
 
 union handle_buf {
@@ -432,9 +443,7 @@ int inode_get(struct inode_table *t, int fd, const struct stat *st,
 	}
 	handle_take(t, n, fd);
 	pthread_mutex_lock(&t->lock);
-	for (i = t->buckets[b]; i; i = i->hnext)
-		if (i->ino == st->st_ino && i->dev == st->st_dev)
-			break;
+	i = find_locked(t, st->st_dev, st->st_ino);
 	if (i) {
 		i->nlookup++;
 		i->referenced = true;
@@ -655,9 +664,7 @@ void inode_keep_fd(struct inode_table *t, dev_t dev, ino_t ino)
 		return;
 	/* Usually one look under the lock: cached, and its fd open. */
 	pthread_mutex_lock(&t->lock);
-	for (i = t->buckets[bucket(dev, ino)]; i; i = i->hnext)
-		if (i->ino == ino && i->dev == dev)
-			break;
+	i = find_locked(t, dev, ino);
 	if (!i || i->fd >= 0) {
 		if (i) {
 			i->keeps++;
@@ -683,9 +690,7 @@ static void unkeep(struct inode_table *t, dev_t dev, ino_t ino, bool if_linked)
 	struct stat st;
 
 	pthread_mutex_lock(&t->lock);
-	for (i = t->buckets[bucket(dev, ino)]; i; i = i->hnext)
-		if (i->ino == ino && i->dev == dev)
-			break;
+	i = find_locked(t, dev, ino);
 	/* A kept inode's fd is open (inode_keep_fd reopened it). */
 	if (i && i->keeps && if_linked &&
 	    (i->fd < 0 || fstat(i->fd, &st) || st.st_nlink == 0))
@@ -714,12 +719,11 @@ struct inode *inode_find(struct inode_table *t, dev_t dev, ino_t ino)
 	if (dev == t->root.dev && ino == t->root.ino)
 		return NULL;
 	pthread_mutex_lock(&t->lock);
-	for (i = t->buckets[bucket(dev, ino)]; i; i = i->hnext)
-		if (i->ino == ino && i->dev == dev) {
-			i->nlookup++;
-			i->referenced = true;
-			break;
-		}
+	i = find_locked(t, dev, ino);
+	if (i) {
+		i->nlookup++;
+		i->referenced = true;
+	}
 	pthread_mutex_unlock(&t->lock);
 	return i;
 }

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "coffre/v2/names.h"
 #include "coffre/v2/table.h"
 
 /* The volume's identity and table key (FORMAT.md §11), owned by the
@@ -170,5 +171,202 @@ void tlevel_writer_abort(struct tlevel_writer *w);
 /* First keys spilled to the writer's temp file so far (tests: the memory
  * bound). */
 uint64_t tlevel_writer_spilled(const struct tlevel_writer *w);
+
+/* ---- intents.c: write intents intent.<g> (§12.4, §14.2 step 1) */
+
+/*
+ * The daemon's intents: declare the groups a write of generation g is about
+ * to overwrite (the range policy of §12.4), make them durable with one
+ * fdatasync shared by concurrent declarers, carry the groups still being
+ * written into the next generation, retire a committed generation's file.
+ * Thread safe.  Memory: at most two generations (the open one and the one
+ * being committed), each tracking at most max_objects objects of at most
+ * TINTENTS_RANGES merged ranges: 536 B per object and 8 B of hash slots,
+ * allocated when the generation opens (544 KiB per generation at the
+ * default TINTENTS_OBJECTS, 1.1 MiB in all).  Forgetting is always safe
+ * (a group forgotten is declared again), so past max_objects the
+ * generation's table is emptied and past TINTENTS_RANGES an object's
+ * smallest range is dropped.  open, carry, retire and free are the commit
+ * thread's; declare is any writer's.
+ */
+#define TINTENTS_RANGES 32             /* merged ranges per object */
+#define TINTENTS_OBJECTS 1024          /* default max_objects */
+/* Records in one intent.<g>, written or read (6 MiB): a declare past it is
+ * refused with -EFBIG (the caller commits early and retries in g + 1). */
+#define TINTENTS_RECORDS_MAX 131072u
+#define TINTENTS_SEQ_RUN 16            /* "the next 16" */
+#define TINTENTS_ALIGNED 64            /* "the aligned range of 64" */
+
+struct tintents;
+struct tintents_stats {
+	uint64_t declares;             /* tintents_declare calls */
+	uint64_t appends;              /* records written */
+	uint64_t syncs;                /* fdatasyncs */
+	uint64_t resets;               /* tables emptied (max_objects reached) */
+	size_t objects;                /* objects tracked, both generations */
+	size_t bytes;                  /* memory held */
+};
+
+/* In the manifest directory mdir (not owned, kept open by the caller). */
+int tintents_new(int mdir, const struct table_keys *k, size_t max_objects,
+		 struct tintents **out);
+/* Closes the files (they stay; tintents_retire removes them). */
+void tintents_free(struct tintents *t);
+/* Open generation g (> every generation opened before): writes of g may
+ * declare from now on.  A generation older than the one before is
+ * dropped from memory (after its declarers have returned). */
+int tintents_open(struct tintents *t, uint64_t g);
+/*
+ * Before a write of generation g (open, or the one before it, still
+ * finishing) into groups first .. first + count - 1 of a committed object:
+ * declare what the policy of §12.4 says, and return once every group is
+ * covered by a durable record (intent.<g> created on first use,
+ * O_CREAT | O_EXCL | O_NOFOLLOW, 0600, and mdir fsynced).  0; -ESTALE (g
+ * is not held), -EFBIG (the file is full), -EIO (a file found at
+ * intent.<g> before its creation, or an fdatasync that failed: every
+ * later declare of g fails too), or another -errno.
+ */
+int tintents_declare(struct tintents *t, uint64_t g,
+		     const uint8_t id[COFFRE_ID_LEN], uint32_t first,
+		     uint32_t count);
+/* At the freeze of g - 1: append to intent.<g> (g open) the n ranges
+ * (kind V2_INTENT_CONTENT) written in g - 1 of objects still open for
+ * writing, adjacent ranges of one object given in order merged, and make
+ * them durable with one fdatasync; a declare of g into one of them waits
+ * for that fdatasync only.  Errors as tintents_declare. */
+int tintents_carry(struct tintents *t, uint64_t g, const struct intent *v,
+		   size_t n);
+/* A commit of a generation >= g is durable (or the recovery walk closed
+ * the window holding g): drop g from memory and remove intent.<g>
+ * (absent: 0).  -EBUSY if g is the open generation. */
+int tintents_retire(struct tintents *t, uint64_t g);
+void tintents_stats(struct tintents *t, struct tintents_stats *s);
+/* Records of intent.<g> known durable (0 if g is not held). */
+uint32_t tintents_durable(struct tintents *t, uint64_t g);
+/* Tests: called before each fdatasync, outside the mutex, with the
+ * records it makes durable: those from index `from` up to `to`. */
+extern void (*tintents_test_before_sync)(int fd, uint32_t from, uint32_t to);
+
+/*
+ * Recovery (§14.5 step 3): the ranges declared in intent.<g> (opened by
+ * io_open_untrusted, at most TINTENTS_RECORDS_MAX records), the leading
+ * whole records that verify (a torn append ends the file), merged per
+ * object: sorted by object id then first group, overlapping and adjacent
+ * ranges joined.  *out (malloc'd, NULL if *n is 0) is the caller's to
+ * free.  0; -ENOENT (no file: nothing declared in g); -EIO and a log line
+ * for tamper (not a regular file, too large, a record that verifies but
+ * breaks a field rule); or another -errno.
+ */
+int tintents_scan(int mdir, const struct table_keys *k, uint64_t g,
+		  struct intent **out, size_t *n);
+
+/* ---- chain.c, state.c, commit.c: loading, the committed state T, the
+ * session (§12.5–§12.7, §14.2, §14.4).  Phase A: records only; a volume
+ * whose manifest holds a level is refused with -EOPNOTSUPP until the level
+ * reader plugs into the seam in state.c (its lookups and ranges already
+ * merge "memory, then levels"). */
+
+#define TABLE_E_C 65536u               /* entries in memory, §12.6 */
+#define TABLE_E_S 65536u               /* changes per generation, §12.6 */
+#define TABLE_FOLD_RECORDS 1024u       /* records after the newest level */
+#define TABLE_LIST_MAX 65536u          /* names in .coffre/manifest/ */
+
+/* The names of .coffre/manifest/ (§12.5 step 1), each kind's generations
+ * in increasing order, and the temp files (.coffre.tmp.*: never read,
+ * removed by a loader that may write). */
+struct tlist {
+	uint64_t *gens[N2_MF_COUNT];   /* by enum names2_manifest */
+	size_t n[N2_MF_COUNT];
+	char **tmp;
+	size_t ntmp;
+};
+/* List mdir: any other name (or more than TABLE_LIST_MAX) is tamper:
+ * -EIO and a log line. */
+int tlist_read(int mdir, struct tlist *l);
+void tlist_free(struct tlist *l);
+
+/* What a delta's header says of its base (read by the level reader). */
+struct tdelta_base {
+	uint64_t gen;
+	uint8_t mac[COFFRE_MAC_LEN];
+};
+typedef int (*tdelta_base_fn)(void *arg, uint64_t delta_gen,
+			      struct tdelta_base *b);
+/* §12.5 step 2 as a pure function of the listing: base = the highest
+ * base; delta = the highest delta above it naming it (gen and base_mac0,
+ * the MAC of that base's block 0, NULL without a base).  fn is asked
+ * only for deltas above the base.  -EIO (logged): a delta without any
+ * base, one naming the base's gen with another MAC, or a newer base than
+ * the newest present.  Every other base and delta is a leftover. */
+struct tchoice {
+	uint64_t base, delta;          /* 0: none */
+};
+int tchain_choose(const struct tlist *l, const uint8_t *base_mac0,
+		  tdelta_base_fn fn, void *arg, struct tchoice *c);
+
+/* The residue window W (§12.7), [lo, hi]; lo == 0: none. */
+struct twindow {
+	uint64_t lo, hi;
+};
+/* W at load from the last record (or level) of generation g: its clean
+ * flag, its residue-closed flag and the window it carries.  -EOVERFLOW if
+ * g + 2 is not a valid generation. */
+int twindow_compute(uint64_t g, bool clean, bool closed, uint64_t lo,
+		    uint64_t hi, struct twindow *w);
+
+struct table;
+struct table_info {
+	uint64_t gen;                  /* G (§12.5 step 4): 0 for an empty table */
+	uint64_t base, delta;          /* levels' gens, 0: none */
+	uint32_t records;              /* records since the newest level */
+	uint8_t last_type;             /* of log.<gen>; 0: none */
+	uint16_t last_flags;
+	struct twindow window;         /* W: carried by every record until closed */
+	size_t entries;                /* in memory (tombstones included) */
+	uint64_t open_gen, frozen_gen; /* session: 0 if none */
+	size_t open_changes;
+};
+
+/* Load the table of the manifest directory mdir (dup'd; the caller keeps
+ * its own): §12.5 steps 1-3 and 5.  Step 4 (against the HSMs' local_gen
+ * and the bucket) is the caller's, from table_info's gen.  may_write:
+ * leftovers and temp files are removed (and mdir fsynced).  Errors: -EIO
+ * tamper ("version table tampered: log.N"), -EOPNOTSUPP a level (phase
+ * A), or the -errno of a read. */
+int table_load(int mdir, const struct table_keys *k, bool may_write,
+	       struct table **out);
+void table_close(struct table *t);
+void table_info(struct table *t, struct table_info *i);
+
+/* The committed state T: key's entry (0), -ENOENT, or -EIO. */
+int table_get(struct table *t, const uint8_t key[V2_TKEY_LEN], struct tent *e);
+/* T's entries from the first key >= from (NULL: all), tombstones dropped.
+ * The source keeps the state it started on (commits go on meanwhile). */
+int table_range(struct table *t, const uint8_t from[V2_TKEY_LEN],
+		struct tsrc **out);
+
+/* A session (§12.7, §14.4): write the start record log.<s> (type 2,
+ * carrying W; s > G, s >= G + 3 if W is open) and open generation s + 1.
+ * The reservation in the HSMs is the caller's. */
+int table_session_start(struct table *t, uint64_t s);
+/* Changes to the open generation; a change to a key already changed in
+ * it replaces that change.  0, 1 when the generation has reached E_s
+ * changes (an early commit is due), -ENOSPC when it is full (§12.3's
+ * record bounds: the caller waits for the commit), -EINVAL, -ENXIO
+ * without a session. */
+int table_put(struct table *t, const struct tent *e);
+int table_del(struct table *t, const uint8_t key[V2_TKEY_LEN]);
+int table_remove(struct table *t, const struct tlog_removal *r);
+/* Through the session: the open generation, the frozen one, then T. */
+int table_get_live(struct table *t, const uint8_t key[V2_TKEY_LEN],
+		   struct tent *e);
+/* Freeze the open generation g (new changes go to g + 1): *g gets it;
+ * -EBUSY if one is frozen and not yet committed. */
+int table_freeze(struct table *t, uint64_t *g);
+/* Commit the frozen generation: log.<g> (temp, fsync, link at its name
+ * never over a file, fsync of mdir) with flags (V2_TLOG_CLEAN,
+ * V2_TLOG_RESIDUE_CLOSED) and W, then apply it to T.  -ENOENT if nothing
+ * is frozen; on error nothing is applied and g stays frozen. */
+int table_commit(struct table *t, uint16_t flags);
 
 #endif

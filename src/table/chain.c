@@ -1,0 +1,395 @@
+/*
+ * Loading the version table (doc/FORMAT.md §12.5 steps 1, 2, 3 and 5):
+ * the listing of .coffre/manifest/, the choice of base and delta (a pure
+ * function of the listing and the deltas' headers), the records above the
+ * newest level read in increasing order and chained, the leftovers, G and
+ * the residue window W.  Step 4 (G against the HSMs' local_gen and the
+ * bucket) is the caller's.
+ *
+ * The residue window, as read here (§12.7, §14.4, §14.5).  A record
+ * carries a window [lo, hi] (0: none) and two flags.  Its window is *open*
+ * unless the record carries "residue closed": that record is the first
+ * commit after the recovery walk finished, and it still names the window
+ * it closes.  At load, with g the last record's generation:
+ *   - carried = the last record's window if open, else none;
+ *   - if the last record is clean (an unmount), W = carried: a session
+ *     that unmounted before its recovery walk finished leaves the walk to
+ *     the next one;
+ *   - else the session that wrote it ended without unmounting, and its
+ *     open generation g + 1 and the next one g + 2 (a freeze had begun)
+ *     may hold writes no record describes: W = [g + 1, g + 2], merged
+ *     with carried as the smallest range holding both (carried.hi < g).
+ * A level at the end (no record after it: a crash right after a fold)
+ * has no clean flag; it is taken as not clean, with its residue fields as
+ * the carried window.  An empty table has no window.
+ *
+ * Memory: the listing (8 bytes a name, at most TABLE_LIST_MAX names, more
+ * is tamper) and one record at a time (at most V2_TLOG_MAX_LEN bytes);
+ * the records apply into T (state.c), whose bound makes a loaded state of
+ * more than TABLE_E_C entries, or more than TABLE_FOLD_RECORDS records
+ * after the newest level, tamper: a writer folds before either (§12.6).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "coffre/io.h"
+#include "coffre/log.h"
+#include "tstate.h"
+
+int tchain_tamper(enum names2_manifest kind, uint64_t gen, const char *why)
+{
+	char name[V2_MANIFEST_NAME_MAX];
+
+	if (names2_manifest_write(kind, gen, name) < 0)
+		strcpy(name, "?");
+	log_msg(LOG_ERR, "version table tampered: %s (%s)", name, why);
+	return -EIO;
+}
+
+/* ---- step 1: the listing */
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int grow_append(void **v, size_t *n, size_t size, const void *item)
+{
+	/* capacity: the next power of two at or above n */
+	if ((*n & (*n - 1)) == 0) {
+		void *nv = realloc(*v, (*n ? 2 * *n : 1) * size);
+
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+	}
+	memcpy((char *)*v + *n * size, item, size);
+	(*n)++;
+	return 0;
+}
+
+void tlist_free(struct tlist *l)
+{
+	for (int i = 0; i < N2_MF_COUNT; i++)
+		free(l->gens[i]);
+	for (size_t i = 0; i < l->ntmp; i++)
+		free(l->tmp[i]);
+	free(l->tmp);
+	memset(l, 0, sizeof(*l));
+}
+
+static int list_name(struct tlist *l, const char *name)
+{
+	enum names2_manifest kind;
+	uint64_t gen;
+
+	if (names2_is_tmp(name)) {
+		char *dup = strdup(name);
+		int err;
+
+		if (!dup)
+			return -ENOMEM;
+		err = grow_append((void **)&l->tmp, &l->ntmp, sizeof(dup), &dup);
+		if (err)
+			free(dup);
+		return err;
+	}
+	if (names2_manifest_parse(name, &kind, &gen) != 0) {
+		log_msg(LOG_ERR, "version table tampered: unexpected name in "
+			".coffre/manifest: %.80s", name);
+		return -EIO;
+	}
+	return grow_append((void **)&l->gens[kind], &l->n[kind], sizeof(gen),
+			   &gen);
+}
+
+int tlist_read(int mdir, struct tlist *l)
+{
+	int fd = openat(mdir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	size_t total = 0;
+	int err = 0;
+	DIR *d;
+
+	memset(l, 0, sizeof(*l));
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	errno = 0;
+	while (!err && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (++total > TABLE_LIST_MAX) {
+			log_msg(LOG_ERR, "version table tampered: more than %u "
+				"names in .coffre/manifest", TABLE_LIST_MAX);
+			err = -EIO;
+			break;
+		}
+		err = list_name(l, de->d_name);
+		errno = 0;
+	}
+	if (!err && errno)
+		err = -errno;
+	closedir(d);
+	if (err) {
+		tlist_free(l);
+		return err;
+	}
+	for (int i = 0; i < N2_MF_COUNT; i++)
+		if (l->n[i])
+			qsort(l->gens[i], l->n[i], sizeof(uint64_t), cmp_u64);
+	return 0;
+}
+
+/* ---- step 2: base and delta */
+
+int tchain_choose(const struct tlist *l, const uint8_t *base_mac0,
+		  tdelta_base_fn fn, void *arg, struct tchoice *c)
+{
+	const uint64_t *deltas = l->gens[N2_MF_DELTA];
+	size_t nd = l->n[N2_MF_DELTA];
+
+	memset(c, 0, sizeof(*c));
+	if (l->n[N2_MF_BASE])
+		c->base = l->gens[N2_MF_BASE][l->n[N2_MF_BASE] - 1];
+	if (!c->base) {
+		if (nd)
+			return tchain_tamper(N2_MF_DELTA, deltas[nd - 1],
+					     "a delta without a base");
+		return 0;
+	}
+	if (!base_mac0 || !fn)
+		return -EINVAL;
+	/* newest first: the first that names this base is the delta */
+	for (size_t i = nd; i-- > 0 && deltas[i] > c->base;) {
+		struct tdelta_base b;
+		int err = fn(arg, deltas[i], &b);
+
+		if (err)
+			return err;
+		if (b.gen > c->base)
+			return tchain_tamper(N2_MF_DELTA, deltas[i],
+					     "its base is missing");
+		if (b.gen < c->base)
+			continue;      /* names an older base: a leftover */
+		if (CRYPTO_memcmp(b.mac, base_mac0, COFFRE_MAC_LEN) != 0)
+			return tchain_tamper(N2_MF_DELTA, deltas[i],
+					     "names another base");
+		if (!c->delta)
+			c->delta = deltas[i];
+	}
+	return 0;
+}
+
+/* ---- step 5: the window */
+
+int twindow_compute(uint64_t g, bool clean, bool closed, uint64_t lo,
+		    uint64_t hi, struct twindow *w)
+{
+	struct twindow carried = { 0, 0 };
+
+	if (!closed && lo)
+		carried = (struct twindow){ lo, hi };
+	*w = (struct twindow){ 0, 0 };
+	if (g == 0)
+		return 0;
+	if (clean) {
+		*w = carried;
+		return 0;
+	}
+	if (g + 2 > V2_GEN_MAX)
+		return -EOVERFLOW;
+	*w = (struct twindow){ g + 1, g + 2 };
+	if (carried.lo) {
+		w->lo = carried.lo < w->lo ? carried.lo : w->lo;
+		w->hi = carried.hi > w->hi ? carried.hi : w->hi;
+	}
+	return 0;
+}
+
+/* ---- step 3: the records */
+
+/* Read, verify and chain log.<g>, and apply it to T. */
+static int read_record(struct table *t, uint64_t g)
+{
+	char name[V2_MANIFEST_NAME_MAX];
+	struct tlog_view v;
+	uint8_t *buf = NULL, extra;
+	struct stat st;
+	ssize_t got;
+	int fd, err;
+
+	names2_manifest_write(N2_MF_LOG, g, name);
+	fd = io_open_untrusted(t->mdir, name, O_RDONLY, S_IFREG);
+	if (fd < 0)
+		return io_resource_error(fd) ? fd :
+		       tchain_tamper(N2_MF_LOG, g, "not a regular file");
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (st.st_size < V2_TLOG_HDR_LEN + COFFRE_MAC_LEN ||
+	    (uint64_t)st.st_size > V2_TLOG_MAX_LEN) {
+		err = tchain_tamper(N2_MF_LOG, g, "size");
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size);
+	err = -ENOMEM;
+	if (!buf)
+		goto out;
+	got = io_read_full(fd, buf, (size_t)st.st_size);
+	if (got < 0) {
+		err = (int)got;
+		goto out;
+	}
+	if ((size_t)got != (size_t)st.st_size || io_read_full(fd, &extra, 1) != 0) {
+		err = tchain_tamper(N2_MF_LOG, g, "changed size while read");
+		goto out;
+	}
+	err = tlog_parse(t->k.key, buf, (size_t)got, &v);
+	if (err) {
+		err = tchain_tamper(N2_MF_LOG, g, err == -EBADMSG ?
+				    "MAC does not verify" : "malformed");
+		goto out;
+	}
+	if (v.h.gen != g || memcmp(v.h.uuid, t->k.uuid, COFFRE_ID_LEN) != 0) {
+		err = tchain_tamper(N2_MF_LOG, g, "another generation or volume");
+		goto out;
+	}
+	if (v.h.prev_gen != t->gen ||
+	    CRYPTO_memcmp(v.h.prev_mac, t->mac, COFFRE_MAC_LEN) != 0) {
+		err = tchain_tamper(N2_MF_LOG, g, "does not chain");
+		goto out;
+	}
+	if (t->records >= TABLE_FOLD_RECORDS) {
+		err = tchain_tamper(N2_MF_LOG, g, "too many records");
+		goto out;
+	}
+	err = tstate_apply(t, &v);
+	if (err == -EFBIG)
+		err = tchain_tamper(N2_MF_LOG, g, "too many entries");
+out:
+	free(buf);
+	close(fd);
+	return err;
+}
+
+/* ---- leftovers */
+
+static void remove_name(int mdir, const char *name)
+{
+	if (unlinkat(mdir, name, 0) < 0 && errno != ENOENT)
+		log_msg(LOG_WARNING, "version table: cannot remove leftover "
+			".coffre/manifest/%.80s: %m", name);
+}
+
+static void remove_gen(int mdir, enum names2_manifest kind, uint64_t gen)
+{
+	char name[V2_MANIFEST_NAME_MAX];
+
+	if (names2_manifest_write(kind, gen, name) > 0)
+		remove_name(mdir, name);
+}
+
+/* Every level but the chosen ones, the records at or below the newest
+ * level, temp files; then mdir fsynced. */
+static int remove_leftovers(struct table *t, const struct tlist *l,
+			    const struct tchoice *c, uint64_t newest)
+{
+	size_t removed = l->ntmp;
+
+	for (size_t i = 0; i < l->n[N2_MF_BASE]; i++)
+		if (l->gens[N2_MF_BASE][i] != c->base) {
+			remove_gen(t->mdir, N2_MF_BASE, l->gens[N2_MF_BASE][i]);
+			removed++;
+		}
+	for (size_t i = 0; i < l->n[N2_MF_DELTA]; i++)
+		if (l->gens[N2_MF_DELTA][i] != c->delta) {
+			remove_gen(t->mdir, N2_MF_DELTA, l->gens[N2_MF_DELTA][i]);
+			removed++;
+		}
+	for (size_t i = 0; i < l->n[N2_MF_LOG] && l->gens[N2_MF_LOG][i] <= newest;
+	     i++) {
+		remove_gen(t->mdir, N2_MF_LOG, l->gens[N2_MF_LOG][i]);
+		removed++;
+	}
+	for (size_t i = 0; i < l->ntmp; i++)
+		remove_name(t->mdir, l->tmp[i]);
+	return removed ? io_fsync_dir(t->mdir) : 0;
+}
+
+/* ---- loading */
+
+/* The levels (phase A: none can be read yet).  Sets t's level fields and
+ * the chain's start (the newest level's gen and anchor). */
+static int open_levels(struct table *t, const struct tlist *l,
+		       struct tchoice *c)
+{
+	(void)t;
+	memset(c, 0, sizeof(*c));
+	if (l->n[N2_MF_BASE]) {
+		log_msg(LOG_ERR, "version table: levels are not supported yet "
+			"(base.%llu)", (unsigned long long)
+			l->gens[N2_MF_BASE][l->n[N2_MF_BASE] - 1]);
+		return -EOPNOTSUPP;
+	}
+	/* no base: a delta is tamper */
+	return tchain_choose(l, NULL, NULL, NULL, c);
+}
+
+int table_load(int mdir, const struct table_keys *k, bool may_write,
+	       struct table **out)
+{
+	struct tchoice c;
+	struct tlist l;
+	struct table *t = NULL;
+	uint64_t newest;
+	int err;
+
+	*out = NULL;
+	err = tlist_read(mdir, &l);
+	if (err)
+		return err;
+	err = table_alloc(mdir, k, &t);
+	if (err)
+		goto out;
+	err = open_levels(t, &l, &c);
+	if (err)
+		goto out;
+	newest = t->level_gen;
+	for (size_t i = 0; i < l.n[N2_MF_LOG] && !err; i++)
+		if (l.gens[N2_MF_LOG][i] > newest)
+			err = read_record(t, l.gens[N2_MF_LOG][i]);
+	if (err)
+		goto out;
+	if (t->records)
+		err = twindow_compute(t->gen, t->last_flags & V2_TLOG_CLEAN,
+				      false, t->window.lo, t->window.hi,
+				      &t->window);
+	else if (t->nlevels)
+		err = twindow_compute(t->gen, false, false, t->window.lo,
+				      t->window.hi, &t->window);
+	if (!err && may_write)
+		err = remove_leftovers(t, &l, &c, newest);
+out:
+	tlist_free(&l);
+	if (err)
+		table_close(t);
+	else
+		*out = t;
+	return err;
+}
