@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -582,6 +583,10 @@ static int serve_loop(const struct fs_opts *o, struct fuse_session *se)
 	fuse_loop_cfg_set_idle_threads(cfg, worker_threads());
 	ret = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
+	/* libfuse's signal handlers end the loop with the signal's number:
+	 * SIGTERM (systemctl stop), SIGINT and SIGHUP are a clean stop. */
+	if (ret == SIGTERM || ret == SIGINT || ret == SIGHUP)
+		ret = 0;
 	fs_notify("STOPPING=1\nSTATUS=unmounting %s", o->mountpoint);
 	fs_prune_stop();
 	log_msg(LOG_NOTICE, "unmounting %s", o->mountpoint);
