@@ -161,6 +161,17 @@ def test_helper_passes_coffre_status_and_fake(ivolume):
     assert "nosuchconf" in p.stderr
 
 
+def test_conf_alone_needs_a_mountpoint_line(ivolume):
+    v = ivolume
+    with open(v.conf) as f:
+        text = f.read()
+    with open(v.conf, "w") as f:
+        f.write(re.sub(r"^mountpoint = .*\n", "", text, flags=re.M))
+    p = run([SBIN + "/coffre", "-o", f"conf={v.name}"], check=False, env=env())
+    assert p.returncode == 78, p.stderr
+    assert "no mountpoint line" in p.stderr and not is_mounted(v.mnt)
+
+
 # ---- man pages
 
 def man_text(page):
