@@ -1,10 +1,13 @@
 #!/bin/sh
 # Install everything coffre needs to build, test and benchmark on Debian 12
-# (run as root).  Idempotent: a second run only checks.
+# (run as root).  Idempotent: a second run only checks.  scdoc renders the
+# man pages; man-db, bash-completion and systemd (for systemd-analyze, not
+# as PID 1) are what tests/integration/test_install.py checks them with.
 set -eu
 PKGS="build-essential meson ninja-build pkg-config clang
 libfuse3-dev fuse3 libssl-dev libxxhash-dev libcriterion-dev libp11-kit-dev p11-kit
-softhsm2 opensc gnutls-bin python3 python3-pytest attr fio gocryptfs rclone"
+softhsm2 opensc gnutls-bin python3 python3-pytest attr fio gocryptfs rclone
+scdoc man-db bash-completion systemd"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

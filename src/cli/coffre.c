@@ -27,6 +27,7 @@
 static void usage(void)
 {
 	printf("usage: coffre BACKING MOUNTPOINT -o conf=NAME[,OPTIONS] [-f] [-d]\n"
+	       "       coffre -o conf=NAME[,OPTIONS] [-f] [-d]   (its backing, mountpoint)\n"
 	       "       coffre --help | --version\n"
 	       "\n"
 	       "Mount the coffre volume in BACKING on MOUNTPOINT (an empty directory,\n"

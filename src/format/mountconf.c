@@ -3,7 +3,8 @@
  * (doc/FORMAT.md §10.2): which backing directory, which volume (uuid),
  * which HSMs in priority order (PKCS#11 URIs, RFC 7512, module-path
  * allowed: this file, root's, is the only place a module is named), and
- * optionally the PIN file and the bucket.  The line syntax is that of
+ * optionally the PIN file, the bucket and the mount point (what the
+ * systemd unit coffre@NAME.service and `coffre -o conf=NAME` mount on).  The line syntax is that of
  * `.coffre.conf` (conftext.c), without a MAC: the file is trusted because
  * of who owns it, which its reader checks (src/io, trusted.c).  No I/O.
  */
@@ -17,14 +18,15 @@
 #define MOUNT_COMMENT "# coffre mount configuration \xe2\x80\x94 root's, " \
 	"local, never part of the volume"
 
-enum mkey { M_BACKING, M_UUID, M_HSM, M_PIN_FILE, M_BUCKET, M_COUNT };
+enum mkey { M_BACKING, M_UUID, M_HSM, M_PIN_FILE, M_BUCKET, M_MOUNTPOINT, M_COUNT };
 static const char *const mkey_names[M_COUNT] = {
 	[M_BACKING] = "backing", [M_UUID] = "uuid", [M_HSM] = "hsm",
 	[M_PIN_FILE] = "pin_file", [M_BUCKET] = "bucket",
+	[M_MOUNTPOINT] = "mountpoint",
 };
 #define REQUIRED_KEYS ((1u << M_BACKING) | (1u << M_UUID) | (1u << M_HSM))
-/* The longest valid line: "pin_file = " and a path. */
-#define MOUNT_LINE_MAX (8 + CONF_SEP_LEN + COFFRE_MOUNT_PATH_MAX - 1)
+/* The longest valid line: "mountpoint = " and a path. */
+#define MOUNT_LINE_MAX (10 + CONF_SEP_LEN + COFFRE_MOUNT_PATH_MAX - 1)
 
 bool mount_conf_name_valid(const char *name)
 {
@@ -104,6 +106,8 @@ static int parse_entry(enum mkey key, const char *v, size_t len,
 		return put_path(mc->pin_file, v, len);
 	case M_BUCKET:
 		return put_path(mc->bucket, v, len);
+	case M_MOUNTPOINT:
+		return put_path(mc->mountpoint, v, len);
 	case M_COUNT:
 		break;
 	}
@@ -168,7 +172,7 @@ static bool mount_conf_valid(const struct mount_conf *mc)
 {
 	if (mc->n_hsms == 0 || mc->n_hsms > COFFRE_MAX_HSMS ||
 	    !path_ok(mc->backing, false) || !path_ok(mc->pin_file, true) ||
-	    !path_ok(mc->bucket, true))
+	    !path_ok(mc->bucket, true) || !path_ok(mc->mountpoint, true))
 		return false;
 	for (unsigned i = 0; i < mc->n_hsms; i++) {
 		size_t n = strnlen(mc->hsm[i], COFFRE_URI_MAX);
@@ -198,6 +202,8 @@ int mount_conf_write(const struct mount_conf *mc, char *out, size_t cap)
 		put_line(&w, mkey_names[M_PIN_FILE], mc->pin_file);
 	if (mc->bucket[0])
 		put_line(&w, mkey_names[M_BUCKET], mc->bucket);
+	if (mc->mountpoint[0])
+		put_line(&w, mkey_names[M_MOUNTPOINT], mc->mountpoint);
 	wcur_u8(&w, '\0');
 	if (w.err)
 		return -ENOSPC;

@@ -8,12 +8,14 @@
  * fails on a wrong PIN and no dead mount is ever left.  The mount point is
  * checked first (mount_point.c).  Once the volume is open, log lines go to
  * log_file=, to stderr with -f, else to syslog when /dev/log exists, else
- * to LOGDIR/NAME.log (doc/DESIGN.md, "Logs").
+ * to LOGDIR/NAME.log (doc/DESIGN.md, "Logs").  Under systemd (Type=notify)
+ * it sends READY=1 once the mount serves and STOPPING=1 on the way out.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -536,6 +538,8 @@ static int serve_fuse_args(const struct fs_opts *o, const char *backing,
 static void serve_mounted(const struct fs_opts *o, const char *backing,
 			  const char *mnt)
 {
+	static struct fs_health health;
+	char line[512];
 	int ret;
 
 	ret = bdi_tune(mnt, "fuse.coffre", o->readahead_kb, o->max_dirty_ratio);
@@ -556,6 +560,9 @@ static void serve_mounted(const struct fs_opts *o, const char *backing,
 		log_msg(LOG_WARNING, "no control socket (%s): `coffrectl status` "
 			"will not reach this mount", strerror(-ret));
 	report("ok");
+	fs_health(&health);
+	fs_health_line(&health, line, sizeof(line));
+	fs_notify("READY=1\nSTATUS=%s", line);
 	if (chdir("/"))
 		log_msg(LOG_WARNING, "chdir /: %s", strerror(errno));
 }
@@ -576,6 +583,11 @@ static int serve_loop(const struct fs_opts *o, struct fuse_session *se)
 	fuse_loop_cfg_set_idle_threads(cfg, worker_threads());
 	ret = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
+	/* libfuse's signal handlers end the loop with the signal's number:
+	 * SIGTERM (systemctl stop), SIGINT and SIGHUP are a clean stop. */
+	if (ret == SIGTERM || ret == SIGINT || ret == SIGHUP)
+		ret = 0;
+	fs_notify("STOPPING=1\nSTATUS=unmounting %s", o->mountpoint);
 	fs_prune_stop();
 	log_msg(LOG_NOTICE, "unmounting %s", o->mountpoint);
 	fs_health_stop();
@@ -642,11 +654,45 @@ out:
 	return ret;
 }
 
+/*
+ * `coffre -o conf=NAME` without BACKING and MOUNTPOINT (what the unit
+ * coffre@NAME.service runs): the configuration's backing and mountpoint
+ * lines.  The file is read again, and checked against BACKING, when the
+ * volume is opened.  Returns 0 or the exit status.
+ */
+static int conf_mount_args(struct fs_opts *o)
+{
+	static char backing[COFFRE_MOUNT_PATH_MAX], mountpoint[COFFRE_MOUNT_PATH_MAX];
+	struct mount_conf *mc = malloc(sizeof(*mc));
+	char err[512] = "";
+	int ret = mc ? mount_conf_load(o->confdir, o->conf, mc, err, sizeof(err)) : -ENOMEM;
+
+	if (!ret && !mc->mountpoint[0]) {
+		snprintf(err, sizeof(err), "%s/%s.conf has no mountpoint line: give "
+			 "BACKING and MOUNTPOINT", o->confdir, o->conf);
+		ret = -EINVAL;
+	}
+	if (!ret) {
+		memcpy(backing, mc->backing, sizeof(backing));
+		memcpy(mountpoint, mc->mountpoint, sizeof(mountpoint));
+		o->backing = backing;
+		o->mountpoint = mountpoint;
+	} else {
+		fprintf(stderr, "coffre: %s\n", mc ? err : "out of memory");
+	}
+	free(mc);
+	if (ret)
+		return ret == -ENOMEM ? COFFRE_EXIT_FAILURE : COFFRE_EXIT_CONFIG;
+	return 0;
+}
+
 int fs_run(struct fs_opts *o)
 {
-	int fds[2];
+	int fds[2], ret;
 	pid_t pid;
 
+	if (!o->mountpoint && (ret = conf_mount_args(o)))
+		return ret;
 	if (o->foreground)
 		return serve(o);
 	if (pipe2(fds, O_CLOEXEC)) {

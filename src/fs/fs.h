@@ -319,7 +319,11 @@ const char *fs_health_name(int level);
 /* A line for each warning in now and not in before (by key), and for each
  * one that cleared. */
 void fs_health_log_changes(const struct fs_health *before, const struct fs_health *now);
-/* Check every period_s seconds and log the changes (from the mount on). */
+/* The one-line summary systemd shows (STATUS=): "healthy", or the level
+ * and the warnings, "; "-separated. */
+void fs_health_line(const struct fs_health *h, char *out, size_t cap);
+/* Check every period_s seconds, log the changes and send the new summary
+ * as STATUS= (from the mount on). */
 int fs_health_start(unsigned period_s);
 void fs_health_stop(void);
 
@@ -329,6 +333,11 @@ void fs_health_stop(void);
  * message in msg (what to do included). */
 int mountpoint_check(const char *path, bool nonempty_ok, char mnt[PATH_MAX],
 		     char *msg, size_t cap);
+
+/* ---- notify.c: sd_notify(3)'s protocol, to $NOTIFY_SOCKET if set */
+/* One datagram of "KEY=VALUE" lines; 0 (also without $NOTIFY_SOCKET) or
+ * -errno. */
+int fs_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- control.c: the control socket */
 int control_start(const struct fs_opts *o);

@@ -3,7 +3,8 @@
  * status` exits with (0 healthy, 1 degraded, 2 failing, coffre/exit.h) and
  * the warnings it shows, and a thread that logs each warning when it
  * appears and when it clears, so that every warning status shows is in
- * the log too.
+ * the log too, and tells systemd the summary line (STATUS=) when it
+ * changes.
  *   failing:  no HSM answers; the bucket has no marker (nothing replicates)
  *   degraded: an HSM is down; the bucket's last attempt failed; a stored
  *             manifest failed its check (suspicious)
@@ -74,6 +75,17 @@ const char *fs_health_name(int level)
 	       level == COFFRE_HEALTH_DEGRADED ? "degraded" : "failing";
 }
 
+void fs_health_line(const struct fs_health *h, char *out, size_t cap)
+{
+	size_t len;
+
+	snprintf(out, cap, "%s", fs_health_name(h->level));
+	for (unsigned i = 0; i < h->n; i++) {
+		len = strlen(out);
+		snprintf(out + len, cap - len, "%s%s", i ? "; " : ": ", h->w[i].text);
+	}
+}
+
 /* ---- the thread that logs the warnings */
 
 static struct {
@@ -104,10 +116,24 @@ void fs_health_log_changes(const struct fs_health *before, const struct fs_healt
 			log_msg(LOG_NOTICE, "cleared: %s", before->w[i].text);
 }
 
+/* The summary as STATUS= when it changed (not the first: READY=1 carries
+ * that one, sent by the daemon once the mount serves). */
+static void notify_changes(bool first, const struct fs_health *now)
+{
+	static char last[512];
+	char line[512];
+
+	fs_health_line(now, line, sizeof(line));
+	if (!first && strcmp(line, last))
+		fs_notify("STATUS=%s", line);
+	memcpy(last, line, sizeof(last));
+}
+
 static void *watch(void *arg)
 {
 	static struct fs_health now;
 	struct timespec ts;
+	bool first = true;
 
 	(void)arg;
 	pthread_mutex_lock(&w.mu);
@@ -115,6 +141,8 @@ static void *watch(void *arg)
 		pthread_mutex_unlock(&w.mu);
 		fs_health(&now);
 		fs_health_log_changes(&w.last, &now);
+		notify_changes(first, &now);
+		first = false;
 		w.last = now;
 		pthread_mutex_lock(&w.mu);
 		clock_gettime(CLOCK_REALTIME, &ts);

@@ -1,6 +1,7 @@
 /*
  * options.c — the daemon's command line, in the form mount.fuse3 uses:
  *   coffre BACKING MOUNTPOINT [-o opt[,opt...]] [-f] [-d]
+ * or, with both left out, the mount configuration's backing and mountpoint.
  * One table (own[]) holds coffre's own options: the parser takes them out
  * and fs_usage() prints `coffre --help` from it, so the two cannot drift.
  * Generic mount options (passed[]) go to libfuse, and nosuid and nodev
@@ -36,7 +37,8 @@ struct opt_def {
 
 static const struct opt_def own[] = {
 	STR("conf", conf, "NAME", "required: the mount configuration CONFDIR/NAME.conf "
-	    "(root's, mode 0600): BACKING must be its backing directory, the volume "
+	    "(root's, mode 0600): BACKING must be its backing directory (without "
+	    "BACKING and MOUNTPOINT, its backing and mountpoint lines), the volume "
 	    "its uuid; the HSMs (and so the PKCS#11 modules) are its hsm lines, "
 	    "never anything in BACKING.  Written by `coffrectl init --conf NAME`; "
 	    "an older volume moves over with `coffrectl conf adopt BACKING NAME "
@@ -222,13 +224,15 @@ int fs_parse_args(int argc, char **argv, struct fs_opts *o)
 	if (append(o->fuse_opts, sizeof(o->fuse_opts), o->suid_ok ? "suid" : "nosuid") ||
 	    append(o->fuse_opts, sizeof(o->fuse_opts), o->dev_ok ? "dev" : "nodev"))
 		return -E2BIG;
-	if (npos != 2) {
-		fprintf(stderr, "usage: coffre BACKING MOUNTPOINT -o conf=NAME[,pin_file=FILE,"
+	/* No BACKING and MOUNTPOINT: the configuration's (its backing and
+	 * mountpoint lines; fs_run reads them). */
+	if (npos != 2 && (npos != 0 || !o->conf)) {
+		fprintf(stderr, "usage: coffre [BACKING MOUNTPOINT] -o conf=NAME[,pin_file=FILE,"
 			"allow_other,...] [-f]\n");
 		return -EINVAL;
 	}
-	o->backing = pos[0];
-	o->mountpoint = pos[1];
+	o->backing = npos ? pos[0] : NULL;
+	o->mountpoint = npos ? pos[1] : NULL;
 	return 0;
 }
 

@@ -37,7 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fs_parse_args(argc, argv, &o) == 0) {
 		size_t len = strlen(o.fuse_opts);
 
-		if (!o.backing || !o.mountpoint)
+		/* Both, or neither with conf= (its backing and mountpoint). */
+		if (!o.backing != !o.mountpoint || (!o.backing && !o.conf))
 			abort();
 		if (len && (o.fuse_opts[0] == ',' || o.fuse_opts[len - 1] == ',' ||
 			    strstr(o.fuse_opts, ",,")))

@@ -72,7 +72,8 @@ def mount_conf_seeds():
                    % (i, i) for i in range(7))
     put('mount_conf', 'valid-8-hsms-all-keys',
         ('# hand edited\n\n' + MOUNT_BODY + many +
-         'pin_file = /etc/coffre/records.pin\nbucket = /mnt/b\n').encode())
+         'pin_file = /etc/coffre/records.pin\nbucket = /mnt/b\n'
+         'mountpoint = /srv/records\n').encode())
     put('mount_conf', 'bad-crlf', MOUNT_BODY.replace('\n', '\r\n').encode())
     put('mount_conf', 'bad-no-hsm',
         MOUNT_BODY.replace('hsm = pkcs11:token=coffre-a\n', '').encode())
@@ -82,6 +83,8 @@ def mount_conf_seeds():
         MOUNT_BODY.replace('/coffre/', '/../').encode())
     put('mount_conf', 'bad-duplicate-bucket',
         (MOUNT_BODY + 'bucket = /a\nbucket = /b\n').encode())
+    put('mount_conf', 'bad-relative-mountpoint',
+        (MOUNT_BODY + 'mountpoint = srv/records\n').encode())
     put('mount_conf', 'bad-unknown-key', (MOUNT_BODY + 'mac = 00\n').encode())
     put('mount_conf', 'bad-unterminated', MOUNT_BODY.rstrip('\n').encode())
 

@@ -208,6 +208,7 @@ struct mount_conf {
 	char hsm[COFFRE_MAX_HSMS][COFFRE_URI_MAX]; /* priority order */
 	char pin_file[COFFRE_MOUNT_PATH_MAX]; /* "" if none */
 	char bucket[COFFRE_MOUNT_PATH_MAX];   /* "" if none */
+	char mountpoint[COFFRE_MOUNT_PATH_MAX]; /* "" if none */
 };
 /* NAME matches [a-z0-9][a-z0-9_-]{0,63}. */
 bool mount_conf_name_valid(const char *name);
@@ -221,7 +222,8 @@ bool mount_conf_path_valid(const char *p, size_t len);
  * Parse text (len bytes, at most COFFRE_MOUNT_CONF_MAX) in the line syntax
  * of .coffre.conf: `backing` and `uuid` once, `hsm` 1..8 times (in
  * priority order; any RFC 7512 attribute, module-path included),
- * `pin_file` and `bucket` at most once; paths as mount_conf_path_valid.
+ * `pin_file`, `bucket` and `mountpoint` at most once; paths as
+ * mount_conf_path_valid.
  * Unknown keys, duplicates and malformed lines are -EINVAL (mc zeroed).
  */
 int mount_conf_parse(const char *text, size_t len, struct mount_conf *mc);

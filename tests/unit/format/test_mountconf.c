@@ -19,6 +19,7 @@ static const char *const good[] = {
 	"hsm = pkcs11:token=b;serial=1234",
 	"pin_file = /etc/coffre/records.pin",
 	"bucket = /mnt/bucket",
+	"mountpoint = /srv/records",
 };
 #define N_GOOD (sizeof(good) / sizeof(good[0]))
 
@@ -71,6 +72,7 @@ Test(mountconf, parses_hand_written_file)
 	cr_assert_str_eq(mc->hsm[1], "pkcs11:token=b;serial=1234");
 	cr_assert_str_eq(mc->pin_file, "/etc/coffre/records.pin");
 	cr_assert_str_eq(mc->bucket, "/mnt/bucket");
+	cr_assert_str_eq(mc->mountpoint, "/srv/records");
 	free(mc);
 }
 
@@ -78,6 +80,7 @@ Test(mountconf, optional_keys_may_be_absent)
 {
 	expect_line(6, NULL, false, 0);         /* no pin_file */
 	expect_line(7, NULL, false, 0);         /* no bucket */
+	expect_line(8, NULL, false, 0);         /* no mountpoint */
 }
 
 Test(mountconf, required_keys)
@@ -100,6 +103,9 @@ Test(mountconf, duplicates_and_unknown_keys)
 	expect_line(3, "uuid = ffeeddccbbaa99887766554433221100", true, -EINVAL);
 	expect_line(6, "pin_file = /x", true, -EINVAL);
 	expect_line(7, "bucket = /x", true, -EINVAL);
+	expect_line(8, "mountpoint = /x", true, -EINVAL);
+	expect_line(8, "mountpoint = x", false, -EINVAL);
+	expect_line(8, "mountpoint = /srv/../x", false, -EINVAL);
 	expect_line(1, "mac = 00", true, -EINVAL);
 	expect_line(1, "format = 1", true, -EINVAL);
 	expect_line(1, "module = /usr/lib/x.so", true, -EINVAL);
@@ -258,6 +264,7 @@ Test(mountconf, writer_canonical_and_round_trip)
 	cr_assert_str_eq(buf, want);
 	strcpy(mc->pin_file, "/etc/coffre/b.pin");
 	strcpy(mc->bucket, "/mnt/bucket");
+	strcpy(mc->mountpoint, "/srv/b");
 	n = mount_conf_write(mc, buf, sizeof(buf));
 	cr_assert_gt(n, 0);
 	cr_assert_eq(mount_conf_parse(buf, (size_t)n, back), 0);
@@ -290,6 +297,9 @@ Test(mountconf, writer_refuses_what_parse_refuses)
 	cr_assert_eq(mount_conf_write(mc, buf, sizeof(buf)), -EINVAL);
 	sample(mc);
 	strcpy(mc->bucket, "/a/../b");
+	cr_assert_eq(mount_conf_write(mc, buf, sizeof(buf)), -EINVAL);
+	sample(mc);
+	strcpy(mc->mountpoint, "/srv/m\nhsm = pkcs11:token=evil");
 	cr_assert_eq(mount_conf_write(mc, buf, sizeof(buf)), -EINVAL);
 	sample(mc);
 	strcpy(mc->hsm[1], "pkcs11:token=a\nbacking = /x");
