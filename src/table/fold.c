@@ -59,8 +59,8 @@ static int fold_sources(struct table *t, bool with_base, struct tsrc **out)
 	if (!err && t->delta && !(err = tlevel_file_iter(t->delta->f, NULL,
 							 &srcs[n])))
 		n++;
-	if (!err && with_base && !(err = tlevel_file_iter(t->base->f, NULL,
-							  &srcs[n])))
+	if (!err && with_base && t->base &&
+	    !(err = tlevel_file_iter(t->base->f, NULL, &srcs[n])))
 		n++;
 	if (err) {
 		for (size_t i = 0; i < n; i++)
