@@ -1,0 +1,282 @@
+/*
+ * fold.c with chain.c and state.c: levels made by folds and loaded back
+ * (doc/FORMAT.md §12.2, §12.5 step 2, §12.6).  A scripted history folds
+ * into base.4, delta.8, delta.12 (replacing delta.8), then base.16; a
+ * fold stopped at each of its steps past the link (a crash) reloads to
+ * exactly the same state; tampered levels and chains are refused; stale
+ * levels are leftovers, ignored and removed by a loader that writes.
+ */
+#include "tfixture.h"
+
+enum { NK = 400 };
+
+static struct fx f;
+static struct table *t;
+static unsigned T[NK];                  /* the model: tags, 0 absent */
+static const struct table_params P = {
+	.e_c = 1000,
+	.fold_records = 4,
+	.delta_ratio = 4,
+	.cache_bytes = 256 << 10,
+};
+static unsigned crash_step = ~0u;
+
+static int stop_at(unsigned step)
+{
+	return step == crash_step;
+}
+
+static void setup(void)
+{
+	fx_setup(&f);
+	memset(T, 0, sizeof(T));
+	table_test_fold_step = stop_at;
+	t = NULL;
+}
+
+static void teardown(void)
+{
+	table_test_fold_step = NULL;
+	table_close(t);
+	fx_teardown(&f);
+}
+
+TestSuite(fold, .init = setup, .fini = teardown, .timeout = 120);
+
+static void key(unsigned k, uint8_t out[V2_TKEY_LEN])
+{
+	struct tent e = fx_obj(k, 1);
+
+	memcpy(out, e.b, V2_TKEY_LEN);
+}
+
+static int load_ro(struct table **out)
+{
+	return table_load_params(f.mdir, &f.k, false, &P, out);
+}
+
+/* Load (writing: leftovers removed) and start a session at G + 3. */
+static void open_t(void)
+{
+	struct table_info i;
+
+	cr_assert_eq(table_load_params(f.mdir, &f.k, true, &P, &t), 0);
+	table_info(t, &i);
+	cr_assert_eq(table_session_start(t, i.gen + 3 > 1 ? i.gen + 3 : 1), 0);
+}
+
+/* A commit putting keys [p, p + np) with tag and deleting [d, d + nd). */
+static int commit(unsigned p, unsigned np, unsigned tag, unsigned d,
+		  unsigned nd)
+{
+	uint64_t g;
+	int rc;
+
+	for (unsigned k = p; k < p + np; k++) {
+		struct tent e = fx_obj(k, tag);
+
+		cr_assert_geq(table_put(t, &e), 0);
+	}
+	for (unsigned k = d; k < d + nd; k++) {
+		uint8_t kb[V2_TKEY_LEN];
+
+		key(k, kb);
+		cr_assert_geq(table_del(t, kb), 0);
+	}
+	cr_assert_eq(table_freeze(t, &g), 0);
+	rc = table_commit(t, 0);
+	if (rc == 0) {
+		for (unsigned k = p; k < p + np; k++)
+			T[k] = tag;
+		for (unsigned k = d; k < d + nd; k++)
+			T[k] = 0;
+	}
+	return rc;
+}
+
+/* T against the model, by lookups and by a full range. */
+static void check(struct table *tt)
+{
+	unsigned next = 0;
+	struct tsrc *s;
+	struct tent e;
+	int rc;
+
+	for (unsigned k = 0; k < NK; k++) {
+		uint8_t kb[V2_TKEY_LEN];
+
+		key(k, kb);
+		rc = table_get(tt, kb, &e);
+		if (T[k]) {
+			cr_assert_eq(rc, 0, "key %u", k);
+			cr_assert_eq(fx_tag(&e), T[k], "key %u", k);
+		} else {
+			cr_assert_eq(rc, -ENOENT, "key %u", k);
+		}
+	}
+	cr_assert_eq(table_range(tt, NULL, &s), 0);
+	while ((rc = tsrc_next(s, &e)) == 1) {
+		unsigned k = fx_key_of(&e);
+
+		while (next < k)
+			cr_assert_eq(T[next++], 0, "key %u", next - 1);
+		cr_assert_eq(fx_tag(&e), T[k]);
+		next++;
+	}
+	cr_assert_eq(rc, 0);
+	while (next < NK)
+		cr_assert_eq(T[next++], 0);
+	tsrc_free(s);
+}
+
+/* The scripted history: log.1 the start, then log.2.. as below; with
+ * fold_records 4: base.4 before log.5, delta.8 before 9, delta.12
+ * (replacing delta.8) before 13, base.16 before 17 (the new delta would
+ * pass N(base) / 4).  Each row: puts [p, p + np) with a tag, deletes
+ * [d, d + nd). */
+static const unsigned script[][5] = {
+	{ 0, 200, 2, 0, 0 },    /* 2 */
+	{ 200, 10, 3, 0, 0 },   /* 3 */
+	{ 0, 0, 0, 0, 5 },      /* 4 */
+	{ 5, 5, 5, 0, 0 },      /* 5: base.4 first */
+	{ 10, 5, 6, 0, 0 },     /* 6 */
+	{ 0, 0, 0, 15, 5 },     /* 7 */
+	{ 300, 5, 8, 0, 0 },    /* 8 */
+	{ 20, 5, 9, 0, 0 },     /* 9: delta.8 first */
+	{ 30, 1, 10, 0, 0 },    /* 10 */
+	{ 0, 0, 0, 31, 1 },     /* 11 */
+	{ 32, 1, 12, 0, 0 },    /* 12 */
+	{ 40, 1, 13, 0, 0 },    /* 13: delta.12 first */
+	{ 320, 60, 14, 0, 0 },  /* 14 */
+	{ 0, 0, 0, 50, 10 },    /* 15 */
+	{ 60, 1, 16, 0, 0 },    /* 16 */
+	{ 61, 1, 17, 0, 0 },    /* 17: base.16 first */
+};
+
+static int history_next(unsigned g)
+{
+	const unsigned *s = script[g - 2];
+
+	return commit(s[0], s[1], s[2], s[3], s[4]);
+}
+
+/* A fresh table through log.<upto>. */
+static int history(unsigned upto)
+{
+	int rc = 0;
+
+	cr_assert_eq(table_load_params(f.mdir, &f.k, true, &P, &t), 0);
+	cr_assert_eq(table_session_start(t, 1), 0);
+	for (unsigned g = 2; g <= upto && !rc; g++)
+		rc = history_next(g);
+	return rc;
+}
+
+static void expect_files(const char *const *present, const char *const *absent)
+{
+	for (; *present; present++)
+		cr_assert(fx_exists(&f, *present), "%s", *present);
+	for (; *absent; absent++)
+		cr_assert_not(fx_exists(&f, *absent), "%s", *absent);
+}
+
+Test(fold, scripted_levels)
+{
+	struct table_info i;
+	struct table *r;
+
+	cr_assert_eq(history(17), 0);
+	table_info(t, &i);
+	cr_assert_eq(i.folds_base, 2);
+	cr_assert_eq(i.folds_delta, 2);
+	cr_assert_eq(i.base, 16);
+	cr_assert_eq(i.delta, 0);
+	cr_assert_eq(i.records, 1);
+	check(t);
+	expect_files((const char *[]){ "base.16", "log.17", NULL },
+		     (const char *[]){ "base.4", "delta.8", "delta.12", "log.16",
+				       "log.13", NULL });
+	table_close(t);
+	t = NULL;
+	cr_assert_eq(load_ro(&r), 0);
+	table_info(r, &i);
+	cr_assert_eq(i.gen, 17);
+	cr_assert_eq(i.base, 16);
+	check(r);
+	table_close(r);
+
+	/* the states in between, each loaded back */
+	for (unsigned upto = 5; upto <= 16; upto++) {
+		teardown();
+		setup();
+		cr_assert_eq(history(upto), 0);
+		table_info(t, &i);
+		cr_assert_eq(i.base, upto >= 5 ? 4u : 0u);
+		cr_assert_eq(i.delta, upto >= 13 ? 12u : upto >= 9 ? 8u : 0u);
+		cr_assert_leq(i.records, P.fold_records);
+		check(t);
+		cr_assert_eq(load_ro(&r), 0);
+		check(r);
+		table_close(r);
+	}
+}
+
+/* The fold before log.<g> (g = 13: delta.12 replacing delta.8, or 17:
+ * base.16 replacing base.4 and delta.12) stopped at each step: the
+ * reloaded state is exactly the one before, G the folded record's, the
+ * new level chosen, leftovers removed; and the history goes on. */
+static void crash_each_step(unsigned g, const char *newlevel)
+{
+	unsigned stops = 0;
+
+	for (unsigned step = 0;; step++) {
+		unsigned before[NK];
+		struct table_info i;
+		struct table *r;
+		int rc;
+
+		teardown();
+		setup();
+		cr_assert_eq(history(g - 1), 0);
+		memcpy(before, T, sizeof(T));
+		/* and a temp of the level left by an earlier crash */
+		fx_write(&f, ".coffre.tmp.delta.99", "x", 1);
+		crash_step = step;
+		rc = history_next(g);
+		crash_step = ~0u;
+		if (rc == 0)
+			break;
+		cr_assert_eq(rc, -ECANCELED);
+		stops++;
+		table_close(t);
+		t = NULL;
+		cr_assert_eq(memcmp(before, T, sizeof(T)), 0);
+		cr_assert(fx_exists(&f, newlevel));
+		cr_assert_eq(load_ro(&r), 0);
+		table_info(r, &i);
+		cr_assert_eq(i.gen, g - 1, "G: the last record folded");
+		cr_assert_eq(i.records, 0, "the new level is the newest");
+		cr_assert(i.window.lo == g && i.window.hi == g + 1,
+			  "a level at the end reads as a record not clean");
+		check(r);
+		table_close(r);
+		open_t();                       /* removes the leftovers */
+		check(t);
+		cr_assert_not(fx_exists(&f, ".coffre.tmp.delta.99"));
+		for (unsigned l = 1; l < g; l++) {
+			char name[V2_MANIFEST_NAME_MAX];
+
+			fx_logname(l, name);
+			cr_assert_not(fx_exists(&f, name), "%s", name);
+		}
+		cr_assert_eq(commit(70, 3, 21, 0, 0), 0);
+		check(t);
+	}
+	cr_assert_geq(stops, 5, "stopped at %u steps", stops);
+}
+
+Test(fold, crash_at_each_step)
+{
+	crash_each_step(13, "delta.12");
+	crash_each_step(17, "base.16");
+}
