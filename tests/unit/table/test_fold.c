@@ -280,3 +280,199 @@ Test(fold, crash_at_each_step)
 	crash_each_step(13, "delta.12");
 	crash_each_step(17, "base.16");
 }
+
+/* ---- tamper */
+
+/* Write level.<gen> straight through the writer: keys [0, n) tagged 1,
+ * with the given base fields; returns its block-0 MAC. */
+static void raw_level(const struct table_keys *k, uint8_t level, uint64_t gen,
+		      unsigned n, uint64_t base_gen, const uint8_t *base_mac,
+		      uint8_t mac0[COFFRE_MAC_LEN])
+{
+	struct tlevel_writer *w;
+	struct tlevel_header h;
+
+	cr_assert_eq(tlevel_writer_new(f.mdir, level, gen, k, &w), 0);
+	for (unsigned i = 0; i < n; i++) {
+		struct tent e = fx_obj(i, 1);
+
+		cr_assert_eq(tlevel_writer_add(w, &e), 0);
+	}
+	memset(&h, 0, sizeof(h));
+	memset(h.anchor, 0x3c, sizeof(h.anchor));
+	h.base_gen = base_gen;
+	if (base_mac)
+		memcpy(h.base_mac, base_mac, COFFRE_MAC_LEN);
+	cr_assert_eq(tlevel_writer_finish(w, &h, mac0), 0);
+}
+
+static int load_rc(void)
+{
+	struct table *r;
+	int rc = load_ro(&r);
+
+	table_close(r);
+	return rc;
+}
+
+/* History through log.13: base.4, delta.12, log.13. */
+static void levels_13(void)
+{
+	cr_assert_eq(history(13), 0);
+	table_close(t);
+	t = NULL;
+	cr_assert_eq(load_rc(), 0);
+}
+
+Test(fold, tamper_delta_of_another_base)
+{
+	uint8_t mac[COFFRE_MAC_LEN];
+	size_t len;
+	uint8_t *good;
+
+	levels_13();
+	/* base.4 replaced by another base of gen 4: delta.12 names gen 4
+	 * with another MAC */
+	good = fx_read(&f, "base.4", &len);
+	cr_assert_eq(unlinkat(f.mdir, "base.4", 0), 0);
+	raw_level(&f.k, V2_LEVEL_BASE, 4, 30, 0, NULL, mac);
+	cr_assert_eq(load_rc(), -EIO, "a delta from another base");
+	fx_write(&f, "base.4", good, len);
+	cr_assert_eq(load_rc(), 0);
+	free(good);
+	/* a delta above naming the base's gen with another MAC */
+	memset(mac, 0x77, sizeof(mac));
+	raw_level(&f.k, V2_LEVEL_DELTA, 20, 3, 4, mac, NULL);
+	cr_assert_eq(load_rc(), -EIO, "names the base's gen, another MAC");
+	cr_assert_eq(unlinkat(f.mdir, "delta.20", 0), 0);
+	/* a delta naming a base newer than every base present */
+	raw_level(&f.k, V2_LEVEL_DELTA, 20, 3, 6, mac, NULL);
+	cr_assert_eq(load_rc(), -EIO, "its base is missing");
+	cr_assert_eq(unlinkat(f.mdir, "delta.20", 0), 0);
+	cr_assert_eq(load_rc(), 0);
+}
+
+Test(fold, tamper_base_of_another_volume_or_gen)
+{
+	struct table_keys other = f.k;
+	uint8_t *good;
+	size_t len;
+
+	levels_13();
+	good = fx_read(&f, "base.4", &len);
+	/* another volume: same key, another uuid */
+	other.uuid[0] ^= 1;
+	cr_assert_eq(unlinkat(f.mdir, "base.4", 0), 0);
+	raw_level(&other, V2_LEVEL_BASE, 4, 30, 0, NULL, NULL);
+	cr_assert_eq(load_rc(), -EIO, "a base of another volume");
+	cr_assert_eq(unlinkat(f.mdir, "base.4", 0), 0);
+	/* another generation: base.4's bytes as base.5, then as base.4
+	 * with base.5 removed but its block 0 from a level of gen 5 */
+	fx_write(&f, "base.4", good, len);
+	fx_write(&f, "base.5", good, len);
+	cr_assert_eq(load_rc(), -EIO, "a base copied to another generation");
+	cr_assert_eq(unlinkat(f.mdir, "base.5", 0), 0);
+	cr_assert_eq(load_rc(), 0);
+	/* a flipped byte past the header: found when the block is read */
+	good[len - 100] ^= 1;             /* the last block is the top */
+	fx_write(&f, "base.4", good, len);
+	cr_assert_eq(load_rc(), -EIO, "the top block fails its MAC");
+	good[len - 100] ^= 1;
+	good[4096 + 10] ^= 1;             /* the first data block */
+	fx_write(&f, "base.4", good, len);
+	{
+		/* data blocks are read on demand */
+		struct table *r;
+		uint8_t kb[V2_TKEY_LEN];
+		struct tent e;
+		struct tsrc *s;
+		int rc;
+
+		cr_assert_eq(load_ro(&r), 0);
+		key(45, kb);              /* in block 1, not in the delta */
+		cr_assert_eq(table_get(r, kb, &e), -EIO);
+		cr_assert_eq(table_range(r, NULL, &s), -EIO);
+		key(150, kb);                   /* in a later block: fine */
+		cr_assert_eq(table_get(r, kb, &e), 0);
+		cr_assert_eq(table_range(r, kb, &s), 0);
+		while ((rc = tsrc_next(s, &e)) == 1)
+			;
+		cr_assert_eq(rc, 0);
+		tsrc_free(s);
+		table_close(r);
+	}
+	free(good);
+}
+
+Test(fold, tamper_chain_and_missing_base)
+{
+	struct tlog_header h;
+	uint8_t mac[COFFRE_MAC_LEN];
+	uint8_t *good;
+	size_t len;
+
+	levels_13();
+	/* log.13 must chain to delta.12: gen 12 and its anchor */
+	good = fx_read(&f, "log.13", &len);
+	h = fx_header(&f, 13, NULL);
+	cr_assert_eq(h.prev_gen, 12);
+	h.p = 0;
+	h.prev_mac[0] ^= 1;
+	fx_raw_record(&f, &h, 40, mac);
+	cr_assert_eq(load_rc(), -EIO, "chains by gen, not by MAC");
+	h.prev_mac[0] ^= 1;
+	h.prev_gen = 8;
+	fx_raw_record(&f, &h, 40, mac);
+	cr_assert_eq(load_rc(), -EIO, "chains to the folded record's gen");
+	h.prev_gen = 12;
+	fx_raw_record(&f, &h, 40, mac);
+	cr_assert_eq(load_rc(), 0, "the control");
+	fx_write(&f, "log.13", good, len);
+	free(good);
+	/* the old log.12 brought back: at or below the level, a leftover */
+	cr_assert_eq(load_rc(), 0);
+	/* the base deleted, the delta left */
+	cr_assert_eq(unlinkat(f.mdir, "base.4", 0), 0);
+	cr_assert_eq(load_rc(), -EIO, "a delta without its base");
+}
+
+Test(fold, stale_levels_are_leftovers)
+{
+	uint8_t mac[COFFRE_MAC_LEN];
+	struct table_info i;
+	struct table *r;
+
+	levels_13();
+	memset(mac, 0x42, sizeof(mac));
+	/* above the base, naming an older base: ignored */
+	raw_level(&f.k, V2_LEVEL_DELTA, 30, 3, 2, mac, NULL);
+	/* at or below the base, an older base, an older delta of this
+	 * base: ignored */
+	raw_level(&f.k, V2_LEVEL_DELTA, 3, 3, 2, mac, NULL);
+	raw_level(&f.k, V2_LEVEL_BASE, 2, 3, 0, NULL, NULL);
+	/* above the base, naming it, older than delta.12 */
+	{
+		struct tlevel_file *bf;
+
+		cr_assert_eq(tlevel_file_open(f.mdir, V2_LEVEL_BASE, 4, &f.k,
+					      NULL, &bf), 0);
+		raw_level(&f.k, V2_LEVEL_DELTA, 6, 3, 4, tlevel_file_mac0(bf),
+			  NULL);
+		tlevel_file_close(bf);
+	}
+	cr_assert_eq(load_ro(&r), 0);
+	table_info(r, &i);
+	cr_assert_eq(i.base, 4);
+	cr_assert_eq(i.delta, 12);
+	cr_assert_eq(i.gen, 13);
+	check(r);
+	table_close(r);
+	expect_files((const char *[]){ "delta.30", "delta.3", "base.2",
+				       "delta.6", NULL },
+		     (const char *[]){ NULL });
+	open_t();
+	check(t);
+	expect_files((const char *[]){ "base.4", "delta.12", NULL },
+		     (const char *[]){ "delta.30", "delta.3", "base.2",
+				       "delta.6", NULL });
+}
