@@ -574,8 +574,10 @@ void tgen_sort(struct tgen *g)
 	free(g->slot);
 	g->slot = NULL;
 	g->nslot = 0;
-	qsort(g->v, g->n, sizeof(*g->v), cmp_tent);
-	qsort(g->rem, g->nrem, sizeof(*g->rem), cmp_removal);
+	if (g->n)                       /* qsort: never a NULL array */
+		qsort(g->v, g->n, sizeof(*g->v), cmp_tent);
+	if (g->nrem)
+		qsort(g->rem, g->nrem, sizeof(*g->rem), cmp_removal);
 	for (size_t i = 0; i < g->nrem; i++)
 		if (!w || cmp_removal(&g->rem[w - 1], &g->rem[i]))
 			g->rem[w++] = g->rem[i];
