@@ -429,8 +429,23 @@ Test(fold, tamper_chain_and_missing_base)
 	cr_assert_eq(load_rc(), 0, "the control");
 	fx_write(&f, "log.13", good, len);
 	free(good);
-	/* the old log.12 brought back: at or below the level, a leftover */
+	/* a record at or below the level (even one that chains to
+	 * nothing): a leftover, never read */
+	memset(&h, 0, sizeof(h));
+	h.type = V2_TLOG_TYPE_COMMIT;
+	memcpy(h.uuid, f.k.uuid, sizeof(h.uuid));
+	h.gen = 10;
+	h.prev_gen = 3;
+	fx_raw_record(&f, &h, 99, mac);
 	cr_assert_eq(load_rc(), 0);
+	cr_assert(fx_exists(&f, "log.10"));
+	{
+		struct table *w;
+
+		cr_assert_eq(table_load_params(f.mdir, &f.k, true, &P, &w), 0);
+		table_close(w);
+	}
+	cr_assert_not(fx_exists(&f, "log.10"), "removed by a loader that writes");
 	/* the base deleted, the delta left */
 	cr_assert_eq(unlinkat(f.mdir, "base.4", 0), 0);
 	cr_assert_eq(load_rc(), -EIO, "a delta without its base");
