@@ -436,6 +436,7 @@ Test(fold, tamper_chain_and_missing_base)
 	memcpy(h.uuid, f.k.uuid, sizeof(h.uuid));
 	h.gen = 10;
 	h.prev_gen = 3;
+	memset(h.prev_mac, 0x19, sizeof(h.prev_mac));
 	fx_raw_record(&f, &h, 99, mac);
 	cr_assert_eq(load_rc(), 0);
 	cr_assert(fx_exists(&f, "log.10"));
