@@ -23,11 +23,17 @@
  * has no clean flag; it is taken as not clean, with its residue fields as
  * the carried window.  An empty table has no window.
  *
+ * The levels: the newest base is opened (header and top block verified,
+ * level.c); each delta above it is opened too, for its header (its base's
+ * gen and block-0 MAC), and tchain_choose picks the one naming this base.
+ * The first record after the newest level chains to its gen and anchor.
+ *
  * Memory: the listing (8 bytes a name, at most TABLE_LIST_MAX names, more
- * is tamper) and one record at a time (at most V2_TLOG_MAX_LEN bytes);
- * the records apply into T (state.c), whose bound makes a loaded state of
- * more than TABLE_E_C entries, or more than TABLE_FOLD_RECORDS records
- * after the newest level, tamper: a writer folds before either (§12.6).
+ * is tamper), one record at a time (at most V2_TLOG_MAX_LEN bytes) and the
+ * two open levels (8 KiB each, their other blocks through the bounded
+ * cache); the records apply into T (state.c), whose bound makes a loaded
+ * state of more than E_c entries, or more than fold_records records after
+ * the newest level, tamper: a writer folds before either (§12.6).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -275,7 +281,7 @@ static int read_record(struct table *t, uint64_t g)
 		err = tchain_tamper(N2_MF_LOG, g, "does not chain");
 		goto out;
 	}
-	if (t->records >= TABLE_FOLD_RECORDS) {
+	if (t->records >= t->p.fold_records) {
 		err = tchain_tamper(N2_MF_LOG, g, "too many records");
 		goto out;
 	}
@@ -334,25 +340,87 @@ static int remove_leftovers(struct table *t, const struct tlist *l,
 
 /* ---- loading */
 
-/* The levels (phase A: none can be read yet).  Sets t's level fields and
- * the chain's start (the newest level's gen and anchor). */
+/* level.<gen> opened through T's cache, as a shared reference. */
+static int open_level(struct table *t, uint8_t level, uint64_t gen,
+		      struct tlvl **out)
+{
+	struct tlevel_file *f;
+	int err = tlevel_file_open(t->mdir, level, gen, &t->k, t->cache, &f);
+
+	*out = NULL;
+	if (err)
+		return err;
+	*out = tlvl_open(f);
+	if (!*out) {
+		tlevel_file_close(f);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* tchain_choose's question: what delta.<g>'s verified header names as
+ * its base. */
+static int delta_base(void *arg, uint64_t g, struct tdelta_base *b)
+{
+	struct table *t = arg;
+	const struct tlevel_header *h;
+	struct tlevel_file *f;
+	int err = tlevel_file_open(t->mdir, V2_LEVEL_DELTA, g, &t->k, NULL, &f);
+
+	if (err)
+		return err;
+	h = tlevel_file_header(f);
+	b->gen = h->base_gen;
+	memcpy(b->mac, h->base_mac, sizeof(b->mac));
+	tlevel_file_close(f);
+	return 0;
+}
+
+/* §12.5 step 2: the base and the delta, opened and made T's levels (the
+ * chain then starts at the newest one's gen and anchor). */
 static int open_levels(struct table *t, const struct tlist *l,
 		       struct tchoice *c)
 {
-	(void)t;
+	struct tlvl *base = NULL, *delta = NULL;
+	int err;
+
 	memset(c, 0, sizeof(*c));
-	if (l->n[N2_MF_BASE]) {
-		log_msg(LOG_ERR, "version table: levels are not supported yet "
-			"(base.%llu)", (unsigned long long)
-			l->gens[N2_MF_BASE][l->n[N2_MF_BASE] - 1]);
-		return -EOPNOTSUPP;
+	if (!l->n[N2_MF_BASE])          /* no base: a delta is tamper */
+		return tchain_choose(l, NULL, NULL, NULL, c);
+	err = open_level(t, V2_LEVEL_BASE, l->gens[N2_MF_BASE][l->n[N2_MF_BASE] - 1],
+			 &base);
+	if (!err)
+		err = tchain_choose(l, tlevel_file_mac0(base->f), delta_base, t, c);
+	if (!err && c->delta)
+		err = open_level(t, V2_LEVEL_DELTA, c->delta, &delta);
+	if (!err && delta) {
+		/* chosen for what its header names: checked again on the file
+		 * now open (it could have been replaced in between) */
+		const struct tlevel_header *h = tlevel_file_header(delta->f);
+
+		if (h->base_gen != c->base ||
+		    CRYPTO_memcmp(h->base_mac, tlevel_file_mac0(base->f),
+				  COFFRE_MAC_LEN) != 0)
+			err = tchain_tamper(N2_MF_DELTA, c->delta,
+					    "names another base");
 	}
-	/* no base: a delta is tamper */
-	return tchain_choose(l, NULL, NULL, NULL, c);
+	if (err) {
+		tlvl_put(delta);
+		tlvl_put(base);
+		return err;
+	}
+	tstate_set_levels(t, base, delta);
+	return 0;
 }
 
 int table_load(int mdir, const struct table_keys *k, bool may_write,
 	       struct table **out)
+{
+	return table_load_params(mdir, k, may_write, NULL, out);
+}
+
+int table_load_params(int mdir, const struct table_keys *k, bool may_write,
+		      const struct table_params *p, struct table **out)
 {
 	struct tchoice c;
 	struct tlist l;
@@ -364,7 +432,7 @@ int table_load(int mdir, const struct table_keys *k, bool may_write,
 	err = tlist_read(mdir, &l);
 	if (err)
 		return err;
-	err = table_alloc(mdir, k, &t);
+	err = table_alloc(mdir, k, p, &t);
 	if (err)
 		goto out;
 	err = open_levels(t, &l, &c);
@@ -381,8 +449,8 @@ int table_load(int mdir, const struct table_keys *k, bool may_write,
 				      false, t->window.lo, t->window.hi,
 				      &t->window);
 	else if (t->nlevels)
-		err = twindow_compute(t->gen, false, false, t->window.lo,
-				      t->window.hi, &t->window);
+		err = twindow_compute(t->gen, false, false, t->last_carried.lo,
+				      t->last_carried.hi, &t->window);
 	if (!err && may_write)
 		err = remove_leftovers(t, &l, &c, newest);
 out:

@@ -13,8 +13,8 @@
  * 16 MiB + 160 bytes) and its changes decoded (at most V2_TLOG_MAX_PQ
  * struct tentry), then T's apply (state.c).
  *
- * Folding (§12.6) is phase B: the point where it must happen first is
- * fold_first() below, which refuses the record with -EOPNOTSUPP.
+ * A fold (§12.6, fold.c) comes first when the record would take T's
+ * memory past E_c or too many records follow the newest level.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -26,22 +26,6 @@
 #include "tstate.h"
 
 #define RECORD_MODE 0600
-
-/*
- * TODO(phase B, §12.6): fold the records since the newest level into a
- * delta (or a base) before writing this one, when it would take T's
- * memory past TABLE_E_C entries or TABLE_FOLD_RECORDS records follow the
- * newest level.  Until the level writer exists the record is refused.
- */
-static int fold_first(struct table *t, const struct tlog_view *v)
-{
-	if (t->records < TABLE_FOLD_RECORDS &&
-	    tstate_count_after(t, v) <= TABLE_E_C)
-		return 0;
-	log_msg(LOG_ERR, "version table: log.%llu needs a fold first, "
-		"not supported yet", (unsigned long long)v->h.gen);
-	return -EOPNOTSUPP;
-}
 
 /* The changes of g (sorted) as puts and deleted keys for tlog_write. */
 static int decode_changes(const struct tgen *g, struct tentry **puts,
@@ -115,7 +99,7 @@ static int write_record(struct table *t, uint8_t type, uint16_t flags,
 	rc = tlog_parse(t->k.key, buf, len, &v);
 	if (rc)
 		goto out;
-	rc = fold_first(t, &v);
+	rc = tfold_first(t, &v);
 	if (rc)
 		goto out;
 	names2_manifest_write(N2_MF_LOG, gen, name);

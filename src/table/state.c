@@ -3,16 +3,19 @@
  * §12.6, §12.7).
  *
  * T is the entries of the records since the newest level, held as one
- * sorted immutable array (struct tmem), over the levels (phase A: none;
- * the seam is t->nlevels and the "levels" steps of table_get and
- * table_range).  Applying a record (§12.3: delete its Q keys, then put its
+ * sorted immutable array (struct tmem), over the levels: at most one delta
+ * and one base (struct tlvl, shared with the range sources started on
+ * them).  A lookup asks memory, then the delta, then the base, the first
+ * that holds the key answering (a tombstone: absent); a range merges the
+ * three in key order, tombstones dropped.  Applying a record (§12.3: delete its Q keys, then put its
  * P entries) is one linear merge of the array with the record into a new
  * array, swapped in under the write lock; a delete leaves a tombstone only
  * when a level below may hold the key.  Lookups take the read lock; a
  * range source keeps a reference to the array it started on.
  *
- * Memory (§12.6): T's array holds at most TABLE_E_C = 65,536 entries
- * (5 MiB); while a record is applied the old and the new array both live
+ * Memory (§12.6): T's array holds at most E_c = 65,536 entries
+ * (5 MiB); the levels, their header and top block each (8 KiB) and the
+ * block cache (at most cache_bytes, 12 MiB by default); while a record is applied the old and the new array both live
  * (10 MiB), plus the arrays still referenced by open range sources.  A
  * generation holds at most V2_TLOG_MAX_PQ changes (80 bytes and at most 16
  * bytes of hash index each) and V2_TLOG_MAX_R removals (48 bytes); there
@@ -137,7 +140,7 @@ int tstate_apply(struct table *t, const struct tlog_view *v)
 
 	pthread_rwlock_wrlock(&t->lock);
 	n = apply_merge(t->mem, v, keep, NULL);
-	if (n > TABLE_E_C) {
+	if (n > t->p.e_c) {
 		pthread_rwlock_unlock(&t->lock);
 		return -EFBIG;
 	}
@@ -158,27 +161,110 @@ int tstate_apply(struct table *t, const struct tlog_view *v)
 		t->window = (struct twindow){ 0, 0 };
 	else
 		t->window = (struct twindow){ v->h.residue_lo, v->h.residue_hi };
+	t->last_carried = t->window;
 	pthread_rwlock_unlock(&t->lock);
 	return 0;
 }
 
+/* ---- the levels */
+
+struct tlvl *tlvl_open(struct tlevel_file *f)
+{
+	struct tlvl *l = malloc(sizeof(*l));
+
+	if (!l)
+		return NULL;
+	atomic_init(&l->refs, 1);
+	l->f = f;
+	return l;
+}
+
+struct tlvl *tlvl_get(struct tlvl *l)
+{
+	if (l)
+		atomic_fetch_add(&l->refs, 1);
+	return l;
+}
+
+void tlvl_put(struct tlvl *l)
+{
+	if (l && atomic_fetch_sub(&l->refs, 1) == 1) {
+		tlevel_file_close(l->f);
+		free(l);
+	}
+}
+
+void tstate_set_levels(struct table *t, struct tlvl *base, struct tlvl *delta)
+{
+	struct tlvl *newest = delta ? delta : base;
+	const struct tlevel_header *h;
+
+	if (base != t->base)
+		tlvl_put(t->base);
+	if (delta != t->delta)
+		tlvl_put(t->delta);
+	t->base = base;
+	t->delta = delta;
+	t->nlevels = (base != NULL) + (delta != NULL);
+	t->base_gen = base ? tlevel_file_header(base->f)->gen : 0;
+	t->delta_gen = delta ? tlevel_file_header(delta->f)->gen : 0;
+	if (!newest)
+		return;
+	h = tlevel_file_header(newest->f);
+	t->level_gen = h->gen;
+	memcpy(t->level_anchor, h->anchor, COFFRE_MAC_LEN);
+	/* the chain goes on from the level (after a fold: unchanged) */
+	t->gen = h->gen;
+	memcpy(t->mac, h->anchor, COFFRE_MAC_LEN);
+	t->last_carried = (struct twindow){ h->residue_lo, h->residue_hi };
+	t->records = 0;
+	if (t->mem->n) {
+		struct tmem *m = tmem_new(0);
+
+		if (m) {              /* else the old array stays: a fold's
+				       * entries are also in its level */
+			tmem_put(t->mem);
+			t->mem = m;
+		}
+	}
+}
+
 /* ---- the table object */
 
-int table_alloc(int mdir, const struct table_keys *k, struct table **out)
+void table_params_default(struct table_params *p)
+{
+	p->e_c = TABLE_E_C;
+	p->fold_records = TABLE_FOLD_RECORDS;
+	p->delta_ratio = TABLE_DELTA_RATIO;
+	p->cache_bytes = TABLE_CACHE_DEFAULT;
+}
+
+int table_alloc(int mdir, const struct table_keys *k,
+		const struct table_params *p, struct table **out)
 {
 	struct table *t = calloc(1, sizeof(*t));
 
 	*out = NULL;
 	if (!t)
 		return -ENOMEM;
+	if (p)
+		t->p = *p;
+	else
+		table_params_default(&t->p);
+	if (!t->p.e_c || !t->p.fold_records || !t->p.delta_ratio) {
+		free(t);
+		return -EINVAL;
+	}
 	t->mem = tmem_new(0);
+	t->cache = tcache_new(t->p.cache_bytes);
 	t->mdir = dup(mdir);
-	if (!t->mem || t->mdir < 0) {
+	if (!t->mem || !t->cache || t->mdir < 0) {
 		int err = t->mdir < 0 ? -errno : -ENOMEM;
 
 		if (t->mdir >= 0)
 			close(t->mdir);
 		tmem_put(t->mem);
+		tcache_free(t->cache);
 		free(t);
 		return err;
 	}
@@ -197,6 +283,9 @@ void table_close(struct table *t)
 	tgen_free(t->open);
 	tgen_free(t->frozen);
 	tmem_put(t->mem);
+	tlvl_put(t->delta);
+	tlvl_put(t->base);
+	tcache_free(t->cache);
 	close(t->mdir);
 	pthread_rwlock_destroy(&t->lock);
 	pthread_rwlock_destroy(&t->slock);
@@ -223,7 +312,10 @@ void table_info(struct table *t, struct table_info *i)
 	i->last_flags = t->last_flags;
 	i->window = t->window;
 	i->entries = t->mem->n;
+	i->folds_delta = t->folds_delta;
+	i->folds_base = t->folds_base;
 	pthread_rwlock_unlock(&t->lock);
+	tcache_stats(t->cache, &i->cache);
 	pthread_rwlock_unlock(&t->slock);
 }
 
@@ -234,24 +326,33 @@ int table_get(struct table *t, const uint8_t key[V2_TKEY_LEN], struct tent *e)
 	ssize_t i;
 	int err = -ENOENT;
 
+	/* A fold holds the write lock while it runs: lookups wait for it
+	 * (concurrency during folds can come later). */
 	pthread_rwlock_rdlock(&t->lock);
 	i = tmem_find(t->mem, key);
 	if (i >= 0) {
 		*e = t->mem->v[i];
-		err = tent_is_tombstone(e) ? -ENOENT : 0;
+		err = 0;
 	}
-	/* levels: then the delta, then the base (phase A: none) */
+	if (i < 0 && t->delta)
+		err = tlevel_file_get(t->delta->f, key, e);
+	if (i < 0 && err == -ENOENT && t->base)
+		err = tlevel_file_get(t->base->f, key, e);
 	pthread_rwlock_unlock(&t->lock);
+	if (!err && tent_is_tombstone(e))
+		err = -ENOENT;
 	if (err)
 		memset(e, 0, sizeof(*e));
 	return err;
 }
 
-/* A range: the merge of T's sources, holding the array it started on. */
+/* A range: the merge of T's sources, holding the array and the levels it
+ * started on. */
 struct range_src {
 	struct tsrc s;
 	struct tsrc *merge;
 	struct tmem *mem;
+	struct tlvl *delta, *base;
 };
 
 static int range_next(struct tsrc *s, struct tent *e)
@@ -265,6 +366,8 @@ static void range_free(struct tsrc *s)
 
 	tsrc_free(r->merge);
 	tmem_put(r->mem);
+	tlvl_put(r->delta);
+	tlvl_put(r->base);
 	free(r);
 }
 
@@ -272,7 +375,7 @@ int table_range(struct table *t, const uint8_t from[V2_TKEY_LEN],
 		struct tsrc **out)
 {
 	struct range_src *r = calloc(1, sizeof(*r));
-	struct tsrc *srcs[1];
+	struct tsrc *srcs[3] = { NULL, NULL, NULL };
 	size_t n = 0;
 	int err;
 
@@ -281,14 +384,25 @@ int table_range(struct table *t, const uint8_t from[V2_TKEY_LEN],
 		return -ENOMEM;
 	pthread_rwlock_rdlock(&t->lock);
 	r->mem = tmem_get(t->mem);
-	/* levels: their iterators from `from` go after memory (phase A: none) */
+	r->delta = tlvl_get(t->delta);
+	r->base = tlvl_get(t->base);
 	pthread_rwlock_unlock(&t->lock);
+	/* newest first: memory, the delta, the base */
 	err = tsrc_array(r->mem->v, r->mem->n, from, &srcs[n]);
+	if (!err && r->delta && !(err = tlevel_file_iter(r->delta->f, from,
+							 &srcs[n + 1])))
+		n++;
+	if (!err && r->base && !(err = tlevel_file_iter(r->base->f, from,
+							&srcs[n + 1])))
+		n++;
 	if (!err)
 		err = tsrc_merge(srcs, ++n, true, &r->merge);
+	else
+		for (size_t j = 0; j <= n; j++)
+			tsrc_free(srcs[j]);
 	if (err) {
-		tmem_put(r->mem);
-		free(r);
+		r->merge = NULL;
+		range_free(&r->s);
 		return err;
 	}
 	r->s.next = range_next;
@@ -460,8 +574,10 @@ void tgen_sort(struct tgen *g)
 	free(g->slot);
 	g->slot = NULL;
 	g->nslot = 0;
-	qsort(g->v, g->n, sizeof(*g->v), cmp_tent);
-	qsort(g->rem, g->nrem, sizeof(*g->rem), cmp_removal);
+	if (g->n)                       /* qsort: never a NULL array */
+		qsort(g->v, g->n, sizeof(*g->v), cmp_tent);
+	if (g->nrem)
+		qsort(g->rem, g->nrem, sizeof(*g->rem), cmp_removal);
 	for (size_t i = 0; i < g->nrem; i++)
 		if (!w || cmp_removal(&g->rem[w - 1], &g->rem[i]))
 			g->rem[w++] = g->rem[i];

@@ -13,7 +13,8 @@
  *   merge.c    merging sorted sources, newest first
  *   chain.c    loading: levels, records, leftovers, G, the window (§12.5)
  *   state.c    the committed state T and the session state (§12.5–§12.7)
- *   commit.c   freezing a generation, log.<g>, folding (§12.3, §12.6)
+ *   commit.c   freezing a generation, log.<g> (§12.3)
+ *   fold.c     folding records into a delta or a base (§12.6)
  *   intents.c  write intents: declare, make durable, carry, scan (§12.4)
  *
  * Entries travel as their 80 encoded bytes (struct tent), ordered by
@@ -260,16 +261,27 @@ extern void (*tintents_test_before_sync)(int fd, uint32_t from, uint32_t to);
 int tintents_scan(int mdir, const struct table_keys *k, uint64_t g,
 		  struct intent **out, size_t *n);
 
-/* ---- chain.c, state.c, commit.c: loading, the committed state T, the
- * session (§12.5–§12.7, §14.2, §14.4).  Phase A: records only; a volume
- * whose manifest holds a level is refused with -EOPNOTSUPP until the level
- * reader plugs into the seam in state.c (its lookups and ranges already
- * merge "memory, then levels"). */
+/* ---- chain.c, state.c, commit.c, fold.c: loading, the committed state T,
+ * the session, folds (§12.5–§12.7). */
 
 #define TABLE_E_C 65536u               /* entries in memory, §12.6 */
 #define TABLE_E_S 65536u               /* changes per generation, §12.6 */
 #define TABLE_FOLD_RECORDS 1024u       /* records after the newest level */
 #define TABLE_LIST_MAX 65536u          /* names in .coffre/manifest/ */
+#define TABLE_DELTA_RATIO 4u           /* a delta past N(base) / 4: a base */
+#define TABLE_CACHE_DEFAULT ((size_t)12 << 20)  /* table_cache= */
+
+/* The limits of §12.6, settable for tests (table_params_default gives
+ * the spec's).  A writer and every later loader of a volume must use the
+ * same e_c and fold_records: a loader finding more is tamper. */
+struct table_params {
+	uint32_t e_c;                  /* entries in memory: TABLE_E_C */
+	uint32_t fold_records;         /* records after the newest level */
+	uint32_t delta_ratio;          /* fold into a base when the new delta
+					* would hold more than N(base) / this */
+	size_t cache_bytes;            /* the block cache (table_cache=) */
+};
+void table_params_default(struct table_params *p);
 
 /* The names of .coffre/manifest/ (§12.5 step 1), each kind's generations
  * in increasing order, and the temp files (.coffre.tmp.*: never read,
@@ -325,16 +337,22 @@ struct table_info {
 	size_t entries;                /* in memory (tombstones included) */
 	uint64_t open_gen, frozen_gen; /* session: 0 if none */
 	size_t open_changes;
+	uint64_t folds_delta, folds_base;  /* folds made by this table */
+	struct tcache_stats cache;     /* the levels' block cache */
 };
 
 /* Load the table of the manifest directory mdir (dup'd; the caller keeps
- * its own): §12.5 steps 1-3 and 5.  Step 4 (against the HSMs' local_gen
- * and the bucket) is the caller's, from table_info's gen.  may_write:
- * leftovers and temp files are removed (and mdir fsynced).  Errors: -EIO
- * tamper ("version table tampered: log.N"), -EOPNOTSUPP a level (phase
- * A), or the -errno of a read. */
+ * its own): §12.5 steps 1-3 and 5, the base and delta opened (their
+ * header and top block verified, every other block when read).  Step 4
+ * (against the HSMs' local_gen and the bucket) is the caller's, from
+ * table_info's gen.  may_write: leftovers and temp files are removed (and
+ * mdir fsynced).  Errors: -EIO tamper ("version table tampered: log.N"),
+ * or the -errno of a read.  p: NULL for the spec's limits. */
 int table_load(int mdir, const struct table_keys *k, bool may_write,
 	       struct table **out);
+int table_load_params(int mdir, const struct table_keys *k, bool may_write,
+		      const struct table_params *p, struct table **out);
+/* Free every range source first (they read through the table's cache). */
 void table_close(struct table *t);
 void table_info(struct table *t, struct table_info *i);
 
@@ -365,8 +383,17 @@ int table_get_live(struct table *t, const uint8_t key[V2_TKEY_LEN],
 int table_freeze(struct table *t, uint64_t *g);
 /* Commit the frozen generation: log.<g> (temp, fsync, link at its name
  * never over a file, fsync of mdir) with flags (V2_TLOG_CLEAN,
- * V2_TLOG_RESIDUE_CLOSED) and W, then apply it to T.  -ENOENT if nothing
- * is frozen; on error nothing is applied and g stays frozen. */
+ * V2_TLOG_RESIDUE_CLOSED) and W, then apply it to T.  Folds first when
+ * §12.6 says so (fold.c; a start record too).  -ENOENT if nothing is
+ * frozen; -EFBIG if the record alone would take T's memory past E_c (the
+ * caller commits earlier); on error nothing is applied and g stays
+ * frozen (after a fold that failed past its link, the table must be
+ * closed and loaded again). */
 int table_commit(struct table *t, uint16_t flags);
+
+/* Tests: called by a fold at each step past the new level's link (step
+ * 0: linked, nothing removed; step i: i files removed); non-zero stops
+ * the fold there with -ECANCELED, as a crash would. */
+extern int (*table_test_fold_step)(unsigned step);
 
 #endif

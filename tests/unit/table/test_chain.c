@@ -342,7 +342,7 @@ Test(load, levels)
 	cr_assert_eq(load(&i), -EIO, "a delta without a base");
 	cr_assert_eq(unlinkat(f.mdir, "delta.3", 0), 0);
 	fx_write(&f, "base.3", "x", 1);
-	cr_assert_eq(load(&i), -EOPNOTSUPP, "phase A reads no level");
+	cr_assert_eq(load(&i), -EIO, "a base that does not verify");
 }
 
 Test(load, crash_cases)
@@ -401,9 +401,11 @@ Test(load, crash_cases)
 Test(load, record_count_bound)
 {
 	struct tlog_header h;
-	uint8_t mac[COFFRE_MAC_LEN];
+	uint8_t mac[COFFRE_MAC_LEN], last[COFFRE_MAC_LEN];
 	struct table_info i;
 	struct table *t;
+	struct tent e;
+	uint8_t kb[V2_TKEY_LEN];
 
 	memset(&h, 0, sizeof(h));
 	memset(mac, 0, sizeof(mac));
@@ -417,15 +419,35 @@ Test(load, record_count_bound)
 	}
 	cr_assert_eq(load(&i), 0);
 	cr_assert_eq(i.records, TABLE_FOLD_RECORDS);
-	/* a writer folds before the 1,025th (phase A: refused) */
-	cr_assert_eq(table_load(f.mdir, &f.k, true, &t), 0);
-	cr_assert_eq(table_session_start(t, TABLE_FOLD_RECORDS + 3), -EOPNOTSUPP);
-	table_close(t);
-	cr_assert_not(fx_exists(&f, "log.1027"));
-	/* so a 1,025th on disk is tamper */
+	/* a 1,025th on disk is tamper (a writer folds before it) */
 	h.gen = TABLE_FOLD_RECORDS + 1;
 	h.prev_gen = TABLE_FOLD_RECORDS;
 	memcpy(h.prev_mac, mac, sizeof(mac));
-	fx_raw_record(&f, &h, 9999, mac);
+	fx_raw_record(&f, &h, 9999, last);
 	cr_assert_eq(load(&i), -EIO);
+	cr_assert_eq(unlinkat(f.mdir, "log.1025", 0), 0);
+	/* the writer folds the 1,024 records into base.1024 first */
+	cr_assert_eq(table_load(f.mdir, &f.k, true, &t), 0);
+	cr_assert_eq(table_session_start(t, TABLE_FOLD_RECORDS + 3), 0);
+	table_info(t, &i);
+	cr_assert_eq(i.base, TABLE_FOLD_RECORDS);
+	cr_assert_eq(i.records, 1);
+	cr_assert_eq(i.folds_base, 1);
+	table_close(t);
+	cr_assert(fx_exists(&f, "base.1024"));
+	cr_assert(fx_exists(&f, "log.1027"));
+	cr_assert_not(fx_exists(&f, "log.1"));
+	cr_assert_not(fx_exists(&f, "log.1024"));
+	cr_assert_eq(fx_header(&f, 1027, NULL).prev_gen, TABLE_FOLD_RECORDS);
+	cr_assert_eq(load(&i), 0);
+	cr_assert_eq(i.gen, 1027);
+	cr_assert_eq(table_load(f.mdir, &f.k, false, &t), 0);
+	for (unsigned g = 1; g <= TABLE_FOLD_RECORDS; g++) {
+		struct tent want = fx_obj(g, 1);
+
+		memcpy(kb, want.b, V2_TKEY_LEN);
+		cr_assert_eq(table_get(t, kb, &e), 0, "key %u", g);
+		cr_assert_eq(memcmp(e.b, want.b, V2_TENTRY_LEN), 0);
+	}
+	table_close(t);
 }

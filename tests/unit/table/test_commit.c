@@ -1,22 +1,41 @@
 /*
- * commit.c with state.c and chain.c: a seeded model-based test.  Random
- * puts, deletes and removals over 200 keys, freezes and commits with
- * random flags, reloads from disk after random commits (some after a
- * simulated crash: the last record deleted, or a temp never renamed),
- * each compared with a simple model: T by lookups and by a full range,
- * the session through table_get_live, G, W (§12.7) and the window each
- * record carries.
+ * commit.c with state.c, chain.c and fold.c: a seeded model-based test.
+ * Random puts, deletes and removals over 200 keys, freezes and commits
+ * with random flags, reloads from disk after random commits (some after a
+ * simulated crash: the last record deleted, a temp never renamed, or a
+ * fold stopped at a random step past its level's link), each compared
+ * with a simple model: T by lookups and by a full range, the session
+ * through table_get_live, G, W (§12.7) and the window each record
+ * carries.  Small limits (E_c 64, a fold every 6 records, a tiny block
+ * cache) make it fold into deltas and bases many times; a level left as
+ * the newest thing on disk is read as a record that is not clean.
  */
 #include "tfixture.h"
 
-enum { NK = 200, DEL = 0xffffffffu, STEPS = 4000, HIST = 4096 };
+enum { NK = 200, DEL = 0xffffffffu, STEPS = 12000, HIST = 12288 };
 
 struct snap {
 	unsigned T[NK];                 /* tag, 0 absent */
 	uint64_t gen;
 	uint16_t flags;
 	struct twindow carried;         /* open window after the record */
+	bool after_level;               /* the first record after a level */
+	bool level_end;                 /* its record lost: the level is last */
 };
+
+static const struct table_params P = {
+	.e_c = 64,
+	.fold_records = 6,
+	.delta_ratio = 4,
+	.cache_bytes = 64 << 10,
+};
+static unsigned crash_step = ~0u;
+static uint64_t folds_delta, folds_base;
+
+static int stop_at(unsigned step)
+{
+	return step == crash_step;
+}
 
 static struct fx f;
 static struct table *t;
@@ -67,7 +86,11 @@ static void compare(void)
 			cr_assert_eq(rc, -ENOENT, "live key %u", k);
 		}
 	}
-	cr_assert_eq(i.entries, present);
+	cr_assert_leq(i.entries, P.e_c);
+	cr_assert_leq(i.records, P.fold_records);
+	cr_assert_leq(i.cache.bytes, i.cache.max_bytes);
+	if (!i.base)
+		cr_assert_eq(i.entries, present);
 	cr_assert_eq(table_range(t, NULL, &s), 0);
 	while ((rc = tsrc_next(s, &e)) == 1) {
 		unsigned k = fx_key_of(&e);
@@ -96,7 +119,26 @@ static void push(uint64_t gen, uint16_t flags, const unsigned *changes)
 	n->gen = gen;
 	n->flags = flags;
 	n->carried = flags & V2_TLOG_RESIDUE_CLOSED ? (struct twindow){ 0, 0 } : W;
+	n->level_end = false;
+	n->after_level = false;
+	if (t) {
+		struct table_info i;
+
+		table_info(t, &i);
+		n->after_level = i.records == 1 && (i.base || i.delta);
+	}
 	nhist++;
+}
+
+static void close_table(void)
+{
+	struct table_info i;
+
+	table_info(t, &i);
+	folds_delta += i.folds_delta;
+	folds_base += i.folds_base;
+	table_close(t);
+	t = NULL;
 }
 
 /* Load, check W from the model, start a session past it. */
@@ -107,10 +149,10 @@ static void reload(void)
 	struct table_info i;
 	uint64_t s;
 
-	cr_assert_eq(table_load(f.mdir, &f.k, true, &t), 0);
+	cr_assert_eq(table_load_params(f.mdir, &f.k, true, &P, &t), 0);
 	memset(open_c, 0, sizeof(open_c));
 	have_frozen = false;
-	if (m->gen && !(m->flags & V2_TLOG_CLEAN)) {
+	if (m->gen && (m->level_end || !(m->flags & V2_TLOG_CLEAN))) {
 		want.lo = want.lo ? want.lo : m->gen + 1;
 		want.hi = m->gen + 2;
 	}
@@ -134,15 +176,17 @@ static void setup(void)
 
 static void teardown(void)
 {
+	table_test_fold_step = NULL;
 	table_close(t);
 	fx_teardown(&f);
 }
 
 Test(commit, model, .init = setup, .fini = teardown)
 {
-	unsigned reloads = 0, crashes = 0, commits = 0;
+	unsigned reloads = 0, crashes = 0, commits = 0, fold_crashes = 0;
 
 	srand(20261203);
+	table_test_fold_step = stop_at;
 	memset(&hist[0], 0, sizeof(hist[0]));
 	nhist = 1;
 	reload();
@@ -193,7 +237,20 @@ Test(commit, model, .init = setup, .fini = teardown)
 				flags |= V2_TLOG_CLEAN;
 			if (W.lo && rand() % 4 == 0)
 				flags |= V2_TLOG_RESIDUE_CLOSED;
-			cr_assert_eq(table_commit(t, flags), 0);
+			/* sometimes a crash in the fold, if one is due */
+			crash_step = rand() % 2 == 0 ? (unsigned)rand() % 5 : ~0u;
+			int rc = table_commit(t, flags);
+
+			crash_step = ~0u;
+			if (rc == -ECANCELED) {
+				/* the new level is durable, the record not */
+				close_table();
+				hist[nhist - 1].level_end = true;
+				fold_crashes++;
+				reload();
+				continue;
+			}
+			cr_assert_eq(rc, 0);
 			h = fx_header(&f, open_gen - 1, NULL);
 			cr_assert_eq(h.flags, flags);
 			cr_assert_eq(h.residue_lo, W.lo, "the record carries W");
@@ -206,16 +263,17 @@ Test(commit, model, .init = setup, .fini = teardown)
 			commits++;
 			compare();
 		} else if (r < 95) {
-			table_close(t);
-			t = NULL;
+			close_table();
 			reloads++;
 			if (nhist > 2 && rand() % 3 == 0) {
 				char name[V2_MANIFEST_NAME_MAX];
+				bool lvl = hist[nhist - 1].after_level;
 
 				/* a crash lost the last record */
 				fx_logname(hist[nhist - 1].gen, name);
 				cr_assert_eq(unlinkat(f.mdir, name, 0), 0);
 				nhist--;
+				hist[nhist - 1].level_end = lvl;
 				crashes++;
 			}
 			if (rand() % 4 == 0)
@@ -226,9 +284,15 @@ Test(commit, model, .init = setup, .fini = teardown)
 			compare();
 		}
 	}
-	cr_log_info("%u commits, %u reloads, %u crashes", commits, reloads,
-		    crashes);
-	cr_assert_gt(commits, 150);
-	cr_assert_gt(reloads, 100);
-	cr_assert_gt(crashes, 20);
+	close_table();
+	cr_log_info("%u commits, %u reloads, %u crashes, %u in folds; "
+		    "%llu folds into deltas, %llu into bases", commits, reloads,
+		    crashes, fold_crashes, (unsigned long long)folds_delta,
+		    (unsigned long long)folds_base);
+	cr_assert_gt(commits, 300);
+	cr_assert_gt(reloads, 200);
+	cr_assert_gt(crashes, 40);
+	cr_assert_gt(fold_crashes, 10);
+	cr_assert_gt(folds_delta, 50);
+	cr_assert_gt(folds_base, 20);
 }

@@ -3,7 +3,7 @@
  * §12.5–§12.7): apply (deletes, then puts; replace), lookups and ranges
  * (a range keeps the state it started on), lookups through the session
  * (open, frozen, T), removals sorted and deduplicated, the early-commit
- * signal at E_s and the record bound, T's bound E_c (the fold hook).
+ * signal at E_s and the record bound, T's bound E_c (a fold first).
  */
 #include "tfixture.h"
 
@@ -236,11 +236,12 @@ Test(state, early_commit_signal_and_record_bound)
 }
 
 /* T never holds more than E_c entries: the commit that would pass it
- * needs a fold (phase A: refused, nothing written, g stays frozen). */
+ * folds first (into a base: there is none yet), then T's memory holds
+ * that record alone. */
 Test(state, memory_bound)
 {
 	struct table_info i;
-	uint64_t g;
+	struct table *t2;
 
 	for (unsigned k = 0; k < TABLE_E_C - 1; k++) {
 		struct tent e = fx_obj(k, 2);
@@ -252,25 +253,28 @@ Test(state, memory_bound)
 	commit(0);
 	table_info(t, &i);
 	cr_assert_eq(i.entries, TABLE_E_C);
+	cr_assert_eq(i.base, 0);
 	put(5, 9);                      /* a replacement fits */
 	commit(0);
-	put(TABLE_E_C, 2);              /* one more does not */
-	cr_assert_eq(table_freeze(t, &g), 0);
-	cr_assert_eq(table_commit(t, 0), -EOPNOTSUPP);
-	char name[V2_MANIFEST_NAME_MAX];
-
-	fx_logname(g, name);
-	cr_assert_not(fx_exists(&f, name));
+	put(TABLE_E_C, 2);              /* one more does not: a fold first */
+	commit(0);
 	table_info(t, &i);
-	cr_assert_eq(i.entries, TABLE_E_C);
-	cr_assert_eq(i.frozen_gen, g, "still frozen");
-	cr_assert_eq(get(TABLE_E_C, true), 2);
-	cr_assert_eq(get(TABLE_E_C, false), 0);
+	cr_assert_eq(i.folds_base, 1);
+	cr_assert_neq(i.base, 0);
+	cr_assert_eq(i.entries, 1, "the record alone");
+	del(7);                         /* over a level: a tombstone */
+	commit(0);
+	table_info(t, &i);
+	cr_assert_eq(i.entries, 2, "the put and a tombstone");
+	cr_assert_leq(i.cache.bytes, i.cache.max_bytes);
+	cr_assert_eq(get(TABLE_E_C, false), 2);
+	cr_assert_eq(get(5, false), 9);
+	cr_assert_eq(get(7, false), 0);
+	cr_assert_eq(get(8, false), 2);
 	/* on disk too */
-	struct table *t2;
-
 	cr_assert_eq(table_load(f.mdir, &f.k, false, &t2), 0);
 	table_info(t2, &i);
-	cr_assert_eq(i.entries, TABLE_E_C);
+	cr_assert_eq(i.entries, 2);
+	cr_assert_eq(i.records, 2);
 	table_close(t2);
 }
