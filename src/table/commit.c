@@ -10,7 +10,7 @@
  * and carries W until a record with "residue closed" ends it.
  *
  * Memory while a record is written: the record (at most V2_TLOG_MAX_LEN,
- * 16 MiB + 160 bytes) and its changes decoded (at most V2_TLOG_MAX_PQ
+ * 11 MiB + 160 bytes) and its changes decoded (at most V2_TLOG_MAX_PQ
  * struct tentry), then T's apply (state.c).
  *
  * A fold (§12.6, fold.c) comes first when the record would take T's

@@ -265,7 +265,7 @@ int tintents_scan(int mdir, const struct table_keys *k, uint64_t g,
  * the session, folds (§12.5–§12.7). */
 
 #define TABLE_E_C 65536u               /* entries in memory, §12.6 */
-#define TABLE_E_S 65536u               /* changes per generation, §12.6 */
+#define TABLE_E_S 32768u               /* changes per generation: early commit, §12.6 */
 #define TABLE_FOLD_RECORDS 1024u       /* records after the newest level */
 #define TABLE_LIST_MAX 65536u          /* names in .coffre/manifest/ */
 #define TABLE_DELTA_RATIO 4u           /* a delta past N(base) / 4: a base */

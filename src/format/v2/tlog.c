@@ -13,7 +13,7 @@
  * counts (for the length, which must be exact), then verifies the MAC in
  * constant time, and only then looks at anything else.  The verified
  * record stays in the caller's buffer: a view points into it and the
- * accessors decode entry i, so a 16 MiB record is never copied.  The
+ * accessors decode entry i, so an 11 MiB record is never copied.  The
  * writer checks what it wrote with the parser's own rules.  Rules the spec
  * leaves implicit, chosen strict: puts are not tombstones; the residue
  * window lies below gen (§12.7).

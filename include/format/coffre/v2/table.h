@@ -208,7 +208,7 @@ int tindex_build(const uint8_t (*first_keys)[V2_TKEY_LEN], uint64_t dn,
 #define V2_TLOG_TYPE_START 2
 #define V2_TLOG_CLEAN 0x0001
 #define V2_TLOG_RESIDUE_CLOSED 0x0002
-#define V2_TLOG_MAX_PQ 131072u         /* P + Q */
+#define V2_TLOG_MAX_PQ 65536u          /* P + Q: E_c, so a record fits after a fold */
 #define V2_TLOG_MAX_R 131072u
 /* 128 + 80 (P + Q) at most (deletes are shorter) + 48 R + 32 */
 #define V2_TLOG_MAX_LEN ((size_t)V2_TLOG_HDR_LEN + \

@@ -219,16 +219,16 @@ Test(tlog, short_long_and_bounds)
 	expect(b, REC_LEN + 1, -EINVAL);
 	expect(b, 159, -EINVAL);
 	cr_assert_eq(tlog_len(0, 0, 0), 160);
-	cr_assert_eq(tlog_len(131072, 0, 0), 128 + 80 * 131072 + 32);
-	cr_assert_eq(tlog_len(0, 131072, 131072), 128 + 40 * 131072 + 48 * 131072 + 32);
-	cr_assert_eq(tlog_len(131072, 1, 0), 0);
-	cr_assert_eq(tlog_len(65536, 65537, 0), 0);
+	cr_assert_eq(tlog_len(65536, 0, 0), 128 + 80 * 65536 + 32);
+	cr_assert_eq(tlog_len(0, 65536, 131072), 128 + 40 * 65536 + 48 * 131072 + 32);
+	cr_assert_eq(tlog_len(65536, 1, 0), 0);
+	cr_assert_eq(tlog_len(32768, 32769, 0), 0);
 	cr_assert_eq(tlog_len(0, 0, 131073), 0);
 	cr_assert_eq(tlog_len(UINT32_MAX, 1, 0), 0);
-	cr_assert_eq(V2_TLOG_MAX_LEN, 16 * 1024 * 1024 + 160);
+	cr_assert_eq(V2_TLOG_MAX_LEN, 11 * 1024 * 1024 + 160);
 	/* a header claiming more than the bounds: refused before the MAC */
 	good_record(b);
-	be(b, 96, 131073, 4);
+	be(b, 96, 65537, 4);
 	be(b, 100, 0, 4);
 	expect(b, REC_LEN, -EINVAL);
 }
@@ -381,16 +381,16 @@ static uint8_t *big_record(uint32_t np, uint32_t nq, uint32_t nr, size_t *len)
 Test(tlog, largest_record)
 {
 	size_t len;
-	uint8_t *b = big_record(131072 - 7, 7, 131072, &len);
+	uint8_t *b = big_record(65536 - 7, 7, 131072, &len);
 	struct tlog_view v;
 	struct tentry e;
 
 	cr_assert_eq(len, V2_TLOG_MAX_LEN - 7 * 40);
 	cr_assert_eq(tlog_parse(key, b, len, &v), 0);
-	cr_assert_eq(tlog_put(&v, 131064, &e), 0);
-	cr_assert_eq(e.u.torn.file_id[15], (uint8_t)131064);
+	cr_assert_eq(tlog_put(&v, 65528, &e), 0);
+	cr_assert_eq(e.u.torn.file_id[15], (uint8_t)65528);
 	free(b);
-	b = big_record(131072, 0, 131072, &len);
+	b = big_record(65536, 0, 131072, &len);
 	cr_assert_eq(len, V2_TLOG_MAX_LEN);
 	cr_assert_eq(tlog_parse(key, b, len, &v), 0);
 	free(b);
@@ -426,6 +426,6 @@ Test(tlog, writer_refuses_what_the_parser_would)
 	rems[1].parent[0] = 1;
 	cr_assert_eq(tlog_write(key, &h, puts, dels, rems, out, sizeof(out)),
 		     (int)tlog_len(1, 0, 2));
-	h.p = 131073;
+	h.p = 65537;
 	cr_assert_eq(tlog_write(key, &h, puts, dels, rems, out, sizeof(out)), -EINVAL);
 }
