@@ -117,10 +117,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		err = entry_plain(dirfd(d->dp), &k, de->d_name, name);
 		if (err) {
 			if (err != -ENOENT)
-				log_ratelimited(LOG_WARNING, "entry %s in directory "
-						"(backing inode %lu) does not "
-						"decrypt, skipped", de->d_name,
-						(unsigned long)dir->ino);
+				log_tampered(LOG_WARNING, "entry %s in directory "
+					     "(backing inode %lu) does not "
+					     "decrypt, skipped", de->d_name,
+					     (unsigned long)dir->ino);
 			err = 0;
 			d->offset = de->d_off;
 			d->entry = NULL;
