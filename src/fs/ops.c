@@ -390,71 +390,75 @@ static void pinned_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fn args;					\
 		fs_metrics_op(FS_OP_##op, t0);			\
 	}
-TIMED(lookup, pinned_lookup, (fuse_req_t req, fuse_ino_t parent, const char *name),
-      (req, parent, name))
+TIMED(lookup, pinned_lookup, (fuse_req_t req, fuse_ino_t parent,
+      const char *name), (req, parent, name))
 TIMED(forget, coffre_forget, (fuse_req_t req, fuse_ino_t ino, uint64_t nlookup),
       (req, ino, nlookup))
-TIMED(forget_multi, coffre_forget_multi, (fuse_req_t req, size_t count, struct
-      fuse_forget_data *forgets), (req, count, forgets))
-TIMED(getattr, pinned_getattr, (fuse_req_t req, fuse_ino_t ino, struct
-      fuse_file_info *fi), (req, ino, fi))
-TIMED(setattr, pinned_setattr, (fuse_req_t req, fuse_ino_t ino, struct stat *attr,
-      int to_set, struct fuse_file_info *fi), (req, ino, attr, to_set, fi))
+TIMED(forget_multi, coffre_forget_multi, (fuse_req_t req, size_t count,
+      struct fuse_forget_data *forgets), (req, count, forgets))
+TIMED(getattr, pinned_getattr, (fuse_req_t req, fuse_ino_t ino,
+      struct fuse_file_info *fi), (req, ino, fi))
+TIMED(setattr, pinned_setattr, (fuse_req_t req, fuse_ino_t ino,
+      struct stat *attr, int to_set, struct fuse_file_info *fi), (req, ino, attr,
+      to_set, fi))
 TIMED(readlink, pinned_readlink, (fuse_req_t req, fuse_ino_t ino), (req, ino))
 TIMED(mknod, pinned_mknod, (fuse_req_t req, fuse_ino_t parent, const char *name,
       mode_t mode, dev_t rdev), (req, parent, name, mode, rdev))
 TIMED(mkdir, pinned_mkdir, (fuse_req_t req, fuse_ino_t parent, const char *name,
       mode_t mode), (req, parent, name, mode))
-TIMED(unlink, pinned_unlink, (fuse_req_t req, fuse_ino_t parent, const char *name),
-      (req, parent, name))
+TIMED(unlink, pinned_unlink, (fuse_req_t req, fuse_ino_t parent,
+      const char *name), (req, parent, name))
 TIMED(rmdir, pinned_rmdir, (fuse_req_t req, fuse_ino_t parent, const char *name),
       (req, parent, name))
-TIMED(symlink, pinned_symlink, (fuse_req_t req, const char *link, fuse_ino_t parent,
-      const char *name), (req, link, parent, name))
-TIMED(rename, pinned_rename, (fuse_req_t req, fuse_ino_t parent, const char *name,
-      fuse_ino_t newparent, const char *newname, unsigned int flags), (req, parent,
-      name, newparent, newname, flags))
+TIMED(symlink, pinned_symlink, (fuse_req_t req, const char *link,
+      fuse_ino_t parent, const char *name), (req, link, parent, name))
+TIMED(rename, pinned_rename, (fuse_req_t req, fuse_ino_t parent,
+      const char *name, fuse_ino_t newparent, const char *newname,
+      unsigned int flags), (req, parent, name, newparent, newname, flags))
 TIMED(link, pinned_link, (fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
       const char *newname), (req, ino, newparent, newname))
 TIMED(open, op_open, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
       (req, ino, fi))
-TIMED(read, op_read, (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct
-      fuse_file_info *fi), (req, ino, size, off, fi))
-TIMED(write, op_write, (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t
-      size, off_t off, struct fuse_file_info *fi), (req, ino, buf, size, off, fi))
-TIMED(flush, op_flush, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
-      (req, ino, fi))
-TIMED(release, op_release, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
-      *fi), (req, ino, fi))
-TIMED(fsync, op_fsync, (fuse_req_t req, fuse_ino_t ino, int datasync, struct
-      fuse_file_info *fi), (req, ino, datasync, fi))
-TIMED(opendir, pinned_opendir, (fuse_req_t req, fuse_ino_t ino, struct
-      fuse_file_info *fi), (req, ino, fi))
-TIMED(readdir, pinned_readdir, (fuse_req_t req, fuse_ino_t ino, size_t size, off_t
-      off, struct fuse_file_info *fi), (req, ino, size, off, fi))
-TIMED(readdirplus, pinned_readdirplus, (fuse_req_t req, fuse_ino_t ino, size_t size,
+TIMED(read, op_read, (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+      struct fuse_file_info *fi), (req, ino, size, off, fi))
+TIMED(write, op_write, (fuse_req_t req, fuse_ino_t ino, const char *buf,
+      size_t size, off_t off, struct fuse_file_info *fi), (req, ino, buf, size,
+      off, fi))
+TIMED(flush, op_flush, (fuse_req_t req, fuse_ino_t ino,
+      struct fuse_file_info *fi), (req, ino, fi))
+TIMED(release, op_release, (fuse_req_t req, fuse_ino_t ino,
+      struct fuse_file_info *fi), (req, ino, fi))
+TIMED(fsync, op_fsync, (fuse_req_t req, fuse_ino_t ino, int datasync,
+      struct fuse_file_info *fi), (req, ino, datasync, fi))
+TIMED(opendir, pinned_opendir, (fuse_req_t req, fuse_ino_t ino,
+      struct fuse_file_info *fi), (req, ino, fi))
+TIMED(readdir, pinned_readdir, (fuse_req_t req, fuse_ino_t ino, size_t size,
       off_t off, struct fuse_file_info *fi), (req, ino, size, off, fi))
-TIMED(releasedir, op_releasedir, (fuse_req_t req, fuse_ino_t ino, struct
-      fuse_file_info *fi), (req, ino, fi))
-TIMED(fsyncdir, op_fsyncdir, (fuse_req_t req, fuse_ino_t ino, int datasync, struct
-      fuse_file_info *fi), (req, ino, datasync, fi))
+TIMED(readdirplus, pinned_readdirplus, (fuse_req_t req, fuse_ino_t ino,
+      size_t size, off_t off, struct fuse_file_info *fi), (req, ino, size, off,
+      fi))
+TIMED(releasedir, op_releasedir, (fuse_req_t req, fuse_ino_t ino,
+      struct fuse_file_info *fi), (req, ino, fi))
+TIMED(fsyncdir, op_fsyncdir, (fuse_req_t req, fuse_ino_t ino, int datasync,
+      struct fuse_file_info *fi), (req, ino, datasync, fi))
 TIMED(statfs, op_statfs, (fuse_req_t req, fuse_ino_t ino), (req, ino))
-TIMED(setxattr, pinned_setxattr, (fuse_req_t req, fuse_ino_t ino, const char *name,
-      const char *value, size_t size, int flags), (req, ino, name, value, size,
-      flags))
-TIMED(getxattr, pinned_getxattr, (fuse_req_t req, fuse_ino_t ino, const char *name,
-      size_t size), (req, ino, name, size))
+TIMED(setxattr, pinned_setxattr, (fuse_req_t req, fuse_ino_t ino,
+      const char *name, const char *value, size_t size, int flags), (req, ino,
+      name, value, size, flags))
+TIMED(getxattr, pinned_getxattr, (fuse_req_t req, fuse_ino_t ino,
+      const char *name, size_t size), (req, ino, name, size))
 TIMED(listxattr, pinned_listxattr, (fuse_req_t req, fuse_ino_t ino, size_t size),
       (req, ino, size))
-TIMED(removexattr, pinned_removexattr, (fuse_req_t req, fuse_ino_t ino, const char
-      *name), (req, ino, name))
-TIMED(access, pinned_access, (fuse_req_t req, fuse_ino_t ino, int mask), (req, ino,
-      mask))
-TIMED(create, pinned_create, (fuse_req_t req, fuse_ino_t parent, const char *name,
-      mode_t mode, struct fuse_file_info *fi), (req, parent, name, mode, fi))
-TIMED(fallocate, op_fallocate, (fuse_req_t req, fuse_ino_t ino, int mode, off_t
-      offset, off_t length, struct fuse_file_info *fi), (req, ino, mode, offset,
-      length, fi))
+TIMED(removexattr, pinned_removexattr, (fuse_req_t req, fuse_ino_t ino,
+      const char *name), (req, ino, name))
+TIMED(access, pinned_access, (fuse_req_t req, fuse_ino_t ino, int mask), (req,
+      ino, mask))
+TIMED(create, pinned_create, (fuse_req_t req, fuse_ino_t parent,
+      const char *name, mode_t mode, struct fuse_file_info *fi), (req, parent,
+      name, mode, fi))
+TIMED(fallocate, op_fallocate, (fuse_req_t req, fuse_ino_t ino, int mode,
+      off_t offset, off_t length, struct fuse_file_info *fi), (req, ino, mode,
+      offset, length, fi))
 #undef TIMED
 
 const struct fuse_lowlevel_ops coffre_ops = {
