@@ -6,7 +6,7 @@
 set -eu
 PKGS="build-essential meson ninja-build pkg-config clang
 libfuse3-dev fuse3 libssl-dev libxxhash-dev libcriterion-dev libp11-kit-dev p11-kit
-softhsm2 opensc gnutls-bin python3 python3-pytest attr fio gocryptfs rclone
+softhsm2 opensc gnutls-bin python3 python3-pytest python3-prometheus-client python3-yaml attr fio gocryptfs rclone
 scdoc man-db bash-completion systemd"
 missing=""
 for p in $PKGS; do

@@ -95,6 +95,11 @@ static void usage(FILE *f)
 "      state of a running mount: HSMs (up, down, failovers), key cache,\n"
 "      replication (pending paths, in memory and in the journal, oldest\n"
 "      change, bytes behind, last bucket error)\n"
+"  metrics MOUNTPOINT\n"
+"      a running mount's metrics in the Prometheus text format (the same\n"
+"      as its -o metrics_file=): requests and latency per FUSE operation,\n"
+"      bytes, EIO and tamper counts, HSM calls, latency, failovers and\n"
+"      state, key cache, replication, health\n"
 "  sync MOUNTPOINT [--timeout SECONDS]\n"
 "      flush the mount (syncfs) and wait until the bucket holds everything\n"
 "      written before; non-zero with a reason if the timeout expires\n"
@@ -1053,6 +1058,15 @@ struct command {
 	int (*run)(struct cli *c);
 };
 
+static int cmd_metrics(struct cli *c)
+{
+	if (c->n_args != 1) {
+		fprintf(stderr, "usage: coffrectl metrics MOUNTPOINT\n");
+		return 2;
+	}
+	return control_run(c->args[0], "metrics", stdout);
+}
+
 static const struct command commands[] = {
 	{ "init", NULL, cmd_init },
 	{ "conf", "adopt", cmd_conf_adopt },
@@ -1065,6 +1079,7 @@ static const struct command commands[] = {
 	{ "shares", "reissue", cmd_shares_reissue },
 	{ "verify", NULL, cmd_verify },
 	{ "restore", NULL, cmd_restore },
+	{ "metrics", NULL, cmd_metrics },
 };
 
 static int cmd_sync(struct cli *c)

@@ -13,6 +13,8 @@
  *   key-rotate\tDIR, key-rekey\tDIR, key-shred-check\tDIR,
  *   key-shred\tPIN\tDIR   directory key operations (keyops.c); DIR is
  *                  relative to the mount root
+ *   metrics        "ok", then every metric in the Prometheus text format
+ *                  (metrics.c)
  *   sync MS        wait up to MS milliseconds (-1: forever) until the
  *                  bucket holds everything written before
  */
@@ -322,6 +324,10 @@ static void serve_one(int fd)
 		status(f, false);
 	else if (!strcmp(line, "status-json"))
 		status(f, true);
+	else if (!strcmp(line, "metrics")) {
+		fputs("ok\n", f);
+		fs_metrics_write(f);
+	}
 	else if (!strncmp(line, "rotate-master ", 14))
 		rotate_master(f, line + 14);
 	else if (!strncmp(line, "key-", 4))

@@ -559,6 +559,10 @@ static void serve_mounted(const struct fs_opts *o, const char *backing,
 	if (ret)
 		log_msg(LOG_WARNING, "no control socket (%s): `coffrectl status` "
 			"will not reach this mount", strerror(-ret));
+	ret = fs_metrics_file_start(o->metrics_file, FS_METRICS_FILE_PERIOD_S);
+	if (ret)
+		log_msg(LOG_WARNING, "no metrics file %s: %s", o->metrics_file,
+			strerror(-ret));
 	report("ok");
 	fs_health(&health);
 	fs_health_line(&health, line, sizeof(line));
@@ -574,6 +578,7 @@ static int serve_loop(const struct fs_opts *o, struct fuse_session *se)
 	int ret;
 
 	if (!cfg) {
+		fs_metrics_file_stop();
 		fs_health_stop();
 		control_stop();       /* nothing may answer once serve frees */
 		return -ENOMEM;
@@ -590,6 +595,7 @@ static int serve_loop(const struct fs_opts *o, struct fuse_session *se)
 	fs_notify("STOPPING=1\nSTATUS=unmounting %s", o->mountpoint);
 	fs_prune_stop();
 	log_msg(LOG_NOTICE, "unmounting %s", o->mountpoint);
+	fs_metrics_file_stop();
 	fs_health_stop();
 	control_stop();
 	return ret;

@@ -17,6 +17,7 @@
 #include "coffre/format.h"
 #include "coffre/keys.h"
 #include "coffre/log.h"
+#include "coffre/metrics.h"
 #include "coffre/store.h"
 
 /* ---- daemon-wide state */
@@ -326,6 +327,31 @@ void fs_health_line(const struct fs_health *h, char *out, size_t cap);
  * as STATUS= (from the mount on). */
 int fs_health_start(unsigned period_s);
 void fs_health_stop(void);
+
+/* ---- metrics.c: what the daemon counts, printed in the Prometheus text
+ * format (coffre/metrics.h's table) for `coffrectl metrics` and the
+ * metrics file */
+#define FS_OPS(X) X(lookup) X(forget) X(forget_multi) X(getattr) X(setattr) \
+	X(readlink) X(mknod) X(mkdir) X(unlink) X(rmdir) X(symlink) X(rename) \
+	X(link) X(open) X(read) X(write) X(flush) X(release) X(fsync) \
+	X(opendir) X(readdir) X(readdirplus) X(releasedir) X(fsyncdir) \
+	X(statfs) X(setxattr) X(getxattr) X(listxattr) X(removexattr) \
+	X(access) X(create) X(fallocate)
+#define FS_OP_ID(op) FS_OP_##op,
+enum fs_op { FS_OPS(FS_OP_ID) FS_OP_COUNT };
+#undef FS_OP_ID
+/* One request of op, which arrived at t0 (metrics_now_ns), has replied. */
+void fs_metrics_op(enum fs_op op, uint64_t t0);
+void fs_metrics_read(size_t bytes);
+void fs_metrics_written(size_t bytes);
+void fs_metrics_eio(void);
+/* Every metric, in the text format, to f. */
+void fs_metrics_write(FILE *f);
+#define FS_METRICS_FILE_PERIOD_S 10
+/* Rewrite path (checked by the parser: absolute, *.prom) every period_s
+ * seconds until fs_metrics_file_stop; path NULL: nothing. */
+int fs_metrics_file_start(const char *path, unsigned period_s);
+void fs_metrics_file_stop(void);
 
 /* ---- mountpoint.c: before mounting */
 /* path is a directory that answers, not a coffre mount, and empty unless

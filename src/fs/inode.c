@@ -535,9 +535,9 @@ int inode_dir_id(struct inode *dir, uint8_t id[COFFRE_ID_LEN])
 		if (!err)
 			dir->has_dir_id = true;
 		else if (!io_resource_error(err))   /* those are retried */
-			log_ratelimited(LOG_ERR, "directory without a valid %s "
-					"(backing inode %lu)", COFFRE_DIR_FILE,
-					(unsigned long)dir->ino);
+			log_tampered(LOG_ERR, "directory without a valid %s "
+				     "(backing inode %lu)", COFFRE_DIR_FILE,
+				     (unsigned long)dir->ino);
 	}
 	if (!err)
 		memcpy(id, dir->dir_id, COFFRE_ID_LEN);
@@ -583,7 +583,7 @@ static int load_data(struct inode_table *t, struct inode *i)
 	if (err) {
 		char *cp = realpath(path, NULL);
 
-		log_ratelimited(LOG_ERR, "%s: bad file header", cp ? cp : "?");
+		log_tampered(LOG_ERR, "%s: bad file header", cp ? cp : "?");
 		free(cp);
 		goto out;
 	}

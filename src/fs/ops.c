@@ -174,12 +174,19 @@ static void coffre_forget_multi(fuse_req_t req, size_t count,
 
 /* ---- pinned operations: pin, run, unpin (an error replies at once) */
 
+void ops_reply_err(fuse_req_t req, int err)
+{
+	if (err == EIO)
+		fs_metrics_eio();
+	fuse_reply_err(req, err);
+}
+
 static bool pin(fuse_req_t req, fuse_ino_t ino)
 {
 	int err = inode_pin(g_fs.inodes, inode_of(g_fs.inodes, ino));
 
 	if (err)
-		fuse_reply_err(req, -err);
+		ops_reply_err(req, -err);
 	return !err;
 }
 
@@ -372,39 +379,121 @@ static void pinned_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 }
 
+/* Every request the kernel sends is counted and timed, from its arrival
+ * here to the return of its handler, which has replied (metrics.c):
+ * TIMED(op, handler, (parameters), (arguments)) defines timed_op. */
+#define TIMED(op, fn, params, args)				\
+	static void timed_##op params				\
+	{							\
+		uint64_t t0 = metrics_now_ns();			\
+								\
+		fn args;					\
+		fs_metrics_op(FS_OP_##op, t0);			\
+	}
+TIMED(lookup, pinned_lookup, (fuse_req_t req, fuse_ino_t parent,
+      const char *name), (req, parent, name))
+TIMED(forget, coffre_forget, (fuse_req_t req, fuse_ino_t ino, uint64_t nlookup),
+      (req, ino, nlookup))
+TIMED(forget_multi, coffre_forget_multi, (fuse_req_t req, size_t count,
+      struct fuse_forget_data *forgets), (req, count, forgets))
+TIMED(getattr, pinned_getattr, (fuse_req_t req, fuse_ino_t ino,
+      struct fuse_file_info *fi), (req, ino, fi))
+TIMED(setattr, pinned_setattr, (fuse_req_t req, fuse_ino_t ino,
+      struct stat *attr, int to_set, struct fuse_file_info *fi), (req, ino, attr,
+      to_set, fi))
+TIMED(readlink, pinned_readlink, (fuse_req_t req, fuse_ino_t ino), (req, ino))
+TIMED(mknod, pinned_mknod, (fuse_req_t req, fuse_ino_t parent, const char *name,
+      mode_t mode, dev_t rdev), (req, parent, name, mode, rdev))
+TIMED(mkdir, pinned_mkdir, (fuse_req_t req, fuse_ino_t parent, const char *name,
+      mode_t mode), (req, parent, name, mode))
+TIMED(unlink, pinned_unlink, (fuse_req_t req, fuse_ino_t parent,
+      const char *name), (req, parent, name))
+TIMED(rmdir, pinned_rmdir, (fuse_req_t req, fuse_ino_t parent, const char *name),
+      (req, parent, name))
+TIMED(symlink, pinned_symlink, (fuse_req_t req, const char *link,
+      fuse_ino_t parent, const char *name), (req, link, parent, name))
+TIMED(rename, pinned_rename, (fuse_req_t req, fuse_ino_t parent,
+      const char *name, fuse_ino_t newparent, const char *newname,
+      unsigned int flags), (req, parent, name, newparent, newname, flags))
+TIMED(link, pinned_link, (fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+      const char *newname), (req, ino, newparent, newname))
+TIMED(open, op_open, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
+      (req, ino, fi))
+TIMED(read, op_read, (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+      struct fuse_file_info *fi), (req, ino, size, off, fi))
+TIMED(write, op_write, (fuse_req_t req, fuse_ino_t ino, const char *buf,
+      size_t size, off_t off, struct fuse_file_info *fi), (req, ino, buf, size,
+      off, fi))
+TIMED(flush, op_flush, (fuse_req_t req, fuse_ino_t ino,
+      struct fuse_file_info *fi), (req, ino, fi))
+TIMED(release, op_release, (fuse_req_t req, fuse_ino_t ino,
+      struct fuse_file_info *fi), (req, ino, fi))
+TIMED(fsync, op_fsync, (fuse_req_t req, fuse_ino_t ino, int datasync,
+      struct fuse_file_info *fi), (req, ino, datasync, fi))
+TIMED(opendir, pinned_opendir, (fuse_req_t req, fuse_ino_t ino,
+      struct fuse_file_info *fi), (req, ino, fi))
+TIMED(readdir, pinned_readdir, (fuse_req_t req, fuse_ino_t ino, size_t size,
+      off_t off, struct fuse_file_info *fi), (req, ino, size, off, fi))
+TIMED(readdirplus, pinned_readdirplus, (fuse_req_t req, fuse_ino_t ino,
+      size_t size, off_t off, struct fuse_file_info *fi), (req, ino, size, off,
+      fi))
+TIMED(releasedir, op_releasedir, (fuse_req_t req, fuse_ino_t ino,
+      struct fuse_file_info *fi), (req, ino, fi))
+TIMED(fsyncdir, op_fsyncdir, (fuse_req_t req, fuse_ino_t ino, int datasync,
+      struct fuse_file_info *fi), (req, ino, datasync, fi))
+TIMED(statfs, op_statfs, (fuse_req_t req, fuse_ino_t ino), (req, ino))
+TIMED(setxattr, pinned_setxattr, (fuse_req_t req, fuse_ino_t ino,
+      const char *name, const char *value, size_t size, int flags), (req, ino,
+      name, value, size, flags))
+TIMED(getxattr, pinned_getxattr, (fuse_req_t req, fuse_ino_t ino,
+      const char *name, size_t size), (req, ino, name, size))
+TIMED(listxattr, pinned_listxattr, (fuse_req_t req, fuse_ino_t ino, size_t size),
+      (req, ino, size))
+TIMED(removexattr, pinned_removexattr, (fuse_req_t req, fuse_ino_t ino,
+      const char *name), (req, ino, name))
+TIMED(access, pinned_access, (fuse_req_t req, fuse_ino_t ino, int mask), (req,
+      ino, mask))
+TIMED(create, pinned_create, (fuse_req_t req, fuse_ino_t parent,
+      const char *name, mode_t mode, struct fuse_file_info *fi), (req, parent,
+      name, mode, fi))
+TIMED(fallocate, op_fallocate, (fuse_req_t req, fuse_ino_t ino, int mode,
+      off_t offset, off_t length, struct fuse_file_info *fi), (req, ino, mode,
+      offset, length, fi))
+#undef TIMED
+
 const struct fuse_lowlevel_ops coffre_ops = {
 	.init = coffre_init,
 	.destroy = coffre_destroy,
-	.lookup = pinned_lookup,
-	.forget = coffre_forget,
-	.forget_multi = coffre_forget_multi,
-	.getattr = pinned_getattr,
-	.setattr = pinned_setattr,
-	.readlink = pinned_readlink,
-	.mknod = pinned_mknod,
-	.mkdir = pinned_mkdir,
-	.unlink = pinned_unlink,
-	.rmdir = pinned_rmdir,
-	.symlink = pinned_symlink,
-	.rename = pinned_rename,
-	.link = pinned_link,
-	.open = op_open,              /* inode_open_data pins */
-	.read = op_read,
-	.write = op_write,
-	.flush = op_flush,
-	.release = op_release,
-	.fsync = op_fsync,
-	.opendir = pinned_opendir,
-	.readdir = pinned_readdir,
-	.readdirplus = pinned_readdirplus,
-	.releasedir = op_releasedir,
-	.fsyncdir = op_fsyncdir,
-	.statfs = op_statfs,
-	.setxattr = pinned_setxattr,
-	.getxattr = pinned_getxattr,
-	.listxattr = pinned_listxattr,
-	.removexattr = pinned_removexattr,
-	.access = pinned_access,
-	.create = pinned_create,
-	.fallocate = op_fallocate,
+	.lookup = timed_lookup,
+	.forget = timed_forget,
+	.forget_multi = timed_forget_multi,
+	.getattr = timed_getattr,
+	.setattr = timed_setattr,
+	.readlink = timed_readlink,
+	.mknod = timed_mknod,
+	.mkdir = timed_mkdir,
+	.unlink = timed_unlink,
+	.rmdir = timed_rmdir,
+	.symlink = timed_symlink,
+	.rename = timed_rename,
+	.link = timed_link,
+	.open = timed_open,
+	.read = timed_read,
+	.write = timed_write,
+	.flush = timed_flush,
+	.release = timed_release,
+	.fsync = timed_fsync,
+	.opendir = timed_opendir,
+	.readdir = timed_readdir,
+	.readdirplus = timed_readdirplus,
+	.releasedir = timed_releasedir,
+	.fsyncdir = timed_fsyncdir,
+	.statfs = timed_statfs,
+	.setxattr = timed_setxattr,
+	.getxattr = timed_getxattr,
+	.listxattr = timed_listxattr,
+	.removexattr = timed_removexattr,
+	.access = timed_access,
+	.create = timed_create,
+	.fallocate = timed_fallocate,
 };

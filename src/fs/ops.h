@@ -15,6 +15,10 @@ int ops_lookup_backing(struct inode *parent, const char *bname,
 int ops_backing_name(struct inode *parent, const char *name,
 		     struct backing_name *b);
 
+/* fuse_reply_err, counting the EIO replies (metrics.c): every operation
+ * replies an error through it. */
+void ops_reply_err(fuse_req_t req, int err);
+
 /* A new encrypted regular file bname in p; returns its O_RDWR fd. */
 int ops_create_file(struct inode *p, const char *bname, mode_t mode);
 

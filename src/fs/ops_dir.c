@@ -35,7 +35,7 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int fd, err;
 
 	if (!d) {
-		fuse_reply_err(req, ENOMEM);
+		ops_reply_err(req, ENOMEM);
 		return;
 	}
 	/* A directory whose keys are gone fails here, as it always has. */
@@ -62,7 +62,7 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	return;
 fail:
 	free(d);
-	fuse_reply_err(req, -err);
+	ops_reply_err(req, -err);
 }
 
 static bool is_dot(const char *n)
@@ -88,7 +88,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (!buf || (plus && !kids)) {
 		dir_keys_wipe(&k);
 		free(buf);
-		fuse_reply_err(req, err ? -err : ENOMEM);
+		ops_reply_err(req, err ? -err : ENOMEM);
 		return;
 	}
 	if (off != d->offset) {
@@ -117,10 +117,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		err = entry_plain(dirfd(d->dp), &k, de->d_name, name);
 		if (err) {
 			if (err != -ENOENT)
-				log_ratelimited(LOG_WARNING, "entry %s in directory "
-						"(backing inode %lu) does not "
-						"decrypt, skipped", de->d_name,
-						(unsigned long)dir->ino);
+				log_tampered(LOG_WARNING, "entry %s in directory "
+					     "(backing inode %lu) does not "
+					     "decrypt, skipped", de->d_name,
+					     (unsigned long)dir->ino);
 			err = 0;
 			d->offset = de->d_off;
 			d->entry = NULL;
@@ -162,7 +162,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	dir_keys_wipe(&k);
 	if (err && rem == size)
-		fuse_reply_err(req, -err);
+		ops_reply_err(req, -err);
 	else if (fuse_reply_buf(req, buf, size - rem))
 		while (nkids)   /* the kernel took no reference */
 			inode_forget(g_fs.inodes, kids[--nkids], 1);
@@ -189,7 +189,7 @@ void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	(void)ino;
 	closedir(d->dp);
 	free(d);
-	fuse_reply_err(req, 0);
+	ops_reply_err(req, 0);
 }
 
 void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -199,7 +199,7 @@ void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 	int fd = dirfd(d->dp);
 
 	(void)ino;
-	fuse_reply_err(req, (datasync ? fdatasync(fd) : fsync(fd)) ? errno : 0);
+	ops_reply_err(req, (datasync ? fdatasync(fd) : fsync(fd)) ? errno : 0);
 }
 
 void op_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -208,7 +208,7 @@ void op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 	(void)ino;
 	if (fstatvfs(g_fs.root_fd, &sv)) {
-		fuse_reply_err(req, errno);
+		ops_reply_err(req, errno);
 		return;
 	}
 	sv.f_namemax = COFFRE_NAME_MAX;
@@ -223,16 +223,16 @@ void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	mode_t bits;
 
 	if (attr_get(inode_of(g_fs.inodes, ino), &st)) {
-		fuse_reply_err(req, ENOENT);
+		ops_reply_err(req, ENOENT);
 		return;
 	}
 	if (mask == F_OK || ctx->uid == 0) {
-		fuse_reply_err(req, (ctx->uid == 0 && (mask & X_OK) &&
+		ops_reply_err(req, (ctx->uid == 0 && (mask & X_OK) &&
 				     !S_ISDIR(st.st_mode) && !(st.st_mode & 0111)) ?
 				    EACCES : 0);
 		return;
 	}
 	bits = ctx->uid == st.st_uid ? (st.st_mode >> 6) :
 	       ctx->gid == st.st_gid ? (st.st_mode >> 3) : st.st_mode;
-	fuse_reply_err(req, ((mode_t)mask & ~bits & 7) ? EACCES : 0);
+	ops_reply_err(req, ((mode_t)mask & ~bits & 7) ? EACCES : 0);
 }

@@ -32,7 +32,7 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (!err)
 		err = ops_lookup_backing(p, b.name, &i, &st);
 	if (err)
-		fuse_reply_err(req, -err);
+		ops_reply_err(req, -err);
 	else
 		ops_entry_reply(req, i, &st);
 }
@@ -63,7 +63,7 @@ static void reply_new(fuse_req_t req, struct inode *parent, const char *bname)
 	int err = ops_lookup_backing(parent, bname, &i, &st);
 
 	if (err)
-		fuse_reply_err(req, -err);
+		ops_reply_err(req, -err);
 	else
 		ops_entry_reply(req, i, &st);
 }
@@ -123,7 +123,7 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	reply_new(req, p, b.name);
 	return;
 out:
-	fuse_reply_err(req, -err);
+	ops_reply_err(req, -err);
 }
 
 /* A new regular file: header and sealed empty segment, keyed by the
@@ -180,7 +180,7 @@ static void finish_entry(fuse_req_t req, struct inode *p,
 		unlinkat(p->fd, b->name, 0);
 		entry_sidecar_remove(p->fd, b);
 	}
-	fuse_reply_err(req, -err);
+	ops_reply_err(req, -err);
 }
 
 void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -209,7 +209,7 @@ void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	finish_entry(req, p, &b, mode, err);
 	return;
 out:
-	fuse_reply_err(req, -err);
+	ops_reply_err(req, -err);
 }
 
 void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
@@ -227,7 +227,7 @@ void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	finish_entry(req, p, &b, S_IFLNK, symlink_create(p->fd, b.name, p, link));
 	return;
 out:
-	fuse_reply_err(req, -err);
+	ops_reply_err(req, -err);
 }
 
 void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
@@ -253,7 +253,7 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	reply_new(req, p, b.name);
 	return;
 out:
-	fuse_reply_err(req, -err);
+	ops_reply_err(req, -err);
 }
 
 void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -291,7 +291,7 @@ void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 out:
 	if (fd >= 0)
 		close(fd);
-	fuse_reply_err(req, -err);
+	ops_reply_err(req, -err);
 }
 
 /* Empty the backing directory bname in p of its .coffre.dir so that it can
@@ -360,7 +360,7 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 out:
 	if (dfd >= 0)
 		close(dfd);
-	fuse_reply_err(req, err == -ENOTDIR ? ENOTDIR : -err);
+	ops_reply_err(req, err == -ENOTDIR ? ENOTDIR : -err);
 }
 
 void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -451,7 +451,7 @@ out:
 		close(dfd);
 	if (lfd >= 0)
 		close(lfd);
-	fuse_reply_err(req, -err);
+	ops_reply_err(req, -err);
 }
 
 void op_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -460,7 +460,7 @@ void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	int n = symlink_read(inode_of(g_fs.inodes, ino)->fd, buf, sizeof(buf));
 
 	if (n < 0)
-		fuse_reply_err(req, -n);
+		ops_reply_err(req, -n);
 	else
 		fuse_reply_readlink(req, buf);
 }
@@ -517,5 +517,5 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	}
 	return;
 out:
-	fuse_reply_err(req, -err);
+	ops_reply_err(req, -err);
 }

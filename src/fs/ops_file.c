@@ -58,7 +58,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int err;
 
 	if (i->type != S_IFREG) {
-		fuse_reply_err(req, i->type == S_IFDIR ? EISDIR : EINVAL);
+		ops_reply_err(req, i->type == S_IFDIR ? EISDIR : EINVAL);
 		return;
 	}
 	err = inode_open_data(g_fs.inodes, i);
@@ -70,7 +70,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			inode_close_data(i);
 	}
 	if (err) {
-		fuse_reply_err(req, -err);
+		ops_reply_err(req, -err);
 		return;
 	}
 	fi->fh = 0;
@@ -100,10 +100,12 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		view = buf;
 	}
 	pthread_rwlock_unlock(&i->of->rw);
-	if (n < 0)
-		fuse_reply_err(req, (int)-n);
-	else
+	if (n < 0) {
+		ops_reply_err(req, (int)-n);
+	} else {
+		fs_metrics_read((size_t)n);
 		fuse_reply_buf(req, (const char *)view, (size_t)n);
+	}
 }
 
 void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
@@ -114,17 +116,19 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 
 	(void)fi;
 	if (off < 0) {
-		fuse_reply_err(req, EINVAL);
+		ops_reply_err(req, EINVAL);
 		return;
 	}
 	pthread_rwlock_wrlock(&i->of->rw);
 	n = i->of->shredded ? -EIO : store_write(&i->of->sf, buf, size, (uint64_t)off);
 	i->of->dirty = true;
 	pthread_rwlock_unlock(&i->of->rw);
-	if (n < 0)
-		fuse_reply_err(req, (int)-n);
-	else
+	if (n < 0) {
+		ops_reply_err(req, (int)-n);
+	} else {
+		fs_metrics_written((size_t)n);
 		fuse_reply_write(req, (size_t)n);
+	}
 }
 
 /* Written data reaches the replication journal at close and at fsync
@@ -145,7 +149,7 @@ void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)fi;
 	note_if_dirty(inode_of(g_fs.inodes, ino));
-	fuse_reply_err(req, 0);
+	ops_reply_err(req, 0);
 }
 
 void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -153,7 +157,7 @@ void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	(void)fi;
 	note_if_dirty(inode_of(g_fs.inodes, ino));
 	inode_close_data(inode_of(g_fs.inodes, ino));
-	fuse_reply_err(req, 0);
+	ops_reply_err(req, 0);
 }
 
 void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -168,7 +172,7 @@ void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	pthread_rwlock_unlock(&i->of->rw);
 	if (!err)
 		note_if_dirty(i);
-	fuse_reply_err(req, err);
+	ops_reply_err(req, err);
 }
 
 void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
@@ -180,11 +184,11 @@ void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 
 	(void)fi;
 	if (mode) {
-		fuse_reply_err(req, EOPNOTSUPP);
+		ops_reply_err(req, EOPNOTSUPP);
 		return;
 	}
 	if (offset < 0 || length <= 0) {
-		fuse_reply_err(req, EINVAL);
+		ops_reply_err(req, EINVAL);
 		return;
 	}
 	pthread_rwlock_wrlock(&i->of->rw);
@@ -203,7 +207,7 @@ void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 	pthread_rwlock_unlock(&i->of->rw);
 	if (!err)
 		note_inode(i);
-	fuse_reply_err(req, -err);
+	ops_reply_err(req, -err);
 }
 
 void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -213,7 +217,7 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	(void)fi;
 	if (err)
-		fuse_reply_err(req, -err);
+		ops_reply_err(req, -err);
 	else
 		fuse_reply_attr(req, &st, g_fs.timeout);
 }
@@ -293,7 +297,7 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		err = attr_get(i, &st);
 	}
 	if (err)
-		fuse_reply_err(req, -err);
+		ops_reply_err(req, -err);
 	else
 		fuse_reply_attr(req, &st, g_fs.timeout);
 }

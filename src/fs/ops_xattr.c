@@ -14,14 +14,14 @@ void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 
 	if (!err)
 		note_inode(inode_of(g_fs.inodes, ino));
-	fuse_reply_err(req, -err);
+	ops_reply_err(req, -err);
 }
 
 static void reply_size_or_buf(fuse_req_t req, ssize_t n, size_t size,
 			      const char *buf)
 {
 	if (n < 0)
-		fuse_reply_err(req, (int)-n);
+		ops_reply_err(req, (int)-n);
 	else if (size == 0)
 		fuse_reply_xattr(req, (size_t)n);
 	else
@@ -34,7 +34,7 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	ssize_t n;
 
 	if (size && !buf) {
-		fuse_reply_err(req, ENOMEM);
+		ops_reply_err(req, ENOMEM);
 		return;
 	}
 	n = xattr_get(inode_of(g_fs.inodes, ino), name, buf, size);
@@ -48,7 +48,7 @@ void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	ssize_t n;
 
 	if (size && !buf) {
-		fuse_reply_err(req, ENOMEM);
+		ops_reply_err(req, ENOMEM);
 		return;
 	}
 	n = xattr_list(inode_of(g_fs.inodes, ino), buf, size);
@@ -62,5 +62,5 @@ void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 
 	if (!err)
 		note_inode(inode_of(g_fs.inodes, ino));
-	fuse_reply_err(req, -err);
+	ops_reply_err(req, -err);
 }

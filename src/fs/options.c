@@ -51,6 +51,10 @@ static const struct opt_def own[] = {
 	STR("log_file", log_file, "FILE", "log there (RFC 3339 timestamps); "
 	    "default: syslog, or LOGDIR/NAME.log when there is no /dev/log, or "
 	    "stderr with -f"),
+	STR("metrics_file", metrics_file, "FILE", "write the metrics there "
+	    "every 10 s (Prometheus text, replaced atomically, for "
+	    "node_exporter's textfile collector): an absolute path ending in "
+	    ".prom"),
 	NUM("readahead_kb", readahead_kb, 0, 1U << 20, "the mount's readahead, "
 	    "default 1024 (the kernel gives FUSE mounts 128); 0 keeps the kernel's"),
 	NUM("max_dirty_ratio", max_dirty_ratio, 0, 100, "percent of the system's "
@@ -180,6 +184,24 @@ static int parse_opts(struct fs_opts *o, const char *list)
 	return err;
 }
 
+/* node_exporter's textfile collector reads *.prom files only; the daemon
+ * runs from / once mounted. */
+static int check_metrics_file(const char *path)
+{
+	size_t n = path ? strlen(path) : 0;
+
+	if (!path)
+		return 0;
+	if (path[0] != '/' || n < 6 || strcmp(path + n - 5, ".prom") ||
+	    path[n - 6] == '/') {
+		fprintf(stderr, "coffre: metrics_file=%s: must be an absolute path "
+			"whose name ends in .prom (node_exporter's textfile "
+			"collector reads no other)\n", path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int fs_parse_args(int argc, char **argv, struct fs_opts *o)
 {
 	const char *pos[2];
@@ -233,7 +255,7 @@ int fs_parse_args(int argc, char **argv, struct fs_opts *o)
 	}
 	o->backing = npos ? pos[0] : NULL;
 	o->mountpoint = npos ? pos[1] : NULL;
-	return 0;
+	return check_metrics_file(o->metrics_file);
 }
 
 /* text, wrapped at 78 columns, each line indented by indent. */
@@ -306,5 +328,6 @@ void fs_opts_free(struct fs_opts *o)
 	free(o->pin_file);
 	free(o->log_file);
 	free(o->bucket);
-	o->conf = o->pin_file = o->log_file = o->bucket = NULL;
+	free(o->metrics_file);
+	o->conf = o->pin_file = o->log_file = o->bucket = o->metrics_file = NULL;
 }

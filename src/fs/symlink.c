@@ -158,7 +158,7 @@ int symlink_read(int fd, char *out, size_t cap)
 				(size_t)n - COFFRE_SYMLINK_HDR_LEN, (uint8_t *)out);
 	derived_key_free(key);
 	if (err) {
-		log_ratelimited(LOG_ERR, "symlink target does not authenticate");
+		log_tampered(LOG_ERR, "symlink target does not authenticate");
 		err = -EIO;
 		goto out;
 	}

@@ -199,8 +199,8 @@ static ssize_t xa_get(const char *path, const struct xkeys *x, const char *name,
 		      plain)) {
 		char *cp = realpath(path, NULL);
 
-		log_ratelimited(LOG_ERR, "%s: xattr value does not authenticate",
-				cp ? cp : "?");
+		log_tampered(LOG_ERR, "%s: xattr value does not authenticate",
+			     cp ? cp : "?");
 		free(cp);
 		err = -EIO;
 		goto out;
@@ -269,8 +269,8 @@ static ssize_t xa_list(const char *path, const struct xkeys *x, char *list,
 		if (slen < 0 ||
 		    siv_decrypt(x->key, COFFRE_SIV_KEY_LEN, x->id, COFFRE_ID_LEN, siv,
 				(size_t)slen, pt)) {
-			log_ratelimited(LOG_WARNING, "an xattr name does not "
-					"authenticate, skipped");
+			log_tampered(LOG_WARNING, "an xattr name does not "
+				     "authenticate, skipped");
 			continue;
 		}
 		plen = (size_t)slen - COFFRE_TAG_LEN;

@@ -9,7 +9,9 @@
  * probed with the key check value; if it answers correctly the record is
  * bad (-EBADMSG) and no failover happens (no failover storm on one bad
  * record).  A monitor thread reopens members that are down, outside the
- * pool lock so calls never wait for a slow reconnect.  A member whose PIN
+ * pool lock so calls never wait for a slow reconnect.  Each member counts
+ * its calls and their latency (the metrics; under the pool lock, which a
+ * call holds anyway).  A member whose PIN
  * was rejected is never retried: real HSMs lock out after a few tries.
  */
 #include <errno.h>
@@ -37,6 +39,8 @@ struct member {
 	char token[33];
 	char reason[HSM_REASON_MAX];
 	unsigned long failovers;
+	uint64_t calls;                /* pool lock */
+	struct metrics_hist latency;
 };
 
 struct hsm_pool {
@@ -209,11 +213,13 @@ static void mark_down(struct member *m, int err)
 
 typedef int member_op(struct hsm *h, void *arg);
 
-/* Run op on the first healthy member, failing over as described above. */
+/* Run op on the first healthy member, failing over as described above;
+ * each call is counted and timed for the metrics. */
 static int with_member(struct hsm_pool *p, member_op *op, void *arg)
 {
 	unsigned i;
 	uint8_t kcv[COFFRE_KCV_LEN];
+	uint64_t t0;
 	int err = -ENODEV;
 
 	pthread_mutex_lock(&p->lock);
@@ -222,7 +228,10 @@ static int with_member(struct hsm_pool *p, member_op *op, void *arg)
 
 		if (m->state != HSM_UP)
 			continue;
+		t0 = metrics_now_ns();
 		err = op(m->h, arg);
+		m->calls++;
+		metrics_hist_observe(&m->latency, metrics_now_ns() - t0);
 		/* A key that is gone from a token whose current master key is
 		 * gone too is a dying token (SoftHSM2 shows a deleted token as
 		 * "no such object" for a while), not a missing key. */
@@ -350,6 +359,8 @@ unsigned hsm_pool_status(struct hsm_pool *p, struct hsm_member_status *out,
 		out[i].state = p->m[i].state;
 		snprintf(out[i].reason, sizeof(out[i].reason), "%s", p->m[i].reason);
 		out[i].failovers = p->m[i].failovers;
+		out[i].calls = p->m[i].calls;
+		metrics_hist_read(&p->m[i].latency, &out[i].latency);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return i;

@@ -205,26 +205,13 @@ int io_open_dir(int dirfd, const char *path)
 	return fd == -ELOOP ? -ENOTDIR : fd;
 }
 
-/* io_replace, or with `exclusive` io_create_new: the temp is linked at name
- * (EEXIST if something is there) rather than renamed over it. */
-static int put_file(int dirfd, const char *name, const void *buf, size_t len,
-		    mode_t mode, bool exclusive)
+/* Write buf to the temp tmp in dfd, then rename it over name, or with
+ * `exclusive` link it at name (EEXIST if something is there). */
+static int put_file_via(int dfd, const char *name, const char *tmp,
+			const void *buf, size_t len, mode_t mode, bool exclusive)
 {
-	const char *slash = strrchr(name, '/'), *base;
-	char tmp[NAME_MAX + 1];
-	int dfd = dirfd, fd, err;
+	int fd, err;
 
-	if (slash) {
-		if ((dfd = io_open_parent(dirfd, name, &base)) < 0)
-			return dfd == -ELOOP ? -ENOTDIR : dfd;
-		err = put_file(dfd, base, buf, len, mode, exclusive);
-		close(dfd);
-		return err;
-	}
-	base = name[0] == '.' ? name + 1 : name;
-	if (!*name || strlen(TMP_PREFIX) + strlen(base) >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s", base);
 	unlinkat(dfd, tmp, 0);                /* left by a crash */
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		    mode);
@@ -243,6 +230,36 @@ static int put_file(int dirfd, const char *name, const void *buf, size_t len,
 	if (err)
 		return err;
 	return fsync(dfd) < 0 ? -errno : 0;
+}
+
+/* io_replace, or with `exclusive` io_create_new. */
+static int put_file(int dirfd, const char *name, const void *buf, size_t len,
+		    mode_t mode, bool exclusive)
+{
+	const char *slash = strrchr(name, '/'), *base;
+	char tmp[NAME_MAX + 1];
+	int dfd, err;
+
+	if (slash) {
+		if ((dfd = io_open_parent(dirfd, name, &base)) < 0)
+			return dfd == -ELOOP ? -ENOTDIR : dfd;
+		err = put_file(dfd, base, buf, len, mode, exclusive);
+		close(dfd);
+		return err;
+	}
+	base = name[0] == '.' ? name + 1 : name;
+	if (!*name || strlen(TMP_PREFIX) + strlen(base) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s", base);
+	return put_file_via(dirfd, name, tmp, buf, len, mode, exclusive);
+}
+
+int io_replace_as(int dirfd, const char *name, const char *tmp,
+		  const void *buf, size_t len, mode_t mode)
+{
+	if (!*name || !*tmp || strchr(name, '/') || strchr(tmp, '/'))
+		return -EINVAL;
+	return put_file_via(dirfd, name, tmp, buf, len, mode, false);
 }
 
 int io_replace(int dirfd, const char *name, const void *buf, size_t len,

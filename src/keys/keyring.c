@@ -41,6 +41,7 @@ struct keyring {
 	uint32_t mk_version;
 	size_t capacity, nbuckets, count;
 	uint64_t unseals;
+	uint64_t hits, misses;           /* lookups, for the metrics */
 	struct dek_entry *entries;       /* secmem, capacity entries */
 	struct dek_entry **buckets;
 	struct dek_entry *head, *tail;
@@ -223,10 +224,12 @@ static int get_locked(struct keyring *kr, const uint8_t id[COFFRE_ID_LEN],
 	pthread_mutex_lock(&kr->lock);
 	*out = find(kr, id, version);
 	if (*out) {
+		kr->hits++;
 		lru_unlink(kr, *out);
 		lru_push(kr, *out);
 		return 0;
 	}
+	kr->misses++;
 	pthread_mutex_unlock(&kr->lock);
 
 	dek = secmem_alloc(COFFRE_KEY_LEN);
@@ -242,8 +245,12 @@ static int get_locked(struct keyring *kr, const uint8_t id[COFFRE_ID_LEN],
 		char name[COFFRE_KEYREC_NAME_MAX];
 
 		keyrec_name_write(id, version, name);
-		log_ratelimited(LOG_ERR, "%s/%s: %s key record", COFFRE_KEYS_DIR,
-				name, err == -ENOENT ? "no (shredded or lost)" : "bad");
+		if (err == -ENOENT)
+			log_ratelimited(LOG_ERR, "%s/%s: no (shredded or lost) key "
+					"record", COFFRE_KEYS_DIR, name);
+		else
+			log_tampered(LOG_ERR, "%s/%s: bad key record",
+				     COFFRE_KEYS_DIR, name);
 		err = -EIO;
 		goto out;
 	}
@@ -258,8 +265,12 @@ static int get_locked(struct keyring *kr, const uint8_t id[COFFRE_ID_LEN],
 		char name[COFFRE_KEYREC_NAME_MAX];
 
 		keyrec_name_write(id, version, name);
-		log_ratelimited(LOG_ERR, "%s/%s: cannot unseal key record: %s",
-				COFFRE_KEYS_DIR, name, strerror(-err));
+		if (err == -EBADMSG)    /* the HSM answers: the record is bad */
+			log_tampered(LOG_ERR, "%s/%s: cannot unseal key record: %s",
+				     COFFRE_KEYS_DIR, name, strerror(-err));
+		else
+			log_ratelimited(LOG_ERR, "%s/%s: cannot unseal key record: %s",
+					COFFRE_KEYS_DIR, name, strerror(-err));
 		err = -EIO;
 		goto out;
 	}
@@ -409,5 +420,13 @@ void keyring_stats(struct keyring *kr, size_t *entries, uint64_t *unseals)
 	pthread_mutex_lock(&kr->lock);
 	*entries = kr->count;
 	*unseals = kr->unseals;
+	pthread_mutex_unlock(&kr->lock);
+}
+
+void keyring_lookups(struct keyring *kr, uint64_t *hits, uint64_t *misses)
+{
+	pthread_mutex_lock(&kr->lock);
+	*hits = kr->hits;
+	*misses = kr->misses;
 	pthread_mutex_unlock(&kr->lock);
 }

@@ -509,6 +509,8 @@ unsigned volume_hsm_status(struct volume *v, struct volume_hsm *out,
 		out[i].up = st[i].state == HSM_UP;
 		snprintf(out[i].reason, sizeof(out[i].reason), "%s", st[i].reason);
 		out[i].failovers = st[i].failovers;
+		out[i].calls = st[i].calls;
+		out[i].latency = st[i].latency;
 	}
 	return n;
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -139,19 +140,42 @@ bool log_rl_count(struct log_ratelimit *rl, uint64_t now, unsigned *missed,
 	return pass;
 }
 
-void log_rl(struct log_ratelimit *rl, int prio, const char *fmt, ...)
+static void rl_line(struct log_ratelimit *rl, int prio, const char *fmt, va_list ap)
 {
 	int saved = errno;
 	unsigned missed, missed_s;
 	struct timespec ts;
-	va_list ap;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	if (log_rl_count(rl, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
-			 &missed, &missed_s)) {
-		va_start(ap, fmt);
+			 &missed, &missed_s))
 		log_line(prio, missed, missed_s, fmt, ap);
-		va_end(ap);
-	}
 	errno = saved;
+}
+
+void log_rl(struct log_ratelimit *rl, int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	rl_line(rl, prio, fmt, ap);
+	va_end(ap);
+}
+
+/* Every tamper finding, the suppressed lines included. */
+static _Atomic uint64_t tampered;
+
+void log_rl_tamper(struct log_ratelimit *rl, int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	atomic_fetch_add_explicit(&tampered, 1, memory_order_relaxed);
+	va_start(ap, fmt);
+	rl_line(rl, prio, fmt, ap);
+	va_end(ap);
+}
+
+uint64_t log_tamper_count(void)
+{
+	return atomic_load_explicit(&tampered, memory_order_relaxed);
 }

@@ -262,6 +262,7 @@ void replica_status(struct replica *r, struct replica_status *st)
 	st->skipped = r->skipped;
 	st->deleted = r->deleted;
 	st->recopied = r->recopied;
+	st->errors = r->errors;
 	st->generation = r->generation;
 	st->manifest_entries = r->man_entries;
 	st->manifest_in_memory = r->man_delta;

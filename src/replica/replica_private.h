@@ -105,6 +105,7 @@ struct replica {
 
 	/* status */
 	uint64_t copied, skipped, deleted, recopied, generation;
+	uint64_t errors;                 /* rounds failed and backed off */
 	uint64_t man_entries, man_delta;  /* the worker's manifest, as of
 					   * its last step */
 	enum replica_bucket_state state;

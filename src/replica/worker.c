@@ -623,6 +623,7 @@ out:
 
 static void backoff_locked(struct replica *r)
 {
+	r->errors++;
 	r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : 100;
 	if (r->backoff_ms > COFFRE_REPLICA_BACKOFF_MAX_MS)
 		r->backoff_ms = COFFRE_REPLICA_BACKOFF_MAX_MS;

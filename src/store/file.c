@@ -85,9 +85,11 @@ static inline int pread_full(int fd, void *buf, size_t len, uint64_t off)
 /* Log "coffre: WHAT: FILE[ segment N]" (seg < 0: none), naming the file
  * by f->path, else by the backing path the kernel has for its fd (one
  * readlink, only when something goes wrong).  Rate-limited: what it
- * reports comes from untrusted storage, read as often as anyone likes. */
+ * reports comes from untrusted storage, read as often as anyone likes.
+ * tamper: a finding about the stored data, counted (log_rl_tamper). */
 static void __attribute__((cold)) complain(const struct store_file *f,
-					   const char *what, int64_t seg)
+					   const char *what, int64_t seg,
+					   bool tamper)
 {
 	static struct log_ratelimit rl = LOG_RATELIMIT_DEFAULT;
 	char link[32], buf[PATH_MAX];
@@ -100,8 +102,10 @@ static void __attribute__((cold)) complain(const struct store_file *f,
 		buf[n > 0 ? n : 0] = '\0';
 		name = n > 0 ? buf : "(unnamed file)";
 	}
-	if (seg >= 0)
-		log_rl(&rl, LOG_ERR, "%s: %s segment %" PRId64, what, name, seg);
+	if (seg >= 0 && tamper)
+		log_rl_tamper(&rl, LOG_ERR, "%s: %s segment %" PRId64, what, name, seg);
+	else if (tamper)
+		log_rl_tamper(&rl, LOG_ERR, "%s: %s", what, name);
 	else
 		log_rl(&rl, LOG_ERR, "%s: %s", what, name);
 }
@@ -111,7 +115,7 @@ static int short_read(const struct store_file *f, int err)
 {
 	if (err != -ENODATA)
 		return err;
-	complain(f, "truncated ciphertext", -1);
+	complain(f, "truncated ciphertext", -1, true);
 	return -EIO;
 }
 
@@ -138,7 +142,7 @@ static int open_segment(struct store_file *f, uint64_t i, uint64_t last,
 		__atomic_store_n(&f->residue_hint, i + 1, __ATOMIC_RELAXED);
 		return SEG_RESIDUE;
 	}
-	complain(f, "authentication failed", (int64_t)i);
+	complain(f, "authentication failed", (int64_t)i, true);
 	return -EIO;
 }
 
@@ -452,7 +456,7 @@ fail:
 	/* Drop whatever an extension left past the last valid state. */
 	if (new_size > f->size &&
 	    ftruncate(f->fd, (off_t)cipher_size(s, f->size)) != 0)
-		complain(f, "cannot undo a failed write", -1);
+		complain(f, "cannot undo a failed write", -1, false);
 	return err;
 }
 
@@ -629,7 +633,7 @@ int store_load_size(struct store_file *f)
 		return -errno;
 	if (st.st_size < 0 ||
 	    plain_size(f->seg_size, (uint64_t)st.st_size, &size) != 0) {
-		complain(f, "impossible ciphertext size", -1);
+		complain(f, "impossible ciphertext size", -1, true);
 		return -EIO;
 	}
 	f->size = size;

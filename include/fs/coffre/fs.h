@@ -18,6 +18,7 @@ struct fs_opts {
 	char *pin_file;
 	char *log_file;
 	char *bucket;
+	char *metrics_file;           /* metrics_file=: rewritten every 10 s */
 	bool foreground;
 	bool allow_other;
 	bool read_only;

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "coffre/crypto.h"
+#include "coffre/metrics.h"
 
 struct hsm;
 
@@ -117,6 +118,8 @@ struct hsm_member_status {
 	enum hsm_state state;
 	char reason[HSM_REASON_MAX];
 	unsigned long failovers;     /* times this member was marked down */
+	uint64_t calls;              /* operations run on it (metrics) */
+	struct metrics_hist_snap latency;   /* and how long each took */
 };
 
 /*

@@ -128,6 +128,10 @@ int io_open_dir(int dirfd, const char *path);
  */
 int io_replace(int dirfd, const char *name, const void *buf, size_t len,
 	       mode_t mode);
+/* As io_replace in dirfd itself (no directory part), with the temp named
+ * tmp by the caller (the metrics file's must not end in .prom). */
+int io_replace_as(int dirfd, const char *name, const char *tmp,
+		  const void *buf, size_t len, mode_t mode);
 /* As io_replace, but name must not exist: the complete temp is hard-linked
  * at name, so two writers cannot both succeed (-EEXIST for the second, and
  * for anything already there), and the temp is then removed. */

@@ -15,6 +15,7 @@
 
 #include "coffre/crypto.h"
 #include "coffre/format.h"
+#include "coffre/metrics.h"
 #include "coffre/v2/object.h"
 
 struct hsm_pool;
@@ -104,6 +105,9 @@ int keyring_rotate_dir(struct keyring *kr, const uint8_t dir_id[COFFRE_ID_LEN],
 void keyring_forget_dir(struct keyring *kr, const uint8_t dir_id[COFFRE_ID_LEN]);
 /* Entries in the cache and HSM unseals so far (status, tests). */
 void keyring_stats(struct keyring *kr, size_t *entries, uint64_t *unseals);
+/* Lookups answered from the cache and lookups that read a record (the
+ * metrics). */
+void keyring_lookups(struct keyring *kr, uint64_t *hits, uint64_t *misses);
 
 /* ---- volume.c: a volume's config, lock and keys */
 
@@ -172,6 +176,8 @@ struct volume_hsm {
 	bool up;
 	char reason[160];             /* why it is not up, "" if it is */
 	unsigned long failovers;      /* times it was marked down */
+	uint64_t calls;               /* operations run on it */
+	struct metrics_hist_snap latency;   /* and how long each took */
 };
 unsigned volume_hsm_status(struct volume *v, struct volume_hsm *out,
 			   unsigned max);

@@ -79,6 +79,23 @@ void log_rl(struct log_ratelimit *rl, int prio, const char *fmt, ...)
 		log_rl(&log_rl_site_, (prio), __VA_ARGS__);		\
 	} while (0)
 
+/*
+ * A finding that stored data was tampered with (does not authenticate, is
+ * cut short, has an impossible size): counted, every one, the lines the
+ * limit suppresses included, then logged like log_rl().  The count is the
+ * metrics' coffre_tamper_total.
+ */
+void log_rl_tamper(struct log_ratelimit *rl, int prio, const char *fmt, ...)
+	__attribute__((cold, format(printf, 3, 4)));
+#define log_tampered(prio, ...)						\
+	do {								\
+		static struct log_ratelimit log_rl_site_ =		\
+			LOG_RATELIMIT_DEFAULT;				\
+		log_rl_tamper(&log_rl_site_, (prio), __VA_ARGS__);	\
+	} while (0)
+/* Tamper findings since the process started. */
+uint64_t log_tamper_count(void);
+
 /* ---- the pure parts, for the tests */
 /* "error", "warning", "notice", "info", ... for a syslog priority. */
 const char *log_level_name(int prio);

@@ -111,6 +111,8 @@ struct replica_status {
 	uint64_t skipped;                 /* unchanged objects not rewritten */
 	uint64_t deleted;                 /* bucket objects removed */
 	uint64_t recopied;                /* copies redone: source changed */
+	uint64_t errors;                  /* attempts that failed and were
+					   * retried after a back-off */
 	uint64_t generation;              /* last manifest generation written */
 	uint64_t manifest_entries;        /* entries in the worker's manifest */
 	uint64_t manifest_in_memory;      /* of them held in memory (the rest

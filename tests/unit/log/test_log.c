@@ -452,3 +452,15 @@ Test(log, rate_limit_counts_on_a_given_clock)
 	cr_assert(!log_rl_count(&rl, 150 * S, &missed, &secs));
 	cr_assert_eq(rl.missed, 1);
 }
+
+/* Every tamper finding counts, the lines the limit suppresses included. */
+Test(log, tamper_counts_every_finding, .init = on_pipe, .fini = restore)
+{
+	struct log_ratelimit rl = LOG_RATELIMIT_INIT(60000, 1);
+	uint64_t before = log_tamper_count();
+
+	for (int i = 0; i < 3; i++)
+		log_rl_tamper(&rl, LOG_ERR, "segment %d does not authenticate", i);
+	log_rl(&rl, LOG_ERR, "not a finding");
+	cr_assert_eq(log_tamper_count() - before, 3);
+}
