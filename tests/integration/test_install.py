@@ -268,6 +268,14 @@ def test_completion(installed):
                  f". {COMPLETIONS}/{prog}; complete -p {prog}"])
         assert p.stderr == "" and f"_{prog} {prog}" in p.stdout
     assert complete("coffrectl key r", "coffrectl") == ["rotate-master", "rotate", "rekey"]
+    # Every command of coffrectl's table completes (the list is written
+    # out in the completion file: this keeps it from drifting).
+    ctl = source("src/cli/coffrectl.c")
+    words = complete("coffrectl ", "coffrectl")
+    for w1, w2 in re.findall(r'\{ "([\w-]+)", (?:"([\w-]+)"|NULL), cmd_\w+ \}', ctl):
+        assert w1 in words, w1
+        if w2:
+            assert w2 in complete(f"coffrectl {w1} ", "coffrectl"), (w1, w2)
     assert "--pin-file" in complete("coffrectl init --p", "coffrectl")
     # coffre's mount options come from its --help, that is its table.
     assert complete("coffre /b /m -o max_", "coffre") == \
