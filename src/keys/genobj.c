@@ -95,10 +95,14 @@ static void log_refused(struct hsm *h, const char *label, int err, size_t len)
 	if (err == -E2BIG)
 		log_msg(LOG_ERR, "HSM %s: more than %d objects %s", hsm_label(h),
 			HSM_DATA_OBJECTS_MAX, label);
+	else if (len != V2_HSMGEN_LEN)
+		log_msg(LOG_ERR, "HSM %s: generation object %s refused: %zu "
+			"bytes, not %d%s", hsm_label(h), label, len,
+			V2_HSMGEN_LEN, len == 8 ? " (version 1's counter: "
+			"coffrectl upgrade)" : "");
 	else
-		log_msg(LOG_ERR, "HSM %s: generation object %s of %zu bytes "
-			"refused (format 2 holds 24 valid bytes)", hsm_label(h),
-			label, len);
+		log_msg(LOG_ERR, "HSM %s: generation object %s refused: a "
+			"value no writer makes", hsm_label(h), label);
 }
 
 /* With mu held: cur takes v; a higher local_gen than the session loaded is
