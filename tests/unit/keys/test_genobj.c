@@ -448,3 +448,17 @@ Test(genobj, reseed)
 	cr_assert_eq(genobj_reseed(go, 60), -ENODEV);
 	assert_token(0, V(40, 0, 50 + S), 1);
 }
+
+Test(genobj, version_1_counter_unchanged)
+{
+	struct hsm_data_value vals[HSM_DATA_OBJECTS_MAX];
+
+	/* Same label, version 1's 8 bytes, updated in place or re-created
+	 * (hsm_data_put): one object, as before. */
+	cr_assert_eq(hsm_pool_counter_put(pool, label, 5), N);
+	cr_assert_eq(hsm_pool_counter_put(pool, label, 7), N);
+	cr_assert_eq(hsm_pool_counter_get(pool, label), 7);
+	cr_assert_eq(hsm_data_get_all(tok[0], label, vals, HSM_DATA_OBJECTS_MAX), 1);
+	cr_assert_eq(vals[0].len, 8);
+	cr_assert_eq(vals[0].value[7], 7);
+}
