@@ -226,6 +226,22 @@ static int read_op(struct hsm *h, unsigned i, void *arg)
 	return 0;
 }
 
+/* After a read: pending if a member read holds less than the current
+ * value. */
+static void settle(struct genobj *g, const struct genobj_info *info)
+{
+	bool lower = false;
+	unsigned i;
+
+	pthread_mutex_lock(&g->mu);
+	for (i = 0; i < COFFRE_MAX_HSMS; i++)
+		if (info->m[i].answered && !is_zero(&g->cur) &&
+		    lower_somewhere(&info->m[i].value, &g->cur))
+			lower = true;
+	g->pending = lower;
+	pthread_mutex_unlock(&g->mu);
+}
+
 int genobj_read(struct genobj *g, unsigned flags, struct hsmgen *value,
 		struct genobj_info *info)
 {
@@ -249,9 +265,19 @@ int genobj_read(struct genobj *g, unsigned flags, struct hsmgen *value,
 	}
 	if (n == 0)
 		n = -ENODEV;
+	if (n > 0)
+		settle(g, a.info);
 	/* A session that writes catches every member up before using it. */
 	if (n > 0 && (flags & GENOBJ_CATCH_UP) && a.info->held) {
+		pthread_mutex_lock(&g->mu);
+		g->pending = false;     /* take() sets it again if it must */
+		pthread_mutex_unlock(&g->mu);
 		n = hsm_pool_each(g->pool, catch_up_op, g, &at);
+		if (n <= 0) {
+			pthread_mutex_lock(&g->mu);
+			g->pending = true;
+			pthread_mutex_unlock(&g->mu);
+		}
 		if (n == 0)
 			n = -ENODEV;
 	}

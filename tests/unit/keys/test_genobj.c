@@ -9,8 +9,10 @@
  * handles of their own, not through the pool.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -175,6 +177,7 @@ Test(genobj, read_write_round_trip)
 	cr_assert_not(info.some_without);
 	cr_assert_eq(info.m[1].objects, 1);
 	assert_value(&info.m[1].value, V(10, 3, 100), "member 1");
+	cr_assert_not(genobj_pending(go));
 
 	/* Never lower: each field the maximum of what was read and written. */
 	cr_assert_eq(genobj_write(go, &(struct hsmgen){ 9, 2, 99 }), 0);
@@ -409,10 +412,12 @@ Test(genobj, a_session_catches_members_up_at_its_read)
 	cr_assert_eq(genobj_read(go, 0, &v, &info), 0);
 	assert_value(&v, V(10, 5, 10 + S), "read");
 	assert_token(1, V(7, 5, 9), 1);
+	cr_assert(genobj_pending(go));
 	cr_assert_eq(genobj_read(go, GENOBJ_CATCH_UP, &v, &info), 0);
 	assert_value(&v, V(10, 5, 10 + S), "read");
 	assert_token(0, V(10, 5, 10 + S), 1);
 	assert_token(1, V(10, 5, 10 + S), 1);
+	cr_assert_not(genobj_pending(go));
 }
 
 Test(genobj, no_object_anywhere_creates_nothing)
@@ -461,4 +466,46 @@ Test(genobj, version_1_counter_unchanged)
 	cr_assert_eq(hsm_data_get_all(tok[0], label, vals, HSM_DATA_OBJECTS_MAX), 1);
 	cr_assert_eq(vals[0].len, 8);
 	cr_assert_eq(vals[0].value[7], 7);
+}
+
+static volatile int writing;
+
+static void *reconnector(void *arg)
+{
+	(void)arg;
+	while (writing)
+		hsm_pool_reconnect(pool);
+	return NULL;
+}
+
+Test(genobj, members_coming_back_while_the_commit_thread_writes)
+{
+	struct genobj_status st;
+	pthread_t t;
+	uint64_t g;
+	int ret[121];
+
+	writing = 1;
+	cr_assert_eq(pthread_create(&t, NULL, reconnector, NULL), 0);
+	for (g = 1; g <= 120; g++) {
+		if (g % 10 == 0) {
+			/* One member down at a time: the writes still hold. */
+			while (state(0) != HSM_UP || state(1) != HSM_UP)
+				usleep(1000);
+			hsm_pool_inject(pool, (unsigned)(g / 10) % N, -ENODEV, 1);
+		}
+		ret[g] = genobj_write(go, &(struct hsmgen){ g, g / 3, g + S });
+	}
+	writing = 0;
+	pthread_join(t, NULL);
+	for (g = 1; g <= 120; g++)
+		cr_assert_eq(ret[g], 0, "write %llu", (unsigned long long)g);
+	hsm_pool_reconnect(pool);
+	cr_assert_eq(state(0), HSM_UP);
+	cr_assert_eq(state(1), HSM_UP);
+	genobj_status(go, &st);
+	assert_value(&st.current, V(120, 40, 120 + S), "current");
+	/* Whoever missed the last write was caught up coming back. */
+	assert_token(0, st.current, 1);
+	assert_token(1, st.current, 1);
 }
