@@ -41,6 +41,8 @@ struct member {
 	unsigned long failovers;
 	uint64_t calls;                /* pool lock */
 	struct metrics_hist latency;
+	int inject_err;                /* tests: hsm_pool_inject */
+	unsigned inject_n;
 };
 
 struct hsm_pool {
@@ -55,6 +57,8 @@ struct hsm_pool {
 	unsigned period;               /* seconds between reconnect rounds */
 	bool monitoring, stopping;
 	pthread_cond_t wake;
+	hsm_member_fn *join;           /* hsm_pool_set_join */
+	void *join_arg;
 };
 
 static void set_reason(struct member *m, enum hsm_state st, const char *fmt, ...)
@@ -366,6 +370,79 @@ unsigned hsm_pool_status(struct hsm_pool *p, struct hsm_member_status *out,
 	return i;
 }
 
+/* With the lock held: op on member i, or the error a test injected. */
+static int run_op(struct hsm_pool *p, unsigned i, struct hsm *h,
+		  hsm_member_fn *op, void *arg)
+{
+	struct member *m = &p->m[i];
+
+	if (m->inject_n) {
+		m->inject_n--;
+		return m->inject_err;
+	}
+	return op(h, i, arg);
+}
+
+/* With the lock held: the join hook on a member that is back. */
+static int join_member(struct hsm_pool *p, unsigned i, struct hsm *h)
+{
+	return run_op(p, i, h, p->join, p->join_arg);
+}
+
+int hsm_pool_each(struct hsm_pool *p, hsm_member_fn *op, void *arg,
+		  unsigned *at)
+{
+	unsigned i;
+	int err, done = 0;
+
+	pthread_mutex_lock(&p->lock);
+	for (i = 0; i < p->n; i++) {
+		struct member *m = &p->m[i];
+
+		if (m->state != HSM_UP)
+			continue;
+		err = run_op(p, i, m->h, op, arg);
+		if (!err) {
+			done++;
+			continue;
+		}
+		/* Out of descriptors, a token cannot open its files: it has
+		 * not failed, and nobody is failed over. */
+		if ((err == -ENODEV || err == -EIO) && io_fds_exhausted())
+			err = -ENFILE;
+		if (err == -ENODEV || err == -EIO) {
+			mark_down(m, err);
+			pthread_cond_signal(&p->wake);
+			continue;
+		}
+		/* A resource error, or one of op's own: stop here. */
+		if (at)
+			*at = i;
+		done = err;
+		break;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return done;
+}
+
+void hsm_pool_set_join(struct hsm_pool *p, hsm_member_fn *join, void *arg)
+{
+	pthread_mutex_lock(&p->lock);
+	p->join = join;
+	p->join_arg = arg;
+	pthread_mutex_unlock(&p->lock);
+}
+
+void hsm_pool_inject(struct hsm_pool *p, unsigned i, int err, unsigned n)
+{
+	pthread_mutex_lock(&p->lock);
+	if (i < p->n) {
+		p->m[i].inject_err = err;
+		p->m[i].inject_n = n;
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
 /* Reconnect members that are down, one at a time, without the lock. */
 static void reconnect_round(struct hsm_pool *p)
 {
@@ -392,6 +469,19 @@ static void reconnect_round(struct hsm_pool *p)
 
 		pthread_mutex_lock(&p->lock);
 		snprintf(m->token, sizeof(m->token), "%s", scratch.token);
+		if (ret == 0 && p->join) {
+			ret = join_member(p, i, h);
+			if (ret) {
+				/* Closed by the next round, retried then. */
+				m->h = h;
+				set_reason(m, HSM_DOWN, "catching up failed: %s",
+					   strerror(-ret));
+				log_msg(LOG_WARNING, "HSM %s (%s) is back but %s",
+					m->token, m->uri, m->reason);
+				pthread_mutex_unlock(&p->lock);
+				continue;
+			}
+		}
 		if (ret == 0) {
 			m->h = h;
 			m->state = HSM_UP;
@@ -403,6 +493,11 @@ static void reconnect_round(struct hsm_pool *p)
 		}
 		pthread_mutex_unlock(&p->lock);
 	}
+}
+
+void hsm_pool_reconnect(struct hsm_pool *p)
+{
+	reconnect_round(p);
 }
 
 static void *monitor_main(void *arg)

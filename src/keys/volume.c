@@ -578,17 +578,14 @@ int volume_check_keyrec(struct volume *v, const struct key_record *r)
 	return err;
 }
 
-static void generation_label(const struct volume *v, char out[64])
+static void generation_label(const struct volume *v, char out[GENOBJ_LABEL_MAX])
 {
-	char hex[2 * COFFRE_ID_LEN + 1];
-
-	hex_encode(v->conf.uuid, COFFRE_ID_LEN, hex);
-	snprintf(out, 64, "coffre-gen-%s", hex);
+	genobj_label(v->conf.uuid, out);
 }
 
 uint64_t volume_generation_get(struct volume *v)
 {
-	char label[64];
+	char label[GENOBJ_LABEL_MAX];
 
 	generation_label(v, label);
 	return hsm_pool_counter_get(v->hsm, label);
@@ -596,7 +593,7 @@ uint64_t volume_generation_get(struct volume *v)
 
 int volume_generation_put(struct volume *v, uint64_t generation)
 {
-	char label[64];
+	char label[GENOBJ_LABEL_MAX];
 
 	generation_label(v, label);
 	if (generation <= hsm_pool_counter_get(v->hsm, label))

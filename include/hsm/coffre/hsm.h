@@ -87,6 +87,28 @@ int hsm_data_put(struct hsm *h, const char *label, const void *value, size_t len
 /* Read it: its length, or -ENOENT. */
 int hsm_data_get(struct hsm *h, const char *label, void *value, size_t cap);
 
+/* Format 2's generation object (FORMAT.md §9.3): every object under a
+ * label is read, and an update creates the new object before it destroys
+ * the old ones. */
+#define HSM_DATA_MAX 256
+#define HSM_DATA_OBJECTS_MAX 4
+struct hsm_data_value {
+	size_t len;                   /* the value's length, even if > HSM_DATA_MAX */
+	uint8_t value[HSM_DATA_MAX];  /* the first len bytes, if len <= HSM_DATA_MAX */
+};
+/* Every data object carrying label (at most max <= HSM_DATA_OBJECTS_MAX,
+ * more is -E2BIG): returns how many (0 if none). */
+int hsm_data_get_all(struct hsm *h, const char *label,
+		     struct hsm_data_value *out, unsigned max);
+/* C_CreateObject of label = value, then C_DestroyObject of every object
+ * that carried label before. */
+int hsm_data_replace(struct hsm *h, const char *label, const void *value,
+		     size_t len);
+/* C_CreateObject only, whatever already carries label (tests: the state a
+ * crash inside hsm_data_replace leaves). */
+int hsm_data_create(struct hsm *h, const char *label, const void *value,
+		    size_t len);
+
 /* ---- pool.c: several HSMs side by side, with failover */
 
 /*
@@ -154,6 +176,30 @@ bool hsm_pool_check_pin(struct hsm_pool *p, const char *pin, size_t len);
  * number of members written). */
 uint64_t hsm_pool_counter_get(struct hsm_pool *p, const char *label);
 unsigned hsm_pool_counter_put(struct hsm_pool *p, const char *label, uint64_t v);
+/*
+ * Format 2's generation object (FORMAT.md §9.3) is kept on every member
+ * that is up: op runs on each, in order, with the pool lock held, so no
+ * member comes back meanwhile.  A member on which op fails with a device
+ * error (-ENODEV, -EIO) is marked down and the call goes on; out of
+ * descriptors, that is -ENFILE and nobody is marked down.  A resource
+ * error (-ENOMEM, -ENFILE, -EMFILE) or an error of op's own stops it:
+ * returned, with *at (if not NULL) the member.  Otherwise returns how many
+ * members op succeeded on (0: none is up).
+ */
+typedef int hsm_member_fn(struct hsm *h, unsigned i, void *arg);
+int hsm_pool_each(struct hsm_pool *p, hsm_member_fn *op, void *arg,
+		  unsigned *at);
+/* A member the monitor brings back is first given to join (pool lock
+ * held), after its login and key check; it counts as up only if join
+ * returns 0, and otherwise stays down and is retried at the next round.
+ * NULL removes the hook. */
+void hsm_pool_set_join(struct hsm_pool *p, hsm_member_fn *join, void *arg);
+/* One reconnect round now, as the monitor runs them. */
+void hsm_pool_reconnect(struct hsm_pool *p);
+/* Tests: the next n calls of hsm_pool_each's op (or of join) on member i
+ * return err without reaching the token. */
+void hsm_pool_inject(struct hsm_pool *p, unsigned i, int err, unsigned n);
+
 /* Members, for ceremonies that must touch every HSM (NULL if not up). */
 unsigned hsm_pool_size(const struct hsm_pool *p);
 struct hsm *hsm_pool_member(struct hsm_pool *p, unsigned i);

@@ -17,6 +17,7 @@
 #include "coffre/format.h"
 #include "coffre/metrics.h"
 #include "coffre/v2/object.h"
+#include "coffre/v2/records.h"
 
 struct hsm_pool;
 struct keyring;
@@ -238,6 +239,112 @@ int volume_rotate_master(struct volume *v, const struct rotate_opts *o,
 int volume_reissue_shares(struct volume *v, const char *const *share_files,
 			  unsigned m, const char *dir, unsigned n, unsigned k,
 			  char *err, size_t errlen);
+
+/* ---- genobj.c: format 2's generation object in the HSMs (FORMAT.md
+ * §9.3): local_gen, bucket_gen, reserved_gen on every member, the current
+ * value kept in memory, members caught up before they count as up.  Not
+ * yet called by the running version 1 code. */
+
+struct genobj;
+#define GENOBJ_LABEL_MAX 64
+/* "coffre-gen-<uuid hex>", the label of version 1's counter too. */
+void genobj_label(const uint8_t uuid[COFFRE_ID_LEN], char out[GENOBJ_LABEL_MAX]);
+/* The object of volume uuid in pool (no I/O).  It becomes the pool's join
+ * hook: a member that comes back is caught up before it counts as up. */
+int genobj_open(struct hsm_pool *pool, const uint8_t uuid[COFFRE_ID_LEN],
+		struct genobj **out);
+void genobj_close(struct genobj *g);
+
+struct genobj_member {
+	bool answered;                /* up, and read */
+	unsigned objects;             /* under the label (2 after a crash) */
+	struct hsmgen value;          /* their field-wise maximum (0 if none) */
+};
+struct genobj_info {
+	unsigned answered;            /* members read */
+	unsigned held;                /* of which holding the object */
+	bool some_without;            /* an answering member holds none */
+	int bad_member;               /* whose value was refused, or -1 */
+	size_t bad_len;               /* that value's length */
+	struct genobj_member m[COFFRE_MAX_HSMS];  /* by pool position */
+};
+/* Catch every answering member up after the read (sessions that write;
+ * readers that write nothing leave the HSMs alone). */
+#define GENOBJ_CATCH_UP 1u
+/*
+ * Read every member that is up: *value gets each field's maximum over them
+ * and over every object on one token (0 if none holds one: info->held 0,
+ * and §9.3 says who may go on).  A device error marks the member down and
+ * the read goes on.  -ENODEV if no member answers; -EINVAL if a value is
+ * not 24 valid bytes (version 1's 8 included), -E2BIG for more than
+ * HSM_DATA_OBJECTS_MAX objects: info->bad_member names the member, and
+ * the log its token; a resource error (-ENOMEM, -ENFILE, -EMFILE) as is.
+ * info may be NULL.
+ */
+int genobj_read(struct genobj *g, unsigned flags, struct hsmgen *value,
+		struct genobj_info *info);
+/*
+ * Store the field-wise maximum of value and the current value (all three
+ * fields) on every member that is up, each object replaced by create, then
+ * destroy.  0 when every member up at the end holds it and one at least
+ * is up; -ENODEV if none is; a member failing with a device error is
+ * marked down and the write goes on; a resource error fails it and marks
+ * nobody down.  -EINVAL for a value hsmgen_write refuses.
+ */
+int genobj_write(struct genobj *g, const struct hsmgen *value);
+/* The generation the session loaded (§12.5): a member that comes back
+ * later with a higher local_gen reports "volume rolled back". */
+void genobj_set_loaded(struct genobj *g, uint64_t gen);
+/* The current value is not known to be on every member up (a write
+ * failed, or a member came back higher): write again (every commit tick). */
+bool genobj_pending(struct genobj *g);
+struct genobj_status {
+	struct hsmgen current;        /* max of what was read and written */
+	bool pending;
+	bool rolled_back;             /* tamper: "volume rolled back" */
+	uint64_t rolled_back_gen;     /* the local_gen that showed it */
+	char rolled_back_token[33];   /* the member that held it */
+};
+void genobj_status(struct genobj *g, struct genobj_status *st);
+/*
+ * `coffrectl hsm reseed` (an offline ceremony): local_gen = the table's
+ * last generation, bucket_gen = 0, reserved_gen = that generation, or the
+ * highest any member holds if higher (no generation is handed out twice).
+ * Every configured member must be up (-ENODEV) and take it.
+ */
+int genobj_reseed(struct genobj *g, uint64_t last_gen);
+
+/* ---- genres.c: a session's generation reservation (FORMAT.md §9.3
+ * "Reservation", §12.7): what the commit thread may open and when it must
+ * raise reserved_gen.  Pure; not thread-safe (the commit thread owns it). */
+
+struct genres {
+	uint64_t start;     /* s, the session's first generation (start record) */
+	uint64_t reserved;  /* reserved_gen held by every member up (0: none yet) */
+	uint64_t open;      /* the open generation (0 until the start is reserved) */
+};
+/* A session over committed generation G_c and the HSMs' reserved_gen R:
+ * s = max(G_c + 3, R), *reservation = s + S to write before anything is
+ * used.  -EOVERFLOW past the last generation, -EINVAL for input no valid
+ * table or generation object gives. */
+int genres_start(struct genres *r, uint64_t committed, uint64_t hsm_reserved,
+		 uint64_t *reservation);
+/* A write of the generation object holding reserved_gen succeeded (every
+ * member up holds it).  The first that reaches s + S opens s. */
+void genres_reserved(struct genres *r, uint64_t reserved_gen);
+/* The reserved_gen to write now, 0 if none is due: s + S until the start
+ * is reserved; g + S once the open generation g reaches reserved_gen −
+ * S/2 (the commit thread then writes local_gen at once, §14.2 step 5),
+ * at every commit until a raise succeeds. */
+uint64_t genres_raise_due(const struct genres *r);
+/* Open the next generation (the freeze of a commit, or after the start
+ * record): 0, or 1 when it is the last reserved one (writes fail with
+ * EROFS until a raise succeeds: log it once); -EROFS if it is not
+ * reserved (nothing opened), -EOVERFLOW past the last generation. */
+int genres_advance(struct genres *r);
+/* Whether an operation that changes the volume may run in the open
+ * generation (false: EROFS; reads go on). */
+bool genres_writable(const struct genres *r);
 
 /* ---- mountconf.c: the mount configuration CONFDIR/NAME.conf (FORMAT.md
  * §10.2), the only source of a volume's HSMs */
