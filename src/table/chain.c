@@ -55,7 +55,7 @@ int tchain_tamper(enum names2_manifest kind, uint64_t gen, const char *why)
 
 	if (names2_manifest_write(kind, gen, name) < 0)
 		strcpy(name, "?");
-	log_msg(LOG_ERR, "version table tampered: %s (%s)", name, why);
+	log_tampered(LOG_ERR, "version table tampered: %s (%s)", name, why);
 	return -EIO;
 }
 
@@ -110,7 +110,7 @@ static int list_name(struct tlist *l, const char *name)
 		return err;
 	}
 	if (names2_manifest_parse(name, &kind, &gen) != 0) {
-		log_msg(LOG_ERR, "version table tampered: unexpected name in "
+		log_tampered(LOG_ERR, "version table tampered: unexpected name in "
 			".coffre/manifest: %.80s", name);
 		return -EIO;
 	}
@@ -140,7 +140,7 @@ int tlist_read(int mdir, struct tlist *l)
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		if (++total > TABLE_LIST_MAX) {
-			log_msg(LOG_ERR, "version table tampered: more than %u "
+			log_tampered(LOG_ERR, "version table tampered: more than %u "
 				"names in .coffre/manifest", TABLE_LIST_MAX);
 			err = -EIO;
 			break;

@@ -715,7 +715,7 @@ int tintents_scan(int mdir, const struct table_keys *k, uint64_t g,
 	*n = cnt;
 	return 0;
 tamper:
-	log_ratelimited(LOG_ERR, "version table tampered: %s%s: %s", MANIFEST,
+	log_tampered(LOG_ERR, "version table tampered: %s%s: %s", MANIFEST,
 			name, why);
 	return -EIO;
 }

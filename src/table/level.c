@@ -57,7 +57,7 @@ static const char *level_prefix(uint8_t level)
 /* Tamper found in f's file: the log line, and -EIO. */
 static int tamper(const char *name, uint64_t block, const char *why)
 {
-	log_ratelimited(LOG_ERR, "version table tampered: .coffre/manifest/%s "
+	log_tampered(LOG_ERR, "version table tampered: .coffre/manifest/%s "
 			"block %llu: %s", name, (unsigned long long)block, why);
 	return -EIO;
 }

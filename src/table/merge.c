@@ -38,7 +38,7 @@ static int head_advance(struct head *h)
 		return rc;
 	h->live = rc == 1;
 	if (h->live && h->started && tent_cmp(&prev, &h->e) >= 0) {
-		log_msg(LOG_ERR, "version table tampered: entries out of order");
+		log_tampered(LOG_ERR, "version table tampered: entries out of order");
 		return -EIO;
 	}
 	h->started = true;
