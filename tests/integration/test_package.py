@@ -109,8 +109,8 @@ def test_lintian_clean(package):
         pytest.skip("lintian is missing (scripts/install-deps.sh installs it)")
     # Warnings left are overridden, each with its reason, in
     # debian/coffre.lintian-overrides.
-    p = run(["lintian", "--info", "--fail-on", "error,warning", package.changes],
-            check=False)
+    p = run(["lintian", "--info", "--fail-on", "error,warning", package.deb,
+             package.changes], check=False)
     tags = [line for line in p.stdout.splitlines() if re.match(r"[EW]: ", line)]
     assert p.returncode == 0 and not tags, p.stdout + p.stderr
 
@@ -140,6 +140,13 @@ def test_payload(package):
 def test_mount_from_package_with_fstab(package, workdir):
     package.unpack()
     root = package.root
+    # The helper and the unit name the packaged paths.
+    with open(os.path.join(root, "usr/sbin/mount.fuse.coffre")) as f:
+        assert "coffre='/usr/sbin/coffre'" in f.read()
+    with open(os.path.join(root, "lib/systemd/system/coffre@.service")) as f:
+        unit = f.read()
+    assert "\nExecStart=/usr/sbin/coffre " in unit
+    assert "\nLoadCredentialEncrypted=coffre-pin:/etc/coffre/%i.pin.cred\n" in unit
     token = Token(workdir)
     backing, mnt = os.path.join(workdir, "backing"), os.path.join(workdir, "mnt")
     os.makedirs(mnt)
