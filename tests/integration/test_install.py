@@ -19,12 +19,11 @@ import shutil
 import signal
 import socket
 import subprocess
-import textwrap
-import time
 
 import pytest
 
 from conftest import BUILD, Token, is_mounted, run, unmount, workdir  # noqa: F401
+from installed import SYSTEM_PATH, env, in_namespace as in_sbin_namespace, installed_files
 
 SRC = os.path.realpath(os.path.join(os.path.dirname(__file__), "..", ".."))
 IBUILD = os.path.join(os.path.realpath(BUILD), "tests", "install-build")
@@ -34,9 +33,6 @@ SBIN = ROOT + "/usr/sbin"
 MANDIR = ROOT + "/usr/share/man"
 UNIT = ROOT + "/lib/systemd/system/coffre@.service"
 COMPLETIONS = ROOT + "/usr/share/bash-completion/completions"
-# build/ is not on it, nor is the root's sbin (each program is named by
-# its path, as mount(8) and systemd do).
-SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @pytest.fixture(scope="module")
@@ -54,13 +50,6 @@ def installed():
     os.makedirs(CONFDIR, mode=0o700, exist_ok=True)
     os.makedirs(ROOT + "/var/log", mode=0o755, exist_ok=True)   # as on a system
     return ROOT
-
-
-def env(**extra):
-    e = {k: v for k, v in os.environ.items() if k not in ("PATH", "COFFRE_BUILD")}
-    e["PATH"] = SYSTEM_PATH
-    e.update(extra)
-    return e
 
 
 class InstalledVolume:
@@ -93,11 +82,7 @@ def ivolume(installed, workdir):
 
 
 def test_installed_files(installed):
-    for f in ["usr/sbin/coffre", "usr/sbin/coffrectl", "usr/sbin/mount.fuse.coffre",
-              "usr/share/man/man8/coffre.8", "usr/share/man/man8/coffrectl.8",
-              "usr/share/man/man5/coffre.conf.5", "lib/systemd/system/coffre@.service",
-              "usr/share/bash-completion/completions/coffre",
-              "usr/share/bash-completion/completions/coffrectl"]:
+    for f in installed_files("usr/sbin"):
         assert os.path.isfile(os.path.join(ROOT, f)), f
     for f in ["coffre", "coffrectl", "mount.fuse.coffre"]:
         assert os.access(os.path.join(SBIN, f), os.X_OK), f
@@ -111,12 +96,9 @@ def test_installed_files(installed):
 # ---- the mount helper, through mount(8)
 
 def in_namespace(script, **kw):
-    """script run by sh in a private mount namespace where the installed
-    /usr/sbin is bound over the system's (so mount(8) finds
-    /sbin/mount.fuse.coffre, which runs /usr/sbin/coffre)."""
-    prologue = f"set -eu\nmount --bind {SBIN} /usr/sbin\n"
-    return run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                prologue + textwrap.dedent(script)], env=env(), **kw)
+    """script run in a private mount namespace with the root's usr/sbin
+    (the helper included: -Dmounthelperdir=/usr/sbin) as /usr/sbin."""
+    return in_sbin_namespace(script, SBIN, **kw)
 
 
 def test_mount_t_fuse_coffre_and_fstab(ivolume, workdir):
