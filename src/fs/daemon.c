@@ -593,11 +593,13 @@ static int serve_loop(const struct fs_opts *o, struct fuse_session *se)
 	if (ret == SIGTERM || ret == SIGINT || ret == SIGHUP)
 		ret = 0;
 	fs_notify("STOPPING=1\nSTATUS=unmounting %s", o->mountpoint);
+	/* First: once the mount is gone, `coffrectl status` must say no
+	 * daemon serves it (exit 3), not answer while the threads stop. */
+	control_stop();
 	fs_prune_stop();
 	log_msg(LOG_NOTICE, "unmounting %s", o->mountpoint);
 	fs_metrics_file_stop();
 	fs_health_stop();
-	control_stop();
 	return ret;
 }
 

@@ -189,8 +189,15 @@ def test_log_lines_are_stamped_and_status_warnings_logged(workdir, token):
         assert s["health"] == "degraded" and s["warnings"][0].startswith("HSM 1 ")
     finally:
         vol.unmount()
-    p = run([COFFRECTL, "status", vol.mnt], check=False)
-    assert p.returncode == 3 and "no coffre daemon" in p.stderr
+    # umount returns when the kernel lets go; the daemon notices a moment
+    # later and stops answering first of all.
+    deadline = time.monotonic() + 10
+    while True:
+        p = run([COFFRECTL, "status", vol.mnt], check=False)
+        if p.returncode != 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert p.returncode == 3 and "no coffre daemon" in p.stderr, (p.returncode, p.stdout)
 
 
 def test_without_syslog_the_log_goes_to_logdir(volume):
