@@ -158,6 +158,10 @@ static int redirect_stdio(const struct fs_opts *o, char *where, size_t cap)
 
 	if (null < 0)
 		return -errno;
+	/* Under systemd (stderr is the journal's stream): native entries,
+	 * each with its priority and the volume's id. */
+	if (!o->log_file && log_journal_stream() && log_use_journal(NULL) == 0)
+		to_file = false;
 	snprintf(where, cap, "%s", o->log_file ? o->log_file : "");
 	if (to_file)
 		log = o->log_file ? open_log_at(AT_FDCWD, o->log_file) :
@@ -443,6 +447,8 @@ static int serve_open_volume(struct fs_opts *o, char *backing)
 	}
 	for (unsigned i = 0; i < mc->n_hsms; i++)
 		uris[i] = mc->hsm[i];
+	hex_encode(mc->uuid, COFFRE_ID_LEN, where);
+	log_set_volume(where);
 	pin_len = read_pin(o, pin, err, sizeof(err));
 	ret = pin_len < 0 ? pin_len :
 	      /* The configured path, checked to be SOURCE: SOURCE is not

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "coffre/log.h"
+#include "log_private.h"
 
 static bool to_syslog;
 
@@ -74,10 +75,11 @@ size_t log_format(char out[LOG_LINE_MAX], const struct tm *tm, unsigned msec,
 	return len;
 }
 
-/* Format and write one line: to syslog without the stamp (syslog has its
- * own), else to fd 2 with a single write(2). */
-static void __attribute__((format(printf, 4, 0)))
-log_line(int prio, unsigned missed, unsigned missed_s, const char *fmt, va_list ap)
+/* Format and write one line: to the journal or syslog without the stamp
+ * (they keep their own), else to fd 2 with a single write(2). */
+static void __attribute__((format(printf, 5, 0)))
+log_line(int prio, const char *class, unsigned missed, unsigned missed_s,
+	 const char *fmt, va_list ap)
 {
 	char msg[LOG_LINE_MAX], line[LOG_LINE_MAX];
 	struct timespec ts;
@@ -85,8 +87,10 @@ log_line(int prio, unsigned missed, unsigned missed_s, const char *fmt, va_list 
 	size_t len;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	len = log_format(line, NULL, 0, 0, prio, msg, missed, missed_s);
+	if (log_journal_send(prio, line, len - 1, class))
+		return;
 	if (to_syslog) {
-		len = log_format(line, NULL, 0, 0, prio, msg, missed, missed_s);
 		line[len - 1] = '\0';
 		syslog(LOG_PRI(prio), "%s", line);
 		return;
@@ -105,7 +109,7 @@ void log_msg(int prio, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_line(prio, 0, 0, fmt, ap);
+	log_line(prio, NULL, 0, 0, fmt, ap);
 	va_end(ap);
 	errno = saved;
 }
@@ -140,7 +144,9 @@ bool log_rl_count(struct log_ratelimit *rl, uint64_t now, unsigned *missed,
 	return pass;
 }
 
-static void rl_line(struct log_ratelimit *rl, int prio, const char *fmt, va_list ap)
+static void __attribute__((format(printf, 4, 0)))
+rl_line(struct log_ratelimit *rl, int prio, const char *class, const char *fmt,
+	va_list ap)
 {
 	int saved = errno;
 	unsigned missed, missed_s;
@@ -149,7 +155,7 @@ static void rl_line(struct log_ratelimit *rl, int prio, const char *fmt, va_list
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	if (log_rl_count(rl, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
 			 &missed, &missed_s))
-		log_line(prio, missed, missed_s, fmt, ap);
+		log_line(prio, class, missed, missed_s, fmt, ap);
 	errno = saved;
 }
 
@@ -158,7 +164,7 @@ void log_rl(struct log_ratelimit *rl, int prio, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	rl_line(rl, prio, fmt, ap);
+	rl_line(rl, prio, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -171,7 +177,7 @@ void log_rl_tamper(struct log_ratelimit *rl, int prio, const char *fmt, ...)
 
 	atomic_fetch_add_explicit(&tampered, 1, memory_order_relaxed);
 	va_start(ap, fmt);
-	rl_line(rl, prio, fmt, ap);
+	rl_line(rl, prio, "tamper", fmt, ap);
 	va_end(ap);
 }
 

@@ -39,6 +39,15 @@
 
 /* Lines go to syslog(3) (on) or to stderr (off, the default). */
 void log_use_syslog(bool on);
+/* Whether stderr is journald's stream (JOURNAL_STREAM names it). */
+bool log_journal_stream(void);
+/* From now on lines go to journald as native entries (path: its socket,
+ * NULL for systemd's), with PRIORITY, COFFRE_VOLUME (log_set_volume) and
+ * COFFRE_CLASS=tamper for tamper findings; stderr when a send fails.
+ * 0 or -errno (nothing changed). */
+int log_use_journal(const char *path);
+/* The volume id the journal entries carry (never a path or a name). */
+void log_set_volume(const char *id);
 
 void log_msg(int prio, const char *fmt, ...)
 	__attribute__((cold, format(printf, 2, 3)));

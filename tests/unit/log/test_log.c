@@ -464,3 +464,76 @@ Test(log, tamper_counts_every_finding, .init = on_pipe, .fini = restore)
 	log_rl(&rl, LOG_ERR, "not a finding");
 	cr_assert_eq(log_tamper_count() - before, 3);
 }
+
+/* ---- journal.c: native entries */
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+static int journal_listener(char path[108])
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	snprintf(path, 108, "/tmp/coffre-journal-%ld", (long)getpid());
+	unlink(path);
+	strcpy(sa.sun_path, path);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static void next_entry(int fd, char *buf, size_t cap)
+{
+	ssize_t n = recv(fd, buf, cap - 1, MSG_DONTWAIT);
+
+	cr_assert_gt(n, 0, "an entry was sent");
+	buf[n] = '\0';
+}
+
+Test(journal, entries_carry_priority_volume_and_class)
+{
+	char path[108], buf[LOG_LINE_MAX + 512];
+	int fd = journal_listener(path);
+
+	cr_assert_eq(log_use_journal(path), 0);
+	log_set_volume("00112233445566778899aabbccddeeff");
+	log_msg(LOG_WARNING, "hsm 1 down\tnow");
+	next_entry(fd, buf, sizeof(buf));
+	cr_assert(strstr(buf, "PRIORITY=4\n"), "%s", buf);
+	cr_assert(strstr(buf, "SYSLOG_IDENTIFIER=coffre\n"), "%s", buf);
+	cr_assert(strstr(buf, "MESSAGE=hsm 1 down?now\n"), "a control character "
+		  "cannot start a field of its own: %s", buf);
+	cr_assert(strstr(buf, "COFFRE_VOLUME=00112233445566778899aabbccddeeff\n"));
+	cr_assert_null(strstr(buf, "COFFRE_CLASS="));
+	cr_assert_null(strstr(buf, "coffre["), "no stamp: the journal keeps its own");
+	log_tampered(LOG_ERR, "segment 3 of %s does not authenticate", "ab/cd");
+	next_entry(fd, buf, sizeof(buf));
+	cr_assert(strstr(buf, "PRIORITY=3\n") && strstr(buf, "COFFRE_CLASS=tamper\n"),
+		  "%s", buf);
+	/* The journal gone: the line goes to stderr instead (not lost). */
+	close(fd);
+	unlink(path);
+	log_msg(LOG_ERR, "after the journal");
+}
+
+Test(journal, stream_is_recognised_by_device_and_inode)
+{
+	struct stat st;
+	char v[64];
+
+	cr_assert_eq(fstat(STDERR_FILENO, &st), 0);
+	snprintf(v, sizeof(v), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", v, 1);
+	cr_assert(log_journal_stream());
+	snprintf(v, sizeof(v), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino + 1);
+	setenv("JOURNAL_STREAM", v, 1);
+	cr_assert_not(log_journal_stream());
+	setenv("JOURNAL_STREAM", "garbage", 1);
+	cr_assert_not(log_journal_stream());
+	unsetenv("JOURNAL_STREAM");
+	cr_assert_not(log_journal_stream());
+}
