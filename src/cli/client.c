@@ -2,7 +2,8 @@
  * client.c — coffrectl's side of the control socket (coffre/control.h):
  * connect to the daemon serving a mount point, check that it runs as root
  * or as us, send one command line and copy the reply out ("progress: "
- * lines to stderr; an "exit: N" line is the command's exit status).
+ * lines to the caller's progress, or stderr; an "exit: N" line is the
+ * command's exit status).
  */
 #include <errno.h>
 #include <limits.h>
@@ -17,14 +18,33 @@
 #include "coffre/exit.h"
 #include "coffre/mountinfo.h"
 #include "coffre/control.h"
+#include "coffre/progress.h"
 
-int control_call(const char *mountpoint, const char *cmd, FILE *out)
+/* A "progress: " line: to p if it is one of ours (an old daemon's free
+ * text to stderr, unless JSON is being written). */
+static void show_progress(struct progress *p, const char *text)
+{
+	char phase[PROGRESS_PHASE_MAX], unit[PROGRESS_UNIT_MAX];
+	uint64_t done, total;
+
+	if (!p) {
+		fputs(text, stderr);
+		return;
+	}
+	if (progress_parse_wire(text, phase, unit, &done, &total) == 0)
+		progress_update(p, phase, unit, done, total);
+	else if (p->mode != PROGRESS_JSON)
+		fputs(text, stderr);
+}
+
+int control_call_progress(const char *mountpoint, const char *cmd, FILE *out,
+			  struct progress *p)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char line[COFFRE_CONTROL_MAX_LINE];
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	bool first = true;
+	bool first = true, json = p && p->mode == PROGRESS_JSON;
 	int fd, err, exit_status = 0;
 	FILE *f;
 
@@ -65,9 +85,11 @@ int control_call(const char *mountpoint, const char *cmd, FILE *out)
 	err = 1;
 	while (fgets(line, sizeof(line), f)) {
 		if (!strncmp(line, "progress: ", 10)) {
-			fputs(line + 10, stderr);
+			show_progress(p, line + 10);
 			continue;
 		}
+		if (p)
+			progress_end(p);
 		if (!strncmp(line, "exit: ", 6) && !first) {
 			exit_status = atoi(line + 6);
 			continue;
@@ -79,9 +101,13 @@ int control_call(const char *mountpoint, const char *cmd, FILE *out)
 				continue;
 			}
 			fprintf(stderr, "coffrectl: %s", line);
+			if (json)       /* the result line says why too */
+				fputs(line, out);
 			continue;
 		}
 		fputs(line, err ? stderr : out);
+		if (err && json)
+			fputs(line, out);
 	}
 	if (first)
 		fprintf(stderr, "coffrectl: the daemon closed the connection\n");
@@ -89,11 +115,44 @@ int control_call(const char *mountpoint, const char *cmd, FILE *out)
 	return first ? -1 : err ? err : exit_status;
 }
 
+int control_call(const char *mountpoint, const char *cmd, FILE *out)
+{
+	return control_call_progress(mountpoint, cmd, out, NULL);
+}
+
 int control_run(const char *mountpoint, const char *cmd, FILE *out)
 {
 	int ret = control_call(mountpoint, cmd, out);
 
 	return ret < 0 ? COFFRE_EXIT_FAILURE : ret;
+}
+
+int control_run_progress(const char *mountpoint, const char *cmd, bool json)
+{
+	char *text = NULL;
+	size_t len = 0;
+	struct progress p;
+	FILE *out;
+	int ret;
+
+	progress_init(&p, progress_mode_for(json, isatty(2)), json ? stdout : stderr,
+		      NULL);
+	/* JSON: the answer becomes the result line's message. */
+	out = json ? open_memstream(&text, &len) : stdout;
+	if (!out)
+		return COFFRE_EXIT_FAILURE;
+	ret = control_call_progress(mountpoint, cmd, out, &p);
+	progress_end(&p);
+	if (ret < 0)
+		ret = COFFRE_EXIT_FAILURE;
+	if (json) {
+		fclose(out);
+		while (len && text[len - 1] == '\n')
+			text[--len] = '\0';
+		progress_json_result(stdout, ret, text ? text : "");
+		free(text);
+	}
+	return ret;
 }
 
 /* The longest fuse.coffre mount point that contains real. */

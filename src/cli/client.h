@@ -14,6 +14,14 @@
 int control_call(const char *mountpoint, const char *cmd, FILE *out);
 /* control_call with no answer an ordinary failure: the exit status. */
 int control_run(const char *mountpoint, const char *cmd, FILE *out);
+/* control_call with the daemon's progress lines fed to p (NULL: stderr). */
+struct progress;
+int control_call_progress(const char *mountpoint, const char *cmd, FILE *out,
+			  struct progress *p);
+/* control_run of a long command: its progress on a terminal's stderr, or,
+ * with json, as JSON lines on stdout ending with a result line holding
+ * the answer (coffre/progress.h).  The exit status. */
+int control_run_progress(const char *mountpoint, const char *cmd, bool json);
 
 /* The coffre mount holding dir: its mount point and dir's path relative
  * to it.  -ENOENT if dir is not inside a coffre mount. */

@@ -27,6 +27,7 @@
 #include "coffre/exit.h"
 #include "coffre/hsm.h"
 #include "coffre/keys.h"
+#include "coffre/progress.h"
 #include "coffre/replica.h"
 
 #ifndef COFFRE_CONFDIR
@@ -52,7 +53,7 @@ struct cli {
 	unsigned n_share;
 	unsigned shares_n, shares_k;
 	uint32_t seg_size;
-	bool strict_holes, json, yes, force;
+	bool strict_holes, json, yes, force, recursive;
 	const char *args[MAX_ARGS];
 	unsigned n_args;
 };
@@ -280,6 +281,8 @@ static int parse(int argc, char **argv, int first, struct cli *c)
 			c->yes = true;
 		} else if (!strcmp(a, "--force")) {
 			c->force = true;
+		} else if (!strcmp(a, "-r") || !strcmp(a, "--recursive")) {
+			c->recursive = true;
 		} else if (a[0] == '-' && a[1]) {
 			if (!takes_value(a)) {
 				fprintf(stderr, "coffrectl: unknown option %s (see --help)\n", a);
@@ -757,12 +760,9 @@ static int cmd_hsm_enroll(struct cli *c)
 	return 0;
 }
 
-static void progress(size_t done, size_t total, void *ctx)
+static void rewrap_progress(size_t done, size_t total, void *ctx)
 {
-	(void)ctx;
-	if (isatty(2) || done == total)
-		fprintf(stderr, "\rrewrapping directory keys: %zu/%zu%s", done, total,
-			done == total ? "\n" : "");
+	progress_update(ctx, "rewrap", "keys", done, total);
 }
 
 static bool is_backing(const char *path)
@@ -777,7 +777,8 @@ static bool is_backing(const char *path)
 static int cmd_rotate_master(struct cli *c)
 {
 	struct rotate_opts o = { 0 };
-	char err[512] = "", cmd[COFFRE_PIN_MAX + 64], *pin;
+	char err[512] = "", cmd[COFFRE_PIN_MAX + 64], msg[600], *pin;
+	struct progress p;
 	struct volume *v;
 	int ret, len;
 
@@ -800,7 +801,7 @@ static int cmd_rotate_master(struct cli *c)
 			return 1;
 		snprintf(cmd, sizeof(cmd), "rotate-master %s", pin);
 		free_pin(pin);
-		ret = control_run(c->args[0], cmd, stdout);
+		ret = control_run_progress(c->args[0], cmd, c->json);
 		secmem_wipe(cmd, sizeof(cmd));
 		return ret;
 	}
@@ -811,19 +812,32 @@ static int cmd_rotate_master(struct cli *c)
 	o.shares_dir = c->shares_dir;
 	o.shares_n = c->shares_n;
 	o.shares_k = c->shares_k;
-	o.progress = progress;
+	progress_init(&p, progress_mode_for(c->json, isatty(2)),
+		      c->json ? stdout : stderr, NULL);
+	o.progress = rewrap_progress;
+	o.progress_ctx = &p;
 	ret = volume_rotate_master(v, &o, err, sizeof(err));
-	if (ret)
-		fprintf(stderr, "coffrectl: rotation failed: %s\n", err);
-	else
-		printf("master key rotated to v%u; the old version is destroyed in "
-		       "every HSM\n", volume_conf(v)->mk_version);
+	progress_end(&p);
+	if (ret) {
+		snprintf(msg, sizeof(msg), "rotation failed: %s", err);
+		fprintf(stderr, "coffrectl: %s\n", msg);
+	} else {
+		snprintf(msg, sizeof(msg), "master key rotated to v%u; the old "
+			 "version is destroyed in every HSM", volume_conf(v)->mk_version);
+		if (!c->json)
+			printf("%s\n", msg);
+	}
 	volume_close(v);
-	return coffre_exit_of_errno(ret);
+	ret = coffre_exit_of_errno(ret);
+	if (c->json)
+		progress_json_result(stdout, ret, msg);
+	return ret;
 }
 
-/* A directory key command: run by the daemon serving the directory. */
-static int dir_key_command(struct cli *c, const char *verb)
+/* A directory key command: run by the daemon serving the directory, as
+ * the control command key-WIRE (a long one shows its progress). */
+static int dir_key_command(struct cli *c, const char *verb, const char *wire,
+			   bool long_running)
 {
 	char mnt[PATH_MAX], rel[PATH_MAX], cmd[PATH_MAX + 32];
 	int err;
@@ -844,18 +858,21 @@ static int dir_key_command(struct cli *c, const char *verb)
 			"sent to the daemon\n");
 		return 1;
 	}
-	snprintf(cmd, sizeof(cmd), "key-%s\t%s", verb, rel[0] ? rel : ".");
-	return control_run(mnt, cmd, stdout);
+	snprintf(cmd, sizeof(cmd), "key-%s\t%s", wire, rel[0] ? rel : ".");
+	return long_running ? control_run_progress(mnt, cmd, c->json) :
+	       control_run(mnt, cmd, stdout);
 }
 
 static int cmd_key_rotate(struct cli *c)
 {
-	return dir_key_command(c, "rotate");
+	return dir_key_command(c, "rotate", "rotate", false);
 }
 
+/* -r: the subdirectories too, each under its own current key. */
 static int cmd_key_rekey(struct cli *c)
 {
-	return dir_key_command(c, "rekey");
+	return dir_key_command(c, "rekey", c->recursive ? "rekey-tree" : "rekey",
+			       true);
 }
 
 static int cmd_key_shred(struct cli *c)
@@ -877,17 +894,19 @@ static int cmd_key_shred(struct cli *c)
 	pin = load_pin(c, &len);
 	if (!pin)
 		return 1;
+	/* With --json, stdout holds JSON lines only: the check goes to stderr. */
 	snprintf(cmd, sizeof(cmd), "key-shred-check\t%s", rel[0] ? rel : ".");
-	fprintf(stdout, "crypto-shredding %s destroys its keys for good: ", c->args[0]);
-	fflush(stdout);
-	err = control_run(mnt, cmd, stdout);
+	fprintf(c->json ? stderr : stdout, "crypto-shredding %s destroys its keys "
+		"for good: ", c->args[0]);
+	fflush(c->json ? stderr : stdout);
+	err = control_run(mnt, cmd, c->json ? stderr : stdout);
 	if (err) {
 		free_pin(pin);
 		return err;
 	}
 	if (!c->yes) {
-		fprintf(stdout, "type 'shred' to go on: ");
-		fflush(stdout);
+		fprintf(c->json ? stderr : stdout, "type 'shred' to go on: ");
+		fflush(c->json ? stderr : stdout);
 		if (!fgets(answer, sizeof(answer), stdin) || strcmp(answer, "shred\n")) {
 			fprintf(stderr, "coffrectl: not shredded\n");
 			free_pin(pin);
@@ -896,7 +915,7 @@ static int cmd_key_shred(struct cli *c)
 	}
 	snprintf(cmd, sizeof(cmd), "key-shred\t%s\t%s", pin, rel[0] ? rel : ".");
 	free_pin(pin);
-	err = control_run(mnt, cmd, stdout);
+	err = control_run_progress(mnt, cmd, c->json);
 	secmem_wipe(cmd, sizeof(cmd));
 	return err;
 }

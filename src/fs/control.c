@@ -10,9 +10,11 @@
  *   status-json    the same as one JSON object, then "exit: N"
  *   rotate-master PIN   a live master key rotation (DESIGN.md §3); the PIN
  *                  re-authenticates the caller
- *   key-rotate\tDIR, key-rekey\tDIR, key-shred-check\tDIR,
- *   key-shred\tPIN\tDIR   directory key operations (keyops.c); DIR is
- *                  relative to the mount root
+ *   key-rotate\tDIR, key-rekey\tDIR, key-rekey-tree\tDIR (-r),
+ *   key-shred-check\tDIR, key-shred\tPIN\tDIR   directory key operations
+ *                  (keyops.c); DIR is relative to the mount root
+ * rotate-master, key-rekey* and key-shred write "progress: PHASE DONE/TOTAL
+ * UNIT" lines before their answer (coffre/progress.h).
  *   metrics        "ok", then every metric in the Prometheus text format
  *                  (metrics.c)
  *   sync MS        wait up to MS milliseconds (-1: forever) until the
@@ -32,6 +34,7 @@
 #include <unistd.h>
 
 #include "coffre/control.h"
+#include "coffre/progress.h"
 #include "coffre/replica.h"
 #include "keyops.h"
 
@@ -207,17 +210,12 @@ static void status(FILE *f, bool json)
 	pthread_mutex_unlock(&one);
 }
 
-static void rotate_progress(size_t done, size_t total, void *ctx)
-{
-	if (done == total || done % 256 == 0)
-		fprintf(ctx, "progress: rewrapped %zu/%zu directory keys\n", done,
-			total);
-}
-
 static void rotate_master(FILE *f, const char *pin)
 {
 	static pthread_mutex_t one_at_a_time = PTHREAD_MUTEX_INITIALIZER;
-	struct rotate_opts o = { .progress = rotate_progress, .progress_ctx = f };
+	struct progress p;
+	struct rotate_opts o = { .progress = keyops_rewrap_progress,
+				 .progress_ctx = &p };
 	char err[512] = "";
 	int ret;
 
@@ -225,6 +223,7 @@ static void rotate_master(FILE *f, const char *pin)
 		fprintf(f, "error: PIN rejected\n");
 		return;
 	}
+	progress_init(&p, PROGRESS_WIRE, f, NULL);
 	pthread_mutex_lock(&one_at_a_time);
 	log_msg(LOG_NOTICE, "master key rotation from v%u",
 		volume_conf(g_fs.vol)->mk_version);
@@ -251,7 +250,9 @@ static void key_op(FILE *f, const char *line)
 	if (!strncmp(line, "key-rotate\t", 11))
 		err = keyops_rotate(rel, f);
 	else if (!strncmp(line, "key-rekey\t", 10))
-		err = keyops_rekey(rel, f);
+		err = keyops_rekey(rel, false, f);
+	else if (!strncmp(line, "key-rekey-tree\t", 15))
+		err = keyops_rekey(rel, true, f);
 	else if (!strncmp(line, "key-shred-check\t", 16))
 		err = keyops_shred(rel, NULL, true, f);
 	else if (!strncmp(line, "key-shred\t", 10) && strchr(rel, '\t')) {

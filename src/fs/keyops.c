@@ -4,6 +4,7 @@
  *
  *   key rotate DIR   a new DEK version for the directory's new files
  *   key rekey DIR    re-encrypt the directory's files under its current key
+ *                    (-r: and every subdirectory's, each under its own)
  *   key shred DIR    crypto-shred a directory tree: files inside that use
  *                    another directory's key are re-encrypted under their
  *                    own directory's key first, so everything inside dies
@@ -24,6 +25,10 @@
  * at the new file, so open handles and cached dentries keep working.  A
  * file with several hard links is skipped and reported: replacing it
  * would split its links.
+ *
+ * Progress goes to the client as "progress: " lines (coffre/progress.h):
+ * files looked at of those counted first (a walk of the directories
+ * alone, no file opened), then, for a shred, directory keys rewrapped.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -35,12 +40,15 @@
 #include <unistd.h>
 
 #include "coffre/io.h"
+#include "coffre/progress.h"
 #include "keyops.h"
 
 #define COPY_CHUNK STORE_MAX_REQUEST
 
 struct rekey_stats {
 	unsigned done, skipped_links, failed;
+	uint64_t seen, total;           /* files looked at, of those counted */
+	struct progress *p;
 };
 
 /* Open the backing directory at a path relative to the mount root. */
@@ -400,6 +408,9 @@ static int rekey_dir(int dfd, const uint8_t id[COFFRE_ID_LEN], bool deep,
 				if (r != -EAGAIN)
 					break;
 			}
+			s->seen++;
+			progress_update(s->p, "rekey", "files", s->seen,
+					s->total > s->seen ? s->total : s->seen);
 			if (r == 1)
 				s->done++;
 			else if (r == -EMLINK)
@@ -437,14 +448,52 @@ int keyops_rotate(const char *rel, FILE *out)
 	return err;
 }
 
-int keyops_rekey(const char *rel, FILE *out)
+/* The regular files in dfd (and below it when deep), by their directory
+ * entries alone: the total progress counts against. */
+static uint64_t count_files(int dfd, bool deep)
 {
-	struct rekey_stats s = { 0 };
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), sub;
+	struct dirent *de;
+	uint64_t n = 0;
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    entry_is_internal(de->d_name))
+			continue;
+		if (de->d_type == DT_REG) {
+			n++;
+		} else if (de->d_type == DT_DIR && deep) {
+			sub = io_open_untrusted(dfd, de->d_name, O_RDONLY, S_IFDIR);
+			if (sub >= 0) {
+				n += count_files(sub, true);
+				close(sub);
+			}
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+int keyops_rekey(const char *rel, bool deep, FILE *out)
+{
+	struct progress p;
+	struct rekey_stats s = { .p = &p };
 	uint8_t id[COFFRE_ID_LEN], *buf = malloc(COPY_CHUNK);
 	int dfd, err = buf ? keyops_resolve(rel, &dfd, id) : -ENOMEM;
 
+	progress_init(&p, PROGRESS_WIRE, out, NULL);
 	if (!err) {
-		err = rekey_dir(dfd, id, false, buf, &s);
+		s.total = count_files(dfd, deep);
+		progress_update(&p, "rekey", "files", 0, s.total);
+		err = rekey_dir(dfd, id, deep, buf, &s);
+		if (s.seen != s.total)   /* files came or went meanwhile */
+			progress_update(&p, "rekey", "files", s.seen, s.seen);
 		note_dir_tree(dfd);
 		close(dfd);
 	}
@@ -455,13 +504,18 @@ int keyops_rekey(const char *rel, FILE *out)
 		err = -EIO;
 	if (err)
 		return err;
-	fprintf(out, "ok\nre-encrypted %u file%s in %s", s.done, s.done == 1 ? "" : "s",
-		rel);
+	fprintf(out, "ok\nre-encrypted %u file%s in %s%s", s.done,
+		s.done == 1 ? "" : "s", rel, deep ? " and below" : "");
 	if (s.skipped_links)
 		fprintf(out, "; %u hard-linked file%s kept their key", s.skipped_links,
 			s.skipped_links == 1 ? "" : "s");
 	fprintf(out, "\n");
 	return 0;
+}
+
+void keyops_rewrap_progress(size_t done, size_t total, void *ctx)
+{
+	progress_update(ctx, "rewrap", "keys", done, total);
 }
 
 /* ---- shredding */
@@ -572,8 +626,10 @@ static void record_gone(const char *name, void *ctx)
 int keyops_shred(const char *rel, const char *pin, bool dry_run, FILE *out)
 {
 	struct id_set set = { calloc(MAX_SHRED_DIRS, COFFRE_ID_LEN), 0 };
-	struct rekey_stats s = { 0 };
-	struct rotate_opts ro = { 0 };
+	struct progress p;
+	struct rekey_stats s = { .p = &p };
+	struct rotate_opts ro = { .progress = keyops_rewrap_progress,
+				  .progress_ctx = &p };
 	uint8_t id[COFFRE_ID_LEN], *buf = NULL;
 	char err_text[512] = "";
 	unsigned outside;
@@ -604,10 +660,15 @@ int keyops_shred(const char *rel, const char *pin, bool dry_run, FILE *out)
 		goto out;
 	}
 	/* Everything inside dies with it: bring strays under the tree's keys. */
+	progress_init(&p, PROGRESS_WIRE, out, NULL);
+	s.total = count_files(dfd, true);
+	progress_update(&p, "rekey", "files", 0, s.total);
 	buf = malloc(COPY_CHUNK);
 	err = buf ? rekey_dir(dfd, id, true, buf, &s) : -ENOMEM;
 	if (err)
 		goto out;
+	if (s.seen != s.total)
+		progress_update(&p, "rekey", "files", s.seen, s.seen);
 	for (k = 0; k < set.n; k++) {
 		err = volume_destroy_dir_keys(g_fs.vol, set.ids[k], record_gone,
 					   NULL);
