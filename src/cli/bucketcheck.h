@@ -13,6 +13,7 @@
 
 #include "coffre/exit.h"
 #include "coffre/keys.h"
+#include "coffre/progress.h"
 #include "coffre/replica.h"
 
 /* What the coffrectl wrappers pass in (the PIN is already read). */
@@ -43,7 +44,7 @@ struct bucket_object {
 
 struct bucket_check {
 	const struct bucket_args *a;
-	bool progress;                /* a bar on stderr */
+	struct progress prog;         /* a line on stderr, or JSON lines */
 	struct volume *vol;           /* the bucket, opened read-only */
 	int bucket_fd;
 	struct manifest *man;         /* NULL if missing or untrusted */
@@ -68,7 +69,8 @@ int bucket_check_start(struct bucket_check *c, const struct bucket_args *a);
 /* The object at path (bsearch), or NULL. */
 const struct bucket_object *bucket_object_find(const struct bucket_check *c,
 					       const char *path);
-/* Problems, one line each, and a summary (or one JSON object). */
+/* Problems, one line each, and a summary (or one JSON object: the result
+ * line after the progress lines). */
 void bucket_check_report(const struct bucket_check *c, FILE *f, bool json);
 /* Write s with every byte outside printable ASCII escaped (\xNN): names in
  * a bucket are untrusted and must not drive the terminal. */

@@ -959,10 +959,10 @@ static int bucket_command(struct cli *c, bool restore)
 	int len, ret;
 
 	if (c->n_args != (restore ? 2u : 1u) || (c->n_hsm == 0 && !c->conf) ||
-	    (restore && (c->backing || c->json)) || (!restore && c->force)) {
+	    (restore && c->backing) || (!restore && c->force)) {
 		fprintf(stderr, restore ?
 			"usage: coffrectl restore BUCKET NEWBACKING --conf NAME | --hsm URI "
-			"[--hsm URI ...] [--pin-file FILE] [--force]\n" :
+			"[--hsm URI ...] [--pin-file FILE] [--force] [--json]\n" :
 			"usage: coffrectl verify BUCKET --conf NAME | --hsm URI [--hsm URI "
 			"...] [--pin-file FILE] [--backing DIR] [--json]\n");
 		return 2;

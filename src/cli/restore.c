@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,7 @@ struct restore {
 	size_t n_ino;
 	uint8_t *buf;
 	uint64_t files, links, others, bytes;
+	uint64_t total_bytes;         /* of the regular files to copy */
 };
 
 static int fail(const char *path, const char *what, int err)
@@ -159,6 +161,8 @@ static int copy_file(struct restore *r, const struct manifest_entry *e)
 		goto out;
 	}
 	r->bytes += d.size;
+	progress_update(&r->c->prog, "copy", "bytes", r->bytes,
+			r->total_bytes > r->bytes ? r->total_bytes : r->bytes);
 out:
 	if (in >= 0)
 		close(in);
@@ -347,6 +351,9 @@ static int run(struct restore *r)
 	g_sort = NULL;
 	if ((err = check_parents(r)))
 		return err;
+	for (i = 0; i < r->n; i++)          /* the copy phase's total */
+		if (r->v[i].e->type == MANIFEST_REG)
+			r->total_bytes += r->v[i].e->size;
 	for (i = 0; i < r->n; i++) {
 		const struct manifest_entry *e = r->v[i].e;
 
@@ -374,6 +381,7 @@ int restore_command(const struct bucket_args *a)
 {
 	struct bucket_check c;
 	struct restore r;
+	char msg[PATH_MAX + 256];
 	int err;
 
 	err = bucket_check_start(&c, a);
@@ -385,6 +393,9 @@ int restore_command(const struct bucket_args *a)
 			fprintf(stderr, "coffrectl: refusing to restore from a bucket that "
 				"fails verification%s\n", c.man ? " (--force restores "
 				"what authenticates anyway)" : ": its manifest is unusable");
+			if (a->json)
+				progress_json_result(stdout, COFFRE_EXIT_BUCKET,
+						     "refused: the bucket fails verification");
 			bucket_check_free(&c);
 			return COFFRE_EXIT_BUCKET;
 		}
@@ -395,13 +406,22 @@ int restore_command(const struct bucket_args *a)
 	r.c = &c;
 	r.root = open_target(a->target);
 	err = r.root < 0 ? r.root : run(&r);
+	progress_end(&c.prog);
 	if (r.root >= 0)
 		close(r.root);
-	if (!err) {
-		printf("restored %zu entries (%" PRIu64 " files, %" PRIu64 " bytes, %"
-		       PRIu64 " hard links, %" PRIu64 " symlinks and special files) "
-		       "from generation %" PRIu64 " into %s\n", r.n, r.files, r.bytes,
-		       r.links, r.others, manifest_generation(c.man), a->target);
+	if (!err)
+		snprintf(msg, sizeof(msg), "restored %zu entries (%" PRIu64 " files, %"
+			 PRIu64 " bytes, %" PRIu64 " hard links, %" PRIu64 " symlinks "
+			 "and special files) from generation %" PRIu64 " into %s", r.n,
+			 r.files, r.bytes, r.links, r.others,
+			 manifest_generation(c.man), a->target);
+	else
+		snprintf(msg, sizeof(msg), "restore failed: %s is incomplete; remove "
+			 "it before trying again", a->target);
+	if (a->json) {
+		progress_json_result(stdout, err ? 1 : 0, msg);
+	} else if (!err) {
+		printf("%s\n", msg);
 		/* A restore writes no mount configuration (a drill must not
 		 * redirect a production one): say how to make one. */
 		printf("to mount it, write its mount configuration NAME:\n  coffrectl "
@@ -410,10 +430,9 @@ int restore_command(const struct bucket_args *a)
 			printf(" --hsm '%s'", a->uris[i]);
 		printf(" --pin-file FILE\nthen: coffre %s MOUNTPOINT -o conf=NAME\n",
 		       a->target);
+	} else if (r.root >= 0) {
+		fprintf(stderr, "coffrectl: %s\n", msg);
 	}
-	else if (r.root >= 0)
-		fprintf(stderr, "coffrectl: restore failed: %s is incomplete; remove "
-			"it before trying again\n", a->target);
 	free(r.v);
 	free(r.by_ino);
 	free(r.buf);

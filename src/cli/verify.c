@@ -102,11 +102,14 @@ void bucket_check_report(const struct bucket_check *c, FILE *f, bool json)
 	size_t i;
 
 	if (json) {
-		fprintf(f, "{\"ok\": %s, \"objects\": %zu, \"files\": %" PRIu64
+		fprintf(f, "{\"event\": \"result\", \"ok\": %s, \"exit\": %d, "
+			"\"objects\": %zu, \"files\": %" PRIu64
 			", \"directories\": %" PRIu64 ", \"key_records\": %" PRIu64
 			", \"symlinks\": %" PRIu64 ", \"bytes\": %" PRIu64
 			", \"generation\": %" PRIu64 ", \"problems\": [",
-			c->n_problems ? "false" : "true", c->n_objs, c->files, c->dirs,
+			c->n_problems ? "false" : "true",
+			c->n_problems ? COFFRE_EXIT_BUCKET : COFFRE_EXIT_OK, c->n_objs,
+			c->files, c->dirs,
 			c->keys, c->symlinks, c->bytes,
 			c->man ? manifest_generation(c->man) : 0);
 		for (i = 0; i < c->n_problems; i++) {
@@ -139,20 +142,11 @@ void bucket_check_report(const struct bucket_check *c, FILE *f, bool json)
 
 static void progress(struct walk *w, bool end)
 {
-	struct bucket_check *c = w->c;
-	unsigned pct;
-
-	if (!c->progress)
-		return;
-	pct = w->total_bytes ? (unsigned)(w->done_bytes * 100 / w->total_bytes) : 100;
 	if (end)
-		pct = 100;
-	fprintf(stderr, "\rverifying [%-40.*s] %3u%% %zu/%zu objects", (int)(pct * 40 / 100),
-		"########################################", pct,
-		end ? c->n_objs : w->done_objs, c->n_objs);
-	if (end)
-		fputc('\n', stderr);
-	fflush(stderr);
+		progress_end(&w->c->prog);
+	else
+		progress_update(&w->c->prog, "verify", "bytes", w->done_bytes,
+				w->total_bytes);
 }
 
 /* ---- collecting the bucket's objects */
@@ -896,7 +890,8 @@ int bucket_check_run(struct bucket_check *c, const struct bucket_args *a)
 	memset(c, 0, sizeof(*c));
 	c->a = a;
 	c->bucket_fd = -1;
-	c->progress = isatty(2) && !a->json;
+	progress_init(&c->prog, progress_mode_for(a->json, isatty(2)),
+		      a->json ? stdout : stderr, NULL);
 	err = volume_open_ro(a->bucket, a->uris, a->n_uris, a->pin, a->pin_len,
 			     &c->vol, c->err, sizeof(c->err));
 	if (err)
@@ -981,13 +976,17 @@ int bucket_check_start(struct bucket_check *c, const struct bucket_args *a)
 
 	if (err == 0)
 		return 0;
+	progress_end(&c->prog);
 	fprintf(stderr, "coffrectl: cannot verify %s: ", a->bucket);
 	print_safe(stderr, c->err);
 	fputc('\n', stderr);
-	bucket_check_free(c);
 	/* A wrong PIN or no HSM is theirs; anything else is the bucket's. */
-	return code == COFFRE_EXIT_PIN || code == COFFRE_EXIT_HSM ? code :
+	code = code == COFFRE_EXIT_PIN || code == COFFRE_EXIT_HSM ? code :
 	       COFFRE_EXIT_BUCKET;
+	if (a->json)
+		progress_json_result(stdout, code, c->err);
+	bucket_check_free(c);
+	return code;
 }
 
 int verify_command(const struct bucket_args *a)
