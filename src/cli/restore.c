@@ -351,8 +351,10 @@ static int run(struct restore *r)
 	g_sort = NULL;
 	if ((err = check_parents(r)))
 		return err;
-	for (i = 0; i < r->n; i++)          /* the copy phase's total */
-		if (r->v[i].e->type == MANIFEST_REG)
+	/* The copy phase's total (hard links counted as often as named). */
+	for (i = 0; i < r->n; i++)
+		if (r->v[i].e->type == MANIFEST_REG &&
+		    !replica_path_excluded(r->v[i].e->path))
 			r->total_bytes += r->v[i].e->size;
 	for (i = 0; i < r->n; i++) {
 		const struct manifest_entry *e = r->v[i].e;
@@ -362,6 +364,8 @@ static int run(struct restore *r)
 		if ((err = make_entry(r, i)))
 			return err;
 	}
+	if (r->bytes != r->total_bytes)     /* the last line: done = total */
+		progress_update(&r->c->prog, "copy", "bytes", r->bytes, r->bytes);
 	if ((err = write_conf(r)) || (err = write_manifest(r)))
 		return err;
 	for (i = r->n; i-- > 0;) {

@@ -153,7 +153,9 @@ def test_clean_bucket_verifies(synced, token):
     p = verify(token, bucket, "--backing", vol.backing)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "OK" in p.stdout and problems(p) == []
-    j = json.loads(verify(token, bucket, "--json").stdout)
+    # --json: progress lines, then the report (the result line) last.
+    j = json.loads(verify(token, bucket, "--json").stdout.splitlines()[-1])
+    assert j["event"] == "result" and j["exit"] == 0
     assert j["ok"] is True and j["problems"] == [] and j["files"] >= 6
     assert j["symlinks"] == 2 and j["key_records"] >= 3
     # verify wrote nothing into the bucket (no lock file, no journal)
