@@ -48,6 +48,7 @@ struct cli {
 	const char *shares_dir;
 	const char *bucket;
 	const char *backing;
+	const char *mountpoint;       /* init, conf adopt: the mountpoint line */
 	unsigned timeout;
 	const char *share[MAX_SHARES];
 	unsigned n_share;
@@ -71,7 +72,7 @@ static void usage(FILE *f)
 "volumes:\n"
 "  init --conf NAME --hsm URI [--hsm URI ...] --pin-file FILE\n"
 "       [--segment-size N] [--strict-holes] [--shares-dir DIR [--shares N]\n"
-"       [--threshold K]] [--bucket DIR] BACKING\n"
+"       [--threshold K]] [--bucket DIR] [--mountpoint PATH] BACKING\n"
 "      create a volume in the empty directory BACKING and its mount\n"
 "      configuration NAME (which must not exist yet: backing, uuid, the HSMs\n"
 "      in the order given, the PIN file's and the bucket's absolute paths).\n"
@@ -82,16 +83,18 @@ static void usage(FILE *f)
 "      custodians' shares (default 7, any K=5 rebuild it), one file each,\n"
 "      mode 0400.  Without it the HSMs hold the only copies of the master\n"
 "      key.  With --bucket, the (empty) bucket directory gets the volume's\n"
-"      marker and mounts replicate to it.\n"
+"      marker and mounts replicate to it.  With --mountpoint, the\n"
+"      configuration names where `coffre -o conf=NAME` mounts it.\n"
 "  conf adopt BACKING NAME --hsm URI [--hsm URI ...] --pin-file FILE\n"
-"       [--bucket DIR] [--force]\n"
+"       [--bucket DIR] [--mountpoint PATH] [--force]\n"
 "      write the mount configuration NAME for an existing volume (one made\n"
 "      before mount configurations, or restored): the HSMs are the ones\n"
 "      given, never the volume's config's; each must answer and hold the\n"
 "      volume's master key (its check value), and the config must\n"
 "      authenticate with them.  The bucket is --bucket, else the one the\n"
 "      (authenticated) volume config names.  An existing NAME is replaced\n"
-"      only with --force.  Works on a mounted volume too.\n"
+"      only with --force (its mountpoint line is kept unless --mountpoint\n"
+"      gives another).  Works on a mounted volume too.\n"
 "  status MOUNTPOINT [--json]\n"
 "      state of a running mount: HSMs (up, down, failovers), key cache,\n"
 "      replication (pending paths, in memory and in the journal, oldest\n"
@@ -114,7 +117,7 @@ static void usage(FILE *f)
 "      configuration's or the ones given, never the bucket's config's.  One\n"
 "      line per problem; exit 0 only if everything checks out\n"
 "  restore BUCKET NEWBACKING --conf NAME | --hsm URI [--hsm URI ...]\n"
-"       [--pin-file FILE] [--force]\n"
+"       [--pin-file FILE] [--force] [--json]\n"
 "      rebuild a volume in the empty (or new) directory NEWBACKING from the\n"
 "      bucket and the HSMs: verified first (refused on any problem unless\n"
 "      --force), objects copied, symlinks, special files, hard links,\n"
@@ -136,6 +139,7 @@ static void usage(FILE *f)
 "keys:\n"
 "  key rotate-master MOUNTPOINT | BACKING --conf NAME | --hsm URI ...\n"
 "       [--pin-file FILE] [--shares-dir DIR [--shares N] [--threshold K]]\n"
+"       [--json]\n"
 "      a new master key version in every HSM, every directory key rewrapped\n"
 "      (resumable: run it again if interrupted), the old version destroyed in\n"
 "      every HSM.  On a MOUNTPOINT the running daemon does it, live, with its\n"
@@ -143,9 +147,10 @@ static void usage(FILE *f)
 "      recovery key and shares are made as well.\n"
 "  key rotate DIR\n"
 "      a new key version for the new files of DIR (inside a mount)\n"
-"  key rekey DIR\n"
-"      re-encrypt DIR's files under its current key\n"
-"  key shred DIR --pin-file FILE [--yes]\n"
+"  key rekey DIR [-r] [--json]\n"
+"      re-encrypt DIR's files under its current key; with -r every\n"
+"      subdirectory's too, each under its own current key\n"
+"  key shred DIR --pin-file FILE [--yes] [--json]\n"
 "      crypto-shred DIR and everything under it: files inside that use other\n"
 "      directories' keys are re-encrypted first, its key records are destroyed\n"
 "      in the backing dir and every cache, and the master key is rotated so\n"
@@ -172,7 +177,12 @@ static void usage(FILE *f)
 "  --shares N          number of custodians (default 7)\n"
 "  --threshold K       shares needed to recover (default 5)\n"
 "  --share FILE        one custodian's share (repeat for each)\n"
-"  --json              machine-readable output (status, verify)\n"
+"  --json              machine-readable output: status's one object; for\n"
+"                      the long commands (verify, restore, key rekey,\n"
+"                      rotate-master, shred) one JSON object per line,\n"
+"                      progress events then a result\n"
+"  -r, --recursive     key rekey: the subdirectories too\n"
+"  --mountpoint PATH   init, conf adopt: where the configuration mounts\n"
 "  --yes               do not ask before shredding\n"
 "  --bucket DIR        bucket directory (an s3fs/rclone mount, NFS, a disk)\n"
 "  --timeout SECONDS   how long sync waits (default: forever)\n"
@@ -181,6 +191,8 @@ static void usage(FILE *f)
 "                      conf adopt over an existing configuration\n"
 "  -h, --help          this help\n"
 "  -V, --version       the version\n"
+"\n"
+"The long commands show their progress on stderr when it is a terminal.\n"
 "\n"
 COFFRE_EXIT_HELP
 "  status answers like a monitoring plugin: 0 healthy, 1 degraded, 2 failing,\n"
@@ -208,6 +220,7 @@ static bool takes_value(const char *a)
 	static const char *const with_value[] = {
 		"--hsm", "--share", "--pin-file", "--conf", "--shares-dir", "--bucket",
 		"--backing", "--timeout", "--shares", "--threshold", "--segment-size",
+		"--mountpoint",
 	};
 
 	for (size_t i = 0; i < sizeof(with_value) / sizeof(with_value[0]); i++)
@@ -242,6 +255,8 @@ static int take_value(struct cli *c, const char *a, const char *v)
 		c->bucket = v;
 	} else if (!strcmp(a, "--backing")) {
 		c->backing = v;
+	} else if (!strcmp(a, "--mountpoint")) {
+		c->mountpoint = v;
 	} else if (!strcmp(a, "--timeout")) {
 		return parse_uint(a, v, 0, 86400, &c->timeout);
 	} else if (!strcmp(a, "--shares")) {
@@ -454,12 +469,13 @@ static int abs_path(const char *p, char out[PATH_MAX])
 /* Fill a mount configuration from paths given on the command line (made
  * absolute): "" for a NULL optional one.  One line on stderr on failure. */
 static int conf_paths(struct mount_conf *mc, const char *backing,
-		      const char *pin_file, const char *bucket)
+		      const struct cli *c)
 {
 	const struct { const char *what, *in; char *out; } p[] = {
 		{ "BACKING", backing, mc->backing },
-		{ "--pin-file", pin_file, mc->pin_file },
-		{ "--bucket", bucket, mc->bucket },
+		{ "--pin-file", c->pin_file, mc->pin_file },
+		{ "--bucket", c->bucket, mc->bucket },
+		{ "--mountpoint", c->mountpoint, mc->mountpoint },
 	};
 	char abs[PATH_MAX];
 
@@ -510,6 +526,19 @@ static int conf_name_free(const char *name, bool replace, const char *how)
 	return 0;
 }
 
+/* conf adopt --force without --mountpoint: the mountpoint line of the
+ * configuration replaced is kept (none if it does not load). */
+static void keep_mountpoint(struct mount_conf *mc, const char *name)
+{
+	struct mount_conf *old = malloc(sizeof(*old));
+	char err[512];
+
+	if (old && mount_conf_exists(COFFRE_CONFDIR, name) > 0 &&
+	    mount_conf_load(COFFRE_CONFDIR, name, old, err, sizeof(err)) == 0)
+		memcpy(mc->mountpoint, old->mountpoint, sizeof(mc->mountpoint));
+	free(old);
+}
+
 static bool bucket_is_empty(const char *dir)
 {
 	struct dirent *de;
@@ -554,7 +583,7 @@ static int cmd_init(struct cli *c)
 	 * is made only if its configuration can be written. */
 	if (conf_name_free(c->conf, false, "choose another --conf NAME, or remove "
 			   "it if it is stale") ||
-	    conf_paths(mc, c->args[0], c->pin_file, c->bucket))
+	    conf_paths(mc, c->args[0], c))
 		return 1;
 	conf_hsms(mc, c, (const uint8_t[COFFRE_ID_LEN]){ 0 });
 	if (mount_conf_write(mc, err, 0) == -EINVAL) {
@@ -619,7 +648,12 @@ static int cmd_init(struct cli *c)
 		       "key rotate-master --shares-dir DIR`\n");
 	if (c->bucket)
 		printf("replicas go to %s\n", bucket);
-	printf("mount it with: coffre %s MOUNTPOINT -o conf=%s\n", c->args[0], c->conf);
+	if (mc->mountpoint[0])
+		printf("mount it with: coffre -o conf=%s (on %s)\n", c->conf,
+		       mc->mountpoint);
+	else
+		printf("mount it with: coffre %s MOUNTPOINT -o conf=%s\n", c->args[0],
+		       c->conf);
 	return 0;
 }
 
@@ -1022,8 +1056,10 @@ static int cmd_conf_adopt(struct cli *c)
 		return 2;
 	}
 	if (conf_name_free(c->args[1], c->force, "give --force to replace it") ||
-	    conf_paths(mc, c->args[0], c->pin_file, c->bucket))
+	    conf_paths(mc, c->args[0], c))
 		return 1;
+	if (!c->mountpoint)
+		keep_mountpoint(mc, c->args[1]);
 	pin = load_pin(c, &len);
 	if (!pin)
 		return 1;
@@ -1067,8 +1103,12 @@ static int cmd_conf_adopt(struct cli *c)
 	printf("wrote %s/%s.conf: %s with %u HSM%s%s%s\n", COFFRE_CONFDIR, c->args[1],
 	       mc->backing, mc->n_hsms, mc->n_hsms > 1 ? "s" : "",
 	       mc->bucket[0] ? ", replicating to " : "", mc->bucket);
-	printf("mount it with: coffre %s MOUNTPOINT -o conf=%s\n", mc->backing,
-	       c->args[1]);
+	if (mc->mountpoint[0])
+		printf("mount it with: coffre -o conf=%s (on %s)\n", c->args[1],
+		       mc->mountpoint);
+	else
+		printf("mount it with: coffre %s MOUNTPOINT -o conf=%s\n", mc->backing,
+		       c->args[1]);
 	return 0;
 }
 
