@@ -19,7 +19,8 @@ import time
 import pytest
 
 from conftest import (ctl_status, COFFRE, COFFRECTL, CONFDIR, Volume, conf_name, conf_path,
-                      is_mounted, run, volume_uuid, wait_released, write_conf)
+                      is_mounted, run, unmount, volume_uuid, wait_released,
+                      write_conf)
 
 LIMIT = 30           # seconds: nothing here may take longer
 SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
@@ -427,3 +428,55 @@ def test_help_names_the_configuration(workdir):
     assert "conf=NAME" in p.stdout and CONFDIR in p.stdout
     p = run([COFFRECTL, "--help"])
     assert "conf adopt BACKING NAME" in p.stdout and CONFDIR in p.stdout
+
+
+# --- the mountpoint line -----------------------------------------------------------
+
+def conf_lines(name):
+    with open(conf_path(name)) as f:
+        return f.read().splitlines()
+
+
+def test_init_mountpoint_then_mount_by_name_alone(workdir, token):
+    """init --mountpoint writes the line; `coffre -o conf=NAME` with no
+    SOURCE or MOUNTPOINT mounts there."""
+    mnt = os.path.join(workdir, "by-name")
+    os.mkdir(mnt)
+    vol = Volume(workdir, token, extra_init=["--mountpoint", mnt])
+    assert f"mountpoint = {os.path.realpath(mnt)}" in conf_lines(vol.conf)
+    p = run([COFFRE, "-o", f"conf={vol.conf},pin_file={token.pin_file},"
+             f"log_file={vol.log}"], check=False, timeout=LIMIT)
+    try:
+        assert p.returncode == 0, p.stderr
+        assert is_mounted(mnt) and not is_mounted(vol.mnt)
+        with open(os.path.join(mnt, "f"), "w") as f:
+            f.write("here")
+    finally:
+        unmount(mnt)
+    assert os.listdir(mnt) == []
+
+
+def test_adopt_mountpoint_written_kept_on_force_and_replaced(workdir, volume):
+    """adopt --mountpoint writes the line; adopt --force without it keeps
+    the line; with another, replaces it; the volume mounts by name."""
+    name = conf_name("mp")
+    base = [COFFRECTL, "conf", "adopt", volume.backing, name, "--hsm",
+            volume.token.uri, "--pin-file", volume.token.pin_file]
+    other = os.path.join(workdir, "other-mnt")
+    os.mkdir(other)
+    run(base + ["--mountpoint", other], timeout=LIMIT)
+    assert f"mountpoint = {os.path.realpath(other)}" in conf_lines(name)
+    run(base + ["--force"], timeout=LIMIT)
+    assert f"mountpoint = {os.path.realpath(other)}" in conf_lines(name)
+    run(base + ["--force", "--mountpoint", volume.mnt], timeout=LIMIT)
+    lines = conf_lines(name)
+    assert f"mountpoint = {os.path.realpath(volume.mnt)}" in lines
+    assert not [ln for ln in lines if ln.startswith("mountpoint") and "other" in ln]
+    p = run([COFFRE, "-o", f"conf={name},log_file={volume.log}"], check=False,
+            timeout=LIMIT)
+    try:
+        assert p.returncode == 0, p.stderr
+        assert is_mounted(volume.mnt) and not is_mounted(other)
+        write_read(volume, "g")
+    finally:
+        volume.unmount()

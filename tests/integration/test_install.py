@@ -64,9 +64,8 @@ class InstalledVolume:
         self.conf = os.path.join(CONFDIR, self.name + ".conf")
         os.makedirs(self.mnt)
         run([SBIN + "/coffrectl", "init", "--conf", self.name, "--hsm", token.uri,
-             "--pin-file", token.pin_file, self.backing], env=env())
-        with open(self.conf, "a") as f:
-            f.write(f"mountpoint = {os.path.realpath(self.mnt)}\n")
+             "--pin-file", token.pin_file, "--mountpoint", self.mnt, self.backing],
+            env=env())
 
     def remove(self):
         if os.path.exists(self.conf):
