@@ -106,6 +106,17 @@ static int append(char *buf, size_t cap, const char *opt)
 	return n < 0 || (size_t)n >= cap - len ? -E2BIG : 0;
 }
 
+/* opt added to the options passed on to libfuse; one line if they no
+ * longer fit. */
+static int pass_on(struct fs_opts *o, const char *opt)
+{
+	if (!append(o->fuse_opts, sizeof(o->fuse_opts), opt))
+		return 0;
+	fprintf(stderr, "coffre: too many mount options: those passed on to "
+		"libfuse hold at most %zu bytes\n", sizeof(o->fuse_opts) - 1);
+	return -E2BIG;
+}
+
 /* opt is d's: its value stored in o. */
 static int take_own(struct fs_opts *o, const struct opt_def *d, const char *val)
 {
@@ -163,7 +174,7 @@ static int parse_opt(struct fs_opts *o, char *opt)
 	if (!strcmp(opt, "rw"))
 		o->read_only = false;
 	if (in_list(passed, opt))
-		return append(o->fuse_opts, sizeof(o->fuse_opts), opt);
+		return pass_on(o, opt);
 	fprintf(stderr, "coffre: unknown mount option '%s'%s\n", opt,
 		!strcmp(opt, "nonempty") ? " (coffre's is nonempty_ok)" :
 		" (see coffre --help)");
@@ -243,8 +254,8 @@ int fs_parse_args(int argc, char **argv, struct fs_opts *o)
 	}
 	/* A mount is nosuid and nodev unless suid_ok or dev_ok says otherwise
 	 * (libfuse's own default, said here so that it is ours). */
-	if (append(o->fuse_opts, sizeof(o->fuse_opts), o->suid_ok ? "suid" : "nosuid") ||
-	    append(o->fuse_opts, sizeof(o->fuse_opts), o->dev_ok ? "dev" : "nodev"))
+	if (pass_on(o, o->suid_ok ? "suid" : "nosuid") ||
+	    pass_on(o, o->dev_ok ? "dev" : "nodev"))
 		return -E2BIG;
 	/* No BACKING and MOUNTPOINT: the configuration's (its backing and
 	 * mountpoint lines; fs_run reads them). */

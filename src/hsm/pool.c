@@ -152,11 +152,12 @@ int hsm_pool_open(const char *const *uris, unsigned n, const char *pin,
 	}
 	if (!up) {
 		/* Every member answering without the key: the key is gone. */
-		ret = -ENOENT;
+		ret = -ENOKEY;
 		for (i = 0; i < n; i++)
 			if (p->m[i].state != HSM_NO_KEY)
 				ret = -ENODEV;
-		snprintf(err, errlen, "%s%s", ret == -ENODEV ? "no HSM answers: " : "",
+		snprintf(err, errlen, "%s%s", ret == -ENODEV ? "no HSM answers: " :
+			 "the HSMs answer but none holds the master key: ",
 			 p->m[0].reason);
 		goto fail;
 	}

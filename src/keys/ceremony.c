@@ -202,7 +202,7 @@ static int enroll_open_escrow(struct volume *v, const char *const *share_files,
 	int ret;
 
 	if (!v->conf.has_recovery)
-		return keys_set_err(err, errlen, -ENOKEY, "this volume has no recovery key "
+		return keys_set_err(err, errlen, -EOPNOTSUPP, "this volume has no recovery key "
 				    "(made without --shares-dir): an HSM can only be cloned "
 				    "from the custodians' shares");
 	ret = shares_recover(share_files, m, v->conf.recovery_pub, rk, err, errlen);
@@ -515,7 +515,7 @@ int volume_reissue_shares(struct volume *v, const char *const *share_files,
 		goto out;
 	}
 	if (!conf.has_recovery) {
-		ret = keys_set_err(err, errlen, -ENOKEY, "this volume has no recovery key; "
+		ret = keys_set_err(err, errlen, -EOPNOTSUPP, "this volume has no recovery key; "
 				   "add one with `coffrectl key rotate-master --shares-dir`");
 		goto out;
 	}

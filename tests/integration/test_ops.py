@@ -91,6 +91,34 @@ def test_exit_status_per_class(volume, workdir):
     assert not is_mounted(volume.mnt)
 
 
+def test_hsm_that_answers_without_the_key_is_the_hsm_status(volume, workdir):
+    """A token that answers but lacks the master key exits 69 too, and the
+    message says which of the two it is."""
+    run(["softhsm2-util", "--init-token", "--free", "--label", "keyless",
+         "--pin", "1234", "--so-pin", "5678"])
+    p = run([COFFRECTL, "hsm", "show", volume.backing, "--hsm", "pkcs11:token=keyless",
+             "--pin-file", volume.token.pin_file], check=False)
+    assert p.returncode == EXIT_HSM, (p.returncode, p.stderr)
+    assert "none holds the master key" in p.stderr and "no HSM answers" not in p.stderr
+    keyless = write_conf("keyless-" + os.path.basename(workdir)[-6:].lower().replace("_", "-"),
+                         volume.backing, ["pkcs11:token=keyless"],
+                         pin_file=volume.token.pin_file)
+    p = run([COFFRE, volume.backing, volume.mnt, "-o", f"conf={keyless}"], check=False)
+    assert p.returncode == EXIT_HSM, (p.returncode, p.stderr)
+    assert "none holds the master key" in p.stderr and not is_mounted(volume.mnt)
+    p = run([COFFRECTL, "hsm", "show", volume.backing, "--hsm", "pkcs11:token=nobody-here",
+             "--pin-file", volume.token.pin_file], check=False)
+    assert p.returncode == EXIT_HSM and "no HSM answers" in p.stderr, p.stderr
+
+
+def test_too_many_mount_options_is_a_usage_error(volume):
+    many = ",".join(["noatime"] * 700)
+    p = run([COFFRE, volume.backing, volume.mnt, "-o", f"conf={volume.conf},{many}"],
+            check=False)
+    assert p.returncode == EXIT_USAGE, (p.returncode, p.stderr)
+    assert "too many mount options" in p.stderr and not is_mounted(volume.mnt)
+
+
 def test_mount_point_not_empty_is_refused_unless_nonempty_ok(volume):
     """A mount point with something in it is refused (73) unless
     nonempty_ok is given."""

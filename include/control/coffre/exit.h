@@ -15,7 +15,8 @@ enum coffre_exit {
 	COFFRE_EXIT_FAILURE = 1,        /* any other runtime error */
 	COFFRE_EXIT_USAGE = 2,          /* bad command line */
 	COFFRE_EXIT_TAMPERED = 65,      /* EX_DATAERR: the volume does not authenticate */
-	COFFRE_EXIT_HSM = 69,           /* EX_UNAVAILABLE: no HSM answers */
+	COFFRE_EXIT_HSM = 69,           /* EX_UNAVAILABLE: no HSM answers, or none
+					 * holds the master key */
 	COFFRE_EXIT_MOUNTPOINT = 73,    /* EX_CANTCREAT: the mount point is refused */
 	COFFRE_EXIT_BUCKET = 74,        /* EX_IOERR: the bucket is missing, refused or behind */
 	COFFRE_EXIT_PIN = 77,           /* EX_NOPERM: the PIN is wrong, locked or expired */
@@ -31,8 +32,9 @@ enum coffre_health {
 };
 
 /* The exit status of a failure the lower layers report as -errno (hsm:
- * -EACCES a rejected PIN, -ENODEV no HSM answers; keys: -EKEYREJECTED a
- * config or key that does not authenticate, -EBADMSG a tampered object). */
+ * -EACCES a rejected PIN, -ENODEV no HSM answers, -ENOKEY the HSMs answer
+ * but none holds the master key; keys: -EKEYREJECTED a config or key that
+ * does not authenticate, -EBADMSG a tampered object). */
 static inline int coffre_exit_of_errno(int neg_errno)
 {
 	switch (neg_errno) {
@@ -41,6 +43,7 @@ static inline int coffre_exit_of_errno(int neg_errno)
 	case -EACCES:
 		return COFFRE_EXIT_PIN;
 	case -ENODEV:
+	case -ENOKEY:
 		return COFFRE_EXIT_HSM;
 	case -EKEYREJECTED:
 	case -EBADMSG:
@@ -57,7 +60,7 @@ static inline int coffre_exit_of_errno(int neg_errno)
 	"  1   any other runtime error\n" \
 	"  2   usage: a bad command line\n" \
 	"  65  the volume does not authenticate (tampered config, key or data)\n" \
-	"  69  no HSM answers\n" \
+	"  69  no HSM answers, or none holds the master key\n" \
 	"  73  the mount point is refused (missing, not empty, already a mount)\n" \
 	"  74  the bucket is missing, refused or does not verify\n" \
 	"  77  the PIN is rejected (wrong, locked or expired)\n" \

@@ -147,8 +147,10 @@ struct hsm_member_status {
 /*
  * Log into every HSM and check that each answering one holds the master
  * key `label` with check value `kcv`.  Fails (err: one line) on a wrong
- * PIN, on an HSM whose check value differs, or when none answers
- * correctly; otherwise succeeds, *degraded set if some are down.
+ * PIN (-EACCES), on an HSM whose check value differs (-EKEYREJECTED), or
+ * when none answers correctly: -ENODEV if some do not answer, -ENOKEY if
+ * all answer but none holds the key; otherwise succeeds, *degraded set if
+ * some are down.
  */
 int hsm_pool_open(const char *const *uris, unsigned n, const char *pin,
 		  size_t pin_len, const char *label, const uint8_t kcv[COFFRE_KCV_LEN],

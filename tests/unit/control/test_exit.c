@@ -11,6 +11,11 @@ Test(exit, errno_classes)
 	cr_assert_eq(coffre_exit_of_errno(0), COFFRE_EXIT_OK);
 	cr_assert_eq(coffre_exit_of_errno(-EACCES), COFFRE_EXIT_PIN);
 	cr_assert_eq(coffre_exit_of_errno(-ENODEV), COFFRE_EXIT_HSM);
+	/* The HSMs answer but none holds the key: theirs too, not 1. */
+	cr_assert_eq(coffre_exit_of_errno(-ENOKEY), COFFRE_EXIT_HSM);
+	/* A missing file is not the HSMs'. */
+	cr_assert_eq(coffre_exit_of_errno(-ENOENT), COFFRE_EXIT_FAILURE);
+	cr_assert_eq(coffre_exit_of_errno(-EOPNOTSUPP), COFFRE_EXIT_FAILURE);
 	cr_assert_eq(coffre_exit_of_errno(-EKEYREJECTED), COFFRE_EXIT_TAMPERED);
 	cr_assert_eq(coffre_exit_of_errno(-EBADMSG), COFFRE_EXIT_TAMPERED);
 	cr_assert_eq(coffre_exit_of_errno(-EIO), COFFRE_EXIT_FAILURE);
