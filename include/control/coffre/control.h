@@ -2,8 +2,10 @@
  * coffre control socket: where a mount's socket lives and the one-line
  * protocol between `coffrectl` and the daemon.  A client connects, sends
  * one command line, reads the reply until the daemon closes.  Lines
- * starting "progress: " may come first (shown on stderr); then "ok" or
- * "error: <reason>"; the rest is the command's output.  Both ends check the other's credentials (SO_PEERCRED): the
+ * starting "progress: " may come first ("progress: PHASE DONE/TOTAL UNIT",
+ * coffre/progress.h; a client that does not parse them shows them on
+ * stderr); then "ok" or "error: <reason>"; the rest is the command's
+ * output.  Both ends check the other's credentials (SO_PEERCRED): the
  * daemon serves root and the user who mounted; the client talks only to a
  * daemon running as root or as itself.
  */
