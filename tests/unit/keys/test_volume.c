@@ -469,7 +469,8 @@ Test(volume, config_symlink_is_refused)
 	cr_assert_null(v);
 }
 
-Test(volume, removed_master_key_is_enoent)
+/* Every HSM answers but none holds the key: -ENOKEY (exit 69), said so. */
+Test(volume, removed_master_key_is_enokey)
 {
 	char label[COFFRE_MK_LABEL_MAX], err[256] = "";
 	struct volume *v;
@@ -485,9 +486,11 @@ Test(volume, removed_master_key_is_enoent)
 	cr_assert_eq(hsm_destroy_key(h, label), 0);
 	hsm_close(h);
 
-	cr_assert_eq(open_vol(backing, TEST_PIN, &v), -ENOENT, "%s", errbuf);
+	cr_assert_eq(open_vol(backing, TEST_PIN, &v), -ENOKEY, "%s", errbuf);
 	cr_assert_null(v);
 	cr_assert_not_null(strstr(errbuf, TEST_TOKEN), "err: %s", errbuf);
+	cr_assert_not_null(strstr(errbuf, "none holds the master key"), "err: %s",
+			   errbuf);
 }
 
 Test(volume, replaced_root_dir_file_fails)
