@@ -127,7 +127,8 @@ int control_run(const char *mountpoint, const char *cmd, FILE *out)
 	return ret < 0 ? COFFRE_EXIT_FAILURE : ret;
 }
 
-int control_run_progress(const char *mountpoint, const char *cmd, bool json)
+int control_run_progress(const char *mountpoint, const char *cmd, bool json,
+			 bool first_step)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -149,7 +150,10 @@ int control_run_progress(const char *mountpoint, const char *cmd, bool json)
 		fclose(out);
 		while (len && text[len - 1] == '\n')
 			text[--len] = '\0';
-		progress_json_result(stdout, ret, text ? text : "");
+		if (first_step && !ret)
+			fprintf(stderr, "%s\n", text ? text : "");
+		else
+			progress_json_result(stdout, ret, text ? text : "");
 		free(text);
 	}
 	return ret;

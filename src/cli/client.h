@@ -20,8 +20,11 @@ int control_call_progress(const char *mountpoint, const char *cmd, FILE *out,
 			  struct progress *p);
 /* control_run of a long command: its progress on a terminal's stderr, or,
  * with json, as JSON lines on stdout ending with a result line holding
- * the answer (coffre/progress.h).  The exit status. */
-int control_run_progress(const char *mountpoint, const char *cmd, bool json);
+ * the answer (coffre/progress.h).  first_step: a step before the command
+ * proper, whose answer goes to stderr if it succeeds (the result line is
+ * the next step's).  The exit status. */
+int control_run_progress(const char *mountpoint, const char *cmd, bool json,
+			 bool first_step);
 
 /* The coffre mount holding dir: its mount point and dir's path relative
  * to it.  -ENOENT if dir is not inside a coffre mount. */

@@ -835,7 +835,7 @@ static int cmd_rotate_master(struct cli *c)
 			return 1;
 		snprintf(cmd, sizeof(cmd), "rotate-master %s", pin);
 		free_pin(pin);
-		ret = control_run_progress(c->args[0], cmd, c->json);
+		ret = control_run_progress(c->args[0], cmd, c->json, false);
 		secmem_wipe(cmd, sizeof(cmd));
 		return ret;
 	}
@@ -868,12 +868,22 @@ static int cmd_rotate_master(struct cli *c)
 	return ret;
 }
 
+/* A failure before the daemon is asked: one line, and with --json the
+ * result line too.  Returns status. */
+static int refuse(const struct cli *c, int status, const char *msg)
+{
+	fprintf(stderr, "coffrectl: %s\n", msg);
+	if (c->json)
+		progress_json_result(stdout, status, msg);
+	return status;
+}
+
 /* A directory key command: run by the daemon serving the directory, as
  * the control command key-WIRE (a long one shows its progress). */
 static int dir_key_command(struct cli *c, const char *verb, const char *wire,
 			   bool long_running)
 {
-	char mnt[PATH_MAX], rel[PATH_MAX], cmd[PATH_MAX + 32];
+	char mnt[PATH_MAX], rel[PATH_MAX], cmd[PATH_MAX + 32], msg[PATH_MAX + 64];
 	int err;
 
 	if (c->n_args != 1) {
@@ -883,17 +893,15 @@ static int dir_key_command(struct cli *c, const char *verb, const char *wire,
 	}
 	err = mount_of(c->args[0], mnt, sizeof(mnt), rel, sizeof(rel));
 	if (err) {
-		fprintf(stderr, "coffrectl: %s is not a directory inside a coffre "
-			"mount\n", c->args[0]);
-		return 1;
+		snprintf(msg, sizeof(msg), "%s is not a directory inside a coffre "
+			 "mount", c->args[0]);
+		return refuse(c, 1, msg);
 	}
-	if (strchr(rel, '\t') || strchr(rel, '\n')) {
-		fprintf(stderr, "coffrectl: a path with a tab or newline cannot be "
-			"sent to the daemon\n");
-		return 1;
-	}
+	if (strchr(rel, '\t') || strchr(rel, '\n'))
+		return refuse(c, 1, "a path with a tab or newline cannot be sent to "
+			      "the daemon");
 	snprintf(cmd, sizeof(cmd), "key-%s\t%s", wire, rel[0] ? rel : ".");
-	return long_running ? control_run_progress(mnt, cmd, c->json) :
+	return long_running ? control_run_progress(mnt, cmd, c->json, false) :
 	       control_run(mnt, cmd, stdout);
 }
 
@@ -912,18 +920,19 @@ static int cmd_key_rekey(struct cli *c)
 static int cmd_key_shred(struct cli *c)
 {
 	char mnt[PATH_MAX], rel[PATH_MAX], cmd[PATH_MAX + COFFRE_PIN_MAX + 32];
-	char answer[16], *pin;
+	char answer[16], msg[PATH_MAX + 64], *pin;
 	int err, len;
 
 	if (c->n_args != 1) {
-		fprintf(stderr, "usage: coffrectl key shred DIR --pin-file FILE [--yes]\n");
+		fprintf(stderr, "usage: coffrectl key shred DIR --pin-file FILE [--yes] "
+			"[--json]\n");
 		return 2;
 	}
 	err = mount_of(c->args[0], mnt, sizeof(mnt), rel, sizeof(rel));
 	if (err || strchr(rel, '\t') || strchr(rel, '\n')) {
-		fprintf(stderr, "coffrectl: %s is not a directory inside a coffre "
-			"mount\n", c->args[0]);
-		return 1;
+		snprintf(msg, sizeof(msg), "%s is not a directory inside a coffre "
+			 "mount", c->args[0]);
+		return refuse(c, 1, msg);
 	}
 	pin = load_pin(c, &len);
 	if (!pin)
@@ -933,7 +942,8 @@ static int cmd_key_shred(struct cli *c)
 	fprintf(c->json ? stderr : stdout, "crypto-shredding %s destroys its keys "
 		"for good: ", c->args[0]);
 	fflush(c->json ? stderr : stdout);
-	err = control_run(mnt, cmd, c->json ? stderr : stdout);
+	err = c->json ? control_run_progress(mnt, cmd, true, true) :
+	      control_run(mnt, cmd, stdout);
 	if (err) {
 		free_pin(pin);
 		return err;
@@ -942,14 +952,13 @@ static int cmd_key_shred(struct cli *c)
 		fprintf(c->json ? stderr : stdout, "type 'shred' to go on: ");
 		fflush(c->json ? stderr : stdout);
 		if (!fgets(answer, sizeof(answer), stdin) || strcmp(answer, "shred\n")) {
-			fprintf(stderr, "coffrectl: not shredded\n");
 			free_pin(pin);
-			return 1;
+			return refuse(c, 1, "not shredded");
 		}
 	}
 	snprintf(cmd, sizeof(cmd), "key-shred\t%s\t%s", pin, rel[0] ? rel : ".");
 	free_pin(pin);
-	err = control_run_progress(mnt, cmd, c->json);
+	err = control_run_progress(mnt, cmd, c->json, false);
 	secmem_wipe(cmd, sizeof(cmd));
 	return err;
 }

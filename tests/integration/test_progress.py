@@ -10,7 +10,7 @@ import subprocess
 
 from conftest import COFFRECTL, run
 from test_bucket import make_volume, sync
-from test_dirkeys import header_key, read, put
+from test_dirkeys import read, put
 from test_verify import populate
 
 
@@ -58,11 +58,30 @@ def rotate_all(dirs):
             for d in dirs}
 
 
+def backing_paths(vol, paths):
+    """Each plain path's ciphertext path (one walk of the backing dir).
+    Taken before a rekey: it replaces the backing file (a new inode) at the
+    same name."""
+    by_ino = {}
+    for d, dirnames, filenames in os.walk(vol.backing):
+        for n in filenames:
+            by_ino[os.lstat(os.path.join(d, n)).st_ino] = os.path.join(d, n)
+    return {p: by_ino[os.lstat(p).st_ino] for p in paths}
+
+
+def backing_key(bpath):
+    """(dir id hex, DEK version) in a ciphertext header (as header_key)."""
+    with open(bpath, "rb") as f:
+        h = f.read(48)
+    return h[12:28].hex(), int.from_bytes(h[28:32], "big")
+
+
 def test_rekey_recursive_json_moves_every_file_to_its_directorys_new_key(mounted):
     top = mounted.path("tree")
     dirs, files = make_tree(mounted, top)
     assert len(files) == 300
-    before = {p: header_key(mounted, p) for p in files}
+    bpaths = backing_paths(mounted, files)
+    before = {p: backing_key(bpaths[p]) for p in files}
     versions = rotate_all(dirs)
     assert set(versions.values()) == {2}
     # A hard link inside keeps its key and is reported, as without -r.
@@ -71,7 +90,7 @@ def test_rekey_recursive_json_moves_every_file_to_its_directorys_new_key(mounted
     # Without -r: the top directory's files only.
     out = ctl("key", "rekey", top).stdout
     assert "re-encrypted 25 files" in out and "hard-linked" in out
-    assert header_key(mounted, os.path.join(dirs[1], "f1"))[1] == 1
+    assert backing_key(bpaths[os.path.join(dirs[1], "f1")])[1] == 1
 
     p = ctl("key", "rekey", "-r", top, "--json")
     progress, result = json_lines(p.stdout)
@@ -84,7 +103,7 @@ def test_rekey_recursive_json_moves_every_file_to_its_directorys_new_key(mounted
     assert p.stderr == ""
     for path, data in files.items():
         d = os.path.dirname(path)
-        dir_id, v = header_key(mounted, path)
+        dir_id, v = backing_key(bpaths[path])
         if path == os.path.join(dirs[3], "f0"):
             assert v == 1                       # the hard-linked one
         else:
@@ -157,7 +176,17 @@ def test_rotate_master_and_shred_json_through_the_daemon(mounted):
 
     # A refusal is a result line too.
     p = ctl("key", "rekey", "-r", mounted.path("missing"), "--json", check=False)
-    assert p.returncode != 0
+    assert p.returncode == 1
+    _, result = json_lines(p.stdout)
+    assert result["ok"] is False and result["exit"] == 1, p.stdout
+    assert "not a directory inside a coffre mount" in result["message"]
+    # The daemon's refusal too.
+    os.mkdir(mounted.path("gone"))
+    p = run([COFFRECTL, "key", "shred", mounted.mnt, "--pin-file",
+             mounted.token.pin_file, "--yes", "--json"], check=False)
+    _, result = json_lines(p.stdout)
+    assert p.returncode == 1 and result["ok"] is False, p.stdout
+    assert "root" in result["message"], result
 
 
 def test_verify_and_restore_json(workdir, token):
