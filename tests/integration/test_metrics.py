@@ -79,7 +79,14 @@ def test_metrics_parse_and_count_io(workdir, token):
             f.flush()
             os.fsync(f.fileno())
         os.mkdir(vol.path("d"))
+        # A request is counted when its handler returns, just after the
+        # reply that lets mkdir(2) return: wait that moment out.
+        deadline = time.monotonic() + 5
         f1 = metrics(vol.mnt)
+        while (value(f1, "coffre_fuse_requests", "_total", op="mkdir") < 1 and
+               time.monotonic() < deadline):
+            time.sleep(0.05)
+            f1 = metrics(vol.mnt)
         assert value(f1, "coffre_written_bytes", "_total") >= \
             value(f0, "coffre_written_bytes", "_total") + n
         w = value(f1, "coffre_fuse_requests", "_total", op="write")
