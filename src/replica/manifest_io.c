@@ -34,10 +34,10 @@
 
 static void refused(struct replica *r, const char *where, const char *path, int err)
 {
-	r->suspicious = true;
-	replica_set_error(r, REPLICA_BUCKET_ERROR, "%s manifest %s refused: %s",
-			  where, path, err == -EBADMSG ? "fails authentication" :
-			  err == -EXDEV ? "belongs to another volume" : strerror(-err));
+	replica_set_suspicious(r, REPLICA_BUCKET_ERROR, "%s manifest %s refused: %s",
+			       where, path, err == -EBADMSG ? "fails authentication" :
+			       err == -EXDEV ? "belongs to another volume" :
+			       strerror(-err));
 }
 
 /* Check one stored manifest opened as fd (an io_open_untrusted result;
@@ -120,11 +120,10 @@ int manifest_load(struct replica *r)
 		rfd = check_one(r, rfd, COFFRE_BUCKET_MANIFEST, cfd, &rh, "bucket");
 	}
 	if (lfd >= 0 && rfd >= 0 && rh.generation < lh.generation) {
-		r->suspicious = true;
-		replica_set_error(r, REPLICA_BUCKET_ERROR,
-				  "bucket manifest rolled back (generation %llu < %llu)",
-				  (unsigned long long)rh.generation,
-				  (unsigned long long)lh.generation);
+		replica_set_suspicious(r, REPLICA_BUCKET_ERROR,
+				       "bucket manifest rolled back (generation %llu < %llu)",
+				       (unsigned long long)rh.generation,
+				       (unsigned long long)lh.generation);
 	}
 	if (rfd >= 0 && cfd >= 0 && (lfd < 0 || rh.generation > lh.generation)) {
 		if ((err = mstore_load(r->man, cfd, r->key)) != 0)

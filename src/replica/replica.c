@@ -41,18 +41,39 @@ uint64_t replica_mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static void __attribute__((format(printf, 4, 0)))
+set_error(struct replica *r, enum replica_bucket_state st, bool suspicious,
+	  const char *fmt, va_list ap)
+{
+	pthread_mutex_lock(&r->lock);
+	vsnprintf(r->last_error, sizeof(r->last_error), fmt, ap);
+	if (suspicious) {
+		r->suspicious = true;
+		memcpy(r->suspicious_why, r->last_error, sizeof(r->suspicious_why));
+	}
+	if (st != REPLICA_BUCKET_UNKNOWN)
+		r->state = st;
+	pthread_mutex_unlock(&r->lock);
+}
+
 void replica_set_error(struct replica *r, enum replica_bucket_state st,
 		       const char *fmt, ...)
 {
 	va_list ap;
 
-	pthread_mutex_lock(&r->lock);
 	va_start(ap, fmt);
-	vsnprintf(r->last_error, sizeof(r->last_error), fmt, ap);
+	set_error(r, st, false, fmt, ap);
 	va_end(ap);
-	if (st != REPLICA_BUCKET_UNKNOWN)
-		r->state = st;
-	pthread_mutex_unlock(&r->lock);
+}
+
+void replica_set_suspicious(struct replica *r, enum replica_bucket_state st,
+			    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	set_error(r, st, true, fmt, ap);
+	va_end(ap);
 }
 
 const char *replica_bucket_state_name(enum replica_bucket_state s)
@@ -268,7 +289,8 @@ void replica_status(struct replica *r, struct replica_status *st)
 	st->manifest_in_memory = r->man_delta;
 	st->manifest_suspicious = r->suspicious;
 	st->bucket = r->state;
-	snprintf(st->last_error, sizeof(st->last_error), "%s", r->last_error);
+	snprintf(st->last_error, sizeof(st->last_error), "%s",
+		 r->last_error[0] ? r->last_error : r->suspicious_why);
 	pthread_mutex_unlock(&r->lock);
 }
 

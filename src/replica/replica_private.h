@@ -111,6 +111,8 @@ struct replica {
 	enum replica_bucket_state state;
 	bool suspicious;
 	char last_error[256];
+	char suspicious_why[256];     /* why suspicious was set: kept, shown
+				       * when no later error is */
 
 	/* worker only */
 	struct mstore *man;
@@ -129,6 +131,10 @@ struct replica {
 uint64_t replica_mono_ms(void);
 void replica_set_error(struct replica *r, enum replica_bucket_state st,
 		       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The same, and the manifest is suspicious from now on, for that reason
+ * (a success clears last_error, not the reason). */
+void replica_set_suspicious(struct replica *r, enum replica_bucket_state st,
+			    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* path.c */
 bool replica_path_priority(const char *relpath);

@@ -725,6 +725,8 @@ void *replica_worker(void *arg)
 			snprintf(r->last_error, sizeof(r->last_error),
 				 "local manifest %s changed under the daemon: rescanning",
 				 COFFRE_MANIFEST_MIRROR);
+			memcpy(r->suspicious_why, r->last_error,
+			       sizeof(r->suspicious_why));
 			continue;
 		}
 		if (!r->scanned) {
