@@ -304,6 +304,22 @@ void fs_prune_stop(void);
  * on an older kernel, or after it refused one). */
 bool fs_prune_active(void);
 
+/* ---- ticker.c: a function run at once, then every period seconds */
+
+struct ticker {
+	pthread_mutex_t mu;
+	pthread_cond_t wake;
+	pthread_t thread;
+	bool running, stop;
+	unsigned period_s;
+	void (*fn)(void);
+};
+#define TICKER_INIT { .mu = PTHREAD_MUTEX_INITIALIZER, \
+		      .wake = PTHREAD_COND_INITIALIZER }
+int ticker_start(struct ticker *t, void (*fn)(void), unsigned period_s);
+/* Wake it, wait for it to end (a run under way finishes first). */
+void ticker_stop(struct ticker *t);
+
 /* ---- health.c: degraded or failing, and why (status and the log) */
 #define FS_HEALTH_MAX 12
 struct fs_health_warning {

@@ -88,14 +88,9 @@ void fs_health_line(const struct fs_health *h, char *out, size_t cap)
 
 /* ---- the thread that logs the warnings */
 
-static struct {
-	pthread_mutex_t mu;
-	pthread_cond_t wake;
-	pthread_t thread;
-	bool running, stop;
-	unsigned period_s;
-	struct fs_health last;
-} w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER };
+static struct ticker watcher = TICKER_INIT;
+static struct fs_health seen;         /* the watcher's alone */
+static bool first_look = true;
 
 static const struct fs_health_warning *find(const struct fs_health *h, const char *key)
 {
@@ -129,51 +124,25 @@ static void notify_changes(bool first, const struct fs_health *now)
 	memcpy(last, line, sizeof(last));
 }
 
-static void *watch(void *arg)
+static void watch(void)
 {
 	static struct fs_health now;
-	struct timespec ts;
-	bool first = true;
 
-	(void)arg;
-	pthread_mutex_lock(&w.mu);
-	while (!w.stop) {
-		pthread_mutex_unlock(&w.mu);
-		fs_health(&now);
-		fs_health_log_changes(&w.last, &now);
-		notify_changes(first, &now);
-		first = false;
-		w.last = now;
-		pthread_mutex_lock(&w.mu);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += w.period_s;
-		while (!w.stop && pthread_cond_timedwait(&w.wake, &w.mu, &ts) != ETIMEDOUT)
-			;
-	}
-	pthread_mutex_unlock(&w.mu);
-	return NULL;
+	fs_health(&now);
+	fs_health_log_changes(&seen, &now);
+	notify_changes(first_look, &now);
+	first_look = false;
+	seen = now;
 }
 
 int fs_health_start(unsigned period_s)
 {
-	int ret;
-
-	w.stop = false;
-	w.period_s = period_s;
-	memset(&w.last, 0, sizeof(w.last));
-	ret = pthread_create(&w.thread, NULL, watch, NULL);
-	w.running = ret == 0;
-	return -ret;
+	memset(&seen, 0, sizeof(seen));
+	first_look = true;
+	return ticker_start(&watcher, watch, period_s);
 }
 
 void fs_health_stop(void)
 {
-	if (!w.running)
-		return;
-	pthread_mutex_lock(&w.mu);
-	w.stop = true;
-	pthread_cond_signal(&w.wake);
-	pthread_mutex_unlock(&w.mu);
-	pthread_join(w.thread, NULL);
-	w.running = false;
+	ticker_stop(&watcher);
 }

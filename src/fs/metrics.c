@@ -167,14 +167,10 @@ void fs_metrics_write(FILE *f)
 
 /* ---- the metrics file */
 
+static struct ticker file_ticker = TICKER_INIT;
 static struct {
-	pthread_mutex_t mu;
-	pthread_cond_t wake;
-	pthread_t thread;
-	bool running, stop;
-	unsigned period_s;
 	char dir[PATH_MAX], name[NAME_MAX + 1], tmp[NAME_MAX + 1];
-} mf = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER };
+} mf;
 
 static int write_file(void)
 {
@@ -199,33 +195,18 @@ static int write_file(void)
 	return err;
 }
 
-static void *file_main(void *arg)
+static void file_tick(void)
 {
-	struct timespec ts;
-	int err;
+	int err = write_file();
 
-	(void)arg;
-	pthread_mutex_lock(&mf.mu);
-	while (!mf.stop) {
-		pthread_mutex_unlock(&mf.mu);
-		err = write_file();
-		if (err)
-			log_ratelimited(LOG_WARNING, "metrics file %s/%s: %s",
-					mf.dir, mf.name, strerror(-err));
-		pthread_mutex_lock(&mf.mu);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += mf.period_s;
-		while (!mf.stop && pthread_cond_timedwait(&mf.wake, &mf.mu, &ts) != ETIMEDOUT)
-			;
-	}
-	pthread_mutex_unlock(&mf.mu);
-	return NULL;
+	if (err)
+		log_ratelimited(LOG_WARNING, "metrics file %s/%s: %s", mf.dir, mf.name,
+				strerror(-err));
 }
 
 int fs_metrics_file_start(const char *path, unsigned period_s)
 {
 	const char *slash = path ? strrchr(path, '/') : NULL;
-	int ret;
 
 	if (!slash)
 		return 0;
@@ -236,21 +217,10 @@ int fs_metrics_file_start(const char *path, unsigned period_s)
 		 path);
 	snprintf(mf.name, sizeof(mf.name), "%s", slash + 1);
 	snprintf(mf.tmp, sizeof(mf.tmp), ".%s.tmp", slash + 1);
-	mf.stop = false;
-	mf.period_s = period_s;
-	ret = pthread_create(&mf.thread, NULL, file_main, NULL);
-	mf.running = ret == 0;
-	return -ret;
+	return ticker_start(&file_ticker, file_tick, period_s);
 }
 
 void fs_metrics_file_stop(void)
 {
-	if (!mf.running)
-		return;
-	pthread_mutex_lock(&mf.mu);
-	mf.stop = true;
-	pthread_cond_signal(&mf.wake);
-	pthread_mutex_unlock(&mf.mu);
-	pthread_join(mf.thread, NULL);
-	mf.running = false;
+	ticker_stop(&file_ticker);
 }
