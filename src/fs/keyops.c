@@ -373,33 +373,47 @@ static void rekey_failed(int dfd, const char *name, int err, struct rekey_stats 
 	s->failed++;
 }
 
+/* A listing of dfd on a descriptor of its own (dfd stays open), or NULL. */
+static DIR *listing(int dfd)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+
+	if (!d && fd >= 0)
+		close(fd);
+	return d;
+}
+
+/* The next entry a user sees: not "." or "..", not the filesystem's own. */
+static struct dirent *next_entry(DIR *d)
+{
+	struct dirent *de;
+
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    !entry_is_internal(de->d_name))
+			return de;
+	return NULL;
+}
+
 /* Re-key every regular file directly in dfd; subdirectories when `deep`,
  * each under its own id and current version (for shredding). */
 static int rekey_dir(int dfd, const uint8_t id[COFFRE_ID_LEN], bool deep,
 		     uint8_t *buf, struct rekey_stats *s)
 {
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), sub, r, tries;
 	uint8_t sub_id[COFFRE_ID_LEN];
 	uint32_t version;
 	struct dirent *de;
+	int sub, r, tries;
 	DIR *d;
 
 	r = keyring_current_version(g_fs.keys, id, &version);
-	if (r) {
-		if (fd >= 0)
-			close(fd);
+	if (r)
 		return r;
-	}
-	d = fd < 0 ? NULL : fdopendir(fd);
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	d = listing(dfd);
+	if (!d)
 		return -EIO;
-	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		    entry_is_internal(de->d_name))
-			continue;
+	while ((de = next_entry(d))) {
 		if (de->d_type == DT_REG) {
 			/* A file saved over this one during the copy is
 			 * looked at in turn; one removed meanwhile is done. */
@@ -452,20 +466,14 @@ int keyops_rotate(const char *rel, FILE *out)
  * entries alone: the total progress counts against. */
 static uint64_t count_files(int dfd, bool deep)
 {
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), sub;
+	DIR *d = listing(dfd);
 	struct dirent *de;
 	uint64_t n = 0;
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	int sub;
 
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	if (!d)
 		return 0;
-	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		    entry_is_internal(de->d_name))
-			continue;
+	while ((de = next_entry(d))) {
 		if (de->d_type == DT_REG) {
 			n++;
 		} else if (de->d_type == DT_DIR && deep) {
@@ -540,26 +548,19 @@ static bool id_in(const struct id_set *set, const uint8_t id[COFFRE_ID_LEN])
 /* Every directory id in the tree at dfd. */
 static int collect_ids(int dfd, const uint8_t id[COFFRE_ID_LEN], struct id_set *set)
 {
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), sub;
 	uint8_t sub_id[COFFRE_ID_LEN];
 	struct dirent *de;
+	int sub;
 	DIR *d;
 
-	if (set->n == MAX_SHRED_DIRS) {
-		if (fd >= 0)
-			close(fd);
+	if (set->n == MAX_SHRED_DIRS)
 		return -E2BIG;
-	}
 	memcpy(set->ids[set->n++], id, COFFRE_ID_LEN);
-	d = fd < 0 ? NULL : fdopendir(fd);
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	d = listing(dfd);
+	if (!d)
 		return -EIO;
-	}
-	while ((de = readdir(d))) {
-		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") ||
-		    !strcmp(de->d_name, "..") || entry_is_internal(de->d_name))
+	while ((de = next_entry(d))) {
+		if (de->d_type != DT_DIR)
 			continue;
 		sub = io_open_untrusted(dfd, de->d_name, O_RDONLY, S_IFDIR);
 		if (sub < 0)
@@ -576,22 +577,16 @@ static int collect_ids(int dfd, const uint8_t id[COFFRE_ID_LEN], struct id_set *
  * names one of the tree's keys. */
 static unsigned count_outside(int dfd, const struct id_set *set, ino_t skip)
 {
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), sub;
+	DIR *d = listing(dfd);
 	struct file_header h;
 	struct dirent *de;
 	unsigned count = 0;
 	struct stat st;
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	int sub, fd;
 
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	if (!d)
 		return 0;
-	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		    entry_is_internal(de->d_name))
-			continue;
+	while ((de = next_entry(d))) {
 		if (de->d_type == DT_DIR) {
 			if (de->d_ino == skip)
 				continue;
