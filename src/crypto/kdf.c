@@ -149,6 +149,15 @@ void hmac_stream_free(struct hmac_stream *h)
 }
 
 /* RFC 2104 HMAC-SHA256.  Return: 0, -EINVAL, -ENOMEM or -EIO. */
+int mac_check(int err, uint8_t computed[COFFRE_MAC_LEN], const uint8_t *stored,
+	      size_t len)
+{
+	if (!err && (len > COFFRE_MAC_LEN || CRYPTO_memcmp(computed, stored, len) != 0))
+		err = -EBADMSG;
+	OPENSSL_cleanse(computed, COFFRE_MAC_LEN);
+	return err;
+}
+
 int hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *data,
 		size_t len, uint8_t out[COFFRE_MAC_LEN])
 {

@@ -124,6 +124,11 @@ int hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt,
 int hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *data,
 		size_t len, uint8_t out[COFFRE_MAC_LEN]);
 int sha256(const uint8_t *data, size_t len, uint8_t out[COFFRE_MAC_LEN]);
+/* After computing a MAC into computed (err: how that went), compare its
+ * first len bytes with stored in constant time: err if it failed, else 0
+ * or -EBADMSG.  computed is wiped either way. */
+int mac_check(int err, uint8_t computed[COFFRE_MAC_LEN], const uint8_t *stored,
+	      size_t len);
 /* Streaming HMAC-SHA256 (kdf.c): final frees; free alone abandons. */
 struct hmac_stream;
 int hmac_stream_new(const uint8_t *key, size_t key_len, struct hmac_stream **out);

@@ -91,10 +91,8 @@ int intent_parse(const uint8_t key[COFFRE_KEY_LEN], const uint8_t uuid[COFFRE_ID
 	rcur_init(&c, buf, len);
 	rcur_bytes(&c, body, sizeof(body));
 	rcur_bytes(&c, tag, sizeof(tag));
-	err = intent_mac(key, uuid, g, index, body, mac);
-	if (!err && CRYPTO_memcmp(mac, tag, sizeof(tag)) != 0)
-		err = -EBADMSG;
-	OPENSSL_cleanse(mac, sizeof(mac));
+	err = mac_check(intent_mac(key, uuid, g, index, body, mac), mac, tag,
+			sizeof(tag));
 	if (err)
 		return err;
 	/* authenticated from here on */

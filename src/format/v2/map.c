@@ -124,11 +124,10 @@ int map_slot_open(const uint8_t key[COFFRE_KEY_LEN], const uint8_t *buf,
 		return -EINVAL;
 	if (bytes_zero(buf, len))
 		return -ENODATA;
-	err = slot_mac(key, buf, mac);
+	err = mac_check(slot_mac(key, buf, mac), mac, buf + V2_MAP_MAC_OFF,
+			sizeof(mac));
 	if (err)
 		return err;
-	if (CRYPTO_memcmp(mac, buf + V2_MAP_MAC_OFF, sizeof(mac)) != 0)
-		return -EBADMSG;
 	return map_slot_parse(buf, len, legacy, s);
 }
 

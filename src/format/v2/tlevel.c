@@ -66,10 +66,7 @@ int tblock_verify(const uint8_t key[COFFRE_KEY_LEN],
 	if (len != V2_TBLOCK_LEN)
 		return -EINVAL;
 	err = block_mac(key, uuid, level, gen, index, block, mac);
-	if (!err && CRYPTO_memcmp(mac, block + V2_TBLOCK_BODY, sizeof(mac)) != 0)
-		err = -EBADMSG;
-	OPENSSL_cleanse(mac, sizeof(mac));
-	return err;
+	return mac_check(err, mac, block + V2_TBLOCK_BODY, sizeof(mac));
 }
 
 bool tlevel_header_valid(const struct tlevel_header *h)

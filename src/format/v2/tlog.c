@@ -209,10 +209,7 @@ int tlog_parse(const uint8_t key[COFFRE_KEY_LEN], const uint8_t *buf, size_t len
 		goto out;
 	rcur_init(&c, buf + len - COFFRE_MAC_LEN, COFFRE_MAC_LEN);
 	rcur_bytes(&c, v->mac, sizeof(v->mac));
-	err = tlog_mac(key, buf, len, mac);
-	if (!err && CRYPTO_memcmp(mac, v->mac, sizeof(mac)) != 0)
-		err = -EBADMSG;
-	OPENSSL_cleanse(mac, sizeof(mac));
+	err = mac_check(tlog_mac(key, buf, len, mac), mac, v->mac, sizeof(mac));
 	if (err)
 		goto out;
 	/* authenticated from here on */

@@ -259,10 +259,6 @@ int volconf2_verify(const uint8_t key[COFFRE_KEY_LEN], const char *text,
 		    const struct volconf2 *c)
 {
 	uint8_t mac[COFFRE_MAC_LEN];
-	int err = volconf2_mac(key, text, c->body_len, mac);
-
-	if (!err && CRYPTO_memcmp(mac, c->mac, sizeof(mac)) != 0)
-		err = -EBADMSG;
-	OPENSSL_cleanse(mac, sizeof(mac));
-	return err;
+	return mac_check(volconf2_mac(key, text, c->body_len, mac), mac, c->mac,
+			 sizeof(mac));
 }
