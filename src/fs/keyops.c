@@ -550,7 +550,7 @@ static int collect_ids(int dfd, const uint8_t id[COFFRE_ID_LEN], struct id_set *
 {
 	uint8_t sub_id[COFFRE_ID_LEN];
 	struct dirent *de;
-	int sub;
+	int sub, err = 0;
 	DIR *d;
 
 	if (set->n == MAX_SHRED_DIRS)
@@ -559,18 +559,23 @@ static int collect_ids(int dfd, const uint8_t id[COFFRE_ID_LEN], struct id_set *
 	d = listing(dfd);
 	if (!d)
 		return -EIO;
-	while ((de = next_entry(d))) {
+	/* A subdirectory missed would keep its keys: anything but one
+	 * removed meanwhile fails the whole collection (and the shred). */
+	while (!err && (de = next_entry(d))) {
 		if (de->d_type != DT_DIR)
 			continue;
 		sub = io_open_untrusted(dfd, de->d_name, O_RDONLY, S_IFDIR);
-		if (sub < 0)
+		if (sub < 0) {
+			err = sub == -ENOENT ? 0 : sub;
 			continue;
-		if (store_dir_id(sub, sub_id) == 0)
-			collect_ids(sub, sub_id, set);
+		}
+		err = store_dir_id(sub, sub_id);
+		if (!err)
+			err = collect_ids(sub, sub_id, set);
 		close(sub);
 	}
 	closedir(d);
-	return 0;
+	return err;
 }
 
 /* Files outside the tree (not under `skip`, a backing inode) whose header

@@ -126,6 +126,27 @@ def test_shred_kills_the_tree_and_spares_the_rest(mounted, tmp_path):
     assert "cannot unseal" in mounted.log_text()
 
 
+def test_shred_refuses_a_tree_it_cannot_list_whole(mounted):
+    """A subdirectory whose id cannot be read (its .coffre.dir gone) would
+    keep its keys: the shred refuses, destroys nothing, and says why."""
+    s = mounted.path("T")
+    os.makedirs(os.path.join(s, "sub"))
+    put(os.path.join(s, "sub", "f"), b"inside")
+    put(os.path.join(s, "g"), b"top")
+    sub_backing = mounted.backing_of(os.path.join(s, "sub"))
+    before = sorted(records(mounted))
+    os.rename(os.path.join(sub_backing, ".coffre.dir"),
+              os.path.join(sub_backing, ".coffre.dir.away"))
+    p = ctl("key", "shred", s, "--pin-file", mounted.token.pin_file, "--yes",
+            check=False)
+    assert p.returncode != 0, p.stdout
+    assert "shredded" not in p.stdout
+    assert sorted(records(mounted)) == before
+    os.rename(os.path.join(sub_backing, ".coffre.dir.away"),
+              os.path.join(sub_backing, ".coffre.dir"))
+    assert read(os.path.join(s, "g")) == b"top"
+
+
 def test_shred_needs_the_pin_and_refuses_the_root(mounted, workdir):
     """A wrong PIN or the root directory: nothing is shredded."""
     os.mkdir(mounted.path("d"))
