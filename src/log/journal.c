@@ -73,6 +73,11 @@ void log_set_volume(const char *id)
 	snprintf(volume, sizeof(volume), "%s", id ? id : "");
 }
 
+bool log_journal_active(void)
+{
+	return journal_fd >= 0;
+}
+
 bool log_journal_send(int prio, const char *msg, size_t len, const char *class)
 {
 	char buf[LOG_LINE_MAX + 256];

@@ -87,13 +87,15 @@ log_line(int prio, const char *class, unsigned missed, unsigned missed_s,
 	size_t len;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	len = log_format(line, NULL, 0, 0, prio, msg, missed, missed_s);
-	if (log_journal_send(prio, line, len - 1, class))
-		return;
-	if (to_syslog) {
-		line[len - 1] = '\0';
-		syslog(LOG_PRI(prio), "%s", line);
-		return;
+	if (log_journal_active() || to_syslog) {
+		len = log_format(line, NULL, 0, 0, prio, msg, missed, missed_s);
+		if (log_journal_send(prio, line, len - 1, class))
+			return;
+		if (to_syslog) {
+			line[len - 1] = '\0';
+			syslog(LOG_PRI(prio), "%s", line);
+			return;
+		}
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	localtime_r(&ts.tv_sec, &tm);

@@ -11,5 +11,7 @@
  * (the caller writes the line to stderr otherwise).  msg without its
  * newline; class NULL or a word such as "tamper". */
 bool log_journal_send(int prio, const char *msg, size_t len, const char *class);
+/* Whether log_use_journal() connected. */
+bool log_journal_active(void);
 
 #endif
