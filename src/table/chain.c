@@ -233,40 +233,25 @@ int twindow_compute(uint64_t g, bool clean, bool closed, uint64_t lo,
 static int read_record(struct table *t, uint64_t g)
 {
 	char name[V2_MANIFEST_NAME_MAX];
+	const char *why;
 	struct tlog_view v;
-	uint8_t *buf = NULL, extra;
-	struct stat st;
-	ssize_t got;
-	int fd, err;
+	uint8_t *buf = NULL;
+	size_t len;
+	int err;
 
 	names2_manifest_write(N2_MF_LOG, g, name);
-	fd = io_open_untrusted(t->mdir, name, O_RDONLY, S_IFREG);
-	if (fd < 0)
-		return io_resource_error(fd) ? fd :
-		       tchain_tamper(N2_MF_LOG, g, "not a regular file");
-	if (fstat(fd, &st) < 0) {
-		err = -errno;
-		goto out;
-	}
-	if (st.st_size < V2_TLOG_HDR_LEN + COFFRE_MAC_LEN ||
-	    (uint64_t)st.st_size > V2_TLOG_MAX_LEN) {
-		err = tchain_tamper(N2_MF_LOG, g, "size");
-		goto out;
-	}
-	buf = malloc((size_t)st.st_size);
-	err = -ENOMEM;
-	if (!buf)
-		goto out;
-	got = io_read_full(fd, buf, (size_t)st.st_size);
-	if (got < 0) {
-		err = (int)got;
-		goto out;
-	}
-	if ((size_t)got != (size_t)st.st_size || io_read_full(fd, &extra, 1) != 0) {
-		err = tchain_tamper(N2_MF_LOG, g, "changed size while read");
-		goto out;
-	}
-	err = tlog_parse(t->k.key, buf, (size_t)got, &v);
+	err = tread_whole(t->mdir, name, V2_TLOG_MAX_LEN, &buf, &len, &why);
+	/* Listed, so gone or growing meanwhile is tamper too: a record is
+	 * renamed into place whole and never written again. */
+	if (err == -ENOENT)
+		why = "removed while the table was loaded";
+	else if (err == -EAGAIN)
+		why = "changed size while read";
+	if (why)
+		return tchain_tamper(N2_MF_LOG, g, why);
+	if (err)
+		return err;
+	err = tlog_parse(t->k.key, buf, len, &v);
 	if (err) {
 		err = tchain_tamper(N2_MF_LOG, g, err == -EBADMSG ?
 				    "MAC does not verify" : "malformed");
@@ -290,7 +275,6 @@ static int read_record(struct table *t, uint64_t g)
 		err = tchain_tamper(N2_MF_LOG, g, "too many entries");
 out:
 	free(buf);
-	close(fd);
 	return err;
 }
 

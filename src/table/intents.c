@@ -661,23 +661,10 @@ int tintents_scan(int mdir, const struct table_keys *k, uint64_t g,
 	if (!v2_gen_valid(g))
 		return -EINVAL;
 	intent_name(g, name);
-	err = io_read_alloc(mdir, name,
-			    (size_t)TINTENTS_RECORDS_MAX * V2_INTENT_LEN, &buf,
-			    &len);
-	if (err == -ENOENT || err == -EAGAIN || io_resource_error(err))
-		return err;
-	if (err == -ELOOP) {
-		why = "a symlink";
+	err = tread_whole(mdir, name, (size_t)TINTENTS_RECORDS_MAX * V2_INTENT_LEN,
+			  &buf, &len, &why);
+	if (why)
 		goto tamper;
-	}
-	if (err == -EINVAL) {
-		why = "not a regular file";
-		goto tamper;
-	}
-	if (err == -EFBIG) {
-		why = "larger than any intent file";
-		goto tamper;
-	}
 	if (err)
 		return err;
 	if (len >= V2_INTENT_LEN) {

@@ -64,6 +64,15 @@ void tent_range_start(uint8_t kind, const void *prefix, size_t len,
 bool tent_in_range(const struct tent *e, uint8_t kind, const void *prefix,
 		   size_t len);
 
+/* ---- tread.c: a whole manifest file */
+
+/* Read name in mdir whole (io_read_alloc: at most max bytes): 0, or -EIO
+ * with *why the reason when what is there is tamper (a symlink, not a
+ * regular file, too large), or the error as is (-ENOENT, -EAGAIN: it grew
+ * while read, a resource error) with *why NULL. */
+int tread_whole(int mdir, const char *name, size_t max, uint8_t **buf,
+		size_t *len, const char **why);
+
 /* ---- a sorted source of entries (levels, memory, merges) */
 
 struct tsrc {
