@@ -111,11 +111,8 @@ static size_t apply_merge(const struct tmem *old, const struct tlog_view *v,
 		}
 		q++;
 		if (keep_tombstones) {
-			if (out) {
-				memset(out[n].b, 0, V2_TENTRY_LEN);
-				memcpy(out[n].b, dk, V2_TKEY_LEN);
-				out[n].b[0] |= V2_TOMBSTONE;
-			}
+			if (out)
+				tent_tombstone(dk, &out[n]);
 			n++;
 		}
 	}
@@ -212,7 +209,6 @@ void tstate_set_levels(struct table *t, struct tlvl *base, struct tlvl *delta)
 		return;
 	h = tlevel_file_header(newest->f);
 	t->level_gen = h->gen;
-	memcpy(t->level_anchor, h->anchor, COFFRE_MAC_LEN);
 	/* the chain goes on from the level (after a fold: unchanged) */
 	t->gen = h->gen;
 	memcpy(t->mac, h->anchor, COFFRE_MAC_LEN);
@@ -610,11 +606,9 @@ int table_del(struct table *t, const uint8_t key[V2_TKEY_LEN])
 	struct tent e;
 	struct tentry d;
 
-	memset(&e, 0, sizeof(e));
-	memcpy(e.b, key, V2_TKEY_LEN);
-	if (e.b[0] & V2_TOMBSTONE)
+	if (key[0] & V2_TOMBSTONE)
 		return -EINVAL;
-	e.b[0] |= V2_TOMBSTONE;
+	tent_tombstone(key, &e);
 	if (tent_to(&e, &d) != 0)
 		return -EINVAL;
 	return change(t, &e);

@@ -24,10 +24,10 @@ int tent_to(const struct tent *in, struct tentry *out)
 	return tentry_parse(in->b, sizeof(in->b), out);
 }
 
-void tent_tombstone(const struct tent *e, struct tent *out)
+void tent_tombstone(const uint8_t key[V2_TKEY_LEN], struct tent *out)
 {
 	memset(out, 0, sizeof(*out));
-	memcpy(out->b, e->b, V2_TKEY_LEN);
+	memcpy(out->b, key, V2_TKEY_LEN);
 	out->b[0] |= V2_TOMBSTONE;
 }
 

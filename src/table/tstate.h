@@ -56,7 +56,6 @@ struct table {
 	size_t nlevels;
 	uint64_t base_gen, delta_gen;
 	uint64_t level_gen;
-	uint8_t level_anchor[COFFRE_MAC_LEN];
 	uint64_t folds_delta, folds_base;
 	/* the chain's tail: the last record (or the level) */
 	uint64_t gen;

@@ -54,8 +54,8 @@ static inline bool tent_is_tombstone(const struct tent *e)
 /* Encode / decode through src/format (every rule checked). */
 int tent_from(const struct tentry *in, struct tent *out);
 int tent_to(const struct tent *in, struct tentry *out);
-/* The tombstone of e's key (value zero). */
-void tent_tombstone(const struct tent *e, struct tent *out);
+/* The tombstone of a key (bytes 0..40 of an entry; value zero). */
+void tent_tombstone(const uint8_t key[V2_TKEY_LEN], struct tent *out);
 /* The smallest key of a range: kind, then the first `len` key bytes
  * (a directory's NAME listing: kind NAME, its 16-byte id). */
 void tent_range_start(uint8_t kind, const void *prefix, size_t len,

@@ -96,7 +96,7 @@ static struct tent dent(uint64_t i)
 
 	if (i % 3 != 0)
 		return t;
-	tent_tombstone(&t, &d);
+	tent_tombstone(t.b, &d);
 	return d;
 }
 
@@ -374,7 +374,7 @@ Test(level, writer_refusals)
 	cr_assert_eq(tlevel_writer_add(w, &e1), 0);
 	cr_assert_eq(tlevel_writer_add(w, &e1), -EINVAL, "a key twice");
 	cr_assert_eq(tlevel_writer_add(w, &e0), -EINVAL, "backwards");
-	tent_tombstone(&e1, &t1);
+	tent_tombstone(e1.b, &t1);
 	t1.b[V2_TKEY_LEN - 1]++;
 	cr_assert_eq(tlevel_writer_add(w, &t1), -EINVAL, "a tombstone in a base");
 	e0 = ent(5);
@@ -804,7 +804,7 @@ static struct tent random_entry(unsigned *seed, bool delta)
 	cr_assert_eq(tent_from(&e, &t), 0);
 	if (!delta || rand_r(seed) % 4)
 		return t;
-	tent_tombstone(&t, &d);
+	tent_tombstone(t.b, &d);
 	return d;
 }
 

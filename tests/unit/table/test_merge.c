@@ -29,7 +29,7 @@ static struct tent tomb(unsigned k)
 {
 	struct tent a = obj(k, 1), t;
 
-	tent_tombstone(&a, &t);
+	tent_tombstone(a.b, &t);
 	return t;
 }
 

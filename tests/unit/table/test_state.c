@@ -181,7 +181,7 @@ Test(state, refused_changes)
 	struct table *t2;
 	uint8_t kb[V2_TKEY_LEN];
 
-	tent_tombstone(&e, &tb);
+	tent_tombstone(e.b, &tb);
 	cr_assert_eq(table_put(t, &tb), -EINVAL, "a put is never a tombstone");
 	cr_assert_eq(table_del(t, tb.b), -EINVAL);
 	e.b[48] = 0x80;                 /* OBJ.size > 2^63 - 1 */
