@@ -35,6 +35,7 @@
 #include "coffre/io.h"
 #include "coffre/log.h"
 #include "coffre/table.h"
+#include "coffre/v2/names.h"
 
 struct tlevel_file {
 	int fd;
@@ -46,13 +47,8 @@ struct tlevel_file {
 	unsigned tiers;
 	uint32_t top_count;
 	uint8_t top[V2_TINDEX_PER_BLOCK][V2_TKEY_LEN];
-	char name[32];                   /* base.<gen>, delta.<gen> */
+	char name[V2_MANIFEST_NAME_MAX]; /* base.<gen>, delta.<gen> */
 };
-
-static const char *level_prefix(uint8_t level)
-{
-	return level == V2_LEVEL_BASE ? "base" : "delta";
-}
 
 /* Tamper found in f's file: the log line, and -EIO. */
 static int tamper(const char *name, uint64_t block, const char *why)
@@ -215,7 +211,7 @@ int tlevel_file_open(int mdir, uint8_t level, uint64_t gen,
 	uint8_t blk[V2_TBLOCK_LEN];
 	struct tlevel_file *f;
 	struct stat st;
-	char name[32];
+	char name[V2_MANIFEST_NAME_MAX];
 	uint64_t top, first;
 	ssize_t got;
 	int fd, err;
@@ -223,8 +219,8 @@ int tlevel_file_open(int mdir, uint8_t level, uint64_t gen,
 	*out = NULL;
 	if ((level != V2_LEVEL_BASE && level != V2_LEVEL_DELTA) || !v2_gen_valid(gen))
 		return -EINVAL;
-	snprintf(name, sizeof(name), "%s.%llu", level_prefix(level),
-		 (unsigned long long)gen);
+	names2_manifest_write(level == V2_LEVEL_BASE ? N2_MF_BASE : N2_MF_DELTA,
+			      gen, name);
 	fd = io_open_untrusted(mdir, name, O_RDONLY | O_NONBLOCK, S_IFREG);
 	if (fd == -ELOOP || fd == -EINVAL)
 		return tamper(name, 0, "not a regular file");

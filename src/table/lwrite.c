@@ -30,6 +30,7 @@
 #include "coffre/format.h"
 #include "coffre/io.h"
 #include "coffre/table.h"
+#include "coffre/v2/names.h"
 
 /* First keys held before spilling: 64 data blocks' worth. */
 #define KEYS_BUF 64
@@ -49,7 +50,7 @@ struct tlevel_writer {
 	uint32_t nkeys;                  /* first keys in keys[] after those */
 	uint8_t keys[KEYS_BUF][V2_TKEY_LEN];
 	uint8_t blk[V2_TBLOCK_LEN];
-	char name[32];                   /* base.<gen> */
+	char name[V2_MANIFEST_NAME_MAX]; /* base.<gen>, delta.<gen> */
 	char tmp[48];                    /* .coffre.tmp.<name> */
 };
 
@@ -71,8 +72,8 @@ int tlevel_writer_new(int mdir, uint8_t level, uint64_t gen,
 	w->gen = gen;
 	w->k = k;
 	w->fd = w->spill = -1;
-	snprintf(w->name, sizeof(w->name), "%s.%llu",
-		 level == V2_LEVEL_BASE ? "base" : "delta", (unsigned long long)gen);
+	names2_manifest_write(level == V2_LEVEL_BASE ? N2_MF_BASE : N2_MF_DELTA,
+			      gen, w->name);
 	snprintf(w->tmp, sizeof(w->tmp), COFFRE_TMP_PREFIX "%s", w->name);
 	snprintf(spill, sizeof(spill), "%s.keys", w->tmp);
 	unlinkat(mdir, w->tmp, 0);               /* left by a crash */
