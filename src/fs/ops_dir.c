@@ -76,16 +76,18 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
 	struct inode *dir = inode_of(g_fs.inodes, ino), **kids = NULL;
 	char name[COFFRE_NAME_MAX + 1], *buf, *p;
-	size_t rem = size, used, nkids = 0, max_kids = size / 64 + 1;
+	size_t rem = size, used, nkids = 0, max_kids = size / 64 + 1, room;
 	struct dir_keys k;
 	int err;
 
 	err = dir_keys_get(g_fs.keys, dir, &k);
-	buf = err ? NULL : calloc(1, size);
-	/* The inodes this reply looks up, to forget if it never arrives. */
+	/* One allocation: the reply, then (readdirplus) the inodes it looks
+	 * up, to forget if it never arrives. */
+	room = (size + sizeof(*kids) - 1) / sizeof(*kids) * sizeof(*kids);
+	buf = err ? NULL : calloc(1, room + (plus ? max_kids * sizeof(*kids) : 0));
 	if (buf && plus)
-		kids = calloc(max_kids, sizeof(*kids));
-	if (!buf || (plus && !kids)) {
+		kids = (struct inode **)(void *)(buf + room);
+	if (!buf) {
 		dir_keys_wipe(&k);
 		free(buf);
 		ops_reply_err(req, err ? -err : ENOMEM);
@@ -166,7 +168,6 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	else if (fuse_reply_buf(req, buf, size - rem))
 		while (nkids)   /* the kernel took no reference */
 			inode_forget(g_fs.inodes, kids[--nkids], 1);
-	free(kids);
 	free(buf);
 }
 
