@@ -310,12 +310,10 @@ static int write_cur(struct genobj *g, bool all)
 
 int genobj_write(struct genobj *g, const struct hsmgen *value)
 {
-	uint8_t buf[V2_HSMGEN_LEN];
 	int err;
 
-	err = hsmgen_write(value, buf);
-	if (err)
-		return err;
+	if (!hsmgen_valid(value))
+		return -EINVAL;
 	pthread_mutex_lock(&g->w);
 	pthread_mutex_lock(&g->mu);
 	/* Never lower: the maximum of what was read and written.  Raised
@@ -331,7 +329,6 @@ int genobj_reseed(struct genobj *g, uint64_t last_gen)
 {
 	struct hsm_member_status st[COFFRE_MAX_HSMS];
 	struct hsmgen v, seen = { 0 };
-	uint8_t buf[V2_HSMGEN_LEN];
 	unsigned i, n = hsm_pool_status(g->pool, st, COFFRE_MAX_HSMS);
 	int err;
 
@@ -348,9 +345,8 @@ int genobj_reseed(struct genobj *g, uint64_t last_gen)
 	v.local_gen = last_gen;
 	v.bucket_gen = 0;
 	v.reserved_gen = seen.reserved_gen > last_gen ? seen.reserved_gen : last_gen;
-	err = hsmgen_write(&v, buf);
-	if (err)
-		return err;
+	if (!hsmgen_valid(&v))
+		return -EINVAL;
 	pthread_mutex_lock(&g->w);
 	pthread_mutex_lock(&g->mu);
 	g->cur = v;

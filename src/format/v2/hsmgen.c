@@ -22,7 +22,7 @@ static bool gen_or_zero(uint64_t g)
 	return g == 0 || v2_gen_valid(g);
 }
 
-static bool hsmgen_valid(const struct hsmgen *g)
+bool hsmgen_valid(const struct hsmgen *g)
 {
 	return gen_or_zero(g->local_gen) && gen_or_zero(g->bucket_gen) &&
 	       g->reserved_gen <= V2_HSMGEN_RESERVED_MAX &&

@@ -65,6 +65,8 @@ struct hsmgen {
 int hsmgen_parse(const uint8_t *buf, size_t len, struct hsmgen *g);
 /* -EINVAL (out zeroed) for what hsmgen_parse would refuse. */
 int hsmgen_write(const struct hsmgen *g, uint8_t out[V2_HSMGEN_LEN]);
+/* The field rules alone (what parse and write check). */
+bool hsmgen_valid(const struct hsmgen *g);
 /* acc = the field-wise maximum of acc and g (several HSMs or objects). */
 void hsmgen_max(struct hsmgen *acc, const struct hsmgen *g);
 
