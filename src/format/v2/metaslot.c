@@ -39,15 +39,13 @@ int meta_slot_seal(const uint8_t key[COFFRE_KEY_LEN],
 		   uint8_t slot[V2_META_SLOT_LEN])
 {
 	uint8_t rec[V2_META_REC_LEN], aad[V2_META_AAD_LEN];
-	struct meta_record check;
 	struct wcur c;
 	int err = -EINVAL;
 
 	memset(slot, 0, V2_META_SLOT_LEN);
-	meta_record_write(m, rec);
-	if (!v2_epoch_valid(epoch) ||
-	    meta_record_parse(rec, sizeof(rec), kind, &check) != 0)
+	if (!v2_epoch_valid(epoch) || !meta_record_valid(m, kind))
 		goto out;
+	meta_record_write(m, rec);
 	wcur_init(&c, slot, V2_META_SLOT_LEN);
 	wcur_u64be(&c, epoch);
 	meta_slot_aad(bound, epoch, aad);
@@ -57,7 +55,6 @@ out:
 	if (err)
 		memset(slot, 0, V2_META_SLOT_LEN);
 	OPENSSL_cleanse(rec, sizeof(rec));
-	OPENSSL_cleanse(&check, sizeof(check));
 	return err;
 }
 

@@ -179,7 +179,7 @@ static bool pair_ok(const uint8_t parent[COFFRE_ID_LEN],
 	return id_zero(parent) == id_zero(name);
 }
 
-static bool record_valid(const struct meta_record *m, uint8_t kind)
+bool meta_record_valid(const struct meta_record *m, uint8_t kind)
 {
 	bool has_rdev = kind == V2_KIND_CHR || kind == V2_KIND_BLK;
 	bool cur = !id_zero(m->cur_parent), prev = !id_zero(m->prev_parent);
@@ -221,7 +221,7 @@ int meta_record_parse(const uint8_t *buf, size_t len, uint8_t kind,
 	rcur_bytes(&c, m->prev_parent, sizeof(m->prev_parent));
 	rcur_bytes(&c, m->prev_name, sizeof(m->prev_name));
 	tail_zero = rcur_zero(&c, REC_RESERVED_LEN);
-	if (rcur_done(&c) && tail_zero && record_valid(m, kind))
+	if (rcur_done(&c) && tail_zero && meta_record_valid(m, kind))
 		err = 0;
 	if (err)
 		memset(m, 0, sizeof(*m));

@@ -85,6 +85,9 @@ struct meta_record {
 /* kind: the object's (1..6), or V2_KIND_DIR for a `.coffre.dir`.  A
  * binding half zero (a parent without a name or the reverse), a prev
  * without a cur, or `link` without a prev is refused. */
+/* The rules of §2.4 for a record of that kind (V2_KIND_DIR for a
+ * directory): what parse checks after the bytes. */
+bool meta_record_valid(const struct meta_record *m, uint8_t kind);
 int meta_record_parse(const uint8_t *buf, size_t len, uint8_t kind,
 		      struct meta_record *m);
 void meta_record_write(const struct meta_record *m,
