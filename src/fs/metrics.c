@@ -121,9 +121,9 @@ static void single(FILE *f, enum metric_id id, const struct metric_label *vol,
 	expo_u64(f, id, vol, 1, v);
 }
 
-static void write_all(FILE *f)
+void fs_metrics_write(FILE *f)
 {
-	static struct fs_health h;    /* under lock: 8 KiB, not on a stack */
+	struct fs_health *h = malloc(sizeof(*h));   /* 8 KiB: not on a stack */
 	char uuid[2 * COFFRE_ID_LEN + 1];
 	struct metric_label vol = { "volume", uuid }, info[2];
 	struct replica_status rs;
@@ -135,8 +135,10 @@ static void write_all(FILE *f)
 	info[1] = (struct metric_label){ "version", COFFRE_VERSION };
 	expo_head(f, M_BUILD_INFO);
 	expo_u64(f, M_BUILD_INFO, info, 2, 1);
-	fs_health(&h);
-	single(f, M_HEALTH, &vol, (uint64_t)h.level);
+	if (h)
+		fs_health(h);
+	single(f, M_HEALTH, &vol, h ? (uint64_t)h->level : COFFRE_HEALTH_UNKNOWN);
+	free(h);
 	write_ops(f, &vol);
 	single(f, M_READ_BYTES, &vol, metrics_get(&read_bytes));
 	single(f, M_WRITTEN_BYTES, &vol, metrics_get(&written_bytes));
@@ -154,15 +156,6 @@ static void write_all(FILE *f)
 	single(f, M_REPL_LAG, &vol, rs.oldest_age_s);
 	single(f, M_REPL_BEHIND, &vol, rs.bytes_behind);
 	single(f, M_REPL_ERRORS, &vol, rs.errors);
-}
-
-void fs_metrics_write(FILE *f)
-{
-	static pthread_mutex_t one = PTHREAD_MUTEX_INITIALIZER;
-
-	pthread_mutex_lock(&one);
-	write_all(f);
-	pthread_mutex_unlock(&one);
 }
 
 /* ---- the metrics file */
