@@ -120,6 +120,12 @@ static int open_log_at(int dirfd, const char *path)
 		close(fd);
 		return -EINVAL;
 	}
+	/* Ours alone: not another user's file, nor a hard link planted to
+	 * make the daemon append to a file elsewhere. */
+	if (st.st_uid != geteuid() || st.st_nlink != 1) {
+		close(fd);
+		return -EPERM;
+	}
 	return fd;
 }
 

@@ -248,3 +248,19 @@ def test_without_syslog_the_log_goes_to_logdir(volume):
         unmount(volume.mnt)
         if os.path.exists(path):
             os.unlink(path)
+
+
+def test_log_file_that_is_a_planted_hard_link_is_refused(volume, workdir):
+    """log_file= naming a hard link to another file (planted where the
+    log would go) is refused: the daemon, root, never appends to it."""
+    victim = os.path.join(workdir, "victim")
+    with open(victim, "w") as f:
+        f.write("precious\n")
+    planted = os.path.join(workdir, "planted.log")
+    os.link(victim, planted)
+    p = run([COFFRE, volume.backing, volume.mnt, "-o",
+             f"conf={volume.conf},log_file={planted}"], check=False)
+    assert p.returncode != 0, p.stderr
+    assert not is_mounted(volume.mnt)
+    with open(victim) as f:
+        assert f.read() == "precious\n"
